@@ -182,4 +182,3 @@ func isCobraUsageError(err error) bool {
 	}
 	return false
 }
-

@@ -146,4 +146,3 @@ func crc(b []byte) uint32 {
 	}
 	return h
 }
-
