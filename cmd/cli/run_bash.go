@@ -90,4 +90,3 @@ func runBash(ctx context.Context, opts *RunOptions, d dockerAPI, st *started) er
 	}
 	return nil
 }
-

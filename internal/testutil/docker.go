@@ -59,8 +59,13 @@ var demoBase struct {
 	c   *dockerrun.Client
 }
 
-// buildDemoBase builds the demo image once per process under a unique base
-// tag; RemoveDemoImages removes it.
+// DemoBaseImage builds the demo image once per process under a unique base
+// tag and returns it; RemoveDemoImages removes it. Tests that can use a
+// testing.TB prefer DemoImage.
+func DemoBaseImage(ctx context.Context, c *dockerrun.Client) (string, error) {
+	return buildDemoBase(ctx, c)
+}
+
 func buildDemoBase(ctx context.Context, c *dockerrun.Client) (string, error) {
 	demoBase.Lock()
 	defer demoBase.Unlock()
@@ -107,15 +112,25 @@ func UniqueDemoImage(t testing.TB, c *dockerrun.Client) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if _, err := buildDemoBase(ctx, c); err != nil {
-		t.Fatal(err)
-	}
-	ref := UniqueName("modelhub-test-engine-unique") + ":1"
-	if err := buildDemo(ctx, c, demoBase.bin, ref, map[string]string{"/tmp/marker": ref}); err != nil {
+	ref, err := BuildUniqueDemoImage(ctx, c)
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { RemoveImage(c, ref) })
 	return ref
+}
+
+// BuildUniqueDemoImage is UniqueDemoImage for callers without a testing.TB;
+// they remove the image themselves.
+func BuildUniqueDemoImage(ctx context.Context, c *dockerrun.Client) (string, error) {
+	if _, err := buildDemoBase(ctx, c); err != nil {
+		return "", err
+	}
+	ref := UniqueName("modelhub-test-engine-unique") + ":1"
+	if err := buildDemo(ctx, c, demoBase.bin, ref, map[string]string{"/tmp/marker": ref}); err != nil {
+		return "", err
+	}
+	return ref, nil
 }
 
 // RemoveDemoImages removes the base demo image this process built; call it
@@ -162,9 +177,15 @@ func RemoveImage(c *dockerrun.Client, ref string) {
 // returns its host:port.
 func Registry(t testing.TB) string {
 	t.Helper()
+	host, stop := StartRegistry()
+	t.Cleanup(stop)
+	return host
+}
+
+// StartRegistry is Registry for callers without a testing.TB.
+func StartRegistry() (host string, stop func()) {
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://")
+	return strings.TrimPrefix(srv.URL, "http://"), srv.Close
 }
 
 // PushToRegistry tags the local image ref as host/repo:tag, pushes it and
@@ -174,20 +195,30 @@ func PushToRegistry(t testing.TB, c *dockerrun.Client, ref, host string) string 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	remote := host + "/" + UniqueName("modelhub/engine") + ":1"
-	if err := c.ImageTag(ctx, ref, remote); err != nil {
+	remote, err := MoveToRegistry(ctx, c, ref, host)
+	if err != nil {
 		t.Fatal(err)
-	}
-	if err := c.ImagePush(ctx, remote); err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range []string{remote, ref} {
-		if err := c.ImageRemove(ctx, r); err != nil {
-			t.Fatal(err)
-		}
 	}
 	t.Cleanup(func() { RemoveImage(c, remote) })
 	return remote
+}
+
+// MoveToRegistry is PushToRegistry for callers without a testing.TB; they
+// remove the pulled image themselves.
+func MoveToRegistry(ctx context.Context, c *dockerrun.Client, ref, host string) (string, error) {
+	remote := host + "/" + UniqueName("modelhub/engine") + ":1"
+	if err := c.ImageTag(ctx, ref, remote); err != nil {
+		return "", err
+	}
+	if err := c.ImagePush(ctx, remote); err != nil {
+		return "", err
+	}
+	for _, r := range []string{remote, ref} {
+		if err := c.ImageRemove(ctx, r); err != nil {
+			return "", err
+		}
+	}
+	return remote, nil
 }
 
 // FreePort returns a TCP port free on 127.0.0.1 right now.
