@@ -118,10 +118,10 @@ func TestSafeDestSymlinks(t *testing.T) {
 func TestIsPlaceholder(t *testing.T) {
 	for s, want := range map[string]bool{
 		"YOUR MODEL'S DOCKER ON DOCKERHUB (e.g. modelhub/main_caffe2:0.2.0)": true,
-		"e.g. link to model weights":     true,
-		"...":                            true,
-		"modelhub/mxnet-modelhub:1.0.0":  false,
-		"https://example.org/your-model": false,
+		"e.g. link to model weights":                                         true,
+		"...":                                                                true,
+		"modelhub/mxnet-modelhub:1.0.0":                                      false,
+		"https://example.org/your-model":                                     false,
 	} {
 		if IsPlaceholder(s) != want {
 			t.Errorf("IsPlaceholder(%q) != %v", s, want)
