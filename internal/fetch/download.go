@@ -118,6 +118,8 @@ type Event struct {
 	Bytes  int64
 	Err    error
 	Delay  time.Duration
+	// Result is set for FileDone.
+	Result *Result
 }
 
 // Downloader downloads files in parallel with resume and retries. The zero
@@ -555,8 +557,9 @@ func (s *state) finish() (Result, error) {
 		s.started = true
 		s.d.emit(Event{Kind: FileStart, Index: s.idx, File: s.f, Size: s.offset, Offset: s.offset})
 	}
-	s.d.emit(Event{Kind: FileDone, Index: s.idx, File: s.f, Size: s.offset})
-	return Result{URL: s.f.URL, Dest: s.f.Dest, Size: s.offset, SHA256: sum, ETag: s.meta.ETag, LastModified: s.meta.LastModified}, nil
+	res := Result{URL: s.f.URL, Dest: s.f.Dest, Size: s.offset, SHA256: sum, ETag: s.meta.ETag, LastModified: s.meta.LastModified}
+	s.d.emit(Event{Kind: FileDone, Index: s.idx, File: s.f, Size: s.offset, Result: &res})
+	return res, nil
 }
 
 func writeSidecar(path string, m sidecar) error {
