@@ -44,7 +44,7 @@ func ParseModelConfig(data []byte) (*ModelConfig, error) {
 func ModelConfigFromDoc(doc any) (*ModelConfig, error) {
 	root, ok := doc.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("parse config.json: top level is %s, want an object", jsonKind(doc))
+		return nil, fmt.Errorf("parse config.json: top level is %s, want an object", KindOf(doc))
 	}
 	c := &ModelConfig{Doc: doc}
 	c.ID, _ = root["id"].(string)
@@ -68,14 +68,15 @@ func ModelConfigFromDoc(doc any) (*ModelConfig, error) {
 // IsEngineOutputType reports whether t is an output type the engine produces.
 func IsEngineOutputType(t string) bool { return slices.Contains(EngineOutputTypes, t) }
 
-func jsonKind(v any) string {
+// KindOf names the JSON type of a decoded value for messages ("an object", "a string", ...).
+func KindOf(v any) string {
 	switch v.(type) {
 	case nil:
 		return "null"
 	case map[string]any:
 		return "an object"
 	case []any:
-		return "an array"
+		return "a list"
 	case string:
 		return "a string"
 	case bool:

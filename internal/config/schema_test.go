@@ -211,7 +211,7 @@ func TestParseModelConfig(t *testing.T) {
 	if err != nil || c.Name != "" || len(c.Outputs) != 1 || c.Outputs[0].Type != "" {
 		t.Errorf("lenient parse: %+v, %v", c, err)
 	}
-	if _, err := ParseModelConfig([]byte(`[1]`)); err == nil || !strings.Contains(err.Error(), "an array") {
+	if _, err := ParseModelConfig([]byte(`[1]`)); err == nil || !strings.Contains(err.Error(), "a list") {
 		t.Errorf("array: got %v", err)
 	}
 }
