@@ -11,33 +11,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/modelhub-ai/modelhub/internal/testutil"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
-// sharedData returns ../shared/modelhub-data relative to the module root, skipping the
-// test when it is absent.
-func sharedData(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("go.mod not found")
-		}
-		dir = parent
-	}
-	d := filepath.Join(dir, "..", "shared", "modelhub-data")
-	if _, err := os.Stat(filepath.Join(d, "config_schema.json")); err != nil {
-		t.Skipf("real modelhub data not available at %s", d)
-	}
-	return d
-}
+func sharedData(t *testing.T) string { return testutil.ModelhubData(t) }
 
 func readFile(t *testing.T, path string) []byte {
 	t.Helper()
