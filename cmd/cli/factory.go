@@ -1,0 +1,115 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/modelhub-ai/modelhub/internal/config"
+	"github.com/modelhub-ai/modelhub/internal/registry"
+)
+
+// GlobalOptions are the flags every command accepts.
+type GlobalOptions struct {
+	Index   string
+	Home    string
+	Quiet   bool
+	Offline bool
+	Refresh bool
+}
+
+// Factory carries the dependencies of commands, built lazily: a command that never
+// calls Index never reads the index, one that never calls Docker never connects.
+type Factory struct {
+	IO   *IOStreams
+	Opts *GlobalOptions
+	Now  func() time.Time
+	// HTTPClient is the client for downloads and the index.
+	HTTPClient func() *http.Client
+	// Paths returns the data and cache folders, honouring --home.
+	Paths func() (config.Paths, error)
+	// Index loads the model index once (printing its warnings on stderr).
+	Index func(ctx context.Context) (*registry.Index, error)
+	// Interrupted is closed on the first Ctrl-C/SIGTERM, Forced on the second.
+	Interrupted <-chan struct{}
+	Forced      <-chan struct{}
+}
+
+// NewFactory wires the real dependencies.
+func NewFactory(ios *IOStreams, interrupted, forced <-chan struct{}) *Factory {
+	f := &Factory{IO: ios, Opts: &GlobalOptions{}, Now: time.Now, Interrupted: interrupted, Forced: forced}
+	f.HTTPClient = sync.OnceValue(registry.DefaultHTTPClient)
+	f.Paths = func() (config.Paths, error) {
+		var p config.Paths
+		var err error
+		if f.Opts.Home != "" {
+			p.Home, err = filepath.Abs(f.Opts.Home)
+		} else {
+			p.Home, err = config.DefaultHome()
+		}
+		if err != nil {
+			return p, err
+		}
+		p.Cache, err = config.DefaultCache()
+		return p, err
+	}
+	var (
+		once   sync.Once
+		index  *registry.Index
+		idxErr error
+	)
+	f.Index = func(ctx context.Context) (*registry.Index, error) {
+		once.Do(func() { index, idxErr = f.loadIndex(ctx) })
+		return index, idxErr
+	}
+	return f
+}
+
+// IndexLocation is --index, else $MODELHUB_INDEX, else the public index.
+func (f *Factory) IndexLocation() string {
+	if f.Opts.Index != "" {
+		return f.Opts.Index
+	}
+	if v := os.Getenv(config.EnvIndex); v != "" {
+		return v
+	}
+	return config.DefaultIndexURL
+}
+
+func (f *Factory) indexSource() (*registry.Source, error) {
+	p, err := f.Paths()
+	if err != nil {
+		return nil, err
+	}
+	return &registry.Source{
+		Location: f.IndexLocation(),
+		CacheDir: p.Cache,
+		HTTP:     f.HTTPClient(),
+		Offline:  f.Opts.Offline,
+		Refresh:  f.Opts.Refresh,
+		Now:      f.Now,
+	}, nil
+}
+
+func (f *Factory) loadIndex(ctx context.Context) (*registry.Index, error) {
+	src, err := f.indexSource()
+	if err != nil {
+		return nil, err
+	}
+	r, err := src.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range r.Warnings {
+		f.IO.Warnf("%s", w)
+	}
+	return r.Index, nil
+}
+
+func fprintf(w interface{ Write([]byte) (int, error) }, format string, args ...any) {
+	_, _ = fmt.Fprintf(w, format, args...)
+}

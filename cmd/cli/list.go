@@ -1,0 +1,184 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
+
+	"github.com/modelhub-ai/modelhub/internal/registry"
+	"github.com/modelhub-ai/modelhub/internal/store"
+)
+
+// ListOptions are the inputs of `modelhub list`.
+type ListOptions struct {
+	IO      *IOStreams
+	Factory *Factory
+
+	Words   []string
+	Backend string
+	GPU     bool
+	JSON    bool
+}
+
+// NewCmdList builds `modelhub list`.
+func NewCmdList(f *Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
+	opts := &ListOptions{IO: f.IO, Factory: f}
+	cmd := &cobra.Command{
+		Use:     "list [WORDS...]",
+		Aliases: []string{"ls"},
+		Short:   "List the models in the index",
+		Long: `List the models in the index, sorted by name. WORDS keep only the models whose
+name or task contains every word (case-insensitive). LOCAL says whether a model is
+already downloaded.`,
+		Example: `  modelhub list
+  modelhub list segmentation lung
+  modelhub list --backend pytorch --gpu
+  modelhub list --json | jq -r '.[].name'`,
+		GroupID: "use",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Words = args
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return listRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Backend, "backend", "", "only models with this backend (e.g. pytorch, onnx)")
+	cmd.Flags().BoolVar(&opts.GPU, "gpu", false, "only models that need a GPU")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print a JSON array for scripts")
+	return cmd
+}
+
+// listEntry is one element of `list --json`.
+type listEntry struct {
+	ID           string   `json:"id"`
+	Name         string   `json:"name"`
+	TaskExtended string   `json:"task_extended"`
+	GitHub       string   `json:"github"`
+	GitHubBranch string   `json:"github_branch"`
+	Backend      []string `json:"backend"`
+	GPU          bool     `json:"gpu"`
+	Local        bool     `json:"local"`
+}
+
+func listRun(ctx context.Context, opts *ListOptions) error {
+	f := opts.Factory
+	ix, err := f.Index(ctx)
+	if err != nil {
+		return err
+	}
+	paths, err := f.Paths()
+	if err != nil {
+		return err
+	}
+	models := ix.Filter(opts.Words, opts.Backend, opts.GPU)
+	entries := make([]listEntry, len(models))
+	for i, m := range models {
+		backend := m.Backend
+		if backend == nil {
+			backend = []string{}
+		}
+		entries[i] = listEntry{ID: m.ID, Name: m.Name, TaskExtended: m.TaskExtended, GitHub: m.GitHub,
+			GitHubBranch: m.GitHubBranch, Backend: backend, GPU: m.GPU,
+			Local: store.IsComplete(store.Dir(paths.Home, m.Name))}
+	}
+	if opts.JSON {
+		enc := json.NewEncoder(opts.IO.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(entries)
+	}
+	if len(entries) == 0 {
+		if len(opts.Words) > 0 || opts.Backend != "" || opts.GPU {
+			opts.IO.Notef("no models match; run `modelhub list` without filters to see all %d", len(ix.Models))
+		} else {
+			opts.IO.Notef("the index %s has no models", ix.Source)
+		}
+		return nil
+	}
+	rows := [][]string{{"NAME", "TASK", "BACKEND", "GPU", "LOCAL"}}
+	for _, e := range entries {
+		rows = append(rows, []string{e.Name, e.TaskExtended, strings.Join(e.Backend, ","), yes(e.GPU), yes(e.Local)})
+	}
+	width := 0
+	if opts.IO.OutTTY {
+		width = opts.IO.TermWidth
+	}
+	writeTable(opts.IO.Out, rows, 1, width)
+	return nil
+}
+
+func yes(b bool) string {
+	if b {
+		return "yes"
+	}
+	return ""
+}
+
+// writeTable prints rows in columns sized to their content, two spaces apart. When
+// width > 0 (a terminal), column shrink is truncated with "…" to fit that width.
+func writeTable(w interface{ Write([]byte) (int, error) }, rows [][]string, shrink, width int) {
+	if len(rows) == 0 {
+		return
+	}
+	widths := make([]int, len(rows[0]))
+	for _, r := range rows {
+		for i, c := range r {
+			widths[i] = max(widths[i], utf8.RuneCountInString(c))
+		}
+	}
+	if width > 0 {
+		total := 2 * (len(widths) - 1)
+		for _, cw := range widths {
+			total += cw
+		}
+		if over := total - width; over > 0 {
+			widths[shrink] = max(widths[shrink]-over, utf8.RuneCountInString(rows[0][shrink]), 8)
+		}
+	}
+	var b strings.Builder
+	for _, r := range rows {
+		b.Reset()
+		for i, c := range r {
+			if n := utf8.RuneCountInString(c); n > widths[i] {
+				c = string([]rune(c)[:widths[i]-1]) + "…"
+			}
+			b.WriteString(c)
+			if i < len(r)-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c)+2))
+			}
+		}
+		b.WriteString("\n")
+		_, _ = w.Write([]byte(strings.TrimRight(b.String(), " \n") + "\n"))
+	}
+}
+
+// completeModels completes MODEL arguments from the cached index and downloaded models,
+// never touching the network.
+func completeModels(f *Factory) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		names := map[string]bool{}
+		if src, err := f.indexSource(); err == nil {
+			src.Offline = registry.IsRemote(src.Location)
+			if r, err := src.Load(cmd.Context()); err == nil {
+				for _, n := range r.Index.Names() {
+					names[n] = true
+				}
+			}
+		}
+		if p, err := f.Paths(); err == nil {
+			for _, n := range store.Installed(p.Home) {
+				names[n] = true
+			}
+		}
+		var out []string
+		for n := range names {
+			if strings.HasPrefix(strings.ToLower(n), strings.ToLower(toComplete)) {
+				out = append(out, n)
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}

@@ -1,0 +1,184 @@
+// Package cli holds the modelhub commands. Each command is an XOptions struct, a
+// NewCmdX(f, runF) constructor that only parses flags into the options, and an xRun
+// function with the behaviour; the internal packages do the work.
+package cli
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Version is set with -ldflags "-X github.com/modelhub-ai/modelhub/cmd/cli.Version=...".
+var Version = "dev"
+
+func version() string {
+	if Version != "dev" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return Version
+}
+
+// NewCmdRoot builds the command tree.
+func NewCmdRoot(f *Factory) *cobra.Command {
+	var listAlias bool
+	root := &cobra.Command{
+		Use:   "modelhub",
+		Short: "Run pretrained models from the modelhub index on your machine",
+		Long: `modelhub finds a model in the modelhub index, downloads it (its git repository and
+weight files), makes sure its Docker image is present and starts it, printing the
+URLs of its REST API and web UI, or of its Jupyter notebook with --expert.`,
+		Example: `  modelhub list                 # all models in the index
+  modelhub run squeezenet       # download and start a model
+  modelhub run -e squeezenet    # the same, with a Jupyter notebook
+  modelhub validate ./my-model  # check a model before publishing it`,
+		Version:       version(),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if listAlias {
+				return listRun(cmd.Context(), &ListOptions{IO: f.IO, Factory: f})
+			}
+			return cmd.Help()
+		},
+	}
+	root.SetVersionTemplate("modelhub {{.Version}}\n")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &UsageError{Err: err}
+	})
+	pf := root.PersistentFlags()
+	pf.StringVar(&f.Opts.Index, "index", "", "index URL or path of a models.json (env MODELHUB_INDEX; default the public modelhub index)")
+	pf.StringVar(&f.Opts.Home, "home", "", "folder for downloaded models (env MODELHUB_HOME; default ~/.local/share/modelhub)")
+	pf.BoolVarP(&f.Opts.Quiet, "quiet", "q", false, "print no progress or notes, only results and errors")
+	pf.BoolVar(&f.Opts.Offline, "offline", false, "never use the network for the index: use the cached copy")
+	pf.BoolVar(&f.Opts.Refresh, "refresh", false, "revalidate the cached index with the server even if it is fresh")
+	root.Flags().BoolVarP(&listAlias, "list", "l", false, "list the models (same as `modelhub list`, for start.py users)")
+	root.PersistentPreRun = func(cmd *cobra.Command, args []string) {
+		f.IO.Quiet = f.Opts.Quiet
+	}
+
+	root.AddGroup(&cobra.Group{ID: "use", Title: "Using models:"}, &cobra.Group{ID: "contrib", Title: "Contributing models:"})
+	for _, c := range commands(f) {
+		root.AddCommand(c)
+	}
+	root.SetHelpCommandGroupID("")
+	return root
+}
+
+// commands lists the subcommands; each file adds its constructor here.
+func commands(f *Factory) []*cobra.Command {
+	return []*cobra.Command{
+		NewCmdList(f, nil),
+	}
+}
+
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageErrorf("unknown command %q for %q", args[0], cmd.CommandPath())
+	}
+	return nil
+}
+
+// exactArgs is cobra.ExactArgs with a usage error that names what is missing.
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		switch {
+		case len(args) < n:
+			return usageErrorf("%s needs %s", cmd.CommandPath(), what)
+		case len(args) > n:
+			return usageErrorf("%s takes %s, got %d arguments", cmd.CommandPath(), what, len(args))
+		}
+		return nil
+	}
+}
+
+// Main runs modelhub with os.Args and returns the exit code.
+func Main() (code int) {
+	ios := SystemIO()
+	defer func() {
+		if r := recover(); r != nil {
+			fprintf(ios.ErrOut, "modelhub: internal error: %v (please report this at https://github.com/modelhub-ai/modelhub/issues)\n", r)
+			if os.Getenv("MODELHUB_DEBUG") != "" {
+				fprintf(ios.ErrOut, "%s\n", debug.Stack())
+			}
+			code = ExitFailure
+		}
+	}()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	interrupted, forced := make(chan struct{}), make(chan struct{})
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		n := 0
+		for range sigs {
+			n++
+			switch n {
+			case 1:
+				close(interrupted)
+				cancel(ErrInterrupted)
+			case 2:
+				close(forced)
+			default:
+				os.Exit(ExitInterrupted)
+			}
+		}
+	}()
+	f := NewFactory(ios, interrupted, forced)
+	root := NewCmdRoot(f)
+	root.SetIn(ios.In)
+	root.SetOut(ios.Out)
+	root.SetErr(ios.ErrOut)
+	return execute(ctx, root, ios)
+}
+
+// execute runs the command tree and maps its error to an exit code, printing it once.
+func execute(ctx context.Context, root *cobra.Command, ios *IOStreams) int {
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	var exitErr *ExitError
+	var usageErr *UsageError
+	switch {
+	case errors.Is(context.Cause(ctx), ErrInterrupted) && (errors.Is(err, context.Canceled) || errors.Is(err, ErrInterrupted)):
+		fprintf(ios.ErrOut, "modelhub: interrupted\n")
+		return ExitInterrupted
+	case errors.As(err, &exitErr):
+		if !exitErr.Silent && exitErr.Err != nil {
+			fprintf(ios.ErrOut, "modelhub: %v\n", exitErr.Err)
+		}
+		return exitErr.Code
+	case errors.As(err, &usageErr) || isCobraUsageError(err):
+		path := "modelhub"
+		if cmd != nil {
+			path = cmd.CommandPath()
+		}
+		fprintf(ios.ErrOut, "modelhub: %v\nRun '%s --help' for usage.\n", err, path)
+		return ExitUsage
+	}
+	fprintf(ios.ErrOut, "modelhub: %v\n", err)
+	return ExitFailure
+}
+
+// isCobraUsageError recognises the errors cobra makes itself for bad command lines.
+func isCobraUsageError(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least", "requires at most", "invalid argument", "flag needs an argument", "if any flags in the group"} {
+		if strings.HasPrefix(msg, p) || strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,148 @@
+package cli
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// The end-to-end tests run the real binary: testscript re-executes this test binary
+// as "modelhub" through Main, as the installed command would run.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"modelhub": func() { os.Exit(Main()) },
+	})
+}
+
+// Other test files extend the harness from their init functions: setupHooks run for
+// every script, scriptCmds are extra script commands, scriptConds extra conditions.
+var (
+	setupHooks  []func(env *testscript.Env) error
+	scriptCmds  = map[string]func(ts *testscript.TestScript, neg bool, args []string){}
+	scriptConds = map[string]func() (bool, error){}
+)
+
+func TestScripts(t *testing.T) {
+	cmds := map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		"serve-index": cmdServeIndex,
+		"index-stats": cmdIndexStats,
+		"stop-index":  cmdStopIndex,
+	}
+	for k, v := range scriptCmds {
+		cmds[k] = v
+	}
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			home := filepath.Join(env.WorkDir, "home")
+			env.Setenv("HOME", home)
+			env.Setenv("USERPROFILE", home)
+			env.Setenv("XDG_DATA_HOME", filepath.Join(home, ".local", "share"))
+			env.Setenv("XDG_CACHE_HOME", filepath.Join(home, ".cache"))
+			env.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
+			env.Setenv("MODELHUB_HOME", "")
+			env.Setenv("MODELHUB_CACHE", "")
+			env.Setenv("NO_COLOR", "1")
+			// A script that forgets to set an index fails at once instead of
+			// reaching the public index.
+			env.Setenv("MODELHUB_INDEX", "http://127.0.0.1:9/no-index-set-in-this-test.json")
+			for _, h := range setupHooks {
+				if err := h(env); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		Cmds: cmds,
+		Condition: func(cond string) (bool, error) {
+			if c, ok := scriptConds[cond]; ok {
+				return c()
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
+	})
+}
+
+// indexServer serves one models.json with an ETag and counts what it answers.
+type indexServer struct {
+	srv          *httptest.Server
+	mu           sync.Mutex
+	body         []byte
+	full, notMod atomic.Int64
+}
+
+var indexServers sync.Map // *testscript.TestScript -> *indexServer
+
+// serve-index FILE: serve FILE at $INDEX_URL (…/models.json) with ETag revalidation.
+func cmdServeIndex(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: serve-index FILE")
+	}
+	body := []byte(ts.ReadFile(args[0]))
+	if v, ok := indexServers.Load(ts); ok { // replace the content of a running server
+		s := v.(*indexServer)
+		s.mu.Lock()
+		s.body = body
+		s.mu.Unlock()
+		return
+	}
+	s := &indexServer{body: body}
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/models.json" {
+			http.NotFound(w, r)
+			return
+		}
+		s.mu.Lock()
+		b := s.body
+		s.mu.Unlock()
+		etag := `"` + strconv.Itoa(len(b)) + "-" + strconv.Itoa(int(crc(b))) + `"`
+		w.Header().Set("ETag", etag)
+		if r.Header.Get("If-None-Match") == etag {
+			s.notMod.Add(1)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		s.full.Add(1)
+		_, _ = w.Write(b)
+	}))
+	indexServers.Store(ts, s)
+	ts.Defer(func() { s.srv.Close(); indexServers.Delete(ts) })
+	ts.Setenv("INDEX_URL", s.srv.URL+"/models.json")
+	ts.Setenv("MODELHUB_INDEX", s.srv.URL+"/models.json")
+}
+
+// index-stats: print "full=N notmodified=N" for the script's index server.
+func cmdIndexStats(ts *testscript.TestScript, neg bool, args []string) {
+	v, ok := indexServers.Load(ts)
+	if !ok {
+		ts.Fatalf("index-stats: no serve-index in this script")
+	}
+	s := v.(*indexServer)
+	fmt.Fprintf(ts.Stdout(), "full=%d notmodified=%d\n", s.full.Load(), s.notMod.Load())
+}
+
+// stop-index: close the script's index server, as if the network went away.
+func cmdStopIndex(ts *testscript.TestScript, neg bool, args []string) {
+	v, ok := indexServers.Load(ts)
+	if !ok {
+		ts.Fatalf("stop-index: no serve-index in this script")
+	}
+	v.(*indexServer).srv.Close()
+}
+
+func crc(b []byte) uint32 {
+	var h uint32 = 2166136261
+	for _, c := range b {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	return h
+}

@@ -1,0 +1,238 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// InitPath is where a model folder keeps its init file.
+const InitPath = "init/init.json"
+
+// Init is a model repository's init/init.json.
+type Init struct {
+	// DockerID names the image the model runs in.
+	DockerID string `json:"docker_id"`
+	// Files are the large files fetched from outside the repository.
+	Files []ExternalFile `json:"external_contrib_files"`
+}
+
+// ExternalFile is one entry of external_contrib_files.
+type ExternalFile struct {
+	SrcURL string `json:"src_url"`
+	// Dest is relative to the model folder, with or without a leading "/".
+	Dest string `json:"dest_file_path"`
+	// SHA256 is optional (a modelhub extension): the expected hex digest.
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// ErrPlaceholder reports an init.json that still holds the model template's text.
+var ErrPlaceholder = errors.New("init.json is not filled in")
+
+// InitError is a problem with one part of an init.json.
+type InitError struct {
+	Field string // e.g. "docker_id" or "external_contrib_files[1].dest_file_path"
+	Err   error
+}
+
+func (e *InitError) Error() string { return e.Field + ": " + e.Err.Error() }
+func (e *InitError) Unwrap() error { return e.Err }
+
+// ParseInit decodes an init.json. It checks syntax and types only; Check validates the values.
+func ParseInit(data []byte) (*Init, error) {
+	var in Init
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&in); err != nil {
+		return nil, describeJSONError(data, err)
+	}
+	return &in, nil
+}
+
+// LoadInit reads and parses MODELDIR/init/init.json.
+func LoadInit(modelDir string) (*Init, error) {
+	p := filepath.Join(modelDir, filepath.FromSlash(InitPath))
+	data, err := os.ReadFile(p)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s is missing: a model folder needs init/init.json", p)
+		}
+		return nil, err
+	}
+	in, err := ParseInit(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return in, nil
+}
+
+// Problems lists everything wrong with the init file for a model folder at modelDir,
+// each as an *InitError. An empty list means the file is usable.
+func (in *Init) Problems(modelDir string) []error {
+	var errs []error
+	add := func(field string, err error) { errs = append(errs, &InitError{Field: field, Err: err}) }
+	switch {
+	case strings.TrimSpace(in.DockerID) == "":
+		add("docker_id", errors.New("is empty: name the model's Docker image"))
+	case IsPlaceholder(in.DockerID):
+		add("docker_id", fmt.Errorf("%w: %q is the template's placeholder, name the model's Docker image", ErrPlaceholder, in.DockerID))
+	case strings.ContainsAny(in.DockerID, " \t\n"):
+		add("docker_id", fmt.Errorf("%q is not an image name", in.DockerID))
+	}
+	for i, f := range in.Files {
+		field := fmt.Sprintf("external_contrib_files[%d]", i)
+		if IsPlaceholder(f.SrcURL) || IsPlaceholder(f.Dest) {
+			add(field, fmt.Errorf("%w: replace the template's example entry, or make external_contrib_files an empty list", ErrPlaceholder))
+			continue
+		}
+		if err := checkSrcURL(f.SrcURL); err != nil {
+			add(field+".src_url", err)
+		}
+		if _, err := SafeDest(modelDir, f.Dest); err != nil {
+			add(field+".dest_file_path", err)
+		}
+		if f.SHA256 != "" && !isHexDigest(f.SHA256) {
+			add(field+".sha256", fmt.Errorf("%q is not a 64-digit hex sha256", f.SHA256))
+		}
+	}
+	return errs
+}
+
+// Check returns the first problem of Problems, naming the file, or nil.
+func (in *Init) Check(modelDir string) error {
+	probs := in.Problems(modelDir)
+	if len(probs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("init/init.json: %w", errors.Join(probs...))
+}
+
+func checkSrcURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an http(s) URL", s)
+	}
+	return nil
+}
+
+func isHexDigest(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range strings.ToLower(s) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// IsPlaceholder reports whether s is text of the model template rather than a real value.
+func IsPlaceholder(s string) bool {
+	u := strings.ToUpper(s)
+	return strings.Contains(u, "YOUR ") || strings.HasPrefix(strings.ToLower(s), "e.g.") ||
+		strings.Contains(u, "IF YOU DON'T NEED") || strings.TrimSpace(s) == "..."
+}
+
+// ErrUnsafePath reports a destination that would leave the model folder.
+var ErrUnsafePath = errors.New("path leaves the model folder")
+
+// SafeDest resolves an init.json dest_file_path against modelDir. The path is relative
+// to the model folder whether or not it starts with "/". It fails for an empty path, a
+// path that leaves the folder after cleaning, and a path whose existing parent folders
+// are symbolic links that point outside the model folder.
+func SafeDest(modelDir, dest string) (string, error) {
+	d := strings.TrimSpace(dest)
+	if d == "" {
+		return "", errors.New("is empty")
+	}
+	d = strings.ReplaceAll(d, "\\", "/")
+	if strings.ContainsRune(d, 0) || (len(d) >= 2 && d[1] == ':') {
+		return "", fmt.Errorf("%q: %w", dest, ErrUnsafePath)
+	}
+	for _, part := range strings.Split(d, "/") {
+		if part == ".." {
+			return "", fmt.Errorf("%q: %w", dest, ErrUnsafePath)
+		}
+	}
+	rel := strings.TrimLeft(filepath.ToSlash(filepath.Clean("/"+d)), "/")
+	if rel == "" || rel == "." {
+		return "", fmt.Errorf("%q names the model folder itself, not a file", dest)
+	}
+	root, err := filepath.Abs(modelDir)
+	if err != nil {
+		return "", err
+	}
+	full := filepath.Join(root, filepath.FromSlash(rel))
+	// Every parent that already exists must resolve inside the model folder.
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return full, nil
+		}
+		return "", err
+	}
+	parts := strings.Split(rel, "/")
+	cur := root
+	for _, p := range parts[:len(parts)-1] {
+		cur = filepath.Join(cur, p)
+		real, err := filepath.EvalSymlinks(cur)
+		if errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		if err != nil {
+			return "", err
+		}
+		if !within(realRoot, real) {
+			return "", fmt.Errorf("%q: %w through a symbolic link", dest, ErrUnsafePath)
+		}
+	}
+	if fi, err := os.Lstat(full); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		return "", fmt.Errorf("%q: %w: it is a symbolic link", dest, ErrUnsafePath)
+	}
+	return full, nil
+}
+
+func within(root, p string) bool {
+	rel, err := filepath.Rel(root, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+}
+
+// describeJSONError turns a decoding error into one naming the line and column.
+func describeJSONError(data []byte, err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		line, col := LineCol(data, se.Offset)
+		return fmt.Errorf("invalid JSON at line %d, column %d (byte %d): %v", line, col, se.Offset, se)
+	case errors.As(err, &te):
+		line, col := LineCol(data, te.Offset)
+		return fmt.Errorf("line %d, column %d: %s must be %s, not %s", line, col, te.Field, te.Type, te.Value)
+	case errors.Is(err, io.EOF):
+		return errors.New("empty file: expected a JSON object")
+	}
+	return err
+}
+
+// LineCol converts a byte offset in data to a 1-based line and column.
+func LineCol(data []byte, off int64) (line, col int) {
+	if off > int64(len(data)) {
+		off = int64(len(data))
+	}
+	line, col = 1, 1
+	for _, b := range data[:off] {
+		if b == '\n' {
+			line++
+			col = 1
+		} else {
+			col++
+		}
+	}
+	return line, col
+}
