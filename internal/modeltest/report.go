@@ -1,6 +1,7 @@
-// Package modeltest runs the integration checks of `modelhub test` against the REST API
-// of a running modelhub engine. It never prints: results are collected in a Report and
-// each finished check is passed to an optional callback.
+// Package modeltest holds the contributor checks: the static checks of `modelhub
+// validate` on a model folder and the integration checks of `modelhub test` against the
+// REST API of a running modelhub engine. It never prints: results are collected in a
+// Report and each finished check is passed to an optional callback.
 package modeltest
 
 import (
@@ -26,6 +27,8 @@ type Check struct {
 	Name   string `json:"name"`
 	Status Status `json:"status"`
 	Detail string `json:"detail"`
+	// File is the file the check is about, relative to the model folder (validate).
+	File string `json:"file,omitempty"`
 }
 
 // SampleResult is the prediction on one sample.
@@ -64,7 +67,11 @@ type Report struct {
 
 // Add appends a check and reports it to OnCheck.
 func (r *Report) Add(name string, st Status, format string, args ...any) Check {
-	c := Check{Name: name, Status: st, Detail: fmt.Sprintf(format, args...)}
+	return r.AddCheck(Check{Name: name, Status: st, Detail: fmt.Sprintf(format, args...)})
+}
+
+// AddCheck appends c and reports it to OnCheck.
+func (r *Report) AddCheck(c Check) Check {
 	r.Checks = append(r.Checks, c)
 	if r.OnCheck != nil {
 		r.OnCheck(c)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/go-git/go-git/v5"
 	"github.com/google/uuid"
+	"github.com/modelhub-ai/modelhub/internal/config"
 )
 
 //go:embed all:template
@@ -26,11 +27,8 @@ var embedded embed.FS
 // DefaultTemplateURL is the public model template repository.
 const DefaultTemplateURL = "https://github.com/modelhub-ai/model-template.git"
 
-// ConfigPath and InitPath are where a model folder keeps its config and init files.
-const (
-	ConfigPath = "contrib_src/model/config.json"
-	InitPath   = "init/init.json"
-)
+// ConfigPath is where a model folder keeps its config.json.
+const ConfigPath = "contrib_src/model/config.json"
 
 var (
 	// ErrExists is returned when the target folder already exists.
@@ -156,7 +154,7 @@ func New(ctx context.Context, opts Options) (*Result, error) {
 
 // checkLayout verifies that a cloned template looks like a model template.
 func checkLayout(dir string) error {
-	for _, p := range []string{InitPath, ConfigPath} {
+	for _, p := range []string{config.InitPath, ConfigPath} {
 		if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(p))); err != nil {
 			return fmt.Errorf("the cloned template has no %s", p)
 		}

@@ -203,7 +203,7 @@ const clonedConfig = `{
 func TestNew_fromTemplateRepo(t *testing.T) {
 	root := t.TempDir()
 	templateRepo(t, root, "tmpl", map[string]string{
-		InitPath:                    `{"docker_id": "x", "external_contrib_files": []}`,
+		config.InitPath:             `{"docker_id": "x", "external_contrib_files": []}`,
 		ConfigPath:                  clonedConfig,
 		"contrib_src/run.py":        "print('cloned')\n",
 		"contrib_src/sample_data/a": "sample",
