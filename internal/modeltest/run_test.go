@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/modelhub-ai/modelhub/internal/config"
+	"github.com/modelhub-ai/modelhub/internal/testutil"
 )
 
 const goodConfig = `{
@@ -23,69 +24,24 @@ const goodConfig = `{
 
 // goodPrediction matches goodConfig's outputs.
 func goodPrediction() map[string]any {
-	return map[string]any{
-		"output": []any{
-			map[string]any{"type": "label_list", "name": "probabilities", "shape": []int{2},
-				"prediction": []any{map[string]any{"label": "cat", "probability": 0.9}, map[string]any{"label": "dog", "probability": 0.1}}},
-			map[string]any{"type": "vector", "name": "features", "shape": []int{3}, "prediction": []float64{1, 2, 3}},
-			map[string]any{"type": "mask_image", "name": "mask", "shape": []int{2, 3}, "prediction": [][]int{{0, 1, 0}, {1, 1, 0}}},
-		},
-		"timestamp": "now", "processing_time": 0.01,
+	p, err := testutil.GoodPrediction([]byte(goodConfig))
+	if err != nil {
+		panic(err)
 	}
+	return p
 }
 
-// fakeEngine serves the modelhub REST API with adjustable answers.
-type fakeEngine struct {
-	config  string
-	legal   map[string]string
-	samples []string
-	// predict answers predict_sample; nil means goodPrediction.
-	predict   func(name string) (int, any)
-	predicted []string
+func newFake() *testutil.FakeEngine {
+	f := testutil.NewFakeEngine([]byte(goodConfig))
+	f.Samples = []string{"a.png", "b.png", "sub/c.png"}
+	return f
 }
 
-func newFake() *fakeEngine {
-	return &fakeEngine{
-		config:  goodConfig,
-		legal:   map[string]string{"modelhub_license": "MIT", "model_license": "Apache-2.0", "sample_data_license": "CC-BY"},
-		samples: []string{"a.png", "b.png", "sub/c.png"},
-	}
-}
-
-func (f *fakeEngine) start(t *testing.T) string {
+func start(t *testing.T, f *testutil.FakeEngine) string {
 	t.Helper()
-	var srv *httptest.Server
-	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		reply := func(status int, v any) {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(status)
-			json.NewEncoder(w).Encode(v)
-		}
-		switch r.URL.Path {
-		case "/api/get_config":
-			w.Write([]byte(f.config))
-		case "/api/get_legal":
-			reply(200, f.legal)
-		case "/api/get_samples":
-			urls := []string{}
-			for _, s := range f.samples {
-				urls = append(urls, srv.URL+"/api/samples/"+s)
-			}
-			reply(200, urls)
-		case "/api/predict_sample":
-			name := r.URL.Query().Get("filename")
-			f.predicted = append(f.predicted, name)
-			if f.predict != nil {
-				reply(f.predict(name))
-				return
-			}
-			reply(200, goodPrediction())
-		default:
-			reply(404, map[string]string{"error": "no route " + r.URL.Path})
-		}
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
+	url := f.Start()
+	t.Cleanup(f.Close)
+	return url
 }
 
 func local(t *testing.T, cfg string) *config.ModelConfig {
@@ -97,9 +53,9 @@ func local(t *testing.T, cfg string) *config.ModelConfig {
 	return c
 }
 
-func run(t *testing.T, f *fakeEngine, opts Options) *Report {
+func run(t *testing.T, f *testutil.FakeEngine, opts Options) *Report {
 	t.Helper()
-	opts.BaseURL = f.start(t)
+	opts.BaseURL = start(t, f)
 	if opts.Local == nil {
 		opts.Local = local(t, goodConfig)
 	}
@@ -131,7 +87,7 @@ func TestRun_goodModel(t *testing.T) {
 	f := newFake()
 	var seen []string
 	rep := &Report{OnCheck: func(c Check) { seen = append(seen, c.Name) }}
-	Run(context.Background(), Options{BaseURL: f.start(t), Local: local(t, goodConfig)}, rep)
+	Run(context.Background(), Options{BaseURL: start(t, f), Local: local(t, goodConfig)}, rep)
 
 	want := []string{CheckConfig, CheckName, CheckLegal, CheckSamples, CheckFirst, CheckAll, CheckLatency}
 	if strings.Join(seen, "|") != strings.Join(want, "|") {
@@ -145,8 +101,8 @@ func TestRun_goodModel(t *testing.T) {
 	if rep.Summary() != "PASSED" || !rep.Passed() {
 		t.Errorf("summary %q", rep.Summary())
 	}
-	if strings.Join(f.predicted, ",") != "a.png,b.png,sub/c.png" {
-		t.Errorf("predicted on %v, want every sample", f.predicted)
+	if strings.Join(f.Predicted(), ",") != "a.png,b.png,sub/c.png" {
+		t.Errorf("predicted on %v, want every sample", f.Predicted())
 	}
 	if rep.Latency == nil || rep.Latency.Samples != 3 || rep.Latency.MinMS > rep.Latency.MedianMS || rep.Latency.MedianMS > rep.Latency.MaxMS {
 		t.Errorf("latency %+v", rep.Latency)
@@ -157,15 +113,15 @@ func TestRun_goodModel(t *testing.T) {
 func TestRun_samplesLimit(t *testing.T) {
 	f := newFake()
 	rep := run(t, f, Options{Samples: 2})
-	if len(f.predicted) != 2 || len(rep.Samples) != 2 {
-		t.Fatalf("predicted %v", f.predicted)
+	if len(f.Predicted()) != 2 || len(rep.Samples) != 2 {
+		t.Fatalf("predicted %v", f.Predicted())
 	}
 	wantCheck(t, rep, CheckAll, Pass, "(--samples 2 of 3)")
 
 	f = newFake()
 	rep = run(t, f, Options{Samples: 1})
-	if len(f.predicted) != 1 {
-		t.Fatalf("predicted %v", f.predicted)
+	if len(f.Predicted()) != 1 {
+		t.Fatalf("predicted %v", f.Predicted())
 	}
 	for _, c := range rep.Checks {
 		if c.Name == CheckAll {
@@ -209,7 +165,7 @@ func TestRun_failures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFake()
-			f.predict = tt.predict
+			f.Predict = tt.predict
 			rep := run(t, f, Options{})
 			wantCheck(t, rep, CheckFirst, Fail, tt.detail)
 			wantCheck(t, rep, CheckAll, Fail, "2 of 2 more sample(s) failed")
@@ -222,7 +178,7 @@ func TestRun_failures(t *testing.T) {
 
 func TestRun_onlyOneSampleFails(t *testing.T) {
 	f := newFake()
-	f.predict = func(name string) (int, any) {
+	f.Predict = func(name string) (int, any) {
 		if name == "sub/c.png" {
 			return 400, map[string]string{"error": "bad file"}
 		}
@@ -238,7 +194,7 @@ func TestRun_onlyOneSampleFails(t *testing.T) {
 
 func TestRun_savedArrayURL(t *testing.T) {
 	f := newFake()
-	f.predict = func(string) (int, any) {
+	f.Predict = func(string) (int, any) {
 		p := goodPrediction()
 		o := p["output"].([]any)[2].(map[string]any)
 		o["prediction"] = "http://127.0.0.1/api/output/mask.npy"
@@ -250,8 +206,8 @@ func TestRun_savedArrayURL(t *testing.T) {
 
 func TestRun_warnings(t *testing.T) {
 	f := newFake()
-	f.samples = nil
-	f.legal = map[string]string{"model_license": "MIT", "sample_data_license": " "}
+	f.Samples = nil
+	f.Legal = map[string]string{"model_license": "MIT", "sample_data_license": " "}
 	rep := run(t, f, Options{})
 	wantCheck(t, rep, CheckLegal, Warn, "sample_data_license")
 	wantCheck(t, rep, CheckSamples, Warn, "contrib_src/sample_data")
@@ -259,25 +215,25 @@ func TestRun_warnings(t *testing.T) {
 	if rep.Summary() != "PASSED with 2 warnings" || !rep.Passed() {
 		t.Errorf("summary %q", rep.Summary())
 	}
-	if len(f.predicted) != 0 {
-		t.Errorf("predicted %v", f.predicted)
+	if len(f.Predicted()) != 0 {
+		t.Errorf("predicted %v", f.Predicted())
 	}
 }
 
 func TestRun_configChecks(t *testing.T) {
 	f := newFake()
-	f.config = strings.Replace(goodConfig, `"name": "fake"`, `"name": "other"`, 1)
+	f.Config = []byte(strings.Replace(goodConfig, `"name": "fake"`, `"name": "other"`, 1))
 	rep := run(t, f, Options{})
 	wantCheck(t, rep, CheckConfig, Pass, "embedded")
 	wantCheck(t, rep, CheckName, Fail, `engine serves "other", local config.json says "fake"`)
 
 	f = newFake()
-	f.config = strings.Replace(goodConfig, `"type": "vector"`, `"type": "tensor"`, 1)
+	f.Config = []byte(strings.Replace(goodConfig, `"type": "vector"`, `"type": "tensor"`, 1))
 	rep = run(t, f, Options{})
 	wantCheck(t, rep, CheckConfig, Fail, "/model/io/output/1/type: value must be one of")
 
 	f = newFake()
-	f.config = `{"error": "config.json missing"}`
+	f.Config = []byte(`{"error": "config.json missing"}`)
 	rep = run(t, f, Options{})
 	wantCheck(t, rep, CheckConfig, Fail, "engine error")
 	wantCheck(t, rep, CheckName, Skip, "no config")
@@ -298,9 +254,9 @@ func TestRun_engineDown(t *testing.T) {
 func TestRun_canceled(t *testing.T) {
 	f := newFake()
 	ctx, cancel := context.WithCancel(context.Background())
-	f.predict = func(string) (int, any) { cancel(); return 200, goodPrediction() }
+	f.Predict = func(string) (int, any) { cancel(); return 200, goodPrediction() }
 	rep := &Report{}
-	Run(ctx, Options{BaseURL: f.start(t), Local: local(t, goodConfig)}, rep)
+	Run(ctx, Options{BaseURL: start(t, f), Local: local(t, goodConfig)}, rep)
 	wantCheck(t, rep, CheckAll, Fail, "interrupted")
 }
 
