@@ -123,7 +123,8 @@ func CompileSchema(data []byte, source string) (*Schema, error) {
 	}
 	sch, err := c.Compile(loc)
 	if err != nil {
-		return nil, fmt.Errorf("%w %s: %s", ErrSchema, source, oneLine(err.Error()))
+		msg := strings.ReplaceAll(oneLine(err.Error()), `"`+loc+`#"`, "it")
+		return nil, fmt.Errorf("%w %s: %s", ErrSchema, source, strings.ReplaceAll(msg, loc, "the schema"))
 	}
 	return &Schema{Source: source, sch: sch}, nil
 }

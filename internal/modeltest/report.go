@@ -57,6 +57,10 @@ func ms(v float64) string {
 
 // Report is the ordered list of checks of one test run plus the per-sample results.
 type Report struct {
+	// Model and Path name the model checked.
+	Model string `json:"model,omitempty"`
+	Path  string `json:"path,omitempty"`
+
 	Checks  []Check        `json:"checks"`
 	Samples []SampleResult `json:"samples,omitempty"`
 	Latency *Latency       `json:"latency,omitempty"`

@@ -3,10 +3,8 @@ package scaffold
 import (
 	"context"
 	"errors"
-	"net/http/cgi"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -149,44 +147,23 @@ func TestValidName(t *testing.T) {
 	}
 }
 
-// gitServer serves the repositories below root over smart HTTP with git http-backend.
+// gitServer serves the repositories below root over smart HTTP.
 func gitServer(t *testing.T, root string) string {
 	t.Helper()
-	gitBin, err := exec.LookPath("git")
+	h, err := testutil.GitHTTPHandler(root)
 	if err != nil {
-		t.Skip("git not installed")
+		t.Skip(err)
 	}
-	h := &cgi.Handler{Path: gitBin, Args: []string{"http-backend"},
-		Env: []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"}}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
 
-// templateRepo creates a bare repo root/NAME.git from the files (path -> content).
 func templateRepo(t *testing.T, root, name string, files map[string]string) {
 	t.Helper()
-	work := t.TempDir()
-	for p, content := range files {
-		full := filepath.Join(work, p)
-		os.MkdirAll(filepath.Dir(full), 0o755)
-		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if err := testutil.MakeBareRepo(root, name, files); err != nil {
+		t.Fatal(err)
 	}
-	git := func(dir string, args ...string) {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@t", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t", "GIT_CONFIG_GLOBAL=/dev/null")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
-	git(work, "init", "-q", "-b", "master")
-	git(work, "add", "-A")
-	git(work, "commit", "-q", "-m", "one")
-	git(work, "commit", "-q", "--allow-empty", "-m", "two")
-	git(root, "clone", "-q", "--bare", work, name+".git")
 }
 
 const clonedConfig = `{

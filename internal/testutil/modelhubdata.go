@@ -1,19 +1,20 @@
 package testutil
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 )
 
-// ModelhubData returns the folder of real upstream modelhub data (shared/modelhub-data
-// beside the repository root, or beside one of its ancestors, so that git worktrees
-// find it too), skipping the test when it is absent.
-func ModelhubData(t testing.TB) string {
-	t.Helper()
+// FindModelhubData returns the folder of real upstream modelhub data: shared/modelhub-data
+// beside the repository root (found from the working directory by its go.mod), or
+// beside one of the root's ancestors, so that git worktrees find it too.
+func FindModelhubData() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
@@ -21,19 +22,27 @@ func ModelhubData(t testing.TB) string {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Skip("real modelhub data not available: go.mod not found")
+			return "", errors.New("go.mod not found")
 		}
 		dir = parent
 	}
 	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
 		data := filepath.Join(d, "shared", "modelhub-data")
 		if _, err := os.Stat(filepath.Join(data, "models.json")); err == nil {
-			return data
+			return data, nil
 		}
 		if filepath.Dir(d) == d {
-			break
+			return "", fmt.Errorf("no ../shared/modelhub-data beside %s", dir)
 		}
 	}
-	t.Skipf("real modelhub data not available beside %s (../shared/modelhub-data)", dir)
-	return ""
+}
+
+// ModelhubData is FindModelhubData for tests: it skips the test when the data is absent.
+func ModelhubData(t testing.TB) string {
+	t.Helper()
+	d, err := FindModelhubData()
+	if err != nil {
+		t.Skipf("real modelhub data not available: %v", err)
+	}
+	return d
 }
