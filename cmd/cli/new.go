@@ -64,14 +64,8 @@ func newRun(ctx context.Context, opts *NewOptions) error {
 	if tmpl == "" {
 		tmpl = os.Getenv(EnvTemplate)
 	}
-	if !opts.Offline {
-		src := tmpl
-		if src == "" {
-			src = scaffold.DefaultTemplateURL
-		}
-		opts.IO.Notef("cloning the model template %s", src)
-	}
-	res, err := scaffold.New(ctx, scaffold.Options{Name: opts.Name, TemplateURL: tmpl, Offline: opts.Offline})
+	res, err := scaffold.New(ctx, scaffold.Options{Name: opts.Name, TemplateURL: tmpl, Offline: opts.Offline,
+		OnClone: func(url string) { opts.IO.Notef("cloning the model template %s", url) }})
 	if err != nil {
 		return err
 	}

@@ -59,6 +59,8 @@ type Options struct {
 	Offline bool
 	// Clone clones url into dir; nil uses go-git. Tests may replace it.
 	Clone func(ctx context.Context, url, dir string) error
+	// OnClone, when set, is called just before the template is cloned.
+	OnClone func(url string)
 	// NewID returns the model's id; nil uses a random UUID.
 	NewID func() string
 }
@@ -109,6 +111,9 @@ func New(ctx context.Context, opts Options) (*Result, error) {
 
 	res := &Result{Path: target, ID: opts.NewID(), Source: EmbeddedSource}
 	if !opts.Offline {
+		if opts.OnClone != nil {
+			opts.OnClone(opts.TemplateURL)
+		}
 		if err := opts.Clone(ctx, opts.TemplateURL, work); err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
