@@ -144,7 +144,9 @@ func (e *fakeTestEngine) Start(ctx context.Context, dir, name string) (string, f
 }
 
 func (e *fakeTestEngine) Running(context.Context, string) (int, error) { return e.running, nil }
-func (e *fakeTestEngine) Port(context.Context, string) (int, error)    { return 0, errors.New("not running") }
+func (e *fakeTestEngine) Port(context.Context, string) (int, error) {
+	return 0, errors.New("not running")
+}
 
 const tinyConfig = `{"id": "7c1b1e5e-7d0e-4a57-9b0a-0d3f2b8f5a10",
  "meta": {"name": "tiny", "application_area": "a", "task": "t", "task_extended": "t", "data_type": "d"},
