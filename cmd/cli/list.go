@@ -37,7 +37,8 @@ already downloaded.`,
   modelhub list segmentation lung
   modelhub list --backend pytorch --gpu
   modelhub list --json | jq -r '.[].name'`,
-		GroupID: "use",
+		GroupID:           "use",
+		ValidArgsFunction: completeModels(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Words = args
 			if runF != nil {

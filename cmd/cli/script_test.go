@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -35,6 +37,7 @@ func TestScripts(t *testing.T) {
 		"serve-index": cmdServeIndex,
 		"index-stats": cmdIndexStats,
 		"stop-index":  cmdStopIndex,
+		"exit-code":   cmdExitCode,
 	}
 	for k, v := range scriptCmds {
 		cmds[k] = v
@@ -137,6 +140,28 @@ func cmdStopIndex(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("stop-index: no serve-index in this script")
 	}
 	v.(*indexServer).srv.Close()
+}
+
+// exit-code N PROG ARGS...: run PROG (found on the script's PATH) and require exit code N;
+// its stdout and stderr become the script's stdout and stderr.
+func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exit-code N PROG [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	if err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("exit-code: %v", err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
+	}
 }
 
 func crc(b []byte) uint32 {

@@ -62,8 +62,9 @@ func Parse(data []byte, source string) (*Index, error) {
 	if err := dec.Decode(&raw); err != nil {
 		return nil, syntaxError(data, source, err, dec.InputOffset())
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, syntaxError(data, source, errors.New("extra data after the list of models"), dec.InputOffset())
+	if end := dec.InputOffset(); len(bytes.TrimSpace(data[end:])) > 0 {
+		extra := end + int64(len(data[end:])-len(bytes.TrimLeft(data[end:], " \t\r\n")))
+		return nil, syntaxError(data, source, errors.New("extra data after the list of models"), extra)
 	}
 	ix := &Index{Source: source}
 	seen := map[string]bool{}
@@ -101,14 +102,18 @@ func syntaxError(data []byte, source string, err error, off int64) error {
 	msg := err.Error()
 	switch {
 	case errors.As(err, &se):
-		off = se.Offset
+		off = se.Offset - 1 // point at the offending character
+		if se.Offset == 0 {
+			off = 0
+		}
 	case errors.As(err, &te):
-		off = te.Offset
+		off = max(te.Offset-1, 0)
 		msg = "expected a list of models, found " + te.Value
 	case errors.Is(err, io.EOF):
 		msg = "the file is empty"
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		msg = "unexpected end of the file"
+		off = int64(len(data))
 	}
 	if off > int64(len(data)) {
 		off = int64(len(data))
