@@ -79,6 +79,9 @@ URLs of its REST API and web UI, or of its Jupyter notebook with --expert.`,
 func commands(f *Factory) []*cobra.Command {
 	return []*cobra.Command{
 		NewCmdList(f, nil),
+		NewCmdValidate(f, nil),
+		NewCmdNew(f, nil),
+		NewCmdTest(f, nil),
 	}
 }
 
