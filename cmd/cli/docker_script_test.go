@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -75,6 +76,8 @@ func init() {
 	}
 	scriptCmds["docker-setup"] = cmdDockerSetup
 	scriptCmds["demo-model"] = cmdDemoModel
+	scriptCmds["serve-demo-model"] = cmdServeDemoModel
+	scriptCmds["stop-demo-index"] = cmdStopDemoIndex
 	scriptCmds["http-get"] = cmdHTTPGet
 	scriptCmds["container"] = cmdContainer
 	scriptCmds["hold-port"] = cmdHoldPort
@@ -245,4 +248,72 @@ func cmdRegistryImage(ts *testscript.TestScript, neg bool, args []string) {
 		testutil.RemoveImage(c, remote)
 	})
 	ts.Setenv("REMOTE_IMAGE", remote)
+}
+
+// serve-demo-model [-gpu]: serve, on 127.0.0.1, an index whose only entry is
+// $MODEL, the demo model's git repository (docker_id $IMAGE) and its external
+// file; sets MODELHUB_INDEX, and $WEIGHTS_SIZE to the file's size. The
+// index's server can be stopped with `stop-demo-index`.
+func cmdServeDemoModel(ts *testscript.TestScript, neg bool, args []string) {
+	gpu := len(args) == 1 && args[0] == "-gpu"
+	model := ts.Getenv("MODEL")
+	demo, err := filepath.Abs("../../demo")
+	ts.Check(err)
+	weights, err := os.ReadFile(filepath.Join(demo, "files", "weights.bin"))
+	ts.Check(err)
+	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/files/weights.bin" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(weights)
+	}))
+	ts.Defer(files.Close)
+	repo := map[string]string{}
+	src := filepath.Join(demo, "model")
+	ts.Check(filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		b, err := os.ReadFile(p)
+		repo[filepath.ToSlash(rel)] = string(b)
+		return err
+	}))
+	initJSON, _ := json.MarshalIndent(map[string]any{"docker_id": ts.Getenv("IMAGE"), "external_contrib_files": []any{
+		map[string]string{"src_url": files.URL + "/files/weights.bin", "dest_file_path": "/contrib_src/model/weights.bin"},
+	}}, "", "  ")
+	repo["init/init.json"] = string(initJSON)
+	root, err := os.MkdirTemp("", "git-")
+	ts.Check(err)
+	ts.Defer(func() { os.RemoveAll(root) })
+	ts.Check(testutil.MakeBareRepo(root, model, repo))
+	h, err := testutil.GitHTTPHandler(root)
+	ts.Check(err)
+	git := httptest.NewServer(h)
+	ts.Defer(git.Close)
+	entry := map[string]any{"id": "demo-1", "name": model, "task_extended": "Bright or dark (demo)",
+		"github": git.URL + "/" + model + ".git", "github_branch": "master", "backend": []string{"demo"}}
+	if gpu {
+		entry["gpu"] = true
+	}
+	index, _ := json.Marshal([]any{entry})
+	idx := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(index) }))
+	ts.Defer(idx.Close)
+	demoIndexes.Store(ts, idx)
+	ts.Defer(func() { demoIndexes.Delete(ts) })
+	ts.Setenv("MODELHUB_INDEX", idx.URL+"/models.json")
+	ts.Setenv("WEIGHTS_SIZE", strconv.Itoa(len(weights)))
+}
+
+var demoIndexes sync.Map // *testscript.TestScript -> *httptest.Server
+
+// stop-demo-index: close the index server of serve-demo-model (and the git
+// server stays, so a run that needed the network would still fail on the index).
+func cmdStopDemoIndex(ts *testscript.TestScript, neg bool, args []string) {
+	v, ok := demoIndexes.Load(ts)
+	if !ok {
+		ts.Fatalf("stop-demo-index: no serve-demo-model in this script")
+	}
+	v.(*httptest.Server).Close()
 }

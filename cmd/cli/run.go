@@ -189,15 +189,16 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	if err != nil {
 		return err
 	}
-	model, err := acquireModel(ctx, opts)
+	models, ref, err := resolveModel(ctx, opts)
 	if err != nil {
 		return err
 	}
+	// Docker and the GPU are checked before anything is downloaded.
 	d, err := opts.Factory.Docker(ctx)
 	if err != nil {
 		return err
 	}
-	gpu := (model.GPU || opts.GPU) && !opts.CPU
+	gpu := (needsGPU(ref) || opts.GPU) && !opts.CPU
 	var info dockerrun.EngineInfo
 	if gpu || opts.Platform == "" {
 		if info, err = d.Info(ctx); err != nil {
@@ -205,11 +206,15 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		}
 	}
 	if gpu && !info.NVIDIA {
-		why := "the index marks " + model.Name + " as a GPU model"
+		why := "the index marks " + ref.Name + " as a GPU model"
 		if opts.GPU {
 			why = "--gpu asks for a GPU"
 		}
-		return fmt.Errorf("%s needs an NVIDIA GPU (%s), but this Docker engine has no NVIDIA runtime or CDI devices: install the NVIDIA Container Toolkit (https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/latest/install-guide.html) and restart Docker, or run with --cpu to try without a GPU", model.Name, why)
+		return fmt.Errorf("%s needs an NVIDIA GPU (%s), but this Docker engine has no NVIDIA runtime or CDI devices: install the NVIDIA Container Toolkit (https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/latest/install-guide.html) and restart Docker, or run with --cpu to try without a GPU", ref.Name, why)
+	}
+	model, err := acquireModel(ctx, opts, models, ref)
+	if err != nil {
+		return err
 	}
 	name := containerName(model.Name)
 	if err := clearLeftover(ctx, d, name, model.Name); err != nil {
@@ -451,6 +456,19 @@ func runServe(ctx context.Context, opts *RunOptions, d dockerAPI, st *started) e
 			_ = d.Logs(logCtx, st.id, dockerrun.LogsOptions{Follow: true}, ios.ErrOut, ios.ErrOut)
 		}()
 	}
+	// drainLogs lets the log stream of an exited container finish (it ends by
+	// itself) before we print after it.
+	drainLogs := func() {
+		if streamLogs {
+			select {
+			case <-logsDone:
+			case <-time.After(2 * time.Second):
+			}
+			stopLogs()
+			<-logsDone
+			streamLogs = false
+		}
+	}
 	if !ios.Quiet {
 		ios.Notef("starting %s (container %s); waiting for it to answer…", st.model.Name, st.name)
 	}
@@ -460,11 +478,7 @@ func runServe(ctx context.Context, opts *RunOptions, d dockerAPI, st *started) e
 	switch {
 	case err == nil:
 	case errors.As(err, new(errExitedEarly)):
-		stopLogs()
-		if streamLogs {
-			<-logsDone
-			streamLogs = false
-		}
+		drainLogs()
 		return crashed(ctx, opts, d, st, exitCode, !opts.Detach && !ios.Quiet)
 	case ctx.Err() != nil:
 		return stopAndRemove(ctx, opts, d, st)
@@ -491,12 +505,11 @@ func runServe(ctx context.Context, opts *RunOptions, d dockerAPI, st *started) e
 	}
 	select {
 	case <-ctx.Done():
-		stopLogs()
-		return stopAndRemove(ctx, opts, d, st)
+		err := stopAndRemove(ctx, opts, d, st)
+		drainLogs()
+		return err
 	case <-exited:
-		stopLogs()
-		<-logsDone
-		streamLogs = false
+		drainLogs()
 		removeQuietly(ctx, d, st.id)
 		if exitCode == 0 {
 			ios.Notef("%s stopped (exit code 0); its container was removed", st.model.Name)
@@ -510,9 +523,16 @@ func runServe(ctx context.Context, opts *RunOptions, d dockerAPI, st *started) e
 func crashed(ctx context.Context, opts *RunOptions, d dockerAPI, st *started, code int, logShown bool) error {
 	cctx, cancel := cleanupContext(ctx, 30*time.Second)
 	defer cancel()
-	if code < 0 {
-		if ct, err := d.Inspect(cctx, st.id); err == nil {
+	var reason string
+	if ct, err := d.Inspect(cctx, st.id); err == nil {
+		if code < 0 {
 			code = ct.ExitCode
+		}
+		switch {
+		case ct.OOMKilled:
+			reason = " (killed: out of memory; give Docker more memory)"
+		case ct.Error != "":
+			reason = " (" + ct.Error + ")"
 		}
 	}
 	if !logShown {
@@ -523,7 +543,7 @@ func crashed(ctx context.Context, opts *RunOptions, d dockerAPI, st *started, co
 	if !logShown {
 		where = "(the end of its log is above)"
 	}
-	return fmt.Errorf("%s exited with code %d before it was ready %s; the container was removed. Check the model's files and image (`modelhub run -u %s` updates the model)", st.model.Name, code, where, st.model.Name)
+	return fmt.Errorf("%s exited with code %d%s before it was ready %s; the container was removed. Check the model's files and image (`modelhub run -u %s` updates the model)", st.model.Name, code, reason, where, st.model.Name)
 }
 
 // lastLogLines prints the end of the container's log on stderr.

@@ -2,74 +2,84 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/modelhub-ai/modelhub/internal/config"
+	"github.com/modelhub-ai/modelhub/internal/fetch"
 	"github.com/modelhub-ai/modelhub/internal/store"
 )
 
 // runModel is what run needs of a downloaded model.
 type runModel struct {
-	Name     string // the model's name as recorded at pull time
+	Name     string // the model's canonical name
 	Dir      string // the model folder
 	DockerID string // init.json's docker_id
-	GPU      bool   // the index entry recorded at pull time says "gpu": true
+	GPU      bool   // the index entry (recorded at pull time) says "gpu": true
 }
 
-// acquireModel makes MODEL present locally (pulling it, or updating it with
-// --update) and describes it.
-//
-// TODO(fetch): until the pull orchestration lands on main this only finds an
-// already downloaded model; it becomes a call to the fetch helper's
-// ensureModel.
-func acquireModel(ctx context.Context, opts *RunOptions) (*runModel, error) {
+// resolveModel finds MODEL: a downloaded model from its manifest (no index,
+// no network), else its index entry. Nothing is downloaded yet, so run can
+// check Docker and the GPU first.
+func resolveModel(ctx context.Context, opts *RunOptions) (*store.Store, *store.Model, error) {
 	f := opts.Factory
 	paths, err := f.Paths()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	name := opts.Model
-	for _, n := range store.Installed(paths.Home) {
-		if strings.EqualFold(n, name) {
-			name = n
-		}
+	st := &store.Store{Home: paths.Home, Index: f.Index}
+	m, err := st.Resolve(ctx, opts.Model)
+	if err != nil {
+		return nil, nil, err
 	}
-	dir := store.Dir(paths.Home, name)
-	if !store.IsComplete(dir) {
-		return nil, fmt.Errorf("model %s is not downloaded: run `modelhub pull %s` first", opts.Model, opts.Model)
-	}
-	return localModel(dir, name)
+	return st, m, nil
 }
 
-// localModel reads a complete model folder.
-func localModel(dir, name string) (*runModel, error) {
-	in, err := config.LoadInit(dir)
-	if err != nil {
-		return nil, err
+// needsGPU is the model's "gpu" flag: from the manifest of a downloaded model
+// (recorded at pull time), else from the index entry.
+func needsGPU(m *store.Model) bool {
+	if m.Manifest != nil {
+		return m.Manifest.Entry.GPU
 	}
-	if in.DockerID == "" {
-		return nil, fmt.Errorf("%s: docker_id is empty; the model cannot run", filepath.Join(dir, filepath.FromSlash(config.InitPath)))
-	}
-	m := &runModel{Name: name, Dir: dir, DockerID: in.DockerID}
-	// The index entry recorded at pull time: {"entry": {"gpu": true}} or
-	// {"index": {...}}; either way, no network.
-	if data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(store.ManifestPath))); err == nil {
-		var man struct {
-			GPU   bool `json:"gpu"`
-			Entry struct {
-				GPU bool `json:"gpu"`
-			} `json:"entry"`
-			Index struct {
-				GPU bool `json:"gpu"`
-			} `json:"index"`
+	return m.Entry != nil && m.Entry.GPU
+}
+
+// acquireModel makes the resolved model complete on disk through the store's
+// pull (cloning and downloading only what is missing; updating with --update)
+// and describes it.
+//
+// TODO(fetch): when `modelhub pull` lands with its progress display, the pull
+// here becomes a call to its shared helper so both draw the same way.
+func acquireModel(ctx context.Context, opts *RunOptions, st *store.Store, m *store.Model) (*runModel, error) {
+	if !m.Complete() || opts.Update {
+		ios := opts.IO
+		ios.Notef("pulling %s…", m.Name)
+		_, err := st.Pull(ctx, m, store.PullOptions{
+			Update: opts.Update,
+			Note:   func(s string) { ios.Notef("%s", s) },
+			Files: func(files []fetch.File) {
+				if len(files) > 0 {
+					ios.Notef("downloading %d file(s) of %s…", len(files), m.Name)
+				}
+			},
+		})
+		if err != nil {
+			return nil, err
 		}
-		if json.Unmarshal(data, &man) == nil {
-			m.GPU = man.GPU || man.Entry.GPU || man.Index.GPU
-		}
 	}
-	return m, nil
+	rm := &runModel{Name: m.Name, Dir: m.Dir, GPU: needsGPU(m)}
+	if m.Manifest != nil {
+		rm.DockerID = m.Manifest.DockerID
+	}
+	if rm.DockerID == "" {
+		in, err := config.LoadInit(m.Dir)
+		if err != nil {
+			return nil, err
+		}
+		rm.DockerID = in.DockerID
+	}
+	if rm.DockerID == "" {
+		return nil, fmt.Errorf("%s: docker_id is empty; the model cannot run", filepath.Join(m.Dir, filepath.FromSlash(config.InitPath)))
+	}
+	return rm, nil
 }

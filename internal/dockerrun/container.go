@@ -258,6 +258,8 @@ type Container struct {
 	State       string // created, running, exited, ...
 	Running     bool
 	ExitCode    int
+	Error       string // the engine's reason when the container could not run
+	OOMKilled   bool
 	StartedAt   time.Time
 	HostIP      string
 	Ports       []Port
@@ -282,6 +284,7 @@ func (c *Client) Inspect(ctx context.Context, nameOrID string) (Container, error
 	}
 	if r.State != nil {
 		ct.State, ct.Running, ct.ExitCode = r.State.Status, r.State.Running, r.State.ExitCode
+		ct.Error, ct.OOMKilled = r.State.Error, r.State.OOMKilled
 		ct.StartedAt, _ = time.Parse(time.RFC3339Nano, r.State.StartedAt)
 	}
 	if r.HostConfig != nil {

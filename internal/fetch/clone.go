@@ -1,0 +1,189 @@
+package fetch
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/storage/memory"
+)
+
+// ErrBranchNotFound: the remote has no such branch.
+var ErrBranchNotFound = errors.New("branch not found")
+
+// CloneProgress is one progress report from the remote ("Counting objects:
+// 50% (1/2)"). Percent, Current and Total are -1 when the line has none.
+type CloneProgress struct {
+	Stage   string
+	Percent int
+	Current int
+	Total   int
+	// Done is true for the line that ends a stage ("..., done.").
+	Done bool
+	// Line is the raw text.
+	Line string
+}
+
+// CloneOptions says what to clone where.
+type CloneOptions struct {
+	URL string
+	// Branch to clone; "" means the remote's default branch.
+	Branch string
+	// Dir is created (it must not exist or be empty).
+	Dir string
+	// Depth of history; 0 means 1 (a shallow clone).
+	Depth int
+	// Progress receives the remote's progress lines.
+	Progress func(CloneProgress)
+}
+
+// Clone makes a shallow single-branch clone of URL at Branch into Dir and
+// returns the hash of the commit checked out.
+func Clone(ctx context.Context, o CloneOptions) (string, error) {
+	depth := o.Depth
+	if depth <= 0 {
+		depth = 1
+	}
+	co := &git.CloneOptions{
+		URL:          o.URL,
+		SingleBranch: true,
+		Depth:        depth,
+		Tags:         git.NoTags,
+	}
+	if o.Branch != "" {
+		co.ReferenceName = plumbing.NewBranchReferenceName(o.Branch)
+	}
+	if o.Progress != nil {
+		co.Progress = &progressParser{fn: o.Progress}
+	}
+	repo, err := git.PlainCloneContext(ctx, o.Dir, false, co)
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		return "", cloneErr(o, err)
+	}
+	head, err := repo.Head()
+	if err != nil {
+		return "", fmt.Errorf("clone %s: read HEAD: %w", o.URL, err)
+	}
+	return head.Hash().String(), nil
+}
+
+func cloneErr(o CloneOptions, err error) error {
+	switch {
+	case errors.Is(err, plumbing.ErrReferenceNotFound), errors.Is(err, git.NoMatchingRefSpecError{}):
+		return fmt.Errorf("clone %s: %w: %q", o.URL, ErrBranchNotFound, o.Branch)
+	case errors.Is(err, transport.ErrRepositoryNotFound):
+		return fmt.Errorf("clone %s: repository not found (check the model's github URL in the index): %w", o.URL, err)
+	case errors.Is(err, transport.ErrEmptyRemoteRepository):
+		return fmt.Errorf("clone %s: the repository is empty: %w", o.URL, err)
+	}
+	if strings.Contains(err.Error(), "couldn't find remote ref") {
+		return fmt.Errorf("clone %s: %w: %q", o.URL, ErrBranchNotFound, o.Branch)
+	}
+	return fmt.Errorf("clone %s: %w", o.URL, err)
+}
+
+// RemoteHead returns the hash at the tip of branch on the remote without
+// downloading objects ("" branch: the remote's HEAD).
+func RemoteHead(ctx context.Context, url, branch string) (string, error) {
+	rem := git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: "origin", URLs: []string{url}})
+	refs, err := rem.ListContext(ctx, &git.ListOptions{})
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		return "", fmt.Errorf("list %s: %w", url, err)
+	}
+	want := plumbing.HEAD
+	if branch != "" {
+		want = plumbing.NewBranchReferenceName(branch)
+	}
+	byName := map[plumbing.ReferenceName]*plumbing.Reference{}
+	for _, r := range refs {
+		byName[r.Name()] = r
+	}
+	for range 5 {
+		r, ok := byName[want]
+		if !ok {
+			break
+		}
+		if r.Type() == plumbing.HashReference {
+			return r.Hash().String(), nil
+		}
+		want = r.Target()
+	}
+	return "", fmt.Errorf("list %s: %w: %q", url, ErrBranchNotFound, branch)
+}
+
+// LocalHead returns the commit checked out in the clone at dir and its
+// origin URL; it fails when dir is not a readable clone.
+func LocalHead(dir string) (hash, url string, err error) {
+	repo, err := git.PlainOpen(dir)
+	if err != nil {
+		return "", "", err
+	}
+	head, err := repo.Head()
+	if err != nil {
+		return "", "", err
+	}
+	if rem, err := repo.Remote("origin"); err == nil && len(rem.Config().URLs) > 0 {
+		url = rem.Config().URLs[0]
+	}
+	return head.Hash().String(), url, nil
+}
+
+var progressRE = regexp.MustCompile(`^(.*?):\s+(\d+)%\s+\((\d+)/(\d+)\)`)
+
+// progressParser turns the sideband progress stream ("\r"-separated
+// updates, "\n"-terminated stages) into CloneProgress events.
+type progressParser struct {
+	fn  func(CloneProgress)
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (p *progressParser) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.buf = append(p.buf, b...)
+	for {
+		i := bytes.IndexAny(p.buf, "\r\n")
+		if i < 0 {
+			break
+		}
+		line := strings.TrimSpace(string(p.buf[:i]))
+		p.buf = p.buf[i+1:]
+		if line != "" {
+			p.fn(ParseProgressLine(line))
+		}
+	}
+	return len(b), nil
+}
+
+// ParseProgressLine parses one remote progress line.
+func ParseProgressLine(line string) CloneProgress {
+	ev := CloneProgress{Line: line, Percent: -1, Current: -1, Total: -1}
+	ev.Done = strings.HasSuffix(line, "done.") || strings.HasSuffix(line, "done")
+	if m := progressRE.FindStringSubmatch(line); m != nil {
+		ev.Stage = strings.TrimPrefix(m[1], "remote: ")
+		ev.Percent, _ = strconv.Atoi(m[2])
+		ev.Current, _ = strconv.Atoi(m[3])
+		ev.Total, _ = strconv.Atoi(m[4])
+		return ev
+	}
+	if stage, _, ok := strings.Cut(line, ":"); ok {
+		ev.Stage = strings.TrimPrefix(stage, "remote: ")
+	}
+	return ev
+}

@@ -1,0 +1,135 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/modelhub-ai/modelhub/internal/testutil"
+)
+
+func TestClone_shallowSingleBranch(t *testing.T) {
+	gs := testutil.NewGitServer(t)
+	repo := gs.Repo(t, "model", map[string]string{
+		"init/init.json":            `{"docker_id": "x/y"}`,
+		"contrib_src/model/a.txt":   "first",
+		"contrib_src/model/big.txt": string(make([]byte, 100_000)),
+	})
+	first := repo.Head()
+	repo.WriteFiles(map[string]string{"contrib_src/model/a.txt": "second"})
+	second := repo.Commit("second")
+
+	dir := filepath.Join(t.TempDir(), "clone")
+	var events []CloneProgress
+	hash, err := Clone(context.Background(), CloneOptions{
+		URL: repo.URL, Branch: "master", Dir: dir,
+		Progress: func(p CloneProgress) { events = append(events, p) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hash != second || hash == first {
+		t.Errorf("hash %s, want tip %s", hash, second)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "contrib_src/model/a.txt")); string(got) != "second" {
+		t.Errorf("a.txt = %q", got)
+	}
+	r, err := git.PlainOpen(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, _ := r.Head()
+	c, err := r.CommitObject(head.Hash())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Parents().Next(); err == nil {
+		t.Error("the parent commit is present: the clone is not shallow")
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".git", "shallow")); err != nil {
+		t.Errorf("no .git/shallow: %v", err)
+	}
+	refs, _ := r.References()
+	refs.ForEach(func(ref *plumbing.Reference) error {
+		if ref.Name().IsTag() {
+			t.Errorf("tag %s fetched", ref.Name())
+		}
+		return nil
+	})
+	sawPercent := false
+	for _, e := range events {
+		if e.Percent >= 0 && e.Stage != "" {
+			sawPercent = true
+		}
+	}
+	if !sawPercent {
+		t.Errorf("no parsed progress among %d events: %+v", len(events), events)
+	}
+	lh, url, err := LocalHead(dir)
+	if err != nil || lh != second || url != repo.URL {
+		t.Errorf("LocalHead = %s %s %v, want %s %s", lh, url, err, second, repo.URL)
+	}
+	rh, err := RemoteHead(context.Background(), repo.URL, "master")
+	if err != nil || rh != second {
+		t.Errorf("RemoteHead = %s %v, want %s", rh, err, second)
+	}
+	if rh, err := RemoteHead(context.Background(), repo.URL, ""); err != nil || rh != second {
+		t.Errorf("RemoteHead(HEAD) = %s %v, want %s", rh, err, second)
+	}
+}
+
+func TestClone_otherBranch(t *testing.T) {
+	gs := testutil.NewGitServer(t)
+	repo := gs.NewRepo(t, "m", "main")
+	repo.WriteFiles(map[string]string{"f": "on main"})
+	want := repo.Commit("c")
+	dir := filepath.Join(t.TempDir(), "c")
+	hash, err := Clone(context.Background(), CloneOptions{URL: repo.URL, Branch: "main", Dir: dir})
+	if err != nil || hash != want {
+		t.Fatalf("Clone = %s, %v; want %s", hash, err, want)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "f")); string(got) != "on main" {
+		t.Errorf("f = %q", got)
+	}
+}
+
+func TestClone_errors(t *testing.T) {
+	gs := testutil.NewGitServer(t)
+	repo := gs.Repo(t, "m", map[string]string{"f": "x"})
+	_, err := Clone(context.Background(), CloneOptions{URL: repo.URL, Branch: "nope", Dir: filepath.Join(t.TempDir(), "a")})
+	if !errors.Is(err, ErrBranchNotFound) {
+		t.Errorf("missing branch: %v, want ErrBranchNotFound", err)
+	}
+	if _, err := RemoteHead(context.Background(), repo.URL, "nope"); !errors.Is(err, ErrBranchNotFound) {
+		t.Errorf("RemoteHead missing branch: %v, want ErrBranchNotFound", err)
+	}
+	_, err = Clone(context.Background(), CloneOptions{URL: gs.URL + "/absent.git", Branch: "master", Dir: filepath.Join(t.TempDir(), "b")})
+	if err == nil {
+		t.Error("clone of a missing repository succeeded")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Clone(ctx, CloneOptions{URL: repo.URL, Dir: filepath.Join(t.TempDir(), "c")}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled clone: %v, want context.Canceled", err)
+	}
+}
+
+func TestParseProgressLine(t *testing.T) {
+	p := ParseProgressLine("Compressing objects:  50% (1/2)")
+	if p.Stage != "Compressing objects" || p.Percent != 50 || p.Current != 1 || p.Total != 2 || p.Done {
+		t.Errorf("%+v", p)
+	}
+	p = ParseProgressLine("Counting objects: 100% (3/3), done.")
+	if p.Percent != 100 || !p.Done {
+		t.Errorf("%+v", p)
+	}
+	p = ParseProgressLine("Enumerating objects: 5, done.")
+	if p.Stage != "Enumerating objects" || p.Percent != -1 || !p.Done {
+		t.Errorf("%+v", p)
+	}
+}

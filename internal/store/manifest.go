@@ -1,0 +1,119 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/modelhub-ai/modelhub/internal/registry"
+)
+
+// Manifest is MODEL/.modelhub/manifest.json: where a downloaded model came
+// from and what was downloaded into it. A model starts from its manifest with
+// no network and no index.
+type Manifest struct {
+	// Version of the manifest format.
+	Version int `json:"version"`
+	// Entry is the index entry the model was pulled from.
+	Entry registry.Model `json:"entry"`
+	// Commit is the git commit cloned.
+	Commit string `json:"commit"`
+	// DockerID is init.json's docker_id at that commit.
+	DockerID string `json:"docker_id"`
+	// Files are the external files, in init.json order.
+	Files []ManifestFile `json:"files"`
+	// Complete is true only once the clone and every file are in place.
+	Complete bool      `json:"complete"`
+	PulledAt time.Time `json:"pulled_at,omitzero"`
+}
+
+// ManifestFile is one external file of a model.
+type ManifestFile struct {
+	// Path is init.json's dest_file_path, cleaned and relative to the model
+	// folder (slash-separated).
+	Path         string `json:"path"`
+	SrcURL       string `json:"src_url"`
+	Size         int64  `json:"size"`
+	ETag         string `json:"etag,omitempty"`
+	LastModified string `json:"last_modified,omitempty"`
+	SHA256       string `json:"sha256,omitempty"`
+	Complete     bool   `json:"complete"`
+}
+
+const manifestVersion = 1
+
+// cloneMarker is written into a staging folder once its clone is complete,
+// so an interrupted pull can reuse it.
+const cloneMarker = ".modelhub/clone.json"
+
+// ReadManifest reads the manifest of the model folder dir.
+func ReadManifest(dir string) (*Manifest, error) {
+	p := filepath.Join(dir, filepath.FromSlash(ManifestPath))
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return nil, err
+	}
+	var m Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return &m, nil
+}
+
+// writeJSON writes v to path atomically (temp file, fsync, rename).
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(append(data, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// WriteManifest writes m into the model folder dir.
+func WriteManifest(dir string, m *Manifest) error {
+	m.Version = manifestVersion
+	return writeJSON(filepath.Join(dir, filepath.FromSlash(ManifestPath)), m)
+}
+
+// file returns the manifest entry for path, or nil.
+func (m *Manifest) file(path string) *ManifestFile {
+	if m == nil {
+		return nil
+	}
+	for i := range m.Files {
+		if m.Files[i].Path == path {
+			return &m.Files[i]
+		}
+	}
+	return nil
+}
+
+// TotalSize is the sum of the external files' sizes.
+func (m *Manifest) TotalSize() int64 {
+	var n int64
+	for _, f := range m.Files {
+		n += f.Size
+	}
+	return n
+}

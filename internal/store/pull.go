@@ -1,0 +1,408 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/modelhub-ai/modelhub/internal/config"
+	"github.com/modelhub-ai/modelhub/internal/fetch"
+	"github.com/modelhub-ai/modelhub/internal/registry"
+)
+
+// PullOptions tune Pull. The callbacks are optional; they are how the CLI
+// learns what happens (this package never prints).
+type PullOptions struct {
+	// Update brings a downloaded model to the tip of its branch.
+	Update bool
+	// Jobs is how many files download at once (0: fetch.DefaultJobs).
+	Jobs int
+	// HTTPClient for the downloads (nil: fetch's default).
+	HTTPClient *http.Client
+	// LockTimeout is how long to wait for another process (0: DefaultLockTimeout).
+	LockTimeout time.Duration
+
+	// Note receives one-line messages for people.
+	Note func(string)
+	// Clone receives the remote's clone progress.
+	Clone func(fetch.CloneProgress)
+	// Files is called before downloading with the files to fetch.
+	Files func([]fetch.File)
+	// Download receives download progress events.
+	Download func(fetch.Event)
+}
+
+func (o *PullOptions) note(format string, args ...any) {
+	if o.Note != nil {
+		o.Note(fmt.Sprintf(format, args...))
+	}
+}
+
+// PullResult says what Pull did.
+type PullResult struct {
+	Model *Model
+	// Cloned is true when the repository was cloned in this run.
+	Cloned bool
+	// UpToDate is true when the model was already complete (and, with
+	// Update, at the branch tip).
+	UpToDate bool
+	// Fetched is how many files were downloaded, Reused how many were kept.
+	Fetched, Reused int
+	// Downloaded is the number of bytes received in this run.
+	Downloaded int64
+}
+
+// stagingDir is where a pull of name is assembled before it is renamed into
+// place; it is on the same filesystem as the model folder.
+func (s *Store) stagingDir(name string) string {
+	return filepath.Join(s.ModelsDir(), ".staging-"+strings.ToLower(name))
+}
+
+func (s *Store) oldDir(name string) string {
+	return filepath.Join(s.ModelsDir(), ".old-"+strings.ToLower(name))
+}
+
+type cloneInfo struct {
+	URL    string `json:"url"`
+	Branch string `json:"branch"`
+	Commit string `json:"commit"`
+}
+
+// Pull makes m complete on disk: it takes the model's lock, clones the
+// repository and downloads the external files into a staging folder, and
+// renames it into place when everything is there. An interrupted pull leaves
+// the previous state usable and the staging folder for the next pull to
+// resume. A local model is only checked.
+func (s *Store) Pull(ctx context.Context, m *Model, o PullOptions) (*PullResult, error) {
+	res := &PullResult{Model: m}
+	if m.Local {
+		in, err := config.LoadInit(m.Dir)
+		if err != nil {
+			return nil, err
+		}
+		if err := in.Check(m.Dir); err != nil {
+			return nil, fmt.Errorf("%s: %w", m.Dir, err)
+		}
+		res.UpToDate = true
+		return res, nil
+	}
+	if err := os.MkdirAll(s.ModelsDir(), 0o755); err != nil {
+		return nil, err
+	}
+	lock, err := LockModel(ctx, s.Home, m.Name, o.LockTimeout, o.Note)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+
+	s.recoverSwap(m.Name, m.Dir)
+	// Another process may have finished this model while we waited.
+	var cur *Manifest
+	if man, err := ReadManifest(m.Dir); err == nil && man.Complete {
+		cur = man
+		m.Manifest = man
+	}
+	entry := m.Entry
+	if entry == nil && cur != nil {
+		e := cur.Entry
+		entry = &e
+	}
+	if entry == nil {
+		return nil, fmt.Errorf("model %s has no index entry", m.Name)
+	}
+	if cur != nil && !o.Update {
+		return s.repair(ctx, m, cur, o, res)
+	}
+	target := ""
+	if cur != nil {
+		if s.Index != nil {
+			if ix, err := s.Index(ctx); err == nil {
+				if e, err := ix.Lookup(m.Name); err == nil {
+					entry = e
+				}
+			} else if ctx.Err() != nil {
+				return nil, ctx.Err()
+			} else {
+				o.note("using the index entry recorded in the manifest (%v)", err)
+			}
+		}
+		tip, err := fetch.RemoteHead(ctx, entry.GitHub, entry.Branch())
+		if err != nil {
+			return nil, fmt.Errorf("update %s: %w", m.Name, err)
+		}
+		if tip == cur.Commit && entry.GitHub == cur.Entry.GitHub {
+			o.note("%s is up to date (commit %s)", m.Name, short(tip))
+			return s.repair(ctx, m, cur, o, res)
+		}
+		target = tip
+	}
+	m.Entry = entry
+
+	stage := s.stagingDir(m.Name)
+	commit, cloned, err := s.stageClone(ctx, stage, entry, target, o)
+	if err != nil {
+		return nil, err
+	}
+	res.Cloned = cloned
+	in, err := config.LoadInit(stage)
+	if err == nil {
+		err = in.Check(stage)
+	}
+	if err == nil {
+		err = checkDuplicateDests(stage, in)
+	}
+	if err != nil {
+		// Nothing of a rejected model is kept.
+		os.RemoveAll(stage)
+		return nil, fmt.Errorf("model %s (commit %s): %w", m.Name, short(commit), err)
+	}
+
+	man, todo, err := s.plan(stage, entry, commit, in, cur, m.Dir, res)
+	if err != nil {
+		return nil, err
+	}
+	if err := WriteManifest(stage, man); err != nil {
+		return nil, err
+	}
+	if err := s.download(ctx, stage, man, todo, o, res); err != nil {
+		return nil, err
+	}
+	man.Complete = true
+	man.PulledAt = time.Now().UTC()
+	os.Remove(filepath.Join(stage, filepath.FromSlash(cloneMarker)))
+	if err := WriteManifest(stage, man); err != nil {
+		return nil, err
+	}
+	if err := s.swap(m.Name, stage, m.Dir); err != nil {
+		return nil, err
+	}
+	m.Manifest = man
+	return res, nil
+}
+
+func short(commit string) string {
+	if len(commit) > 12 {
+		return commit[:12]
+	}
+	return commit
+}
+
+// stageClone makes sure stage holds a complete clone of entry (at target when
+// set), reusing one left by an interrupted pull.
+func (s *Store) stageClone(ctx context.Context, stage string, entry *registry.Model, target string, o PullOptions) (commit string, cloned bool, err error) {
+	var ci cloneInfo
+	if readJSON(filepath.Join(stage, filepath.FromSlash(cloneMarker)), &ci) == nil &&
+		ci.URL == entry.GitHub && ci.Branch == entry.Branch() && (target == "" || ci.Commit == target) {
+		o.note("resuming the interrupted download of %s", entry.Name)
+		return ci.Commit, false, nil
+	}
+	if err := os.RemoveAll(stage); err != nil {
+		return "", false, err
+	}
+	o.note("cloning %s (branch %s)", entry.GitHub, entry.Branch())
+	commit, err = fetch.Clone(ctx, fetch.CloneOptions{URL: entry.GitHub, Branch: entry.Branch(), Dir: stage, Progress: o.Clone})
+	if err != nil {
+		os.RemoveAll(stage)
+		return "", false, err
+	}
+	ci = cloneInfo{URL: entry.GitHub, Branch: entry.Branch(), Commit: commit}
+	if err := writeJSON(filepath.Join(stage, filepath.FromSlash(cloneMarker)), ci); err != nil {
+		return "", false, err
+	}
+	return commit, true, nil
+}
+
+// checkDuplicateDests rejects two entries writing the same file.
+func checkDuplicateDests(dir string, in *config.Init) error {
+	seen := map[string]int{}
+	for i, f := range in.Files {
+		p, _ := config.SafeDest(dir, f.Dest)
+		key := strings.ToLower(p)
+		if j, ok := seen[key]; ok {
+			return fmt.Errorf("init/init.json: external_contrib_files[%d] and [%d] both write %q", j, i, f.Dest)
+		}
+		seen[key] = i
+	}
+	return nil
+}
+
+// plan builds the staging manifest and the list of files still to download:
+// files finished by an interrupted run are kept, and on update files whose
+// src_url did not change are linked from the current version.
+func (s *Store) plan(stage string, entry *registry.Model, commit string, in *config.Init, cur *Manifest, curDir string, res *PullResult) (*Manifest, []int, error) {
+	staged, _ := ReadManifest(stage)
+	man := &Manifest{Entry: *entry, Commit: commit, DockerID: in.DockerID}
+	var todo []int
+	for _, f := range in.Files {
+		dest, err := config.SafeDest(stage, f.Dest)
+		if err != nil {
+			return nil, nil, err
+		}
+		rel, err := filepath.Rel(stage, dest)
+		if err != nil {
+			return nil, nil, err
+		}
+		mf := ManifestFile{Path: filepath.ToSlash(rel), SrcURL: f.SrcURL, SHA256: strings.ToLower(f.SHA256)}
+		if p := staged.file(mf.Path); reusable(p, f, dest) {
+			mf = *p
+			res.Reused++
+		} else if c := cur.file(mf.Path); reusable(c, f, filepath.Join(curDir, rel)) {
+			if err := linkOrCopy(filepath.Join(curDir, rel), dest); err != nil {
+				return nil, nil, fmt.Errorf("keep %s from the current version: %w", mf.Path, err)
+			}
+			mf = *c
+			res.Reused++
+		} else {
+			todo = append(todo, len(man.Files))
+		}
+		man.Files = append(man.Files, mf)
+	}
+	return man, todo, nil
+}
+
+// reusable: the recorded file came from the same URL, is complete, still has
+// its size on disk and matches the expected sha256 if one is given.
+func reusable(mf *ManifestFile, f config.ExternalFile, path string) bool {
+	if mf == nil || !mf.Complete || mf.SrcURL != f.SrcURL {
+		return false
+	}
+	if f.SHA256 != "" && !strings.EqualFold(mf.SHA256, f.SHA256) {
+		return false
+	}
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Size() == mf.Size
+}
+
+// download fetches man.Files[todo...] into dir, recording each finished file
+// in dir's manifest at once so an interrupted run does not fetch it again.
+func (s *Store) download(ctx context.Context, dir string, man *Manifest, todo []int, o PullOptions, res *PullResult) error {
+	if len(todo) == 0 {
+		return nil
+	}
+	files := make([]fetch.File, len(todo))
+	for i, k := range todo {
+		mf := man.Files[k]
+		files[i] = fetch.File{URL: mf.SrcURL, Dest: filepath.Join(dir, filepath.FromSlash(mf.Path)), SHA256: mf.SHA256}
+	}
+	if o.Files != nil {
+		o.Files(files)
+	}
+	var werr error
+	d := &fetch.Downloader{Client: o.HTTPClient, Jobs: o.Jobs}
+	d.Progress = func(e fetch.Event) {
+		switch e.Kind {
+		case fetch.FileBytes:
+			res.Downloaded += e.Bytes
+		case fetch.FileDone:
+			mf := &man.Files[todo[e.Index]]
+			mf.Size, mf.SHA256, mf.ETag, mf.LastModified, mf.Complete = e.Result.Size, e.Result.SHA256, e.Result.ETag, e.Result.LastModified, true
+			res.Fetched++
+			if err := WriteManifest(dir, man); err != nil && werr == nil {
+				werr = err
+			}
+		}
+		if o.Download != nil {
+			o.Download(e)
+		}
+	}
+	if _, err := d.Download(ctx, files); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return err
+	}
+	return werr
+}
+
+// repair re-fetches, in place, the files of a complete model whose size on
+// disk no longer matches the manifest; the others are never fetched again.
+func (s *Store) repair(ctx context.Context, m *Model, man *Manifest, o PullOptions, res *PullResult) (*PullResult, error) {
+	var todo []int
+	for i, f := range man.Files {
+		fi, err := os.Stat(filepath.Join(m.Dir, filepath.FromSlash(f.Path)))
+		if err != nil || fi.Size() != f.Size || !f.Complete {
+			todo = append(todo, i)
+		}
+	}
+	m.Manifest = man
+	if len(todo) == 0 {
+		res.UpToDate = true
+		return res, nil
+	}
+	o.note("%d file(s) of %s changed on disk; fetching them again", len(todo), m.Name)
+	for _, k := range todo {
+		man.Files[k].Complete = false
+		man.Files[k].SHA256 = "" // the recorded hash was computed, not required
+	}
+	res.Reused = len(man.Files) - len(todo)
+	if err := s.download(ctx, m.Dir, man, todo, o, res); err != nil {
+		return nil, err
+	}
+	return res, WriteManifest(m.Dir, man)
+}
+
+// swap puts stage at final atomically enough: a previous version is moved
+// aside, the new one renamed in, the old one removed. recoverSwap undoes a
+// crash between the two renames.
+func (s *Store) swap(name, stage, final string) error {
+	if _, err := os.Stat(final); errors.Is(err, os.ErrNotExist) {
+		return os.Rename(stage, final)
+	}
+	old := s.oldDir(name)
+	if err := os.RemoveAll(old); err != nil {
+		return err
+	}
+	if err := os.Rename(final, old); err != nil {
+		return fmt.Errorf("replace %s: %w", final, err)
+	}
+	if err := os.Rename(stage, final); err != nil {
+		_ = os.Rename(old, final)
+		return fmt.Errorf("replace %s: %w", final, err)
+	}
+	return os.RemoveAll(old)
+}
+
+// recoverSwap restores the previous version when a crash happened between
+// moving it aside and renaming the new one in, and removes leftovers.
+func (s *Store) recoverSwap(name, final string) {
+	old := s.oldDir(name)
+	if _, err := os.Stat(old); err != nil {
+		return
+	}
+	if _, err := os.Stat(final); errors.Is(err, os.ErrNotExist) && IsComplete(old) {
+		_ = os.Rename(old, final)
+		return
+	}
+	_ = os.RemoveAll(old)
+}
+
+// linkOrCopy hard-links src to dst, or copies it where links do not work.
+func linkOrCopy(src, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	os.Remove(dst)
+	if os.Link(src, dst) == nil {
+		return nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

@@ -1,0 +1,78 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// ErrNotDownloaded: rm was given a name that is not under Home/models.
+var ErrNotDownloaded = errors.New("model is not downloaded")
+
+// ErrLocalFolder: rm was given a path; it only removes downloaded models.
+var ErrLocalFolder = errors.New("not a downloaded model")
+
+// Find returns the folder under Home/models named name (ignoring case),
+// complete or not.
+func (s *Store) Find(name string) (string, error) {
+	if IsPath(name) {
+		return "", fmt.Errorf("%q is a path: %w; rm only removes models downloaded under %s (delete your own folders yourself)", name, ErrLocalFolder, s.ModelsDir())
+	}
+	for _, n := range s.Downloaded() {
+		if strings.EqualFold(n, name) {
+			return filepath.Join(s.ModelsDir(), n), nil
+		}
+	}
+	// A pull interrupted before its first completion leaves only a staging folder.
+	if _, err := os.Stat(s.stagingDir(name)); err == nil {
+		return filepath.Join(s.ModelsDir(), name), nil
+	}
+	have := s.Downloaded()
+	hint := "no models are downloaded"
+	if len(have) > 0 {
+		hint = "downloaded: " + strings.Join(have, ", ")
+	}
+	return "", fmt.Errorf("%w: %q (%s)", ErrNotDownloaded, name, hint)
+}
+
+// Remove deletes the downloaded model at dir (from Find) with its staging
+// leftovers, under the model's lock. The folder is first renamed aside, so a
+// half-deleted model is never mistaken for one.
+func (s *Store) Remove(ctx context.Context, dir string, lockTimeout time.Duration, wait func(string)) error {
+	name := filepath.Base(dir)
+	if filepath.Dir(dir) != s.ModelsDir() || strings.HasPrefix(name, ".") {
+		return fmt.Errorf("%s: %w", dir, ErrLocalFolder)
+	}
+	lock, err := LockModel(ctx, s.Home, name, lockTimeout, wait)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	trash := filepath.Join(s.ModelsDir(), ".trash-"+strings.ToLower(name)+"-"+fmt.Sprint(time.Now().UnixNano()))
+	if err := os.Rename(dir, trash); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", dir, err)
+	}
+	var errs []error
+	for _, p := range []string{trash, s.stagingDir(name), s.oldDir(name)} {
+		if err := os.RemoveAll(p); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("remove %s: %w", dir, err)
+	}
+	return nil
+}
+
+func readJSON(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(data, v)
+}

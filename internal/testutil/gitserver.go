@@ -1,0 +1,220 @@
+// Package testutil holds loopback test servers and helpers shared by the
+// tests of every package. It is imported only by tests.
+package testutil
+
+import (
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/http/cgi"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// GitServer serves bare repositories over git's smart-HTTP protocol
+// (`git http-backend` behind net/http/cgi) on 127.0.0.1.
+type GitServer struct {
+	// URL is the server's base URL; repositories live at URL/NAME.git.
+	URL string
+	// Root is GIT_PROJECT_ROOT: the folder holding the bare repositories.
+	Root string
+
+	srv      *httptest.Server
+	work     string
+	requests atomic.Int64
+}
+
+// GitBackend returns the path of git-http-backend, or "" when git is not installed.
+func GitBackend() string {
+	out, err := exec.Command("git", "--exec-path").Output()
+	if err != nil {
+		return ""
+	}
+	p := filepath.Join(strings.TrimSpace(string(out)), "git-http-backend")
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
+}
+
+// NewGitServer starts a smart-HTTP git server; it is closed when the test ends.
+// The test is skipped when git or git-http-backend is missing.
+func NewGitServer(t testing.TB) *GitServer {
+	t.Helper()
+	backend := GitBackend()
+	if backend == "" {
+		t.Skip("git http-backend not available")
+	}
+	dir := t.TempDir()
+	g := &GitServer{Root: filepath.Join(dir, "repos"), work: filepath.Join(dir, "work")}
+	for _, d := range []string{g.Root, g.work} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := &cgi.Handler{
+		Path: backend,
+		Root: "/",
+		Env: []string{
+			"GIT_PROJECT_ROOT=" + g.Root,
+			"GIT_HTTP_EXPORT_ALL=1",
+			"GIT_CONFIG_NOSYSTEM=1",
+			"HOME=" + dir,
+		},
+	}
+	g.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.requests.Add(1)
+		h.ServeHTTP(w, r)
+	}))
+	g.URL = g.srv.URL
+	t.Cleanup(g.srv.Close)
+	return g
+}
+
+// Requests returns how many HTTP requests the server has answered.
+func (g *GitServer) Requests() int64 { return g.requests.Load() }
+
+// Repo is a bare repository served by a GitServer plus the work tree the
+// test commits from.
+type Repo struct {
+	Name   string
+	Branch string
+	// URL is the clone URL.
+	URL string
+
+	t    testing.TB
+	bare string
+	work string
+	mu   sync.Mutex
+}
+
+// NewRepo creates an empty bare repository NAME.git whose commits go to branch.
+func (g *GitServer) NewRepo(t testing.TB, name, branch string) *Repo {
+	t.Helper()
+	if branch == "" {
+		branch = "master"
+	}
+	r := &Repo{
+		Name:   name,
+		Branch: branch,
+		URL:    g.URL + "/" + name + ".git",
+		t:      t,
+		bare:   filepath.Join(g.Root, name+".git"),
+		work:   filepath.Join(g.work, name),
+	}
+	r.git("", "init", "-q", "--bare", "-b", branch, r.bare)
+	r.git("", "init", "-q", "-b", branch, r.work)
+	return r
+}
+
+// Repo creates a repository holding files (path -> content) in one commit on
+// branch "master" and returns it.
+func (g *GitServer) Repo(t testing.TB, name string, files map[string]string) *Repo {
+	t.Helper()
+	r := g.NewRepo(t, name, "master")
+	r.WriteFiles(files)
+	r.Commit("initial")
+	return r
+}
+
+// RepoFromDir creates a repository from the files in dir (a fixture folder).
+func (g *GitServer) RepoFromDir(t testing.TB, name, branch, dir string) *Repo {
+	t.Helper()
+	r := g.NewRepo(t, name, branch)
+	r.CopyDir(dir)
+	r.Commit("initial")
+	return r
+}
+
+// WriteFiles writes files (slash-separated path -> content) into the work tree.
+func (r *Repo) WriteFiles(files map[string]string) {
+	r.t.Helper()
+	for name, content := range files {
+		p := filepath.Join(r.work, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			r.t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+}
+
+// Remove deletes files from the work tree (committed by the next Commit).
+func (r *Repo) Remove(names ...string) {
+	r.t.Helper()
+	for _, name := range names {
+		if err := os.RemoveAll(filepath.Join(r.work, filepath.FromSlash(name))); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+}
+
+// CopyDir copies the regular files under dir into the work tree.
+func (r *Repo) CopyDir(dir string) {
+	r.t.Helper()
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(r.work, rel)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(dst, data, 0o644)
+	})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// Commit commits everything in the work tree, pushes it to the served bare
+// repository and returns the commit hash.
+func (r *Repo) Commit(msg string) string {
+	r.t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.git(r.work, "add", "-A")
+	r.git(r.work, "commit", "-q", "--allow-empty", "-m", msg)
+	r.git(r.work, "push", "-q", r.bare, "HEAD:refs/heads/"+r.Branch)
+	return strings.TrimSpace(r.git(r.work, "rev-parse", "HEAD"))
+}
+
+// Head returns the hash at the tip of the served branch.
+func (r *Repo) Head() string {
+	r.t.Helper()
+	return strings.TrimSpace(r.git(r.bare, "rev-parse", "refs/heads/"+r.Branch))
+}
+
+func (r *Repo) git(dir string, args ...string) string {
+	r.t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(),
+		"GIT_AUTHOR_NAME=test", "GIT_AUTHOR_EMAIL=test@example.com",
+		"GIT_COMMITTER_NAME=test", "GIT_COMMITTER_EMAIL=test@example.com",
+		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL="+os.DevNull,
+	)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		r.t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// String describes the repo for failure messages.
+func (r *Repo) String() string { return fmt.Sprintf("%s (%s)", r.Name, r.URL) }
