@@ -27,4 +27,3 @@ func e2eModel(t testing.TB, image string) (string, []string) {
 	env := append(os.Environ(), "MODELHUB_HOME="+home, "MODELHUB_INDEX=http://127.0.0.1:9/unused.json", "NO_COLOR=1")
 	return model, env
 }
-

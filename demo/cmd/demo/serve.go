@@ -40,7 +40,7 @@ func serveDemo(root, gitRoot string) (*demoServer, error) {
 	index, _ := json.MarshalIndent([]map[string]any{{
 		"id": "6a1e53a4-3f7e-4b5c-9d1a-0d3c2b7e9f10", "name": "demo",
 		"task_extended": "Bright or dark image classification (demo model)",
-		"github": base + "/git/demo.git", "github_branch": "master", "backend": []string{"demo"},
+		"github":        base + "/git/demo.git", "github_branch": "master", "backend": []string{"demo"},
 	}}, "", "  ")
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /models.json", func(w http.ResponseWriter, r *http.Request) { w.Write(index) })
