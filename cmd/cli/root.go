@@ -79,6 +79,8 @@ URLs of its REST API and web UI, or of its Jupyter notebook with --expert.`,
 func commands(f *Factory) []*cobra.Command {
 	return []*cobra.Command{
 		NewCmdList(f, nil),
+		NewCmdPull(f, nil),
+		NewCmdRm(f, nil),
 	}
 }
 
