@@ -17,8 +17,8 @@ import (
 // with a one-line note as each file finishes; otherwise (or with --quiet) a
 // few plain lines and never a carriage return.
 type pullProgress struct {
-	io   *IOStreams
-	tty  bool
+	io  *IOStreams
+	tty bool
 
 	mu       sync.Mutex
 	bar      *progressbar.ProgressBar
