@@ -24,11 +24,38 @@ bench: build
 demo:
 	@echo "make demo: not available yet (it lands with the run command)"
 
-cross:
-	@echo "make cross: not available yet"
+# The release platforms. CGO is off: the binary is static and needs nothing on the host.
+PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
 
-dist:
-	@echo "make dist: not available yet"
+# cross builds every platform and vets the code (tests included) for Windows and macOS,
+# so a Linux-only call fails here.
+cross:
+	GOOS=windows $(GO) vet ./...
+	GOOS=darwin $(GO) vet ./...
+	@set -e; for p in $(PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+		echo "build $$os/$$arch"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" \
+			-o dist/cross/modelhub-$$os-$$arch$$ext ./cmd/modelhub; \
+	done
+
+# dist packs each platform's binary with README.md into a release archive
+# (tar.gz; zip for Windows) and writes SHA256SUMS beside them.
+dist: cross
+	@set -e; rm -rf dist/release; mkdir -p dist/release; \
+	for p in $(PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; name=modelhub_$(VERSION)_$${os}_$${arch}; \
+		rm -rf dist/stage/$$name; mkdir -p dist/stage/$$name; cp README.md dist/stage/$$name/; \
+		if [ $$os = windows ]; then \
+			cp dist/cross/modelhub-$$os-$$arch.exe dist/stage/$$name/modelhub.exe; \
+			(cd dist/stage && $(GO) run ../../internal/tools/zipdir $$name ../release/$$name.zip); \
+		else \
+			cp dist/cross/modelhub-$$os-$$arch dist/stage/$$name/modelhub; \
+			tar -C dist/stage -czf dist/release/$$name.tar.gz --owner=0 --group=0 $$name; \
+		fi; \
+	done; \
+	cd dist/release && sha256sum *.tar.gz *.zip > SHA256SUMS && cat SHA256SUMS; \
+	ls -l ../cross
 
 clean:
 	rm -rf bin dist

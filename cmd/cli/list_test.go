@@ -10,7 +10,7 @@ import (
 )
 
 // testFactory is a Factory over in-memory streams and an index file in a temp dir.
-func testFactory(t *testing.T, index string, tty bool, width int) (*Factory, *bytes.Buffer, *bytes.Buffer) {
+func listTestFactory(t *testing.T, index string, tty bool, width int) (*Factory, *bytes.Buffer, *bytes.Buffer) {
 	t.Helper()
 	dir := t.TempDir()
 	p := filepath.Join(dir, "models.json")
@@ -37,7 +37,7 @@ func Test_NewCmdList_flags(t *testing.T) {
 		{args: "--backend onnx --gpu --json", want: ListOptions{Backend: "onnx", GPU: true, JSON: true}},
 		{args: "--gpu=maybe", wantErr: "invalid argument"},
 	} {
-		f, _, _ := testFactory(t, "[]", false, 0)
+		f, _, _ := listTestFactory(t, "[]", false, 0)
 		var got *ListOptions
 		cmd := NewCmdList(f, func(_ context.Context, o *ListOptions) error { got = o; return nil })
 		cmd.SetArgs(strings.Fields(tc.args))
@@ -62,7 +62,7 @@ func Test_NewCmdList_flags(t *testing.T) {
 const longIndex = `[{"id":"1","name":"short","task_extended":"A task whose description is far too long to fit in a narrow terminal window","github":"https://example.invalid/s","backend":["onnx"]}]`
 
 func Test_listRun_tty(t *testing.T) {
-	f, out, _ := testFactory(t, longIndex, true, 60)
+	f, out, _ := listTestFactory(t, longIndex, true, 60)
 	if err := listRun(context.Background(), &ListOptions{IO: f.IO, Factory: f}); err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func Test_listRun_tty(t *testing.T) {
 }
 
 func Test_listRun_notTTY(t *testing.T) {
-	f, out, _ := testFactory(t, longIndex, false, 0)
+	f, out, _ := listTestFactory(t, longIndex, false, 0)
 	if err := listRun(context.Background(), &ListOptions{IO: f.IO, Factory: f}); err != nil {
 		t.Fatal(err)
 	}

@@ -62,7 +62,7 @@ URLs of its REST API and web UI, or of its Jupyter notebook with --expert.`,
 	pf.BoolVarP(&f.Opts.Quiet, "quiet", "q", false, "print no progress or notes, only results and errors")
 	pf.BoolVar(&f.Opts.Offline, "offline", false, "never use the network for the index: use the cached copy")
 	pf.BoolVar(&f.Opts.Refresh, "refresh", false, "revalidate the cached index with the server even if it is fresh")
-	root.Flags().BoolVarP(&listAlias, "list", "l", false, "list the models (same as `modelhub list`, for start.py users)")
+	root.Flags().BoolVarP(&listAlias, "list", "l", false, "list the models, like the list command (for start.py users)")
 	root.PersistentPreRun = func(cmd *cobra.Command, args []string) {
 		f.IO.Quiet = f.Opts.Quiet
 	}
@@ -81,6 +81,9 @@ func commands(f *Factory) []*cobra.Command {
 		NewCmdList(f, nil),
 		NewCmdPull(f, nil),
 		NewCmdRm(f, nil),
+		NewCmdValidate(f, nil),
+		NewCmdNew(f, nil),
+		NewCmdTest(f, nil),
 	}
 }
 

@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/modelhub-ai/modelhub/internal/modeltest"
+	"github.com/modelhub-ai/modelhub/internal/store"
+)
+
+// Helpers shared by the contributor commands validate and test.
+
+// errNoModelFolder is returned when MODEL is neither a folder nor a downloaded model.
+var errNoModelFolder = errors.New("no model folder")
+
+// modelFolder resolves MODEL for validate and test: an existing folder (a path), else
+// the folder of a downloaded model of that name. It returns the folder and the model's
+// name (the folder's base name).
+func modelFolder(f *Factory, model string) (dir, name string, err error) {
+	if fi, err := os.Stat(model); err == nil {
+		if !fi.IsDir() {
+			return "", "", fmt.Errorf("%s is a file: pass the model's folder (the one holding init/ and contrib_src/)", model)
+		}
+		abs, err := filepath.Abs(model)
+		if err != nil {
+			return "", "", err
+		}
+		return abs, filepath.Base(abs), nil
+	}
+	if !strings.ContainsAny(model, `/\`) && model != "." && model != ".." {
+		if p, err := f.Paths(); err == nil {
+			d := store.Dir(p.Home, model)
+			if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+				return d, model, nil
+			}
+		}
+	}
+	return "", "", fmt.Errorf("%w %s: pass the path of a model folder, or download the model first with `modelhub pull %s`", errNoModelFolder, model, model)
+}
+
+// printCheck prints one report line: "STATUS  NAME (FILE): DETAIL".
+func printCheck(w io.Writer, c modeltest.Check) {
+	line := fmt.Sprintf("%-4s  %s", c.Status, c.Name)
+	if c.File != "" {
+		line += " (" + c.File + ")"
+	}
+	if c.Detail != "" {
+		line += ": " + c.Detail
+	}
+	fprintf(w, "%s\n", line)
+}
+
+// finishReport prints the report's summary (or the whole report as JSON) on stdout and
+// turns failures into exit status 1 with a hint on stderr.
+func finishReport(ios *IOStreams, rep *modeltest.Report, asJSON bool, hint string) error {
+	if asJSON {
+		enc := json.NewEncoder(ios.Out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		fprintf(ios.Out, "%s\n", rep.Summary())
+	}
+	if rep.Passed() {
+		return nil
+	}
+	n := rep.Count(modeltest.Fail)
+	return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%d check%s failed: %s", n, pluralS(n), hint)}
+}
+
+func pluralS(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

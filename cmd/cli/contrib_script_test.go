@@ -1,0 +1,117 @@
+package cli
+
+import (
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/modelhub-ai/modelhub/internal/testutil"
+)
+
+// Script commands and setup for validate, new and test.
+func init() {
+	setupHooks = append(setupHooks, func(env *testscript.Env) error {
+		// `modelhub new` never reaches the public template repository from a test.
+		env.Setenv(EnvTemplate, "http://127.0.0.1:9/no-template-set-in-this-test.git")
+		// The real upstream data, for scripts under the [modelhub-data] condition.
+		if d, err := testutil.FindModelhubData(); err == nil {
+			env.Setenv("MODELHUB_DATA", d)
+		}
+		return nil
+	})
+	scriptCmds["fake-engine"] = cmdFakeEngine
+	scriptCmds["serve-git"] = cmdServeGit
+	scriptConds["modelhub-data"] = func() (bool, error) {
+		_, err := testutil.FindModelhubData()
+		return err == nil, nil
+	}
+}
+
+// fake-engine CONFIG [MODE]: serve the modelhub REST API for the config.json file CONFIG
+// on 127.0.0.1 and set $ENGINE_PORT and $ENGINE_URL. MODE is good (default),
+// wrong-count, wrong-type, wrong-shape, error, no-samples or no-licenses.
+func cmdFakeEngine(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: fake-engine CONFIG [MODE]")
+	}
+	cfg := []byte(ts.ReadFile(args[0]))
+	e := testutil.NewFakeEngine(cfg)
+	mode := "good"
+	if len(args) == 2 {
+		mode = args[1]
+	}
+	mutate := func(fn func(outs []any)) func(string) (int, any) {
+		return func(string) (int, any) {
+			p, err := testutil.GoodPrediction(cfg)
+			if err != nil {
+				return 400, map[string]string{"error": err.Error()}
+			}
+			outs, _ := p["output"].([]any)
+			fn(outs)
+			p["output"] = outs
+			return 200, p
+		}
+	}
+	switch mode {
+	case "good":
+	case "wrong-count":
+		e.Predict = func(s string) (int, any) {
+			code, p := mutate(func([]any) {})(s)
+			m := p.(map[string]any)
+			m["output"] = append(m["output"].([]any), m["output"].([]any)[0])
+			return code, m
+		}
+	case "wrong-type":
+		e.Predict = mutate(func(outs []any) { outs[0].(map[string]any)["type"] = "heatmap" })
+	case "wrong-shape":
+		e.Predict = mutate(func(outs []any) {
+			o := outs[len(outs)-1].(map[string]any)
+			o["shape"] = []int{7, 7}
+		})
+	case "error":
+		e.Predict = func(string) (int, any) { return 400, map[string]string{"error": "could not read the sample"} }
+	case "no-samples":
+		e.Samples = nil
+	case "no-licenses":
+		e.Legal = map[string]string{"modelhub_license": "MIT"}
+	default:
+		ts.Fatalf("fake-engine: unknown mode %q", mode)
+	}
+	base := e.Start()
+	ts.Defer(e.Close)
+	u, _ := url.Parse(base)
+	ts.Setenv("ENGINE_URL", base)
+	ts.Setenv("ENGINE_PORT", u.Port())
+}
+
+// serve-git DIR NAME: make a bare repository NAME.git holding the files below DIR and
+// serve it over smart HTTP; sets $GIT_URL to its clone URL.
+func cmdServeGit(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: serve-git DIR NAME")
+	}
+	src := ts.MkAbs(args[0])
+	files := map[string]string{}
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		b, err := os.ReadFile(p)
+		files[filepath.ToSlash(rel)] = string(b)
+		return err
+	})
+	ts.Check(err)
+	root, err := os.MkdirTemp("", "git-")
+	ts.Check(err)
+	ts.Defer(func() { os.RemoveAll(root) })
+	ts.Check(testutil.MakeBareRepo(root, args[1], files))
+	h, err := testutil.GitHTTPHandler(root)
+	ts.Check(err)
+	srv := httptest.NewServer(h)
+	ts.Defer(srv.Close)
+	ts.Setenv("GIT_URL", srv.URL+"/"+args[1]+".git")
+}

@@ -1,0 +1,206 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/modelhub-ai/modelhub/internal/config"
+	"github.com/modelhub-ai/modelhub/internal/modeltest"
+)
+
+// TestOptions are the inputs of `modelhub test`.
+type TestOptions struct {
+	IO      *IOStreams
+	Factory *Factory
+
+	Model   string
+	Manual  bool
+	Port    int
+	Samples int
+	Timeout time.Duration
+	JSON    bool
+
+	// Engine gives access to the model containers; built lazily, only when needed.
+	Engine func(ctx context.Context) (TestEngine, error)
+}
+
+// TestEngine is what `modelhub test` needs from Docker.
+type TestEngine interface {
+	// Start starts the model in dir like `run -d`, but on a free host port and under a
+	// unique container name, and returns the base URL of its REST API and a function
+	// that stops and removes the container. It does not wait for readiness.
+	Start(ctx context.Context, dir, name string) (baseURL string, stop func(context.Context) error, err error)
+	// Running counts the running containers of the model.
+	Running(ctx context.Context, name string) (int, error)
+	// Port returns the host port of the REST API of the model's running container.
+	Port(ctx context.Context, name string) (int, error)
+}
+
+// errNoDockerIntegration is returned until the Docker integration is wired in.
+var errNoDockerIntegration = errors.New("starting models needs the Docker integration, which this build lacks: start the model yourself and run `modelhub test -m -p PORT MODEL`")
+
+// NewCmdTest builds `modelhub test`.
+func NewCmdTest(f *Factory, runF func(context.Context, *TestOptions) error) *cobra.Command {
+	opts := &TestOptions{IO: f.IO, Factory: f, Engine: testEngineFor(f)}
+	cmd := &cobra.Command{
+		Use:   "test MODEL",
+		Short: "Start a model and run the integration test against its REST API",
+		Long: `Start the model like ` + "`modelhub run -d`" + ` (on a free port, under its own container
+name), wait until its REST API answers, run the integration checks, and always
+stop and remove the container again, also on failure and Ctrl-C.
+
+The checks, in order, each PASS, WARN or FAIL: the model folder and init.json
+exist; exactly one container of the model runs; get_config validates against the
+schema; its meta.name equals the local config.json's; get_legal has the model and
+sample-data licenses (WARN); get_samples is non-empty (WARN); predict_sample on the
+first sample returns the declared outputs (count, types, label_list entries, 1-d
+vectors, shapes); the same on every other sample (or --samples N), with the
+per-sample latency. The last line is PASSED, PASSED with N warnings or FAILED (N);
+the exit status is 1 when a check FAILs.
+
+With -m/--manual, test a model you started yourself (e.g. with ` + "`modelhub run -d`" + `)
+on --port, by default the port of its running container.`,
+		Example: `  modelhub test ./my-model
+  modelhub test -m -p 8080 ./my-model
+  modelhub test squeezenet --samples 1 --json`,
+		GroupID:           "contrib",
+		Args:              exactArgs(1, "a MODEL (a model folder)"),
+		ValidArgsFunction: completeModels(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Model = args[0]
+			if opts.Port < 0 || opts.Port > 65535 {
+				return usageErrorf("--port %d is not a TCP port", opts.Port)
+			}
+			if opts.Port != 0 && !opts.Manual {
+				return usageErrorf("--port needs -m/--manual: without it, modelhub test starts the model on a free port itself")
+			}
+			if opts.Samples < 0 {
+				return usageErrorf("--samples must be 0 (all) or more, got %d", opts.Samples)
+			}
+			if opts.Timeout <= 0 {
+				return usageErrorf("--timeout must be positive, got %s", opts.Timeout)
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return testRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVarP(&opts.Manual, "manual", "m", false, "test a model you already started instead of starting it")
+	fl.IntVarP(&opts.Port, "port", "p", 0, "with -m: port of the model's REST API (default: the port of its running container)")
+	fl.IntVar(&opts.Samples, "samples", 0, "predict on the first N samples only (default: all)")
+	fl.DurationVar(&opts.Timeout, "timeout", 2*time.Minute, "how long to wait for the model's REST API to answer")
+	fl.BoolVar(&opts.JSON, "json", false, "print the checks, per-sample results and latency as JSON")
+	return cmd
+}
+
+// testEngineFor returns the Docker access of `modelhub test`; overridden where the Docker
+// integration is available.
+var testEngineFor = func(f *Factory) func(context.Context) (TestEngine, error) {
+	return func(context.Context) (TestEngine, error) { return nil, errNoDockerIntegration }
+}
+
+const checkFolder = "model folder and init.json exist"
+const checkContainer = "exactly one container of the model runs"
+
+func testRun(ctx context.Context, opts *TestOptions) error {
+	ios := opts.IO
+	rep := &modeltest.Report{}
+	if !opts.JSON {
+		rep.OnCheck = func(c modeltest.Check) { printCheck(ios.Out, c) }
+	}
+	hint := "see the lines marked FAIL above"
+	if opts.JSON {
+		hint = "see the checks with status FAIL"
+	}
+	dir, name, err := modelFolder(opts.Factory, opts.Model)
+	if err != nil {
+		rep.Add(checkFolder, modeltest.Fail, "%v", err)
+		return finishReport(ios, rep, opts.JSON, hint)
+	}
+	rep.Model, rep.Path = name, dir
+	if _, err := config.LoadInit(dir); err != nil {
+		rep.Add(checkFolder, modeltest.Fail, "%v", err)
+		return finishReport(ios, rep, opts.JSON, hint)
+	}
+	rep.Add(checkFolder, modeltest.Pass, "%s", dir)
+
+	var local *config.ModelConfig
+	cfgPath := filepath.Join(dir, filepath.FromSlash(modeltest.ConfigFile))
+	if data, err := os.ReadFile(cfgPath); err != nil {
+		rep.Add("local config.json", modeltest.Fail, "%v", err)
+	} else if local, err = config.ParseModelConfig(data); err != nil {
+		rep.Add("local config.json", modeltest.Fail, "%s: %v", cfgPath, err)
+	}
+
+	var baseURL string
+	var engine TestEngine
+	if opts.Manual {
+		engine, _ = opts.Engine(ctx)
+		port := opts.Port
+		if port == 0 {
+			if engine == nil {
+				return usageErrorf("pass the port of the model's REST API with -p PORT (the Docker integration that finds it is not available)")
+			}
+			if port, err = engine.Port(ctx, name); err != nil {
+				return fmt.Errorf("find the port of %s: %w (is it running? start it with `modelhub run -d %s`, or pass -p PORT)", name, err, opts.Model)
+			}
+		}
+		baseURL = "http://127.0.0.1:" + strconv.Itoa(port)
+	} else {
+		engine, err = opts.Engine(ctx)
+		if err != nil {
+			return err
+		}
+		ios.Notef("starting %s", name)
+		var stop func(context.Context) error
+		baseURL, stop, err = engine.Start(ctx, dir, name)
+		if err != nil {
+			return fmt.Errorf("start %s: %w", name, err)
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			defer cancel()
+			if err := stop(sctx); err != nil {
+				ios.Warnf("could not remove the test container of %s: %v (remove it with `modelhub stop %s`)", name, err, name)
+			}
+		}()
+		ios.Notef("waiting up to %s for %s to answer at %s", opts.Timeout, name, baseURL)
+	}
+	// The engine is local: no proxy, and no overall timeout (predictions may be slow;
+	// modeltest bounds each request).
+	client := &http.Client{Transport: &http.Transport{Proxy: nil, ResponseHeaderTimeout: 10 * time.Minute}}
+	defer client.CloseIdleConnections()
+	if err := modeltest.WaitReady(ctx, client, baseURL, opts.Timeout, nil); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if opts.Manual {
+			return fmt.Errorf("%s does not answer at %s: %w (start it with `modelhub run -d %s`, or pass the right -p PORT)", name, baseURL, err, opts.Model)
+		}
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if engine == nil {
+		rep.Add(checkContainer, modeltest.Warn, "cannot count the model's containers without Docker")
+	} else if n, err := engine.Running(ctx, name); err != nil {
+		rep.Add(checkContainer, modeltest.Warn, "cannot count the model's containers: %v", err)
+	} else if n != 1 {
+		rep.Add(checkContainer, modeltest.Fail, "%d containers of %s run: stop the others with `modelhub stop %s`", n, name, name)
+	} else {
+		rep.Add(checkContainer, modeltest.Pass, "")
+	}
+	modeltest.Run(ctx, modeltest.Options{BaseURL: baseURL, Client: client, Local: local, Samples: opts.Samples}, rep)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return finishReport(ios, rep, opts.JSON, hint)
+}

@@ -1,0 +1,77 @@
+package cli
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+
+	"github.com/modelhub-ai/modelhub/internal/config"
+	"github.com/modelhub-ai/modelhub/internal/modeltest"
+)
+
+// ValidateOptions are the inputs of `modelhub validate`.
+type ValidateOptions struct {
+	IO      *IOStreams
+	Factory *Factory
+
+	Model  string
+	Schema string
+	JSON   bool
+}
+
+// NewCmdValidate builds `modelhub validate`.
+func NewCmdValidate(f *Factory, runF func(context.Context, *ValidateOptions) error) *cobra.Command {
+	opts := &ValidateOptions{IO: f.IO, Factory: f}
+	cmd := &cobra.Command{
+		Use:   "validate MODEL",
+		Short: "Check a model folder before publishing it (no Docker needed)",
+		Long: `Check a model folder without running it: init/init.json (docker_id and external
+files), contrib_src/model/config.json against a JSON schema (every violation with its
+JSON pointer), meta.name against the folder name, output types, run.py and
+inference.py, licenses, sample data and thumbnail. Each check prints one line,
+PASS, WARN or FAIL, with the reason and the file; the exit status is 1 when a check
+FAILs.
+
+MODEL is a model folder, or the name of a downloaded model.
+
+By default config.json is checked against the schema built into modelhub. --schema
+checks it against another draft-04 JSON schema (a file or an http(s) URL) instead,
+such as the upstream config_schema.json.`,
+		Example: `  modelhub validate ./my-model
+  modelhub validate ./my-model --json
+  modelhub validate ./my-model --schema config_schema.json`,
+		GroupID:           "contrib",
+		Args:              exactArgs(1, "a MODEL (a model folder)"),
+		ValidArgsFunction: completeModels(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Model = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return validateRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Schema, "schema", "", "check config.json against this draft-04 JSON schema (file or http(s) URL) instead of the built-in one")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the checks as JSON")
+	return cmd
+}
+
+func validateRun(ctx context.Context, opts *ValidateOptions) error {
+	dir, name, err := modelFolder(opts.Factory, opts.Model)
+	if err != nil {
+		return err
+	}
+	schema := config.DefaultSchema()
+	if opts.Schema != "" {
+		schema, err = config.LoadSchema(ctx, opts.Factory.HTTPClient(), opts.Schema)
+		if err != nil {
+			return err
+		}
+	}
+	rep := &modeltest.Report{Model: name, Path: dir}
+	if !opts.JSON {
+		rep.OnCheck = func(c modeltest.Check) { printCheck(opts.IO.Out, c) }
+	}
+	modeltest.Validate(dir, modeltest.ValidateOptions{Name: name, Schema: schema}, rep)
+	return finishReport(opts.IO, rep, opts.JSON, "fix them and run `modelhub validate "+opts.Model+"` again")
+}

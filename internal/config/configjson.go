@@ -1,0 +1,88 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+)
+
+// OutputTypes are the output types of the config schema (model.io.output[].type).
+var OutputTypes = []string{"label_list", "contour", "vector", "mask_image", "heatmap", "image", "custom"}
+
+// EngineOutputTypes are the output types the modelhub engine produces and renders;
+// "contour" is in the schema but no engine code produces it.
+var EngineOutputTypes = []string{"label_list", "vector", "mask_image", "heatmap", "image", "custom"}
+
+// Output is one declared output of a model (model.io.output[i]).
+type Output struct {
+	Name        string `json:"name"`
+	Type        string `json:"type"`
+	Description string `json:"description,omitempty"`
+}
+
+// ModelConfig holds what modelhub reads from contrib_src/model/config.json. It is
+// extracted leniently: fields of the wrong type are left empty (the schema reports them).
+type ModelConfig struct {
+	ID      string
+	Name    string   // meta.name
+	Outputs []Output // model.io.output
+	// Doc is the whole decoded document (numbers as json.Number), for schema validation.
+	Doc any
+}
+
+// ParseModelConfig decodes config.json. It fails only when data is not a JSON object.
+func ParseModelConfig(data []byte) (*ModelConfig, error) {
+	doc, err := DecodeJSON(data)
+	if err != nil {
+		return nil, fmt.Errorf("parse config.json: %w", err)
+	}
+	return ModelConfigFromDoc(doc)
+}
+
+// ModelConfigFromDoc extracts a ModelConfig from a decoded JSON document (e.g. the
+// engine's /api/get_config).
+func ModelConfigFromDoc(doc any) (*ModelConfig, error) {
+	root, ok := doc.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("parse config.json: top level is %s, want an object", KindOf(doc))
+	}
+	c := &ModelConfig{Doc: doc}
+	c.ID, _ = root["id"].(string)
+	if meta, ok := root["meta"].(map[string]any); ok {
+		c.Name, _ = meta["name"].(string)
+	}
+	model, _ := root["model"].(map[string]any)
+	io, _ := model["io"].(map[string]any)
+	outs, _ := io["output"].([]any)
+	for _, o := range outs {
+		m, _ := o.(map[string]any)
+		var out Output
+		out.Name, _ = m["name"].(string)
+		out.Type, _ = m["type"].(string)
+		out.Description, _ = m["description"].(string)
+		c.Outputs = append(c.Outputs, out)
+	}
+	return c, nil
+}
+
+// IsEngineOutputType reports whether t is an output type the engine produces.
+func IsEngineOutputType(t string) bool { return slices.Contains(EngineOutputTypes, t) }
+
+// KindOf names the JSON type of a decoded value for messages ("an object", "a string", ...).
+func KindOf(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "a list"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case json.Number, float64:
+		return "a number"
+	}
+	return fmt.Sprintf("%T", v)
+}

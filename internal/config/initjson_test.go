@@ -1,0 +1,130 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+func TestParseInit(t *testing.T) {
+	in, err := ParseInit([]byte(`{"docker_id": "modelhub/mxnet:1.0", "external_contrib_files": [
+	  {"src_url": "https://example.invalid/w.bin", "dest_file_path": "/contrib_src/model/w.bin", "sha256": "` + strings.Repeat("ab", 32) + `"}],
+	  "unknown": 1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.DockerID != "modelhub/mxnet:1.0" || len(in.Files) != 1 || in.Files[0].Dest != "/contrib_src/model/w.bin" || in.Files[0].SHA256 == "" {
+		t.Errorf("parsed %+v", in)
+	}
+	if err := in.Check(t.TempDir()); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+	noFiles, err := ParseInit([]byte(`{"docker_id": "x/y:1"}`))
+	if err != nil || len(noFiles.Files) != 0 || noFiles.Check(t.TempDir()) != nil {
+		t.Errorf("absent external_contrib_files: %+v %v", noFiles, err)
+	}
+	for _, bad := range []string{``, `{"docker_id": 3}`, "{\n\"docker_id\": \"a\",\n}", `[]`} {
+		if _, err := ParseInit([]byte(bad)); err == nil {
+			t.Errorf("ParseInit(%q) accepted", bad)
+		}
+	}
+	_, err = ParseInit([]byte("{\n  \"docker_id\": \"a\",\n}"))
+	if err == nil || !strings.Contains(err.Error(), "line 3") {
+		t.Errorf("syntax error must name the line: %v", err)
+	}
+}
+
+func TestInitProblems(t *testing.T) {
+	dir := t.TempDir()
+	good := ExternalFile{SrcURL: "https://example.invalid/a", Dest: "contrib_src/model/a"}
+	for _, tc := range []struct {
+		name  string
+		in    Init
+		field string
+		want  string
+	}{
+		{"empty docker_id", Init{DockerID: " "}, "docker_id", "is empty"},
+		{"placeholder docker_id", Init{DockerID: "YOUR MODEL'S DOCKER ON DOCKERHUB (e.g. modelhub/main_caffe2:0.2.0)"}, "docker_id", "not filled in"},
+		{"ftp url", Init{DockerID: "a/b", Files: []ExternalFile{{SrcURL: "ftp://x/a", Dest: "a"}}}, "external_contrib_files[0].src_url", "not an http(s) URL"},
+		{"traversal", Init{DockerID: "a/b", Files: []ExternalFile{good, {SrcURL: good.SrcURL, Dest: "../../etc/passwd"}}}, "external_contrib_files[1].dest_file_path", "leaves the model folder"},
+		{"empty dest", Init{DockerID: "a/b", Files: []ExternalFile{{SrcURL: good.SrcURL, Dest: ""}}}, "external_contrib_files[0].dest_file_path", "is empty"},
+		{"placeholder file", Init{DockerID: "a/b", Files: []ExternalFile{{SrcURL: "e.g. link to model weights", Dest: "e.g. contrib_src/model/model.weights"}}}, "external_contrib_files[0]", "not filled in"},
+		{"bad sha", Init{DockerID: "a/b", Files: []ExternalFile{{SrcURL: good.SrcURL, Dest: "a", SHA256: "xyz"}}}, "external_contrib_files[0].sha256", "64-digit"},
+	} {
+		probs := tc.in.Problems(dir)
+		if len(probs) != 1 {
+			t.Errorf("%s: %d problems %v, want 1", tc.name, len(probs), probs)
+			continue
+		}
+		var ie *InitError
+		if !errors.As(probs[0], &ie) || ie.Field != tc.field || !strings.Contains(probs[0].Error(), tc.want) {
+			t.Errorf("%s: %v, want field %s and %q", tc.name, probs[0], tc.field, tc.want)
+		}
+	}
+	tpl := Init{DockerID: "YOUR MODEL'S DOCKER", Files: []ExternalFile{{SrcURL: "IF YOU DON'T NEED EXTERNAL FILES, DEFINE external_contrib_files AS AN EMPTY ARRAY", Dest: "..."}}}
+	if err := tpl.Check(dir); !errors.Is(err, ErrPlaceholder) {
+		t.Errorf("template: %v, want ErrPlaceholder", err)
+	}
+}
+
+func TestSafeDest(t *testing.T) {
+	dir := t.TempDir()
+	for dest, want := range map[string]string{
+		"/contrib_src/model/x":       "contrib_src/model/x",
+		"contrib_src/model/x":        "contrib_src/model/x",
+		"./contrib_src//model/./x":   "contrib_src/model/x",
+		`contrib_src\model\x`:        "contrib_src/model/x",
+		"//contrib_src/model/w.bin ": "contrib_src/model/w.bin",
+	} {
+		got, err := SafeDest(dir, dest)
+		if err != nil || got != filepath.Join(dir, filepath.FromSlash(want)) {
+			t.Errorf("SafeDest(%q) = %q, %v; want %s", dest, got, err, want)
+		}
+	}
+	for _, dest := range []string{"", "/", ".", "../x", "a/../../x", "/../etc/passwd", `..\x`, "C:/Windows/x", "a/\x00"} {
+		if got, err := SafeDest(dir, dest); err == nil {
+			t.Errorf("SafeDest(%q) = %q, want an error", dest, got)
+		}
+	}
+}
+
+func TestSafeDestSymlinks(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("symbolic links need privileges on Windows")
+	}
+	dir := t.TempDir()
+	outside := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "contrib_src"), 0o755)
+	if err := os.Symlink(outside, filepath.Join(dir, "contrib_src", "model")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := SafeDest(dir, "contrib_src/model/w.bin"); !errors.Is(err, ErrUnsafePath) {
+		t.Errorf("parent symlinked outside: %v", err)
+	}
+	os.MkdirAll(filepath.Join(dir, "real"), 0o755)
+	os.Symlink(filepath.Join(dir, "real"), filepath.Join(dir, "inside"))
+	if _, err := SafeDest(dir, "inside/w.bin"); err != nil {
+		t.Errorf("a symlink that stays inside is fine: %v", err)
+	}
+	os.Symlink("/etc/passwd", filepath.Join(dir, "real", "file"))
+	if _, err := SafeDest(dir, "real/file"); !errors.Is(err, ErrUnsafePath) {
+		t.Errorf("the destination itself a symlink: %v", err)
+	}
+}
+
+func TestIsPlaceholder(t *testing.T) {
+	for s, want := range map[string]bool{
+		"YOUR MODEL'S DOCKER ON DOCKERHUB (e.g. modelhub/main_caffe2:0.2.0)": true,
+		"e.g. link to model weights":                                         true,
+		"...":                                                                true,
+		"modelhub/mxnet-modelhub:1.0.0":                                      false,
+		"https://example.org/your-model":                                     false,
+	} {
+		if IsPlaceholder(s) != want {
+			t.Errorf("IsPlaceholder(%q) != %v", s, want)
+		}
+	}
+}
