@@ -79,10 +79,12 @@ URLs of its REST API and web UI, or of its Jupyter notebook with --expert.`,
 func commands(f *Factory) []*cobra.Command {
 	return []*cobra.Command{
 		NewCmdList(f, nil),
+		NewCmdPull(f, nil),
 		NewCmdRun(f, nil),
 		NewCmdPs(f, nil),
 		NewCmdStop(f, nil),
 		NewCmdLogs(f, nil),
+		NewCmdRm(f, nil),
 		NewCmdValidate(f, nil),
 		NewCmdNew(f, nil),
 		NewCmdTest(f, nil),

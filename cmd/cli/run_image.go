@@ -95,15 +95,3 @@ func pullImage(ctx context.Context, d dockerAPI, ios *IOStreams, ref, platform s
 	ios.Notef("pulled image %s (%d layers, %s)", ref, last.Layers, humanBytes(last.Total))
 	return nil
 }
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f kB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 
 	"github.com/modelhub-ai/modelhub/internal/config"
-	"github.com/modelhub-ai/modelhub/internal/fetch"
 	"github.com/modelhub-ai/modelhub/internal/store"
 )
 
@@ -45,27 +44,17 @@ func needsGPU(m *store.Model) bool {
 }
 
 // acquireModel makes the resolved model complete on disk through the store's
-// pull (cloning and downloading only what is missing; updating with --update)
-// and describes it.
-//
-// TODO(fetch): when `modelhub pull` lands with its progress display, the pull
-// here becomes a call to its shared helper so both draw the same way.
+// pull (cloning and downloading only what is missing; updating with --update),
+// drawing the same progress as `modelhub pull`, and describes it.
 func acquireModel(ctx context.Context, opts *RunOptions, st *store.Store, m *store.Model) (*runModel, error) {
 	if !m.Complete() || opts.Update {
-		ios := opts.IO
-		ios.Notef("pulling %s…", m.Name)
-		_, err := st.Pull(ctx, m, store.PullOptions{
-			Update: opts.Update,
-			Note:   func(s string) { ios.Notef("%s", s) },
-			Files: func(files []fetch.File) {
-				if len(files) > 0 {
-					ios.Notef("downloading %d file(s) of %s…", len(files), m.Name)
-				}
-			},
-		})
+		pp := newPullProgress(opts.IO)
+		res, err := st.Pull(ctx, m, pp.options(store.PullOptions{Update: opts.Update}))
+		pp.close()
 		if err != nil {
 			return nil, err
 		}
+		m = res.Model
 	}
 	rm := &runModel{Name: m.Name, Dir: m.Dir, GPU: needsGPU(m)}
 	if m.Manifest != nil {

@@ -193,19 +193,21 @@ func (d *Downloader) Download(ctx context.Context, files []File) ([]Result, erro
 	sem := semaphore.NewWeighted(int64(jobs))
 	g, gctx := errgroup.WithContext(ctx)
 	for i, f := range files {
+		// Slots are taken in list order, so files start in init.json order.
+		if err := sem.Acquire(gctx, 1); err != nil {
+			break
+		}
 		g.Go(func() error {
-			if err := sem.Acquire(gctx, 1); err != nil {
-				return err
-			}
 			r, err := d.fetch(gctx, i, f, func() { sem.Release(1) })
 			results[i] = r
 			return err
 		})
 	}
-	if err := g.Wait(); err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
+	err := g.Wait()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if err != nil {
 		return nil, err
 	}
 	return results, nil

@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"sync"
-	"testing"
 	"time"
 )
 
@@ -156,7 +155,7 @@ func (s *FileServer) MaxConcurrent() int {
 }
 
 // NewFileServer starts a file server; it is closed when the test ends.
-func NewFileServer(t testing.TB) *FileServer {
+func NewFileServer(t T) *FileServer {
 	s := &FileServer{files: map[string]*served{}, redirects: map[string]string{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
@@ -231,18 +230,21 @@ func (s *FileServer) RangeRequests(path string) []Request {
 func (s *FileServer) serve(w http.ResponseWriter, r *http.Request) {
 	rec := Request{Path: r.URL.Path, Method: r.Method, Range: r.Header.Get("Range"), IfRange: r.Header.Get("If-Range")}
 	cw := &countingWriter{ResponseWriter: w, limit: -1}
+	// The request is logged when it arrives and completed when it ends, so a
+	// test sees a request whose client died mid-body.
 	s.mu.Lock()
 	s.active++
 	s.maxActive = max(s.maxActive, s.active)
+	s.log = append(s.log, rec)
+	i := len(s.log) - 1
 	s.mu.Unlock()
 	defer func() {
-		rec.Status, rec.Bytes = cw.status, cw.n
-		if rec.Status == 0 {
-			rec.Status = http.StatusOK
-		}
 		s.mu.Lock()
 		s.active--
-		s.log = append(s.log, rec)
+		s.log[i].Status, s.log[i].Bytes = cw.status, cw.n
+		if s.log[i].Status == 0 {
+			s.log[i].Status = http.StatusOK
+		}
 		s.mu.Unlock()
 	}()
 

@@ -14,8 +14,18 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 )
+
+// T is the part of testing.TB the servers use (testing.TB satisfies it; a
+// testscript setup can adapt its own).
+type T interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Skip(args ...any)
+	Cleanup(func())
+	TempDir() string
+}
 
 // GitServer serves bare repositories over git's smart-HTTP protocol
 // (`git http-backend` behind net/http/cgi) on 127.0.0.1.
@@ -45,7 +55,7 @@ func GitBackend() string {
 
 // NewGitServer starts a smart-HTTP git server; it is closed when the test ends.
 // The test is skipped when git or git-http-backend is missing.
-func NewGitServer(t testing.TB) *GitServer {
+func NewGitServer(t T) *GitServer {
 	t.Helper()
 	backend := GitBackend()
 	if backend == "" {
@@ -88,14 +98,14 @@ type Repo struct {
 	// URL is the clone URL.
 	URL string
 
-	t    testing.TB
+	t    T
 	bare string
 	work string
 	mu   sync.Mutex
 }
 
 // NewRepo creates an empty bare repository NAME.git whose commits go to branch.
-func (g *GitServer) NewRepo(t testing.TB, name, branch string) *Repo {
+func (g *GitServer) NewRepo(t T, name, branch string) *Repo {
 	t.Helper()
 	if branch == "" {
 		branch = "master"
@@ -115,7 +125,7 @@ func (g *GitServer) NewRepo(t testing.TB, name, branch string) *Repo {
 
 // Repo creates a repository holding files (path -> content) in one commit on
 // branch "master" and returns it.
-func (g *GitServer) Repo(t testing.TB, name string, files map[string]string) *Repo {
+func (g *GitServer) Repo(t T, name string, files map[string]string) *Repo {
 	t.Helper()
 	r := g.NewRepo(t, name, "master")
 	r.WriteFiles(files)
@@ -124,7 +134,7 @@ func (g *GitServer) Repo(t testing.TB, name string, files map[string]string) *Re
 }
 
 // RepoFromDir creates a repository from the files in dir (a fixture folder).
-func (g *GitServer) RepoFromDir(t testing.TB, name, branch, dir string) *Repo {
+func (g *GitServer) RepoFromDir(t T, name, branch, dir string) *Repo {
 	t.Helper()
 	r := g.NewRepo(t, name, branch)
 	r.CopyDir(dir)

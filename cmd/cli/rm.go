@@ -1,0 +1,136 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// RmOptions are the inputs of `modelhub rm`.
+type RmOptions struct {
+	IO      *IOStreams
+	Factory *Factory
+
+	Models []string
+	All    bool
+	Yes    bool
+}
+
+// modelInUse, when set, reports whether the downloaded model NAME at DIR is
+// running (the run command's file sets it); rm refuses to remove it then.
+var modelInUse func(ctx context.Context, f *Factory, name, dir string) (bool, error)
+
+// NewCmdRm builds `modelhub rm`.
+func NewCmdRm(f *Factory, runF func(context.Context, *RmOptions) error) *cobra.Command {
+	opts := &RmOptions{IO: f.IO, Factory: f}
+	cmd := &cobra.Command{
+		Use:     "rm MODEL... | rm --all",
+		Aliases: []string{"remove"},
+		Short:   "Remove downloaded models",
+		Long: `Remove downloaded models from HOME/models, with anything an interrupted pull left.
+Only downloaded models are removed: a path or a local model folder is refused.
+--all removes every downloaded model after asking (pass --yes to skip the question;
+without a terminal --yes is required).`,
+		Example: `  modelhub rm squeezenet
+  modelhub rm --all --yes`,
+		GroupID:           "use",
+		ValidArgsFunction: completeModels(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Models = args
+			switch {
+			case opts.All && len(args) > 0:
+				return usageErrorf("give model names or --all, not both")
+			case !opts.All && len(args) == 0:
+				return usageErrorf("%s needs at least one MODEL (or --all)", cmd.CommandPath())
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return rmRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.All, "all", false, "remove every downloaded model")
+	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation")
+	return cmd
+}
+
+func rmRun(ctx context.Context, opts *RmOptions) error {
+	f := opts.Factory
+	s, err := newStore(f)
+	if err != nil {
+		return err
+	}
+	var dirs []string
+	var errs []error
+	if opts.All {
+		names := s.Downloaded()
+		if len(names) == 0 {
+			opts.IO.Notef("no models are downloaded in %s", s.ModelsDir())
+			return nil
+		}
+		if !opts.Yes {
+			ok, err := confirm(opts.IO, fmt.Sprintf("Remove %d downloaded model(s) (%s) from %s?", len(names), strings.Join(names, ", "), s.ModelsDir()))
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return &ExitError{Code: ExitFailure, Err: errors.New("nothing removed")}
+			}
+		}
+		for _, n := range names {
+			dirs = append(dirs, filepath.Join(s.ModelsDir(), n))
+		}
+	} else {
+		for _, ref := range opts.Models {
+			dir, err := s.Find(ref)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			dirs = append(dirs, dir)
+		}
+	}
+	for _, dir := range dirs {
+		name := filepath.Base(dir)
+		if modelInUse != nil {
+			busy, err := modelInUse(ctx, f, name, dir)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("rm %s: %w", name, err))
+				continue
+			}
+			if busy {
+				errs = append(errs, fmt.Errorf("%s is running; stop it first (modelhub stop %s)", name, name))
+				continue
+			}
+		}
+		if err := s.Remove(ctx, dir, 0, func(msg string) { opts.IO.Notef("%s", msg) }); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			errs = append(errs, err)
+			continue
+		}
+		opts.IO.Notef("removed %s (%s)", name, dir)
+	}
+	return errors.Join(errs...)
+}
+
+// confirm asks a yes/no question on the terminal; without one it fails
+// telling to pass --yes.
+func confirm(ios *IOStreams, question string) (bool, error) {
+	if !ios.InTTY {
+		return false, fmt.Errorf("%s\nrefusing to ask without a terminal: pass --yes to confirm", question)
+	}
+	fprintf(ios.ErrOut, "%s [y/N] ", question)
+	line, err := bufio.NewReader(ios.In).ReadString('\n')
+	if err != nil && line == "" {
+		return false, nil
+	}
+	a := strings.ToLower(strings.TrimSpace(line))
+	return a == "y" || a == "yes", nil
+}
