@@ -94,6 +94,45 @@ func Test_run_sigint(t *testing.T) {
 	}
 }
 
+// A model that ignores SIGTERM: the first Ctrl-C waits for the 10 s grace,
+// the second kills it at once; still exit 130 and nothing left.
+func Test_run_sigint_twice(t *testing.T) {
+	c := testutil.Docker(t)
+	model, env := e2eModelBehaving(t, testutil.DemoImage(t, c), `{"ignore_sigterm": true}`)
+	cleanupModel(t, model)
+	cmd := exec.Command("modelhub", "run", "--api-port", fmt.Sprint(testutil.FreePort(t)), model)
+	cmd.Env = env
+	var stderr safeBuffer
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() && !strings.HasPrefix(sc.Text(), "REST API: ") {
+	}
+	go io.Copy(io.Discard, stdout)
+	waitFor(t, &stderr, regexp.MustCompile(`ignoring SIGTERM`), 10*time.Second)
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGINT)
+	waitFor(t, &stderr, regexp.MustCompile(`press Ctrl\+C again to kill it now`), 10*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	cmd.Wait()
+	if d := time.Since(start); d > 7*time.Second {
+		t.Errorf("the second Ctrl-C did not kill at once: %s", d)
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("exit code %d, want 130; stderr:\n%s", code, stderr.String())
+	}
+	if n := modelContainers(t, model); n != 0 {
+		t.Errorf("%d containers left", n)
+	}
+}
+
 // Bash mode under a pseudo-terminal: the shell runs our commands, sees the
 // terminal size, and its exit status becomes ours.
 func Test_run_bash_pty(t *testing.T) {

@@ -4,10 +4,22 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/modelhub-ai/modelhub/internal/testutil"
 )
+
+// e2eModelBehaving is e2eModel with contrib_src/demo_engine.json set to behaviour.
+func e2eModelBehaving(t testing.TB, image, behaviour string) (string, []string) {
+	t.Helper()
+	model, env := e2eModel(t, image)
+	home := strings.TrimPrefix(env[len(env)-3], "MODELHUB_HOME=")
+	if err := os.WriteFile(filepath.Join(home, "models", model, "contrib_src", "demo_engine.json"), []byte(behaviour), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return model, env
+}
 
 // e2eModel installs a downloaded copy of the demo model running image under
 // a fresh home and returns the model name and the environment for the
