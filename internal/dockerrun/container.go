@@ -260,6 +260,7 @@ type Container struct {
 	ExitCode    int
 	Error       string // the engine's reason when the container could not run
 	OOMKilled   bool
+	Created     time.Time
 	StartedAt   time.Time
 	HostIP      string
 	Ports       []Port
@@ -275,6 +276,7 @@ func (c *Client) Inspect(ctx context.Context, nameOrID string) (Container, error
 		return Container{}, c.wrap(err)
 	}
 	ct := Container{ID: r.ID, Name: strings.TrimPrefix(r.Name, "/")}
+	ct.Created, _ = time.Parse(time.RFC3339Nano, r.Created)
 	if r.Config != nil {
 		ct.Image = r.Config.Image
 		ct.Model = r.Config.Labels[LabelModel]
