@@ -52,8 +52,18 @@ func dockerConnector() func(ctx context.Context) (dockerAPI, error) {
 	}
 }
 
-// containerName is the name of a model's container.
-func containerName(model string) string { return "modelhub-" + model }
+// containerName is the name of a model's container: modelhub-MODEL, with
+// characters Docker refuses in names (a local folder's name may have any)
+// replaced by "-".
+func containerName(model string) string {
+	b := []byte("modelhub-" + model)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
+			b[i] = '-'
+		}
+	}
+	return string(b)
+}
 
 // cleanupContext is for stopping and removing containers after ctx was
 // cancelled by Ctrl-C: it keeps ctx's values, not its cancellation.

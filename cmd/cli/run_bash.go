@@ -45,6 +45,7 @@ func runBash(ctx context.Context, opts *RunOptions, d dockerAPI, st *started) er
 	resize()
 	stopResize := watchResize(resize)
 	defer stopResize()
+	defer prepareConsoleOutput(outFd)()
 	state, err := term.MakeRaw(inFd)
 	if err != nil {
 		return fmt.Errorf("put the terminal in raw mode: %w", err)
