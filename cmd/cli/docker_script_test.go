@@ -137,7 +137,8 @@ func cmdDockerSetup(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // demo-model [-gpu] [-image REF] [-behaviour JSON]: make $MODEL a downloaded
-// copy of the demo model (demo/model) running in $IMAGE (or REF).
+// copy of the demo model (demo/model) running in $IMAGE (or REF), under
+// $MODELHUB_HOME or the default home.
 func cmdDemoModel(ts *testscript.TestScript, neg bool, args []string) {
 	model, image := ts.Getenv("MODEL"), ts.Getenv("IMAGE")
 	gpu, behaviour := false, ""
@@ -157,7 +158,10 @@ func cmdDemoModel(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	src, err := filepath.Abs("../../demo/model")
 	ts.Check(err)
-	home := filepath.Join(ts.Getenv("XDG_DATA_HOME"), "modelhub")
+	home := ts.Getenv("MODELHUB_HOME")
+	if home == "" {
+		home = filepath.Join(ts.Getenv("XDG_DATA_HOME"), "modelhub")
+	}
 	dir := filepath.Join(home, "models", model)
 	ts.Check(os.RemoveAll(dir))
 	ts.Check(os.CopyFS(dir, os.DirFS(src)))

@@ -212,12 +212,13 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		}
 		return fmt.Errorf("%s needs an NVIDIA GPU (%s), but this Docker engine has no NVIDIA runtime or CDI devices: install the NVIDIA Container Toolkit (https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/latest/install-guide.html) and restart Docker, or run with --cpu to try without a GPU", ref.Name, why)
 	}
-	model, err := acquireModel(ctx, opts, models, ref)
-	if err != nil {
+	// A running container of the model is refused before its files change.
+	name := containerName(ref.Name)
+	if err := clearLeftover(ctx, d, name, ref.Name); err != nil {
 		return err
 	}
-	name := containerName(model.Name)
-	if err := clearLeftover(ctx, d, name, model.Name); err != nil {
+	model, err := acquireModel(ctx, opts, models, ref)
+	if err != nil {
 		return err
 	}
 	if err := ensureImage(ctx, d, opts, model.DockerID, info); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -108,8 +109,9 @@ func stopRun(ctx context.Context, opts *StopOptions) error {
 
 func init() { modelInUse = modelRunning }
 
-// modelRunning reports whether a container of the model name is running, for
-// `modelhub rm`. With no Docker daemon answering nothing can be running.
+// modelRunning reports whether a running container uses the model folder dir
+// (mounts its contrib_src), for `modelhub rm`. With no Docker daemon
+// answering nothing can be running.
 func modelRunning(ctx context.Context, f *Factory, name, dir string) (bool, error) {
 	d, err := f.Docker(ctx)
 	if errors.Is(err, dockerrun.ErrUnreachable) {
@@ -122,10 +124,28 @@ func modelRunning(ctx context.Context, f *Factory, name, dir string) (bool, erro
 	if err != nil {
 		return false, err
 	}
+	want := filepath.Join(dir, "contrib_src")
 	for _, c := range cs {
-		if strings.EqualFold(c.Model, name) && c.Running {
+		if !c.Running {
+			continue
+		}
+		if c.ContribSrc != "" {
+			if sameFolder(c.ContribSrc, want) {
+				return true, nil
+			}
+		} else if strings.EqualFold(c.Model, name) {
 			return true, nil
 		}
 	}
 	return false, nil
+}
+
+// sameFolder compares two host paths, resolving symbolic links when it can.
+func sameFolder(a, b string) bool {
+	if filepath.Clean(a) == filepath.Clean(b) {
+		return true
+	}
+	ra, err1 := filepath.EvalSymlinks(a)
+	rb, err2 := filepath.EvalSymlinks(b)
+	return err1 == nil && err2 == nil && ra == rb
 }

@@ -264,6 +264,7 @@ type Container struct {
 	StartedAt   time.Time
 	HostIP      string
 	Ports       []Port
+	ContribSrc  string // host folder mounted at /contrib_src
 }
 
 // Inspect finds a container by name or ID; ErrContainerNotFound if absent.
@@ -288,6 +289,11 @@ func (c *Client) Inspect(ctx context.Context, nameOrID string) (Container, error
 		ct.State, ct.Running, ct.ExitCode = r.State.Status, r.State.Running, r.State.ExitCode
 		ct.Error, ct.OOMKilled = r.State.Error, r.State.OOMKilled
 		ct.StartedAt, _ = time.Parse(time.RFC3339Nano, r.State.StartedAt)
+	}
+	for _, m := range r.Mounts {
+		if m.Destination == ContribSrcTarget {
+			ct.ContribSrc = m.Source
+		}
 	}
 	if r.HostConfig != nil {
 		for port, bs := range r.HostConfig.PortBindings {

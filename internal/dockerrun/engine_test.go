@@ -83,7 +83,7 @@ func TestEngine_lifecycle(t *testing.T) {
 		t.Fatalf("List does not show %s: %+v", spec.Name, list)
 	}
 	if found.Name != spec.Name || found.Model != spec.Model || found.Mode != "api" || found.APIURL != spec.APIURL ||
-		!found.Running || found.Image != img || found.HostIP != "127.0.0.1" || found.StartedAt.IsZero() || found.Created.IsZero() || found.StartedAt.Before(found.Created) {
+		!found.Running || found.Image != img || found.HostIP != "127.0.0.1" || found.StartedAt.IsZero() || found.Created.IsZero() || found.StartedAt.Before(found.Created) || found.ContribSrc != spec.ContribSrc {
 		t.Errorf("listed container = %+v", *found)
 	}
 
