@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -87,6 +88,7 @@ func stopRun(ctx context.Context, opts *StopOptions) error {
 		opts.IO.Notef("no models are running")
 		return nil
 	}
+	var noteMu sync.Mutex // the stops run in parallel; the notes share one stream
 	g, gctx := errgroup.WithContext(context.WithoutCancel(ctx))
 	for _, c := range targets {
 		g.Go(func() error {
@@ -100,7 +102,9 @@ func stopRun(ctx context.Context, opts *StopOptions) error {
 			if err := d.Remove(rctx, c.ID); err != nil && !errors.Is(err, dockerrun.ErrContainerNotFound) {
 				return fmt.Errorf("remove %s: %w", c.Model, err)
 			}
+			noteMu.Lock()
 			opts.IO.Notef("stopped %s", c.Model)
+			noteMu.Unlock()
 			return nil
 		})
 	}
