@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"context"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -24,6 +26,7 @@ func init() {
 	})
 	scriptCmds["fake-engine"] = cmdFakeEngine
 	scriptCmds["serve-git"] = cmdServeGit
+	scriptCmds["wait-container"] = cmdWaitContainer
 	scriptConds["modelhub-data"] = func() (bool, error) {
 		_, err := testutil.FindModelhubData()
 		return err == nil, nil
@@ -114,4 +117,29 @@ func cmdServeGit(ts *testscript.TestScript, neg bool, args []string) {
 	srv := httptest.NewServer(h)
 	ts.Defer(srv.Close)
 	ts.Setenv("GIT_URL", srv.URL+"/"+args[1]+".git")
+}
+
+// wait-container: wait (up to a minute) until a container of $MODEL runs.
+func cmdWaitContainer(ts *testscript.TestScript, neg bool, args []string) {
+	c := mustDocker(ts)
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		cs, err := c.List(ctx, false)
+		cancel()
+		ts.Check(err)
+		for _, ct := range cs {
+			if ct.Model == ts.Getenv("MODEL") && ct.Running {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cs, _ := c.List(ctx, true)
+	for _, ct := range cs {
+		ts.Logf("container %s model=%s state=%s", ct.Name, ct.Model, ct.State)
+	}
+	ts.Fatalf("no container of %s runs after a minute", ts.Getenv("MODEL"))
 }
