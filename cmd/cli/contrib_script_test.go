@@ -2,10 +2,7 @@ package cli
 
 import (
 	"context"
-	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -25,7 +22,6 @@ func init() {
 		return nil
 	})
 	scriptCmds["fake-engine"] = cmdFakeEngine
-	scriptCmds["serve-git"] = cmdServeGit
 	scriptCmds["wait-container"] = cmdWaitContainer
 	scriptConds["modelhub-data"] = func() (bool, error) {
 		_, err := testutil.FindModelhubData()
@@ -88,35 +84,6 @@ func cmdFakeEngine(ts *testscript.TestScript, neg bool, args []string) {
 	u, _ := url.Parse(base)
 	ts.Setenv("ENGINE_URL", base)
 	ts.Setenv("ENGINE_PORT", u.Port())
-}
-
-// serve-git DIR NAME: make a bare repository NAME.git holding the files below DIR and
-// serve it over smart HTTP; sets $GIT_URL to its clone URL.
-func cmdServeGit(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 2 {
-		ts.Fatalf("usage: serve-git DIR NAME")
-	}
-	src := ts.MkAbs(args[0])
-	files := map[string]string{}
-	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		b, err := os.ReadFile(p)
-		files[filepath.ToSlash(rel)] = string(b)
-		return err
-	})
-	ts.Check(err)
-	root, err := os.MkdirTemp("", "git-")
-	ts.Check(err)
-	ts.Defer(func() { os.RemoveAll(root) })
-	ts.Check(testutil.MakeBareRepo(root, args[1], files))
-	h, err := testutil.GitHTTPHandler(root)
-	ts.Check(err)
-	srv := httptest.NewServer(h)
-	ts.Defer(srv.Close)
-	ts.Setenv("GIT_URL", srv.URL+"/"+args[1]+".git")
 }
 
 // wait-container: wait (up to a minute) until a container of $MODEL runs.
