@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/modeltest"
 	"github.com/modelhub-ai/modelhub/internal/testutil"
 )
 
@@ -253,5 +254,29 @@ func Test_testRun_dockerUnreachable(t *testing.T) {
 	var ue *UsageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "-p PORT") {
 		t.Fatalf("manual mode: err = %v", err)
+	}
+}
+
+func Test_printCheck_tty(t *testing.T) {
+	c := modeltest.Check{Name: "docker_id", Status: modeltest.Fail, Detail: "is empty", File: "init/init.json"}
+	for _, tt := range []struct {
+		tty, color bool
+		want       string
+	}{
+		{false, false, "FAIL  docker_id (init/init.json): is empty\n"},
+		{true, false, "FAIL  docker_id (init/init.json): is empty\n"}, // NO_COLOR
+		{false, true, "FAIL  docker_id (init/init.json): is empty\n"}, // piped stdout
+		{true, true, "\x1b[31mFAIL\x1b[0m  docker_id (init/init.json): is empty\n"},
+	} {
+		var out bytes.Buffer
+		checkPrinter(&IOStreams{Out: &out, OutTTY: tt.tty, Color: tt.color})(c)
+		if out.String() != tt.want {
+			t.Errorf("tty=%v color=%v: %q, want %q", tt.tty, tt.color, out.String(), tt.want)
+		}
+	}
+	var out bytes.Buffer
+	checkPrinter(&IOStreams{Out: &out})(modeltest.Check{Name: "run.py exists", Status: modeltest.Pass})
+	if out.String() != "PASS  run.py exists\n" {
+		t.Errorf("no file, no detail: %q", out.String())
 	}
 }
