@@ -199,8 +199,21 @@ func (s *Store) stageClone(ctx context.Context, stage string, entry *registry.Mo
 	var ci cloneInfo
 	if readJSON(filepath.Join(stage, filepath.FromSlash(cloneMarker)), &ci) == nil &&
 		ci.URL == entry.GitHub && ci.Branch == entry.Branch() && (target == "" || ci.Commit == target) {
-		o.note("resuming the interrupted download of %s", entry.Name)
-		return ci.Commit, false, nil
+		// A fresh pull resumes the staged clone unless the branch moved on
+		// (e.g. a broken init.json was fixed); without network it resumes anyway.
+		tip := ci.Commit
+		if target == "" {
+			if t, err := fetch.RemoteHead(ctx, entry.GitHub, entry.Branch()); err == nil {
+				tip = t
+			} else if ctx.Err() != nil {
+				return "", false, ctx.Err()
+			}
+		}
+		if tip == ci.Commit {
+			o.note("resuming the interrupted download of %s", entry.Name)
+			return ci.Commit, false, nil
+		}
+		o.note("%s changed since the interrupted download (now at %s); starting over", entry.Name, short(tip))
 	}
 	if err := os.RemoveAll(stage); err != nil {
 		return "", false, err
