@@ -521,7 +521,6 @@ func findRepoRoot(t *testing.T) string {
 	}
 }
 
-
 // A staged pull that failed is not resumed once the branch has moved on: the
 // fixed init.json is used.
 func TestPull_stagedCloneOutdated(t *testing.T) {
