@@ -248,6 +248,32 @@ func TestDownload_changedFileRestarts(t *testing.T) {
 	}
 }
 
+// A .part that is already complete (killed before the rename) is finished
+// without downloading it again (the server answers 416).
+func TestDownload_completePart(t *testing.T) {
+	srv := testutil.NewFileServer(t)
+	data := []byte("all of it")
+	url := srv.AddBytes("/w", data)
+	dest := filepath.Join(t.TempDir(), "w")
+	os.WriteFile(PartPath(dest), data, 0o644)
+	// learn the server's ETag with a first download elsewhere
+	res, err := fastDownloader().Fetch(context.Background(), File{URL: url, Dest: dest + "-probe"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeSidecar(sidecarPath(dest), sidecar{URL: url, ETag: res.ETag, Size: int64(len(data))})
+	res, err = fastDownloader().Fetch(context.Background(), File{URL: url, Dest: dest, SHA256: testutil.HashBytes(data)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(dest); string(got) != "all of it" || res.Size != int64(len(data)) {
+		t.Errorf("content %q size %d", got, res.Size)
+	}
+	if r := srv.Requests("/w"); len(r) != 2 || r[1].Range != "bytes=9-" || r[1].Status != 416 {
+		t.Errorf("requests %+v, want the second a Range request answered 416", r)
+	}
+}
+
 func TestDownload_redirect(t *testing.T) {
 	srv := testutil.NewFileServer(t)
 	srv.AddBytes("/cdn/w", []byte("from the cdn"))

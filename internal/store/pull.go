@@ -224,6 +224,10 @@ func (s *Store) stageClone(ctx context.Context, stage string, entry *registry.Mo
 		os.RemoveAll(stage)
 		return "", false, err
 	}
+	// Our bookkeeping folder is ours alone: drop one the repository may carry.
+	if err := os.RemoveAll(filepath.Join(stage, ".modelhub")); err != nil {
+		return "", false, err
+	}
 	ci = cloneInfo{URL: entry.GitHub, Branch: entry.Branch(), Commit: commit}
 	if err := writeJSON(filepath.Join(stage, filepath.FromSlash(cloneMarker)), ci); err != nil {
 		return "", false, err
@@ -231,11 +235,18 @@ func (s *Store) stageClone(ctx context.Context, stage string, entry *registry.Mo
 	return commit, true, nil
 }
 
-// checkDuplicateDests rejects two entries writing the same file.
+// checkDuplicateDests rejects two entries writing the same file, and files
+// written into the clone's .git or modelhub's .modelhub folder.
 func checkDuplicateDests(dir string, in *config.Init) error {
 	seen := map[string]int{}
 	for i, f := range in.Files {
 		p, _ := config.SafeDest(dir, f.Dest)
+		if rel, err := filepath.Rel(dir, p); err == nil {
+			first, _, _ := strings.Cut(filepath.ToSlash(rel), "/")
+			if strings.EqualFold(first, ".git") || strings.EqualFold(first, ".modelhub") {
+				return fmt.Errorf("init/init.json: external_contrib_files[%d].dest_file_path: %q writes into %s, which belongs to git/modelhub", i, f.Dest, first)
+			}
+		}
 		key := strings.ToLower(p)
 		if j, ok := seen[key]; ok {
 			return fmt.Errorf("init/init.json: external_contrib_files[%d] and [%d] both write %q", j, i, f.Dest)
