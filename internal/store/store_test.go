@@ -233,7 +233,7 @@ func TestPull_rejectedInitWritesNothing(t *testing.T) {
 		"traversal":   initJSON("x/y", config.ExternalFile{SrcURL: "http://127.0.0.1:9/evil", Dest: "../../../evil.txt"}),
 		"placeholder": `{"docker_id": "YOUR DOCKER ID", "external_contrib_files": []}`,
 		"not http":    initJSON("x/y", config.ExternalFile{SrcURL: "file:///etc/passwd", Dest: "a"}),
-		"into .git": initJSON("x/y", config.ExternalFile{SrcURL: "http://127.0.0.1:9/a", Dest: "/.git/hooks/post-checkout"}),
+		"into .git":   initJSON("x/y", config.ExternalFile{SrcURL: "http://127.0.0.1:9/a", Dest: "/.git/hooks/post-checkout"}),
 		"duplicate": initJSON("x/y", config.ExternalFile{SrcURL: "http://127.0.0.1:9/a", Dest: "/m/a"},
 			config.ExternalFile{SrcURL: "http://127.0.0.1:9/b", Dest: "m/a"}),
 	} {
