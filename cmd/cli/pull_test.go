@@ -202,6 +202,12 @@ func Test_rmRun_confirm(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "Demo is running; stop it first") {
 		t.Errorf("running model: %v", err)
 	}
+	modelInUse = func(context.Context, *Factory, string, string) (bool, error) { return true, nil }
+	_, err = ensureModel(context.Background(), f, "demo", true, 0)
+	modelInUse = nil
+	if err == nil || !strings.Contains(err.Error(), "Demo is running; stop it before updating it") {
+		t.Errorf("update of a running model: %v", err)
+	}
 	f.IO.In = strings.NewReader("y\n")
 	if err := rmRun(context.Background(), &RmOptions{IO: f.IO, Factory: f, All: true}); err != nil {
 		t.Fatal(err)
