@@ -13,7 +13,7 @@ import (
 	"github.com/modelhub-ai/modelhub/internal/testutil"
 )
 
-func testFactory(t *testing.T) (*Factory, *bytes.Buffer, *bytes.Buffer) {
+func contribFactory(t *testing.T) (*Factory, *bytes.Buffer, *bytes.Buffer) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	f := NewFactory(&IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}, nil, nil)
@@ -34,7 +34,7 @@ func TestNewCmdValidate_flags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.args, func(t *testing.T) {
-			f, _, _ := testFactory(t)
+			f, _, _ := contribFactory(t)
 			var got *ValidateOptions
 			cmd := NewCmdValidate(f, func(_ context.Context, o *ValidateOptions) error { got = o; return nil })
 			cmd.SetArgs(strings.Fields(tt.args))
@@ -75,7 +75,7 @@ func TestNewCmdTest_flags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.args, func(t *testing.T) {
-			f, _, _ := testFactory(t)
+			f, _, _ := contribFactory(t)
 			var got *TestOptions
 			cmd := NewCmdTest(f, func(_ context.Context, o *TestOptions) error { got = o; return nil })
 			cmd.SetArgs(strings.Fields(tt.args))
@@ -101,7 +101,7 @@ func TestNewCmdTest_flags(t *testing.T) {
 }
 
 func TestNewCmdNew_flags(t *testing.T) {
-	f, _, _ := testFactory(t)
+	f, _, _ := contribFactory(t)
 	f.Opts.Offline = true
 	var got *NewOptions
 	cmd := NewCmdNew(f, func(_ context.Context, o *NewOptions) error { got = o; return nil })
@@ -182,7 +182,7 @@ func Test_testRun_startsAndAlwaysStops(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, out, errOut := testFactory(t)
+			f, out, errOut := contribFactory(t)
 			fe := testutil.NewFakeEngine([]byte(tinyConfig))
 			fe.Predict = tt.predict
 			eng := &fakeTestEngine{engine: fe, running: tt.running}
@@ -209,7 +209,7 @@ func Test_testRun_startsAndAlwaysStops(t *testing.T) {
 
 func Test_testRun_interruptedStillStops(t *testing.T) {
 	dir := tinyModel(t)
-	f, _, _ := testFactory(t)
+	f, _, _ := contribFactory(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	fe := testutil.NewFakeEngine([]byte(tinyConfig))
 	fe.Predict = func(string) (int, any) { cancel(); return 400, map[string]string{"error": "interrupted"} }
@@ -226,7 +226,7 @@ func Test_testRun_interruptedStillStops(t *testing.T) {
 
 func Test_testRun_startFails(t *testing.T) {
 	dir := tinyModel(t)
-	f, _, _ := testFactory(t)
+	f, _, _ := contribFactory(t)
 	eng := &fakeTestEngine{startErr: errors.New("image modelhub/x not found")}
 	err := testRun(context.Background(), &TestOptions{IO: f.IO, Factory: f, Model: dir, Timeout: time.Second,
 		Engine: func(context.Context) (TestEngine, error) { return eng, nil }})
@@ -240,7 +240,7 @@ func Test_testRun_startFails(t *testing.T) {
 
 func Test_testRun_noDockerIntegration(t *testing.T) {
 	dir := tinyModel(t)
-	f, _, _ := testFactory(t)
+	f, _, _ := contribFactory(t)
 	err := testRun(context.Background(), &TestOptions{IO: f.IO, Factory: f, Model: dir, Timeout: time.Second, Engine: testEngineFor(f)})
 	if err == nil || !strings.Contains(err.Error(), "modelhub test -m -p PORT") {
 		t.Fatalf("err = %v", err)

@@ -34,6 +34,8 @@ type Factory struct {
 	Paths func() (config.Paths, error)
 	// Index loads the model index once (printing its warnings on stderr).
 	Index func(ctx context.Context) (*registry.Index, error)
+	// Docker connects to the Docker Engine on first use (list never calls it).
+	Docker func(ctx context.Context) (dockerAPI, error)
 	// Interrupted is closed on the first Ctrl-C/SIGTERM, Forced on the second.
 	Interrupted <-chan struct{}
 	Forced      <-chan struct{}
@@ -43,6 +45,7 @@ type Factory struct {
 func NewFactory(ios *IOStreams, interrupted, forced <-chan struct{}) *Factory {
 	f := &Factory{IO: ios, Opts: &GlobalOptions{}, Now: time.Now, Interrupted: interrupted, Forced: forced}
 	f.HTTPClient = sync.OnceValue(registry.DefaultHTTPClient)
+	f.Docker = dockerConnector()
 	f.Paths = func() (config.Paths, error) {
 		var p config.Paths
 		var err error

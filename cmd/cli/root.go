@@ -80,6 +80,10 @@ func commands(f *Factory) []*cobra.Command {
 	return []*cobra.Command{
 		NewCmdList(f, nil),
 		NewCmdPull(f, nil),
+		NewCmdRun(f, nil),
+		NewCmdPs(f, nil),
+		NewCmdStop(f, nil),
+		NewCmdLogs(f, nil),
 		NewCmdRm(f, nil),
 		NewCmdValidate(f, nil),
 		NewCmdNew(f, nil),

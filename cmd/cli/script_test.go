@@ -19,7 +19,7 @@ import (
 // The end-to-end tests run the real binary: testscript re-executes this test binary
 // as "modelhub" through Main, as the installed command would run.
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(dockerCleanup{m}, map[string]func(){
 		"modelhub": func() { os.Exit(Main()) },
 	})
 }

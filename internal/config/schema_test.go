@@ -3,6 +3,7 @@ package config
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -290,5 +291,38 @@ func BenchmarkValidateDefaultSchema(b *testing.B) {
 		if vs, err := s.ValidateJSON(data); err != nil || vs != nil {
 			b.Fatal(vs, err)
 		}
+	}
+}
+
+func TestLookup(t *testing.T) {
+	doc, err := DecodeJSON([]byte(`{"a": {"b/c": [1, {"d~e": ""}]}, "f": []}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ptr, want := range map[string]string{"/a/b~1c/0": "1", "/a/b~1c/1/d~0e": "", "/f": "[]"} {
+		v, ok := Lookup(doc, ptr)
+		if !ok {
+			t.Errorf("%s not found", ptr)
+			continue
+		}
+		if got := fmt.Sprint(v); got != want {
+			t.Errorf("%s = %s, want %s", ptr, got, want)
+		}
+	}
+	for _, ptr := range []string{"/x", "/a/b~1c/2", "/a/b~1c/x", "a", "/f/0/g"} {
+		if _, ok := Lookup(doc, ptr); ok {
+			t.Errorf("%s found", ptr)
+		}
+	}
+	if v, _ := Lookup(doc, ""); v == nil {
+		t.Error("root not found")
+	}
+	for v, want := range map[any]bool{"": true, " ": true, "x": false, nil: false} {
+		if IsEmptyValue(v) != want {
+			t.Errorf("IsEmptyValue(%q) != %v", v, want)
+		}
+	}
+	if !IsEmptyValue([]any{}) || IsEmptyValue([]any{1}) {
+		t.Error("IsEmptyValue on lists")
 	}
 }

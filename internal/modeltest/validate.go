@@ -69,7 +69,11 @@ func Validate(dir string, opts ValidateOptions, rep *Report) {
 	if cfg != nil {
 		if vs := opts.Schema.Validate(cfg.Doc); len(vs) > 0 {
 			for _, v := range vs {
-				add(ConfigFile, "config.json schema", Fail, "%s", v)
+				hint := ""
+				if val, ok := config.Lookup(cfg.Doc, v.Pointer); ok && config.IsEmptyValue(val) {
+					hint = " (still empty: fill it in)"
+				}
+				add(ConfigFile, "config.json schema", Fail, "%s%s", v, hint)
 			}
 		} else {
 			add(ConfigFile, "config.json schema", Pass, "valid against %s", opts.Schema.Source)

@@ -17,7 +17,7 @@ const goodInit = `{"docker_id": "modelhub/tiny:1.0", "external_contrib_files": [
   {"src_url": "https://example.invalid/w.bin", "dest_file_path": "/contrib_src/model/w.bin"}]}`
 
 // writeModel creates a complete, valid model folder named name and returns its path.
-func writeModel(t *testing.T, name string) string {
+func writeModel(t testing.TB, name string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), name)
 	cfg := strings.Replace(goodConfig, `"name": "fake"`, `"name": "`+name+`"`, 1)
@@ -34,7 +34,7 @@ func writeModel(t *testing.T, name string) string {
 	return dir
 }
 
-func writeFiles(t *testing.T, dir string, files map[string]string) {
+func writeFiles(t testing.TB, dir string, files map[string]string) {
 	t.Helper()
 	for p, content := range files {
 		full := filepath.Join(dir, filepath.FromSlash(p))

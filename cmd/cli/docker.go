@@ -1,0 +1,62 @@
+package cli
+
+import (
+	"context"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+)
+
+// dockerAPI is what the commands use of the Docker Engine; *dockerrun.Client
+// implements it and tests substitute fakes.
+type dockerAPI interface {
+	Info(ctx context.Context) (dockerrun.EngineInfo, error)
+	ImageInspect(ctx context.Context, ref string) (dockerrun.Image, error)
+	ImagePull(ctx context.Context, ref string, opts dockerrun.PullOptions) error
+	ImageRemove(ctx context.Context, ref string) error
+	Create(ctx context.Context, s dockerrun.Spec) (string, error)
+	Start(ctx context.Context, id string) error
+	Wait(ctx context.Context, id string) (int, error)
+	Logs(ctx context.Context, id string, opts dockerrun.LogsOptions, stdout, stderr io.Writer) error
+	Stop(ctx context.Context, id string, grace time.Duration) error
+	Kill(ctx context.Context, id string) error
+	Remove(ctx context.Context, id string) error
+	Inspect(ctx context.Context, nameOrID string) (dockerrun.Container, error)
+	List(ctx context.Context, all bool) ([]dockerrun.Container, error)
+	Attach(ctx context.Context, id string) (*dockerrun.Attachment, error)
+	Resize(ctx context.Context, id string, rows, cols uint) error
+}
+
+// dockerConnector returns the lazy Factory.Docker: the first call connects
+// (and pings, so an unreachable daemon is one clear error); later calls reuse
+// the client.
+func dockerConnector() func(ctx context.Context) (dockerAPI, error) {
+	var (
+		mu  sync.Mutex
+		cli *dockerrun.Client
+	)
+	return func(ctx context.Context) (dockerAPI, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if cli != nil {
+			return cli, nil
+		}
+		c, err := dockerrun.Connect(ctx)
+		if err != nil {
+			return nil, err
+		}
+		cli = c
+		return cli, nil
+	}
+}
+
+// containerName is the name of a model's container.
+func containerName(model string) string { return "modelhub-" + model }
+
+// cleanupContext is for stopping and removing containers after ctx was
+// cancelled by Ctrl-C: it keeps ctx's values, not its cancellation.
+func cleanupContext(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), d)
+}

@@ -1,0 +1,63 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+)
+
+// LogsOptions are the inputs of `modelhub logs`.
+type LogsOptions struct {
+	IO      *IOStreams
+	Factory *Factory
+	Name    string
+	Follow  bool
+	Tail    string
+}
+
+// NewCmdLogs builds `modelhub logs`.
+func NewCmdLogs(f *Factory, runF func(context.Context, *LogsOptions) error) *cobra.Command {
+	opts := &LogsOptions{IO: f.IO, Factory: f}
+	cmd := &cobra.Command{
+		Use:   "logs NAME",
+		Short: "Print the log of a running model",
+		Long: `Print the log of a model's container: its standard output on stdout and its
+standard error on stderr. -f keeps following it until the model stops or Ctrl-C.`,
+		Example: `  modelhub logs squeezenet
+  modelhub logs -f squeezenet`,
+		GroupID:           "use",
+		Args:              exactArgs(1, "a model NAME"),
+		ValidArgsFunction: completeModels(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Name = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return logsRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVarP(&opts.Follow, "follow", "f", false, "keep printing new lines")
+	cmd.Flags().StringVarP(&opts.Tail, "tail", "n", "all", "number of lines from the end to show")
+	return cmd
+}
+
+func logsRun(ctx context.Context, opts *LogsOptions) error {
+	d, err := opts.Factory.Docker(ctx)
+	if err != nil {
+		return err
+	}
+	c, ok, err := findModelContainer(ctx, d, opts.Name)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("no model named %s is running (see `modelhub ps`)", opts.Name)
+	}
+	if err := d.Logs(ctx, c.ID, dockerrun.LogsOptions{Follow: opts.Follow, Tail: opts.Tail}, opts.IO.Out, opts.IO.ErrOut); err != nil {
+		return err
+	}
+	return ctx.Err()
+}

@@ -1,0 +1,137 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+)
+
+// PsOptions are the inputs of `modelhub ps`.
+type PsOptions struct {
+	IO      *IOStreams
+	Factory *Factory
+	JSON    bool
+}
+
+// NewCmdPs builds `modelhub ps`.
+func NewCmdPs(f *Factory, runF func(context.Context, *PsOptions) error) *cobra.Command {
+	opts := &PsOptions{IO: f.IO, Factory: f}
+	cmd := &cobra.Command{
+		Use:   "ps",
+		Short: "List the running models",
+		Long: `List the models running in Docker (started by modelhub run): NAME, MODE (api, expert
+or bash), URLS, UP (how long it has been running) and IMAGE.`,
+		Example: `  modelhub ps
+  modelhub ps --json | jq -r '.[].api_url'`,
+		GroupID: "use",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return psRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print a JSON array for scripts")
+	return cmd
+}
+
+// psEntry is one element of `ps --json`.
+type psEntry struct {
+	Name        string    `json:"name"`
+	Container   string    `json:"container"`
+	Mode        string    `json:"mode"`
+	APIURL      string    `json:"api_url"`
+	NotebookURL string    `json:"notebook_url"`
+	Image       string    `json:"image"`
+	StartedAt   time.Time `json:"started_at"`
+	UpSeconds   int64     `json:"up_seconds"`
+}
+
+func psRun(ctx context.Context, opts *PsOptions) error {
+	d, err := opts.Factory.Docker(ctx)
+	if err != nil {
+		return err
+	}
+	cs, err := d.List(ctx, false)
+	if err != nil {
+		return err
+	}
+	now := opts.Factory.Now()
+	entries := make([]psEntry, 0, len(cs))
+	for _, c := range cs {
+		up := now.Sub(c.StartedAt)
+		if c.StartedAt.IsZero() || up < 0 {
+			up = 0
+		}
+		entries = append(entries, psEntry{Name: c.Model, Container: c.Name, Mode: c.Mode, APIURL: c.APIURL,
+			NotebookURL: c.NotebookURL, Image: c.Image, StartedAt: c.StartedAt.UTC(), UpSeconds: int64(up / time.Second)})
+	}
+	if opts.JSON {
+		enc := json.NewEncoder(opts.IO.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(entries)
+	}
+	if len(entries) == 0 {
+		opts.IO.Notef("no models are running; start one with `modelhub run MODEL`")
+		return nil
+	}
+	rows := [][]string{{"NAME", "MODE", "URLS", "UP", "IMAGE"}}
+	for _, e := range entries {
+		var urls []string
+		for _, u := range []string{e.APIURL, e.NotebookURL} {
+			if u != "" {
+				urls = append(urls, u)
+			}
+		}
+		if len(urls) == 0 {
+			urls = []string{"-"}
+		}
+		rows = append(rows, []string{e.Name, e.Mode, strings.Join(urls, " "), humanDuration(time.Duration(e.UpSeconds) * time.Second), e.Image})
+	}
+	width := 0
+	if opts.IO.OutTTY {
+		width = opts.IO.TermWidth
+	}
+	writeTable(opts.IO.Out, rows, 4, width)
+	return nil
+}
+
+// humanDuration is a short uptime: 42s, 5m, 3h12m, 2d4h.
+func humanDuration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d/time.Minute))
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh%dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
+	}
+	return fmt.Sprintf("%dd%dh", int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour))
+}
+
+// findModelContainer finds the container of a model by name (case-insensitive),
+// running or not.
+func findModelContainer(ctx context.Context, d dockerAPI, name string) (dockerrun.Container, bool, error) {
+	cs, err := d.List(ctx, true)
+	if err != nil {
+		return dockerrun.Container{}, false, err
+	}
+	for _, c := range cs {
+		if c.Model == name {
+			return c, true, nil
+		}
+	}
+	for _, c := range cs {
+		if strings.EqualFold(c.Model, name) {
+			return c, true, nil
+		}
+	}
+	return dockerrun.Container{}, false, nil
+}

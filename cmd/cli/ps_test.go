@@ -1,0 +1,109 @@
+package cli
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+)
+
+func Test_NewCmdStopPsLogs_flags(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		want    string
+		wantErr string
+	}{
+		{args: []string{"stop", "a", "b"}, want: "stop [a b] all=false"},
+		{args: []string{"stop", "--all"}, want: "stop [] all=true"},
+		{args: []string{"stop"}, wantErr: "needs model names"},
+		{args: []string{"stop", "-a", "x"}, wantErr: "not both"},
+		{args: []string{"ps", "--json"}, want: "ps json=true"},
+		{args: []string{"ps", "x"}, wantErr: "unknown command"},
+		{args: []string{"logs", "-f", "x"}, want: "logs x follow=true tail=all"},
+		{args: []string{"logs", "-n", "5", "x"}, want: "logs x follow=false tail=5"},
+		{args: []string{"logs"}, wantErr: "needs a model NAME"},
+	} {
+		f, _, _ := listTestFactory(t, "[]", false, 0)
+		var got string
+		var cmd interface {
+			SetArgs([]string)
+			Execute() error
+			SetOut(io.Writer)
+			SetErr(io.Writer)
+		}
+		switch tc.args[0] {
+		case "stop":
+			cmd = NewCmdStop(f, func(_ context.Context, o *StopOptions) error {
+				got = "stop [" + strings.Join(o.Names, " ") + "] all=" + map[bool]string{true: "true", false: "false"}[o.All]
+				return nil
+			})
+		case "ps":
+			cmd = NewCmdPs(f, func(_ context.Context, o *PsOptions) error {
+				got = "ps json=" + map[bool]string{true: "true", false: "false"}[o.JSON]
+				return nil
+			})
+		case "logs":
+			cmd = NewCmdLogs(f, func(_ context.Context, o *LogsOptions) error {
+				got = "logs " + o.Name + " follow=" + map[bool]string{true: "true", false: "false"}[o.Follow] + " tail=" + o.Tail
+				return nil
+			})
+		}
+		cmd.SetArgs(tc.args[1:])
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		err := cmd.Execute()
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%v: error %v, want %q", tc.args, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%v: %q, %v; want %q", tc.args, got, err, tc.want)
+		}
+	}
+}
+
+type listDocker struct {
+	fakeDocker
+	list []dockerrun.Container
+}
+
+func (l *listDocker) List(ctx context.Context, all bool) ([]dockerrun.Container, error) {
+	return l.list, nil
+}
+
+func Test_psRun_table(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	d := &listDocker{list: []dockerrun.Container{
+		{Name: "modelhub-a", Model: "a", Mode: "api", APIURL: "http://127.0.0.1:8000", Image: "img:1", Running: true, StartedAt: now.Add(-90 * time.Second)},
+		{Name: "modelhub-b", Model: "b", Mode: "expert", NotebookURL: "http://127.0.0.1:8888/notebooks/sandbox.ipynb?token=t", Image: "img:2", Running: true, StartedAt: now.Add(-3 * time.Hour)},
+	}}
+	f, out, _ := listTestFactory(t, "[]", false, 0)
+	f.Now = func() time.Time { return now }
+	f.Docker = func(ctx context.Context) (dockerAPI, error) { return d, nil }
+	if err := psRun(context.Background(), &PsOptions{IO: f.IO, Factory: f}); err != nil {
+		t.Fatal(err)
+	}
+	want := `NAME  MODE    URLS                                                   UP    IMAGE
+a     api     http://127.0.0.1:8000                                  1m    img:1
+b     expert  http://127.0.0.1:8888/notebooks/sandbox.ipynb?token=t  3h0m  img:2
+`
+	if out.String() != want {
+		t.Errorf("ps =\n%s\nwant\n%s", out.String(), want)
+	}
+	// stop: an unknown name stops nothing
+	err := stopRun(context.Background(), &StopOptions{IO: f.IO, Factory: f, Names: []string{"a", "zz"}})
+	if err == nil || !strings.Contains(err.Error(), "no model named zz is running") || d.called("stop") {
+		t.Errorf("stop a zz: %v, calls %v", err, d.calls)
+	}
+	if err := stopRun(context.Background(), &StopOptions{IO: f.IO, Factory: f, Names: []string{"A"}}); err != nil {
+		t.Fatal(err)
+	}
+	if !d.called("stop  10s") || !d.called("remove ") {
+		t.Errorf("calls %v", d.calls)
+	}
+}

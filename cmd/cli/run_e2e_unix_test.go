@@ -1,0 +1,187 @@
+//go:build !windows
+
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+
+	"github.com/modelhub-ai/modelhub/internal/testutil"
+)
+
+// e2eModel installs a downloaded copy of the demo model running image under
+// a fresh home and returns the model name and the environment for the
+// modelhub binary (found on PATH, set up by testscript.Main).
+func e2eModel(t *testing.T, image string) (string, []string) {
+	t.Helper()
+	home := t.TempDir()
+	model := testutil.UniqueName("demo")
+	dir := filepath.Join(home, "models", model)
+	if err := os.CopyFS(dir, os.DirFS(testutil.DemoModelDir(t))); err != nil {
+		t.Fatal(err)
+	}
+	initJSON, _ := json.Marshal(map[string]any{"docker_id": image, "external_contrib_files": []any{}})
+	os.WriteFile(filepath.Join(dir, "init", "init.json"), initJSON, 0o644)
+	os.MkdirAll(filepath.Join(dir, ".modelhub"), 0o755)
+	os.WriteFile(filepath.Join(dir, ".modelhub", "manifest.json"), []byte(`{"complete": true}`), 0o644)
+	env := append(os.Environ(), "MODELHUB_HOME="+home, "MODELHUB_INDEX=http://127.0.0.1:9/unused.json", "NO_COLOR=1")
+	return model, env
+}
+
+func modelContainers(t *testing.T, model string) int {
+	c := testutil.Docker(t)
+	cs, err := c.List(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, ct := range cs {
+		if ct.Model == model {
+			n++
+		}
+	}
+	return n
+}
+
+func cleanupModel(t *testing.T, model string) {
+	t.Cleanup(func() {
+		c, err := sharedDocker()
+		if err == nil {
+			removeModelContainers(c, model)
+		}
+	})
+}
+
+// Ctrl-C (SIGINT) while the model runs in the foreground: stopped, removed, exit 130.
+func Test_run_sigint(t *testing.T) {
+	c := testutil.Docker(t)
+	model, env := e2eModel(t, testutil.DemoImage(t, c))
+	cleanupModel(t, model)
+	port := testutil.FreePort(t)
+	cmd := exec.Command("modelhub", "run", "--api-port", fmt.Sprint(port), model)
+	cmd.Env = env
+	var stderr bytes.Buffer
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	ready := false
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "REST API: ") {
+			ready = true
+			break
+		}
+	}
+	if !ready {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("no URL printed; stderr:\n%s", stderr.String())
+	}
+	go io.Copy(io.Discard, stdout)
+	if n := modelContainers(t, model); n != 1 {
+		t.Fatalf("%d containers while running, want 1", n)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	err = cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("exit code %d (%v), want 130; stderr:\n%s", code, err, stderr.String())
+	}
+	if n := modelContainers(t, model); n != 0 {
+		t.Errorf("%d containers left after Ctrl-C", n)
+	}
+	for _, want := range []string{"stopping " + model, model + " stopped and removed", "modelhub: interrupted"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+}
+
+// Bash mode under a pseudo-terminal: the shell runs our commands, sees the
+// terminal size, and its exit status becomes ours.
+func Test_run_bash_pty(t *testing.T) {
+	c := testutil.Docker(t)
+	model, env := e2eModel(t, testutil.DemoImage(t, c))
+	cleanupModel(t, model)
+	cmd := exec.Command("modelhub", "run", "-b", "--api-port", fmt.Sprint(testutil.FreePort(t)), model)
+	cmd.Env = env
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 31, Cols: 97})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	var out safeBuffer
+	go io.Copy(&out, ptmx)
+	waitFor(t, &out, regexp.MustCompile(`demo\$ `), 30*time.Second)
+	io.WriteString(ptmx, "echo hello $((1+1))\r")
+	waitFor(t, &out, regexp.MustCompile(`hello \$\(\(1\+1\)\)`), 10*time.Second)
+	io.WriteString(ptmx, "size\r")
+	waitFor(t, &out, regexp.MustCompile(`31 97`), 10*time.Second)
+	// A resize is forwarded (SIGWINCH).
+	pty.Setsize(ptmx, &pty.Winsize{Rows: 40, Cols: 120})
+	time.Sleep(300 * time.Millisecond)
+	io.WriteString(ptmx, "size\r")
+	waitFor(t, &out, regexp.MustCompile(`40 120`), 10*time.Second)
+	io.WriteString(ptmx, "exit 7\r")
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("modelhub did not end after exit; output:\n%s", out.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 7 {
+		t.Errorf("exit code %d, want 7; output:\n%s", code, out.String())
+	}
+	if n := modelContainers(t, model); n != 0 {
+		t.Errorf("%d containers left after the shell ended", n)
+	}
+}
+
+type safeBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *safeBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *safeBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func waitFor(t *testing.T, b *safeBuffer, re *regexp.Regexp, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !re.MatchString(b.String()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("output never matched %q:\n%s", re, b.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,107 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+)
+
+// StopOptions are the inputs of `modelhub stop`.
+type StopOptions struct {
+	IO      *IOStreams
+	Factory *Factory
+	Names   []string
+	All     bool
+}
+
+// NewCmdStop builds `modelhub stop`.
+func NewCmdStop(f *Factory, runF func(context.Context, *StopOptions) error) *cobra.Command {
+	opts := &StopOptions{IO: f.IO, Factory: f}
+	cmd := &cobra.Command{
+		Use:   "stop NAME...|--all",
+		Short: "Stop and remove running models",
+		Long: `Stop the containers of the named models (SIGTERM, then SIGKILL after 10 s) and remove
+them. --all stops every model modelhub started.`,
+		Example: `  modelhub stop squeezenet
+  modelhub stop --all`,
+		GroupID:           "use",
+		ValidArgsFunction: completeModels(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Names = args
+			if opts.All && len(args) > 0 {
+				return usageErrorf("give model names or --all, not both")
+			}
+			if !opts.All && len(args) == 0 {
+				return usageErrorf("%s needs model names (see `modelhub ps`) or --all", cmd.CommandPath())
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return stopRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVarP(&opts.All, "all", "a", false, "stop every running model")
+	return cmd
+}
+
+func stopRun(ctx context.Context, opts *StopOptions) error {
+	d, err := opts.Factory.Docker(ctx)
+	if err != nil {
+		return err
+	}
+	cs, err := d.List(ctx, true)
+	if err != nil {
+		return err
+	}
+	var targets []dockerrun.Container
+	var unknown []string
+	if opts.All {
+		targets = cs
+	} else {
+		for _, n := range opts.Names {
+			found := false
+			for _, c := range cs {
+				if strings.EqualFold(c.Model, n) {
+					targets = append(targets, c)
+					found = true
+					break
+				}
+			}
+			if !found {
+				unknown = append(unknown, n)
+			}
+		}
+	}
+	if len(unknown) > 0 {
+		return fmt.Errorf("no model named %s is running (see `modelhub ps`); nothing was stopped", strings.Join(unknown, ", "))
+	}
+	if len(targets) == 0 {
+		opts.IO.Notef("no models are running")
+		return nil
+	}
+	g, gctx := errgroup.WithContext(context.WithoutCancel(ctx))
+	for _, c := range targets {
+		g.Go(func() error {
+			if c.Running {
+				if err := d.Stop(gctx, c.ID, stopGrace); err != nil && !errors.Is(err, dockerrun.ErrContainerNotFound) {
+					return fmt.Errorf("stop %s: %w", c.Model, err)
+				}
+			}
+			rctx, cancel := context.WithTimeout(gctx, 30*time.Second)
+			defer cancel()
+			if err := d.Remove(rctx, c.ID); err != nil && !errors.Is(err, dockerrun.ErrContainerNotFound) {
+				return fmt.Errorf("remove %s: %w", c.Model, err)
+			}
+			opts.IO.Notef("stopped %s", c.Model)
+			return nil
+		})
+	}
+	return g.Wait()
+}

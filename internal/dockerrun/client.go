@@ -1,0 +1,165 @@
+// Package dockerrun is the only package that talks to the Docker Engine API.
+// It exposes a small interface of its own (ping, images, containers) with its
+// own option and result types, and never prints: progress is reported through
+// callbacks and failures through typed errors.
+package dockerrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/url"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/client"
+)
+
+// Client talks to one Docker Engine. Build it with New or Connect.
+type Client struct {
+	api *client.Client
+}
+
+// New builds a client from the environment (DOCKER_HOST, DOCKER_TLS_VERIFY,
+// DOCKER_CERT_PATH, DOCKER_API_VERSION) with API version negotiation. It does
+// not connect: the first call does.
+func New() (*Client, error) {
+	api, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("docker client: %w (check DOCKER_HOST and DOCKER_CERT_PATH)", err)
+	}
+	return &Client{api: api}, nil
+}
+
+// Connect is New followed by Ping, so an unreachable daemon is reported once,
+// up front, as an *UnreachableError.
+func Connect(ctx context.Context) (*Client, error) {
+	c, err := New()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Ping(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Close releases the client's connections.
+func (c *Client) Close() error { return c.api.Close() }
+
+// Host is the daemon address in use, e.g. unix:///var/run/docker.sock.
+func (c *Client) Host() string { return c.api.DaemonHost() }
+
+// Ping checks that the daemon answers (and negotiates the API version).
+func (c *Client) Ping(ctx context.Context) error {
+	_, err := c.api.Ping(ctx)
+	return c.wrap(err)
+}
+
+// ErrUnreachable matches an *UnreachableError with errors.Is.
+var ErrUnreachable = errors.New("docker daemon unreachable")
+
+// UnreachableError says that the Docker daemon did not answer, and how to fix it.
+type UnreachableError struct {
+	Host       string // daemon address tried
+	FromEnv    bool   // Host came from DOCKER_HOST
+	Permission bool   // the socket exists but we may not use it
+	Err        error
+}
+
+func (e *UnreachableError) Error() string {
+	reason := rootCause(e.Host, e.Err)
+	switch {
+	case e.Permission:
+		return fmt.Sprintf("cannot use the Docker daemon at %s: permission denied; add your user to the docker group (then log in again) or run Docker Desktop", e.Host)
+	case e.FromEnv:
+		return fmt.Sprintf("cannot reach the Docker daemon at %s (DOCKER_HOST): %s; check DOCKER_HOST (unset it to use the local daemon) or start Docker there", e.Host, reason)
+	case runtime.GOOS == "linux":
+		return fmt.Sprintf("cannot reach the Docker daemon at %s: %s; start Docker (`sudo systemctl start docker`, or Docker Desktop) and try again", e.Host, reason)
+	default:
+		return fmt.Sprintf("cannot reach the Docker daemon at %s: %s; start Docker Desktop and try again", e.Host, reason)
+	}
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrUnreachable) true.
+func (e *UnreachableError) Is(target error) bool { return target == ErrUnreachable }
+
+// rootCause says in a few words why host did not answer. The SDK drops the
+// network reason for refused connections, so dial once more to find it.
+func rootCause(host string, err error) string {
+	if r := netReason(err); r != "" {
+		return r
+	}
+	u, perr := url.Parse(host)
+	if perr != nil {
+		return "invalid address"
+	}
+	var derr error
+	switch u.Scheme {
+	case "unix":
+		if _, serr := os.Stat(u.Path); serr != nil {
+			return "no such socket"
+		}
+		var conn net.Conn
+		if conn, derr = net.DialTimeout("unix", u.Path, time.Second); derr == nil {
+			conn.Close()
+		}
+	case "tcp", "http", "https":
+		var conn net.Conn
+		if conn, derr = net.DialTimeout("tcp", u.Host, time.Second); derr == nil {
+			conn.Close()
+		}
+	}
+	if r := netReason(derr); r != "" {
+		return r
+	}
+	return "no answer"
+}
+
+func netReason(err error) string {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		var sys *os.SyscallError
+		if errors.As(op.Err, &sys) {
+			return sys.Err.Error()
+		}
+		return op.Err.Error()
+	}
+	return ""
+}
+
+// wrap turns connection failures into *UnreachableError and leaves other
+// errors alone.
+func (c *Client) wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	perm := errors.Is(err, fs.ErrPermission) || strings.Contains(err.Error(), "permission denied while trying to connect")
+	if client.IsErrConnectionFailed(err) || perm || isDialError(err) {
+		return &UnreachableError{Host: c.Host(), FromEnv: os.Getenv("DOCKER_HOST") != "", Permission: perm, Err: err}
+	}
+	return err
+}
+
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// Typed errors callers test with errors.Is.
+var (
+	ErrImageNotFound     = errors.New("image not found")
+	ErrContainerNotFound = errors.New("container not found")
+	ErrImageInUse        = errors.New("image is used by a container")
+	ErrPortBusy          = errors.New("port is already in use")
+)
+
+func isNotFound(err error) bool { return cerrdefs.IsNotFound(err) }

@@ -1,0 +1,366 @@
+package dockerrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/docker/go-connections/nat"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Labels put on every container we create, so ps/stop/logs find them.
+const (
+	LabelModel       = "ai.modelhub.model"
+	LabelMode        = "ai.modelhub.mode"
+	LabelAPIURL      = "ai.modelhub.api-url"
+	LabelNotebookURL = "ai.modelhub.notebook-url"
+)
+
+// Container mount points of the modelhub engine.
+const (
+	ContribSrcTarget = "/contrib_src"
+	DataTarget       = "/data"
+	FrameworkTarget  = "/framework"
+)
+
+// Run modes, the values of LabelMode.
+const (
+	ModeAPI    = "api"
+	ModeExpert = "expert"
+	ModeBash   = "bash"
+)
+
+// Port maps a container TCP port to a host port.
+type Port struct {
+	Container int
+	Host      int
+}
+
+// Spec describes a model container to create.
+type Spec struct {
+	Name     string   // container name, e.g. modelhub-squeezenet
+	Image    string   // image reference
+	Platform string   // e.g. linux/amd64; empty = the image's own
+	Model    string   // model name (label)
+	Mode     string   // ModeAPI, ModeExpert or ModeBash (label)
+	Cmd      []string // nil keeps the image's command
+	TTY      bool     // allocate a TTY and keep stdin open (bash mode)
+
+	ContribSrc   string // absolute host path mounted at /contrib_src
+	DataDir      string // optional absolute host path mounted at /data
+	FrameworkDir string // optional absolute host path mounted at /framework
+
+	HostIP string // address the ports bind to, e.g. 127.0.0.1
+	Ports  []Port
+	GPU    bool // request all GPUs (the API form of --gpus all)
+
+	APIURL      string // recorded in LabelAPIURL
+	NotebookURL string // recorded in LabelNotebookURL
+}
+
+// ParsePlatform parses os/arch[/variant].
+func ParsePlatform(s string) (*ocispec.Platform, error) {
+	if s == "" {
+		return nil, nil
+	}
+	parts := strings.Split(s, "/")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return nil, fmt.Errorf("invalid platform %q: want os/arch[/variant], e.g. linux/amd64", s)
+	}
+	p := &ocispec.Platform{OS: parts[0], Architecture: parts[1]}
+	if len(parts) == 3 {
+		p.Variant = parts[2]
+	}
+	return p, nil
+}
+
+// containerConfig turns a Spec into the engine's create request.
+func containerConfig(s Spec) (*container.Config, *container.HostConfig, *ocispec.Platform, error) {
+	if s.Image == "" || s.Name == "" || s.ContribSrc == "" {
+		return nil, nil, nil, errors.New("container spec needs a name, an image and a contrib_src folder")
+	}
+	platform, err := ParsePlatform(s.Platform)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	labels := map[string]string{LabelModel: s.Model, LabelMode: s.Mode}
+	if s.APIURL != "" {
+		labels[LabelAPIURL] = s.APIURL
+	}
+	if s.NotebookURL != "" {
+		labels[LabelNotebookURL] = s.NotebookURL
+	}
+	cfg := &container.Config{
+		Image:        s.Image,
+		Cmd:          s.Cmd,
+		Labels:       labels,
+		Tty:          s.TTY,
+		OpenStdin:    s.TTY,
+		StdinOnce:    s.TTY,
+		AttachStdin:  s.TTY,
+		AttachStdout: s.TTY,
+		AttachStderr: s.TTY,
+		ExposedPorts: nat.PortSet{},
+	}
+	hc := &container.HostConfig{PortBindings: nat.PortMap{}}
+	for _, p := range s.Ports {
+		port := nat.Port(strconv.Itoa(p.Container) + "/tcp")
+		cfg.ExposedPorts[port] = struct{}{}
+		hc.PortBindings[port] = []nat.PortBinding{{HostIP: s.HostIP, HostPort: strconv.Itoa(p.Host)}}
+	}
+	bind := func(src, dst string) {
+		if src != "" {
+			hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeBind, Source: src, Target: dst})
+		}
+	}
+	bind(s.ContribSrc, ContribSrcTarget)
+	bind(s.DataDir, DataTarget)
+	bind(s.FrameworkDir, FrameworkTarget)
+	if s.GPU {
+		hc.DeviceRequests = []container.DeviceRequest{{Count: -1, Capabilities: [][]string{{"gpu"}}}}
+	}
+	return cfg, hc, platform, nil
+}
+
+// Create creates (does not start) the container and returns its ID.
+func (c *Client) Create(ctx context.Context, s Spec) (string, error) {
+	cfg, hc, platform, err := containerConfig(s)
+	if err != nil {
+		return "", err
+	}
+	resp, err := c.api.ContainerCreate(ctx, cfg, hc, nil, platform, s.Name)
+	if err != nil {
+		return "", fmt.Errorf("create container %s: %w", s.Name, c.wrap(err))
+	}
+	return resp.ID, nil
+}
+
+// Start starts a created container. A host port that is taken gives an error
+// matching ErrPortBusy.
+func (c *Client) Start(ctx context.Context, id string) error {
+	err := c.api.ContainerStart(ctx, id, container.StartOptions{})
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "port is already allocated") || strings.Contains(msg, "address already in use") {
+		return fmt.Errorf("start container: %w (%s)", ErrPortBusy, engineReason(err))
+	}
+	return fmt.Errorf("start container: %w", c.wrap(err))
+}
+
+// Wait blocks until the container is not running and returns its exit code.
+func (c *Client) Wait(ctx context.Context, id string) (int, error) {
+	resC, errC := c.api.ContainerWait(ctx, id, container.WaitConditionNotRunning)
+	select {
+	case r := <-resC:
+		if r.Error != nil && r.Error.Message != "" {
+			return int(r.StatusCode), fmt.Errorf("wait for container: %s", r.Error.Message)
+		}
+		return int(r.StatusCode), nil
+	case err := <-errC:
+		return -1, fmt.Errorf("wait for container: %w", c.wrap(err))
+	}
+}
+
+// LogsOptions select container logs.
+type LogsOptions struct {
+	Follow bool
+	Tail   string // number of lines from the end, or "" / "all"
+}
+
+// Logs copies the container's logs, stdout and stderr demultiplexed, until
+// they end (or ctx ends when following).
+func (c *Client) Logs(ctx context.Context, id string, opts LogsOptions, stdout, stderr io.Writer) error {
+	info, err := c.api.ContainerInspect(ctx, id)
+	if err != nil {
+		if isNotFound(err) {
+			return fmt.Errorf("container %s: %w", id, ErrContainerNotFound)
+		}
+		return c.wrap(err)
+	}
+	tail := opts.Tail
+	if tail == "" {
+		tail = "all"
+	}
+	rc, err := c.api.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: opts.Follow, Tail: tail})
+	if err != nil {
+		return fmt.Errorf("logs: %w", c.wrap(err))
+	}
+	defer rc.Close()
+	if info.Config != nil && info.Config.Tty {
+		_, err = io.Copy(stdout, rc)
+	} else {
+		_, err = stdcopy.StdCopy(stdout, stderr, rc)
+	}
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("logs: %w", err)
+	}
+	return nil
+}
+
+// Stop stops the container: SIGTERM, then SIGKILL after grace.
+func (c *Client) Stop(ctx context.Context, id string, grace time.Duration) error {
+	secs := int(grace.Round(time.Second) / time.Second)
+	if err := c.api.ContainerStop(ctx, id, container.StopOptions{Timeout: &secs}); err != nil {
+		if isNotFound(err) {
+			return fmt.Errorf("stop %s: %w", id, ErrContainerNotFound)
+		}
+		return fmt.Errorf("stop %s: %w", id, c.wrap(err))
+	}
+	return nil
+}
+
+// Kill sends SIGKILL.
+func (c *Client) Kill(ctx context.Context, id string) error {
+	if err := c.api.ContainerKill(ctx, id, "KILL"); err != nil {
+		if isNotFound(err) {
+			return fmt.Errorf("kill %s: %w", id, ErrContainerNotFound)
+		}
+		return fmt.Errorf("kill %s: %w", id, c.wrap(err))
+	}
+	return nil
+}
+
+// Remove removes the container, killing it if it still runs.
+func (c *Client) Remove(ctx context.Context, id string) error {
+	err := c.api.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+	if err != nil {
+		if isNotFound(err) {
+			return fmt.Errorf("remove %s: %w", id, ErrContainerNotFound)
+		}
+		if strings.Contains(err.Error(), "already in progress") {
+			return nil
+		}
+		return fmt.Errorf("remove %s: %w", id, c.wrap(err))
+	}
+	return nil
+}
+
+// Container is a container we created, as found by Inspect or List.
+type Container struct {
+	ID          string
+	Name        string // without the leading slash
+	Image       string
+	Model       string
+	Mode        string
+	APIURL      string
+	NotebookURL string
+	State       string // created, running, exited, ...
+	Running     bool
+	ExitCode    int
+	Error       string // the engine's reason when the container could not run
+	OOMKilled   bool
+	StartedAt   time.Time
+	HostIP      string
+	Ports       []Port
+}
+
+// Inspect finds a container by name or ID; ErrContainerNotFound if absent.
+func (c *Client) Inspect(ctx context.Context, nameOrID string) (Container, error) {
+	r, err := c.api.ContainerInspect(ctx, nameOrID)
+	if err != nil {
+		if isNotFound(err) {
+			return Container{}, fmt.Errorf("container %s: %w", nameOrID, ErrContainerNotFound)
+		}
+		return Container{}, c.wrap(err)
+	}
+	ct := Container{ID: r.ID, Name: strings.TrimPrefix(r.Name, "/")}
+	if r.Config != nil {
+		ct.Image = r.Config.Image
+		ct.Model = r.Config.Labels[LabelModel]
+		ct.Mode = r.Config.Labels[LabelMode]
+		ct.APIURL = r.Config.Labels[LabelAPIURL]
+		ct.NotebookURL = r.Config.Labels[LabelNotebookURL]
+	}
+	if r.State != nil {
+		ct.State, ct.Running, ct.ExitCode = r.State.Status, r.State.Running, r.State.ExitCode
+		ct.Error, ct.OOMKilled = r.State.Error, r.State.OOMKilled
+		ct.StartedAt, _ = time.Parse(time.RFC3339Nano, r.State.StartedAt)
+	}
+	if r.HostConfig != nil {
+		for port, bs := range r.HostConfig.PortBindings {
+			for _, b := range bs {
+				h, _ := strconv.Atoi(b.HostPort)
+				ct.HostIP = b.HostIP
+				ct.Ports = append(ct.Ports, Port{Container: port.Int(), Host: h})
+			}
+		}
+	}
+	return ct, nil
+}
+
+// List returns the containers labelled as modelhub models (running only
+// unless all), ordered by name.
+func (c *Client) List(ctx context.Context, all bool) ([]Container, error) {
+	sums, err := c.api.ContainerList(ctx, container.ListOptions{All: all, Filters: filters.NewArgs(filters.Arg("label", LabelModel))})
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", c.wrap(err))
+	}
+	var out []Container
+	for _, s := range sums {
+		ct, err := c.Inspect(ctx, s.ID)
+		if errors.Is(err, ErrContainerNotFound) {
+			continue // removed meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ct)
+	}
+	sortContainers(out)
+	return out, nil
+}
+
+func sortContainers(cs []Container) {
+	for i := 1; i < len(cs); i++ {
+		for j := i; j > 0 && cs[j].Name < cs[j-1].Name; j-- {
+			cs[j], cs[j-1] = cs[j-1], cs[j]
+		}
+	}
+}
+
+// Attachment is the stdin/stdout stream of a TTY container.
+type Attachment struct {
+	r    io.Reader
+	conn interface {
+		io.WriteCloser
+	}
+	closeWrite func() error
+}
+
+func (a *Attachment) Read(p []byte) (int, error)  { return a.r.Read(p) }
+func (a *Attachment) Write(p []byte) (int, error) { return a.conn.Write(p) }
+
+// CloseWrite signals the end of stdin.
+func (a *Attachment) CloseWrite() error { return a.closeWrite() }
+
+// Close ends the attachment.
+func (a *Attachment) Close() error { return a.conn.Close() }
+
+// Attach attaches to the stdin and (TTY) output of a created container;
+// call it before Start so no output is lost.
+func (c *Client) Attach(ctx context.Context, id string) (*Attachment, error) {
+	hr, err := c.api.ContainerAttach(ctx, id, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
+	if err != nil {
+		return nil, fmt.Errorf("attach: %w", c.wrap(err))
+	}
+	return &Attachment{r: hr.Reader, conn: hr.Conn, closeWrite: hr.CloseWrite}, nil
+}
+
+// Resize sets the container TTY size.
+func (c *Client) Resize(ctx context.Context, id string, rows, cols uint) error {
+	if err := c.api.ContainerResize(ctx, id, container.ResizeOptions{Height: rows, Width: cols}); err != nil {
+		return fmt.Errorf("resize: %w", c.wrap(err))
+	}
+	return nil
+}
