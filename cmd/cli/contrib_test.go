@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
 	"github.com/modelhub-ai/modelhub/internal/modeltest"
 	"github.com/modelhub-ai/modelhub/internal/testutil"
@@ -21,6 +23,30 @@ func contribFactory(t *testing.T) (*Factory, *bytes.Buffer, *bytes.Buffer) {
 	f := NewFactory(&IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}, nil, nil)
 	f.Opts.Home = t.TempDir()
 	return f, &out, &errOut
+}
+
+// parseArgs runs the command built by newCmd on args and returns the options its runF
+// received, or the error; a non-nil error must be a usage error containing wantErr.
+func parseArgs[O any](t *testing.T, newCmd func(*Factory, func(context.Context, *O) error) *cobra.Command, args, wantErr string) *O {
+	t.Helper()
+	f, _, _ := contribFactory(t)
+	var got *O
+	cmd := newCmd(f, func(_ context.Context, o *O) error { got = o; return nil })
+	cmd.SetArgs(strings.Fields(args))
+	cmd.SetOut(&bytes.Buffer{})
+	cmd.SetErr(&bytes.Buffer{})
+	err := cmd.Execute()
+	if wantErr != "" {
+		var ue *UsageError
+		if err == nil || !strings.Contains(err.Error(), wantErr) || !errors.As(err, &ue) {
+			t.Fatalf("%q: err = %v, want a usage error %q", args, err, wantErr)
+		}
+		return nil
+	}
+	if err != nil {
+		t.Fatalf("%q: %v", args, err)
+	}
+	return got
 }
 
 func TestNewCmdValidate_flags(t *testing.T) {
@@ -35,28 +61,10 @@ func TestNewCmdValidate_flags(t *testing.T) {
 		{args: "a b", wantErr: "got 2 arguments"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.args, func(t *testing.T) {
-			f, _, _ := contribFactory(t)
-			var got *ValidateOptions
-			cmd := NewCmdValidate(f, func(_ context.Context, o *ValidateOptions) error { got = o; return nil })
-			cmd.SetArgs(strings.Fields(tt.args))
-			cmd.SetOut(&bytes.Buffer{})
-			cmd.SetErr(&bytes.Buffer{})
-			err := cmd.Execute()
-			if tt.wantErr != "" {
-				var ue *UsageError
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.As(err, &ue) {
-					t.Fatalf("err = %v, want usage error %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got.Model != tt.want.Model || got.JSON != tt.want.JSON || got.Schema != tt.want.Schema {
-				t.Errorf("opts = %+v, want %+v", *got, tt.want)
-			}
-		})
+		got := parseArgs(t, NewCmdValidate, tt.args, tt.wantErr)
+		if got != nil && (got.Model != tt.want.Model || got.JSON != tt.want.JSON || got.Schema != tt.want.Schema) {
+			t.Errorf("%q: opts = %+v, want %+v", tt.args, *got, tt.want)
+		}
 	}
 }
 
@@ -76,29 +84,10 @@ func TestNewCmdTest_flags(t *testing.T) {
 		{args: "", wantErr: "needs a MODEL"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.args, func(t *testing.T) {
-			f, _, _ := contribFactory(t)
-			var got *TestOptions
-			cmd := NewCmdTest(f, func(_ context.Context, o *TestOptions) error { got = o; return nil })
-			cmd.SetArgs(strings.Fields(tt.args))
-			cmd.SetOut(&bytes.Buffer{})
-			cmd.SetErr(&bytes.Buffer{})
-			err := cmd.Execute()
-			if tt.wantErr != "" {
-				var ue *UsageError
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.As(err, &ue) {
-					t.Fatalf("err = %v, want usage error %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			w := tt.want
-			if got.Model != w.Model || got.Manual != w.Manual || got.Port != w.Port || got.Samples != w.Samples || got.Timeout != w.Timeout || got.JSON != w.JSON {
-				t.Errorf("opts = %+v, want %+v", *got, w)
-			}
-		})
+		got, w := parseArgs(t, NewCmdTest, tt.args, tt.wantErr), tt.want
+		if got != nil && (got.Model != w.Model || got.Manual != w.Manual || got.Port != w.Port || got.Samples != w.Samples || got.Timeout != w.Timeout || got.JSON != w.JSON) {
+			t.Errorf("%q: opts = %+v, want %+v", tt.args, *got, w)
+		}
 	}
 }
 
