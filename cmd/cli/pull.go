@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 
@@ -139,6 +140,17 @@ func pullModel(ctx context.Context, f *Factory, ref string, update bool, jobs in
 	m, err := s.Resolve(ctx, ref)
 	if err != nil {
 		return nil, nil, err
+	}
+	if update && !m.Local && modelInUse != nil {
+		// Swapping the folder under a running container would pull the
+		// files out from under it.
+		busy, err := modelInUse(ctx, f, m.Name, m.Dir)
+		if err != nil {
+			return nil, nil, err
+		}
+		if busy {
+			return nil, nil, fmt.Errorf("%s is running; stop it before updating it (modelhub stop %s)", m.Name, m.Name)
+		}
 	}
 	pp := newPullProgress(f.IO)
 	defer pp.close()

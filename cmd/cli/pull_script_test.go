@@ -68,6 +68,11 @@ func tsAdapter(ts *testscript.TestScript) *tAdapter {
 
 func init() {
 	setupHooks = append(setupHooks, func(env *testscript.Env) error {
+		// A -race binary sleeps 1s at exit (so late reports can arrive); every
+		// `exec modelhub` would pay it. Races are still reported.
+		if os.Getenv("GORACE") == "" {
+			env.Setenv("GORACE", "atexit_sleep_ms=0")
+		}
 		dir := filepath.Join(env.WorkDir, ".servers")
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/modelhub-ai/modelhub/internal/testutil"
 )
@@ -202,11 +203,49 @@ func Test_rmRun_confirm(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "Demo is running; stop it first") {
 		t.Errorf("running model: %v", err)
 	}
+	modelInUse = func(context.Context, *Factory, string, string) (bool, error) { return true, nil }
+	_, err = ensureModel(context.Background(), f, "demo", true, 0)
+	modelInUse = nil
+	if err == nil || !strings.Contains(err.Error(), "Demo is running; stop it before updating it") {
+		t.Errorf("update of a running model: %v", err)
+	}
 	f.IO.In = strings.NewReader("y\n")
 	if err := rmRun(context.Background(), &RmOptions{IO: f.IO, Factory: f, All: true}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("not removed after answering y: %v", err)
+	}
+}
+
+// Ctrl-C during the download: exit code 130, the .part kept, no model folder.
+func Test_pull_interruptExits130(t *testing.T) {
+	f, _, errOut, fs := pullFixture(t, false)
+	fs.SetFault("/w.bin", testutil.Fault{RateLimit: 500_000})
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	part := filepath.Join(f.Opts.Home, "models", ".staging-demo", "contrib_src", "model", "w.bin.part")
+	go func() {
+		for {
+			if fi, err := os.Stat(part); err == nil && fi.Size() > 0 {
+				cancel(ErrInterrupted)
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	// NewCmdRoot resets the global options to the flags' defaults: pass the
+	// test's folders as flags.
+	home, index := f.Opts.Home, f.Opts.Index
+	root := NewCmdRoot(f)
+	root.SetArgs([]string{"pull", "--home", home, "--index", index, "demo"})
+	if code := execute(ctx, root, f.IO); code != ExitInterrupted {
+		t.Errorf("exit code %d, want %d; stderr:\n%s", code, ExitInterrupted, errOut)
+	}
+	if fi, err := os.Stat(part); err != nil || fi.Size() == 0 || fi.Size() >= 2_000_000 {
+		t.Errorf(".part after Ctrl-C: %v %v, want partial bytes kept", fi, err)
+	}
+	if _, err := os.Stat(filepath.Join(f.Opts.Home, "models", "Demo")); err == nil {
+		t.Error("model folder exists after an interrupted pull")
 	}
 }

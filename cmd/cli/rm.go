@@ -22,7 +22,8 @@ type RmOptions struct {
 }
 
 // modelInUse, when set, reports whether the downloaded model NAME at DIR is
-// running (the run command's file sets it); rm refuses to remove it then.
+// running (the run command's file sets it, e.g. from an init function); rm
+// refuses to remove it then, and pull --update refuses to swap it.
 var modelInUse func(ctx context.Context, f *Factory, name, dir string) (bool, error)
 
 // NewCmdRm builds `modelhub rm`.

@@ -48,6 +48,7 @@ func needsGPU(m *store.Model) bool {
 // drawing the same progress as `modelhub pull`, and describes it.
 func acquireModel(ctx context.Context, opts *RunOptions, st *store.Store, m *store.Model) (*runModel, error) {
 	if !m.Complete() || opts.Update {
+		opts.IO.Notef("pulling %s…", m.Name)
 		pp := newPullProgress(opts.IO)
 		res, err := st.Pull(ctx, m, pp.options(store.PullOptions{Update: opts.Update}))
 		pp.close()

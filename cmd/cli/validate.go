@@ -57,7 +57,7 @@ such as the upstream config_schema.json.`,
 }
 
 func validateRun(ctx context.Context, opts *ValidateOptions) error {
-	dir, name, err := modelFolder(opts.Factory, opts.Model)
+	dir, name, err := modelFolder(ctx, opts.Factory, opts.Model)
 	if err != nil {
 		return err
 	}
@@ -70,7 +70,7 @@ func validateRun(ctx context.Context, opts *ValidateOptions) error {
 	}
 	rep := &modeltest.Report{Model: name, Path: dir}
 	if !opts.JSON {
-		rep.OnCheck = func(c modeltest.Check) { printCheck(opts.IO.Out, c) }
+		rep.OnCheck = checkPrinter(opts.IO)
 	}
 	modeltest.Validate(dir, modeltest.ValidateOptions{Name: name, Schema: schema}, rep)
 	return finishReport(opts.IO, rep, opts.JSON, "fix them and run `modelhub validate "+opts.Model+"` again")

@@ -82,7 +82,7 @@ func Clone(ctx context.Context, o CloneOptions) (string, error) {
 func cloneErr(o CloneOptions, err error) error {
 	switch {
 	case errors.Is(err, plumbing.ErrReferenceNotFound), errors.Is(err, git.NoMatchingRefSpecError{}):
-		return fmt.Errorf("clone %s: %w: %q", o.URL, ErrBranchNotFound, o.Branch)
+		return fmt.Errorf("clone %s: %w: %q (the index's github_branch is wrong; tell the index maintainers)", o.URL, ErrBranchNotFound, o.Branch)
 	case errors.Is(err, transport.ErrRepositoryNotFound):
 		return fmt.Errorf("clone %s: repository not found (check the model's github URL in the index): %w", o.URL, err)
 	case errors.Is(err, transport.ErrEmptyRemoteRepository):
@@ -91,7 +91,7 @@ func cloneErr(o CloneOptions, err error) error {
 	if strings.Contains(err.Error(), "couldn't find remote ref") {
 		return fmt.Errorf("clone %s: %w: %q", o.URL, ErrBranchNotFound, o.Branch)
 	}
-	return fmt.Errorf("clone %s: %w", o.URL, err)
+	return fmt.Errorf("clone %s: %w (check your network connection, and the model's github URL in the index)", o.URL, err)
 }
 
 // RemoteHead returns the hash at the tip of branch on the remote without

@@ -71,7 +71,16 @@ func (e *HTTPError) Error() string {
 	if status == "" {
 		status = strconv.Itoa(e.StatusCode) + " " + http.StatusText(e.StatusCode)
 	}
-	return fmt.Sprintf("GET %s: server answered %s", e.URL, status)
+	msg := fmt.Sprintf("GET %s: server answered %s", e.URL, status)
+	switch {
+	case e.StatusCode == http.StatusNotFound || e.StatusCode == http.StatusGone:
+		msg += " (the file is not there: the model's init.json may point to a moved file; try `modelhub pull --update`, else tell the model's maintainers)"
+	case e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden:
+		msg += " (access denied: the file may be private or its link expired; tell the model's maintainers)"
+	case e.StatusCode >= 500 || e.StatusCode == http.StatusTooManyRequests:
+		msg += " (the server is busy or failing; try again later: the download resumes where it stopped)"
+	}
+	return msg
 }
 
 // File is one download: URL to Dest (a file path), optionally verified
@@ -141,7 +150,8 @@ type Downloader struct {
 	mu sync.Mutex
 }
 
-var defaultClient = &http.Client{Transport: newTransport()}
+// defaultClient is built on first use, so tests may change ConnectTimeout first.
+var defaultClient = sync.OnceValue(func() *http.Client { return &http.Client{Transport: newTransport()} })
 
 func newTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
@@ -159,7 +169,7 @@ func (d *Downloader) client() *http.Client {
 	if d.Client != nil {
 		return d.Client
 	}
-	return defaultClient
+	return defaultClient()
 }
 
 func orDur(v, def time.Duration) time.Duration {

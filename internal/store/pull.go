@@ -199,8 +199,21 @@ func (s *Store) stageClone(ctx context.Context, stage string, entry *registry.Mo
 	var ci cloneInfo
 	if readJSON(filepath.Join(stage, filepath.FromSlash(cloneMarker)), &ci) == nil &&
 		ci.URL == entry.GitHub && ci.Branch == entry.Branch() && (target == "" || ci.Commit == target) {
-		o.note("resuming the interrupted download of %s", entry.Name)
-		return ci.Commit, false, nil
+		// A fresh pull resumes the staged clone unless the branch moved on
+		// (e.g. a broken init.json was fixed); without network it resumes anyway.
+		tip := ci.Commit
+		if target == "" {
+			if t, err := fetch.RemoteHead(ctx, entry.GitHub, entry.Branch()); err == nil {
+				tip = t
+			} else if ctx.Err() != nil {
+				return "", false, ctx.Err()
+			}
+		}
+		if tip == ci.Commit {
+			o.note("resuming the interrupted download of %s", entry.Name)
+			return ci.Commit, false, nil
+		}
+		o.note("%s changed since the interrupted download (now at %s); starting over", entry.Name, short(tip))
 	}
 	if err := os.RemoveAll(stage); err != nil {
 		return "", false, err
@@ -211,6 +224,10 @@ func (s *Store) stageClone(ctx context.Context, stage string, entry *registry.Mo
 		os.RemoveAll(stage)
 		return "", false, err
 	}
+	// Our bookkeeping folder is ours alone: drop one the repository may carry.
+	if err := os.RemoveAll(filepath.Join(stage, ".modelhub")); err != nil {
+		return "", false, err
+	}
 	ci = cloneInfo{URL: entry.GitHub, Branch: entry.Branch(), Commit: commit}
 	if err := writeJSON(filepath.Join(stage, filepath.FromSlash(cloneMarker)), ci); err != nil {
 		return "", false, err
@@ -218,11 +235,18 @@ func (s *Store) stageClone(ctx context.Context, stage string, entry *registry.Mo
 	return commit, true, nil
 }
 
-// checkDuplicateDests rejects two entries writing the same file.
+// checkDuplicateDests rejects two entries writing the same file, and files
+// written into the clone's .git or modelhub's .modelhub folder.
 func checkDuplicateDests(dir string, in *config.Init) error {
 	seen := map[string]int{}
 	for i, f := range in.Files {
 		p, _ := config.SafeDest(dir, f.Dest)
+		if rel, err := filepath.Rel(dir, p); err == nil {
+			first, _, _ := strings.Cut(filepath.ToSlash(rel), "/")
+			if strings.EqualFold(first, ".git") || strings.EqualFold(first, ".modelhub") {
+				return fmt.Errorf("init/init.json: external_contrib_files[%d].dest_file_path: %q writes into %s, which belongs to git/modelhub", i, f.Dest, first)
+			}
+		}
 		key := strings.ToLower(p)
 		if j, ok := seen[key]; ok {
 			return fmt.Errorf("init/init.json: external_contrib_files[%d] and [%d] both write %q", j, i, f.Dest)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -234,6 +233,7 @@ func TestPull_rejectedInitWritesNothing(t *testing.T) {
 		"traversal":   initJSON("x/y", config.ExternalFile{SrcURL: "http://127.0.0.1:9/evil", Dest: "../../../evil.txt"}),
 		"placeholder": `{"docker_id": "YOUR DOCKER ID", "external_contrib_files": []}`,
 		"not http":    initJSON("x/y", config.ExternalFile{SrcURL: "file:///etc/passwd", Dest: "a"}),
+		"into .git":   initJSON("x/y", config.ExternalFile{SrcURL: "http://127.0.0.1:9/a", Dest: "/.git/hooks/post-checkout"}),
 		"duplicate": initJSON("x/y", config.ExternalFile{SrcURL: "http://127.0.0.1:9/a", Dest: "/m/a"},
 			config.ExternalFile{SrcURL: "http://127.0.0.1:9/b", Dest: "m/a"}),
 	} {
@@ -522,4 +522,26 @@ func findRepoRoot(t *testing.T) string {
 	}
 }
 
-var _ = fmt.Sprint
+// A staged pull that failed is not resumed once the branch has moved on: the
+// fixed init.json is used.
+func TestPull_stagedCloneOutdated(t *testing.T) {
+	fx := newFixture(t)
+	fx.repo.WriteFiles(map[string]string{"init/init.json": initJSON("x/y", config.ExternalFile{SrcURL: fx.fs.URL + "/gone.bin", Dest: "g"})})
+	fx.repo.Commit("broken")
+	if _, err := fx.pull(context.Background(), "demo", PullOptions{}); err == nil {
+		t.Fatal("pull of a missing file succeeded")
+	}
+	if _, err := os.Stat(fx.s.stagingDir("Demo")); err != nil {
+		t.Fatalf("staging folder not kept for resume: %v", err)
+	}
+	fx.repo.WriteFiles(map[string]string{"init/init.json": initJSON("x/y", config.ExternalFile{SrcURL: fx.fs.URL + "/a.bin", Dest: "g"})})
+	fixed := fx.repo.Commit("fixed")
+	var notes []string
+	res, err := fx.pull(context.Background(), "demo", PullOptions{Note: func(s string) { notes = append(notes, s) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Cloned || res.Model.Manifest.Commit != fixed || !strings.Contains(strings.Join(notes, "\n"), "starting over") {
+		t.Errorf("result %+v notes %q, want a fresh clone of %s", res, notes, fixed)
+	}
+}

@@ -4,6 +4,7 @@ package testutil
 
 import (
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/http/cgi"
@@ -69,8 +70,9 @@ func NewGitServer(t T) *GitServer {
 		}
 	}
 	h := &cgi.Handler{
-		Path: backend,
-		Root: "/",
+		Path:   backend,
+		Stderr: io.Discard, // "Not a git repository" for absent repos is expected noise
+		Root:   "/",
 		Env: []string{
 			"GIT_PROJECT_ROOT=" + g.Root,
 			"GIT_HTTP_EXPORT_ALL=1",
