@@ -87,6 +87,7 @@ func pullImage(ctx context.Context, d dockerAPI, ios *IOStreams, ref, platform s
 		}
 	}})
 	if bar != nil {
+		_ = bar.Clear() // the summary line below replaces the bar
 		_ = bar.Exit()
 	}
 	if err != nil {
