@@ -54,31 +54,31 @@ func samePlatform(a, b string) bool {
 	return err1 == nil && err2 == nil && pa != nil && pb != nil && pa.OS == pb.OS && dockerrun.NormalizeArch(pa.Architecture) == dockerrun.NormalizeArch(pb.Architecture)
 }
 
-// pullImage pulls ref: one bar for the whole image on a terminal, plain lines otherwise.
+// pullImage pulls ref: one bar for the whole image (the sum of its layers)
+// on a terminal, a line per finished layer otherwise.
 func pullImage(ctx context.Context, d dockerAPI, ios *IOStreams, ref, platform string) error {
-	var bar *progressbar.ProgressBar
-	if ios.Progress() {
-		bar = progressbar.NewOptions64(-1,
-			progressbar.OptionSetWriter(ios.ErrOut),
-			progressbar.OptionSetDescription("pulling "+ref),
-			progressbar.OptionShowBytes(true),
-			progressbar.OptionShowTotalBytes(true),
-			progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionSetWidth(30),
-			progressbar.OptionClearOnFinish(),
-		)
-	} else {
-		ios.Notef("pulling image %s…", ref)
-	}
+	ios.Notef("pulling image %s…", ref)
+	var bar *progressbar.ProgressBar // made once the first layer size is known
 	var last dockerrun.PullProgress
 	lastDone := 0
 	err := d.ImagePull(ctx, ref, dockerrun.PullOptions{Platform: platform, Progress: func(p dockerrun.PullProgress) {
 		last = p
-		if bar != nil {
-			if p.Total > 0 {
-				bar.ChangeMax64(p.Total)
-				_ = bar.Set64(p.Current)
+		if ios.Progress() {
+			if p.Total <= 0 {
+				return
 			}
+			if bar == nil {
+				bar = progressbar.NewOptions64(p.Total,
+					progressbar.OptionSetWriter(ios.ErrOut),
+					progressbar.OptionSetDescription("pulling "+ref),
+					progressbar.OptionShowBytes(true),
+					progressbar.OptionShowTotalBytes(true),
+					progressbar.OptionThrottle(100*time.Millisecond),
+					progressbar.OptionSetWidth(30),
+				)
+			}
+			bar.ChangeMax64(p.Total)
+			_ = bar.Set64(p.Current)
 			return
 		}
 		if p.Layers > 0 && p.LayersDone != lastDone {

@@ -44,7 +44,7 @@ func Test_ensureImage(t *testing.T) {
 		{name: "missing, plain lines", info: amd64, wantPull: "pull img:1 ",
 			stderr: []string{"pulling image img:1…\n", "pulling image img:1: 1/2 layers, 120 B\n", "pulled image img:1 (2 layers, 300 B)\n"}, noStderr: []string{"\r"}},
 		{name: "missing, a bar on a terminal", tty: true, info: amd64, wantPull: "pull img:1 ",
-			stderr: []string{"pulling img:1", "\r", "pulled image img:1 (2 layers, 300 B)"}, noStderr: []string{"1/2 layers"}},
+			stderr: []string{"pulling img:1 ", "\r", "pulled image img:1 (2 layers, 300 B)"}, noStderr: []string{"1/2 layers"}},
 		{name: "--update-image pulls again", images: map[string]dockerrun.Image{"img:1": {OS: "linux", Arch: "amd64"}}, info: amd64,
 			opts: RunOptions{UpdateImage: true}, wantPull: "pull img:1 ", stderr: []string{"removed the local image img:1"}},
 		{name: "--platform other than the local image", images: map[string]dockerrun.Image{"img:1": {OS: "linux", Arch: "amd64"}}, info: amd64,
