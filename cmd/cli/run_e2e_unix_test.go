@@ -45,8 +45,15 @@ func cleanupModel(t *testing.T, model string) {
 	})
 }
 
-// Ctrl-C (SIGINT) while the model runs in the foreground: stopped, removed, exit 130.
+// Ctrl-C (SIGINT) or SIGTERM while the model runs in the foreground:
+// stopped, removed, exit 130.
 func Test_run_sigint(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) { testRunSignal(t, sig) })
+	}
+}
+
+func testRunSignal(t *testing.T, sig syscall.Signal) {
 	c := testutil.Docker(t)
 	model, env := e2eModel(t, testutil.DemoImage(t, c))
 	cleanupModel(t, model)
@@ -79,7 +86,7 @@ func Test_run_sigint(t *testing.T) {
 	if n := modelContainers(t, model); n != 1 {
 		t.Fatalf("%d containers while running, want 1", n)
 	}
-	cmd.Process.Signal(syscall.SIGINT)
+	cmd.Process.Signal(sig)
 	err = cmd.Wait()
 	if code := cmd.ProcessState.ExitCode(); code != 130 {
 		t.Errorf("exit code %d (%v), want 130; stderr:\n%s", code, err, stderr.String())
