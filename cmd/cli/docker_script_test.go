@@ -136,14 +136,18 @@ func cmdDockerSetup(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv("JUPYTER_PORT", strconv.Itoa(jup))
 }
 
-// demo-model [-gpu] [-image REF] [-behaviour JSON]: make $MODEL a downloaded
-// copy of the demo model (demo/model) running in $IMAGE (or REF), under
-// $MODELHUB_HOME or the default home.
+// demo-model [-gpu] [-image REF] [-behaviour JSON] [-dir DIR]: make $MODEL a
+// downloaded copy of the demo model (demo/model) running in $IMAGE (or REF),
+// under $MODELHUB_HOME or the default home; with -dir, a local model folder
+// DIR instead.
 func cmdDemoModel(ts *testscript.TestScript, neg bool, args []string) {
 	model, image := ts.Getenv("MODEL"), ts.Getenv("IMAGE")
-	gpu, behaviour := false, ""
+	gpu, behaviour, dir := false, "", ""
 	for i := 0; i < len(args); i++ {
 		switch args[i] {
+		case "-dir":
+			i++
+			dir = ts.MkAbs(args[i])
 		case "-gpu":
 			gpu = true
 		case "-image":
@@ -153,7 +157,7 @@ func cmdDemoModel(ts *testscript.TestScript, neg bool, args []string) {
 			i++
 			behaviour = args[i]
 		default:
-			ts.Fatalf("usage: demo-model [-gpu] [-image REF] [-behaviour JSON]")
+			ts.Fatalf("usage: demo-model [-gpu] [-image REF] [-behaviour JSON] [-dir DIR]")
 		}
 	}
 	src, err := filepath.Abs("../../demo/model")
@@ -162,7 +166,10 @@ func cmdDemoModel(ts *testscript.TestScript, neg bool, args []string) {
 	if home == "" {
 		home = filepath.Join(ts.Getenv("XDG_DATA_HOME"), "modelhub")
 	}
-	dir := filepath.Join(home, "models", model)
+	local := dir != ""
+	if !local {
+		dir = filepath.Join(home, "models", model)
+	}
 	ts.Check(os.RemoveAll(dir))
 	ts.Check(os.CopyFS(dir, os.DirFS(src)))
 	initJSON, err := json.Marshal(map[string]any{"docker_id": image, "external_contrib_files": []any{}})
@@ -170,6 +177,9 @@ func cmdDemoModel(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(os.WriteFile(filepath.Join(dir, "init", "init.json"), initJSON, 0o644))
 	if behaviour != "" {
 		ts.Check(os.WriteFile(filepath.Join(dir, "contrib_src", "demo_engine.json"), []byte(behaviour), 0o644))
+	}
+	if local {
+		return // a model folder used in place has no manifest
 	}
 	man, _ := json.Marshal(map[string]any{"complete": true, "entry": map[string]any{"name": model, "gpu": gpu}})
 	ts.Check(os.MkdirAll(filepath.Join(dir, ".modelhub"), 0o755))
