@@ -290,6 +290,22 @@ func TestDownload_redirect(t *testing.T) {
 	}
 }
 
+// Resuming through a redirect keeps the Range and If-Range headers.
+func TestDownload_redirectResume(t *testing.T) {
+	srv := testutil.NewFileServer(t)
+	c := testutil.NewPattern(600_000, 8)
+	srv.Add("/cdn/w", c)
+	srv.SetFault("/cdn/w", testutil.Fault{CutAfter: 250_000, CutTimes: 1})
+	url := srv.Redirect("/release/w", "/cdn/w")
+	dest := filepath.Join(t.TempDir(), "w")
+	if _, err := fastDownloader().Fetch(context.Background(), File{URL: url, Dest: dest, SHA256: testutil.SHA256(c)}); err != nil {
+		t.Fatal(err)
+	}
+	if rr := srv.RangeRequests("/cdn/w"); len(rr) != 1 || rr[0].Range != "bytes=250000-" || rr[0].IfRange == "" || rr[0].Status != 206 {
+		t.Errorf("range requests at the CDN %+v, want one resuming at 250000", rr)
+	}
+}
+
 func TestDownload_404FailsAtOnce(t *testing.T) {
 	srv := testutil.NewFileServer(t)
 	url := srv.URL + "/missing.bin"
