@@ -21,8 +21,10 @@ install:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-demo:
-	@echo "make demo: not available yet (it lands with the run command)"
+# The bundled demo model, end to end and offline: needs Docker and git.
+demo: build
+	$(GO) build -o bin/modelhub-demo ./demo/cmd/demo
+	./bin/modelhub-demo -modelhub $(BIN)
 
 # The release platforms. CGO is off: the binary is static and needs nothing on the host.
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64

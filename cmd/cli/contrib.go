@@ -1,13 +1,13 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/modelhub-ai/modelhub/internal/modeltest"
 	"github.com/modelhub-ai/modelhub/internal/store"
@@ -18,10 +18,12 @@ import (
 // errNoModelFolder is returned when MODEL is neither a folder nor a downloaded model.
 var errNoModelFolder = errors.New("no model folder")
 
-// modelFolder resolves MODEL for validate and test: an existing folder (a path), else
-// the folder of a downloaded model of that name. It returns the folder and the model's
-// name (the folder's base name).
-func modelFolder(f *Factory, model string) (dir, name string, err error) {
+// modelFolder resolves MODEL for validate and test: an existing folder (a path, used
+// in place even without init/init.json, so that validate can say what is missing), else
+// a completely downloaded model of that name (ignoring case). It never downloads and
+// never reads the index. It returns the folder and the model's name: the folder's base
+// name, or the downloaded model's index name.
+func modelFolder(ctx context.Context, f *Factory, model string) (dir, name string, err error) {
 	if fi, err := os.Stat(model); err == nil {
 		if !fi.IsDir() {
 			return "", "", fmt.Errorf("%s is a file: pass the model's folder (the one holding init/ and contrib_src/)", model)
@@ -32,11 +34,11 @@ func modelFolder(f *Factory, model string) (dir, name string, err error) {
 		}
 		return abs, filepath.Base(abs), nil
 	}
-	if !strings.ContainsAny(model, `/\`) && model != "." && model != ".." {
+	if !store.IsPath(model) {
 		if p, err := f.Paths(); err == nil {
-			d := store.Dir(p.Home, model)
-			if fi, err := os.Stat(d); err == nil && fi.IsDir() {
-				return d, model, nil
+			st := &store.Store{Home: p.Home}
+			if m, err := st.Resolve(ctx, model); err == nil && m.Complete() {
+				return m.Dir, m.Name, nil
 			}
 		}
 	}

@@ -1,10 +1,9 @@
 package cli
 
 import (
-	"net/http/httptest"
+	"context"
 	"net/url"
-	"os"
-	"path/filepath"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -23,7 +22,7 @@ func init() {
 		return nil
 	})
 	scriptCmds["fake-engine"] = cmdFakeEngine
-	scriptCmds["serve-git"] = cmdServeGit
+	scriptCmds["wait-container"] = cmdWaitContainer
 	scriptConds["modelhub-data"] = func() (bool, error) {
 		_, err := testutil.FindModelhubData()
 		return err == nil, nil
@@ -87,31 +86,27 @@ func cmdFakeEngine(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv("ENGINE_PORT", u.Port())
 }
 
-// serve-git DIR NAME: make a bare repository NAME.git holding the files below DIR and
-// serve it over smart HTTP; sets $GIT_URL to its clone URL.
-func cmdServeGit(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 2 {
-		ts.Fatalf("usage: serve-git DIR NAME")
-	}
-	src := ts.MkAbs(args[0])
-	files := map[string]string{}
-	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
+// wait-container: wait (up to a minute) until a container of $MODEL runs.
+func cmdWaitContainer(ts *testscript.TestScript, neg bool, args []string) {
+	c := mustDocker(ts)
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		cs, err := c.List(ctx, false)
+		cancel()
+		ts.Check(err)
+		for _, ct := range cs {
+			if ct.Model == ts.Getenv("MODEL") && ct.Running {
+				return
+			}
 		}
-		rel, _ := filepath.Rel(src, p)
-		b, err := os.ReadFile(p)
-		files[filepath.ToSlash(rel)] = string(b)
-		return err
-	})
-	ts.Check(err)
-	root, err := os.MkdirTemp("", "git-")
-	ts.Check(err)
-	ts.Defer(func() { os.RemoveAll(root) })
-	ts.Check(testutil.MakeBareRepo(root, args[1], files))
-	h, err := testutil.GitHTTPHandler(root)
-	ts.Check(err)
-	srv := httptest.NewServer(h)
-	ts.Defer(srv.Close)
-	ts.Setenv("GIT_URL", srv.URL+"/"+args[1]+".git")
+		time.Sleep(100 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cs, _ := c.List(ctx, true)
+	for _, ct := range cs {
+		ts.Logf("container %s model=%s state=%s", ct.Name, ct.Model, ct.State)
+	}
+	ts.Fatalf("no container of %s runs after a minute", ts.Getenv("MODEL"))
 }

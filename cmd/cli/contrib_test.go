@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelhub-ai/modelhub/internal/dockerrun"
 	"github.com/modelhub-ai/modelhub/internal/testutil"
 )
 
@@ -130,7 +131,7 @@ type fakeTestEngine struct {
 	startErr error
 }
 
-func (e *fakeTestEngine) Start(ctx context.Context, dir, name string) (string, func(context.Context) error, error) {
+func (e *fakeTestEngine) Start(ctx context.Context, dir, name string, timeout time.Duration) (string, func(context.Context) error, error) {
 	if e.startErr != nil {
 		return "", nil, e.startErr
 	}
@@ -230,7 +231,7 @@ func Test_testRun_startFails(t *testing.T) {
 	eng := &fakeTestEngine{startErr: errors.New("image modelhub/x not found")}
 	err := testRun(context.Background(), &TestOptions{IO: f.IO, Factory: f, Model: dir, Timeout: time.Second,
 		Engine: func(context.Context) (TestEngine, error) { return eng, nil }})
-	if err == nil || err.Error() != "start tiny: image modelhub/x not found" {
+	if !errors.Is(err, eng.startErr) {
 		t.Fatalf("err = %v", err)
 	}
 	if eng.stopped != 0 {
@@ -238,11 +239,19 @@ func Test_testRun_startFails(t *testing.T) {
 	}
 }
 
-func Test_testRun_noDockerIntegration(t *testing.T) {
+func Test_testRun_dockerUnreachable(t *testing.T) {
 	dir := tinyModel(t)
 	f, _, _ := contribFactory(t)
-	err := testRun(context.Background(), &TestOptions{IO: f.IO, Factory: f, Model: dir, Timeout: time.Second, Engine: testEngineFor(f)})
-	if err == nil || !strings.Contains(err.Error(), "modelhub test -m -p PORT") {
-		t.Fatalf("err = %v", err)
+	unreachable := &dockerrun.UnreachableError{Host: "unix:///nonexistent.sock", Err: errors.New("no such file")}
+	engine := func(context.Context) (TestEngine, error) { return nil, unreachable }
+	err := testRun(context.Background(), &TestOptions{IO: f.IO, Factory: f, Model: dir, Timeout: time.Second, Engine: engine})
+	if !errors.Is(err, dockerrun.ErrUnreachable) {
+		t.Fatalf("auto mode: err = %v, want the unreachable error", err)
+	}
+	// -m without -p needs Docker to find the port: a usage error saying to pass -p.
+	err = testRun(context.Background(), &TestOptions{IO: f.IO, Factory: f, Model: dir, Manual: true, Timeout: time.Second, Engine: engine})
+	var ue *UsageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "-p PORT") {
+		t.Fatalf("manual mode: err = %v", err)
 	}
 }

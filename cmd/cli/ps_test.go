@@ -106,4 +106,22 @@ b     expert  http://127.0.0.1:8888/notebooks/sandbox.ipynb?token=t  3h0m  img:2
 	if !d.called("stop  10s") || !d.called("remove ") {
 		t.Errorf("calls %v", d.calls)
 	}
+	// --all stops and removes every model container (tested here, with a fake:
+	// on the real engine it would stop the other scripts' models too)
+	d.calls = nil
+	if err := stopRun(context.Background(), &StopOptions{IO: f.IO, Factory: f, All: true}); err != nil {
+		t.Fatal(err)
+	}
+	stops, removes := 0, 0
+	for _, c := range d.calls {
+		if strings.HasPrefix(c, "stop ") {
+			stops++
+		}
+		if strings.HasPrefix(c, "remove ") {
+			removes++
+		}
+	}
+	if stops != 2 || removes != 2 {
+		t.Errorf("stop --all: calls %v", d.calls)
+	}
 }

@@ -6,12 +6,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -23,25 +20,6 @@ import (
 
 	"github.com/modelhub-ai/modelhub/internal/testutil"
 )
-
-// e2eModel installs a downloaded copy of the demo model running image under
-// a fresh home and returns the model name and the environment for the
-// modelhub binary (found on PATH, set up by testscript.Main).
-func e2eModel(t *testing.T, image string) (string, []string) {
-	t.Helper()
-	home := t.TempDir()
-	model := testutil.UniqueName("demo")
-	dir := filepath.Join(home, "models", model)
-	if err := os.CopyFS(dir, os.DirFS(testutil.DemoModelDir(t))); err != nil {
-		t.Fatal(err)
-	}
-	initJSON, _ := json.Marshal(map[string]any{"docker_id": image, "external_contrib_files": []any{}})
-	os.WriteFile(filepath.Join(dir, "init", "init.json"), initJSON, 0o644)
-	os.MkdirAll(filepath.Join(dir, ".modelhub"), 0o755)
-	os.WriteFile(filepath.Join(dir, ".modelhub", "manifest.json"), []byte(`{"complete": true}`), 0o644)
-	env := append(os.Environ(), "MODELHUB_HOME="+home, "MODELHUB_INDEX=http://127.0.0.1:9/unused.json", "NO_COLOR=1")
-	return model, env
-}
 
 func modelContainers(t *testing.T, model string) int {
 	c := testutil.Docker(t)
@@ -113,6 +91,45 @@ func Test_run_sigint(t *testing.T) {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
 		}
+	}
+}
+
+// A model that ignores SIGTERM: the first Ctrl-C waits for the 10 s grace,
+// the second kills it at once; still exit 130 and nothing left.
+func Test_run_sigint_twice(t *testing.T) {
+	c := testutil.Docker(t)
+	model, env := e2eModelBehaving(t, testutil.DemoImage(t, c), `{"ignore_sigterm": true}`)
+	cleanupModel(t, model)
+	cmd := exec.Command("modelhub", "run", "--api-port", fmt.Sprint(testutil.FreePort(t)), model)
+	cmd.Env = env
+	var stderr safeBuffer
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() && !strings.HasPrefix(sc.Text(), "REST API: ") {
+	}
+	go io.Copy(io.Discard, stdout)
+	waitFor(t, &stderr, regexp.MustCompile(`ignoring SIGTERM`), 10*time.Second)
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGINT)
+	waitFor(t, &stderr, regexp.MustCompile(`press Ctrl\+C again to kill it now`), 10*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	cmd.Wait()
+	if d := time.Since(start); d > 7*time.Second {
+		t.Errorf("the second Ctrl-C did not kill at once: %s", d)
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("exit code %d, want 130; stderr:\n%s", code, stderr.String())
+	}
+	if n := modelContainers(t, model); n != 0 {
+		t.Errorf("%d containers left", n)
 	}
 }
 

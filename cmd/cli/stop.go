@@ -105,3 +105,27 @@ func stopRun(ctx context.Context, opts *StopOptions) error {
 	}
 	return g.Wait()
 }
+
+func init() { modelInUse = modelRunning }
+
+// modelRunning reports whether a container of the model name is running, for
+// `modelhub rm`. With no Docker daemon answering nothing can be running.
+func modelRunning(ctx context.Context, f *Factory, name, dir string) (bool, error) {
+	d, err := f.Docker(ctx)
+	if errors.Is(err, dockerrun.ErrUnreachable) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	cs, err := d.List(ctx, false)
+	if err != nil {
+		return false, err
+	}
+	for _, c := range cs {
+		if strings.EqualFold(c.Model, name) && c.Running {
+			return true, nil
+		}
+	}
+	return false, nil
+}

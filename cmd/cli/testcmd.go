@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -35,17 +34,15 @@ type TestOptions struct {
 // TestEngine is what `modelhub test` needs from Docker.
 type TestEngine interface {
 	// Start starts the model in dir like `run -d`, but on a free host port and under a
-	// unique container name, and returns the base URL of its REST API and a function
-	// that stops and removes the container. It does not wait for readiness.
-	Start(ctx context.Context, dir, name string) (baseURL string, stop func(context.Context) error, err error)
+	// unique container name, waits up to timeout until its REST API answers, and returns
+	// the API's base URL and a function that stops and removes the container. On an
+	// error nothing is left running.
+	Start(ctx context.Context, dir, name string, timeout time.Duration) (baseURL string, stop func(context.Context) error, err error)
 	// Running counts the running containers of the model.
 	Running(ctx context.Context, name string) (int, error)
 	// Port returns the host port of the REST API of the model's running container.
 	Port(ctx context.Context, name string) (int, error)
 }
-
-// errNoDockerIntegration is returned until the Docker integration is wired in.
-var errNoDockerIntegration = errors.New("starting models needs the Docker integration, which this build lacks: start the model yourself and run `modelhub test -m -p PORT MODEL`")
 
 // NewCmdTest builds `modelhub test`.
 func NewCmdTest(f *Factory, runF func(context.Context, *TestOptions) error) *cobra.Command {
@@ -103,11 +100,9 @@ on --port, by default the port of its running container.`,
 	return cmd
 }
 
-// testEngineFor returns the Docker access of `modelhub test`; overridden where the Docker
-// integration is available.
-var testEngineFor = func(f *Factory) func(context.Context) (TestEngine, error) {
-	return func(context.Context) (TestEngine, error) { return nil, errNoDockerIntegration }
-}
+// predictHTTP talks to the model on loopback: no proxy and no overall timeout
+// (predictions may be slow; modeltest bounds each request).
+var predictHTTP = &http.Client{Transport: &http.Transport{Proxy: nil}}
 
 const checkFolder = "model folder and init.json exist"
 const checkContainer = "exactly one container of the model runs"
@@ -122,7 +117,7 @@ func testRun(ctx context.Context, opts *TestOptions) error {
 	if opts.JSON {
 		hint = "see the checks with status FAIL"
 	}
-	dir, name, err := modelFolder(opts.Factory, opts.Model)
+	dir, name, err := modelFolder(ctx, opts.Factory, opts.Model)
 	if err != nil {
 		rep.Add(checkFolder, modeltest.Fail, "%v", err)
 		return finishReport(ios, rep, opts.JSON, hint)
@@ -145,49 +140,44 @@ func testRun(ctx context.Context, opts *TestOptions) error {
 	var baseURL string
 	var engine TestEngine
 	if opts.Manual {
-		engine, _ = opts.Engine(ctx)
+		engine, _ = opts.Engine(ctx) // without Docker the container check is a WARN
 		port := opts.Port
 		if port == 0 {
 			if engine == nil {
-				return usageErrorf("pass the port of the model's REST API with -p PORT (the Docker integration that finds it is not available)")
+				return usageErrorf("Docker does not answer, so the port of %s is unknown: pass the port of its REST API with -p PORT", name)
 			}
 			if port, err = engine.Port(ctx, name); err != nil {
-				return fmt.Errorf("find the port of %s: %w (is it running? start it with `modelhub run -d %s`, or pass -p PORT)", name, err, opts.Model)
+				return fmt.Errorf("find the port of %s: %w (start it with `modelhub run -d %s`, or pass -p PORT)", name, err, opts.Model)
 			}
 		}
 		baseURL = "http://127.0.0.1:" + strconv.Itoa(port)
+		if err := modeltest.WaitReady(ctx, localHTTP, baseURL, opts.Timeout, nil); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("%s does not answer at %s: %w (start it with `modelhub run -d %s`, or pass the right -p PORT)", name, baseURL, err, opts.Model)
+		}
 	} else {
 		engine, err = opts.Engine(ctx)
 		if err != nil {
 			return err
 		}
-		ios.Notef("starting %s", name)
+		ios.Notef("starting %s and waiting up to %s for it to answer", name, opts.Timeout)
 		var stop func(context.Context) error
-		baseURL, stop, err = engine.Start(ctx, dir, name)
+		baseURL, stop, err = engine.Start(ctx, dir, name, opts.Timeout)
 		if err != nil {
-			return fmt.Errorf("start %s: %w", name, err)
+			return err
 		}
 		defer func() {
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			cctx, cancel := cleanupContext(ctx, stopGrace+30*time.Second)
 			defer cancel()
-			if err := stop(sctx); err != nil {
-				ios.Warnf("could not remove the test container of %s: %v (remove it with `modelhub stop %s`)", name, err, name)
+			if err := stop(cctx); err != nil {
+				ios.Warnf("could not remove the test container of %s: %v (remove it with `docker rm -f`)", name, err)
+			} else {
+				ios.Notef("stopped and removed the test container of %s", name)
 			}
 		}()
-		ios.Notef("waiting up to %s for %s to answer at %s", opts.Timeout, name, baseURL)
-	}
-	// The engine is local: no proxy, and no overall timeout (predictions may be slow;
-	// modeltest bounds each request).
-	client := &http.Client{Transport: &http.Transport{Proxy: nil, ResponseHeaderTimeout: 10 * time.Minute}}
-	defer client.CloseIdleConnections()
-	if err := modeltest.WaitReady(ctx, client, baseURL, opts.Timeout, nil); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if opts.Manual {
-			return fmt.Errorf("%s does not answer at %s: %w (start it with `modelhub run -d %s`, or pass the right -p PORT)", name, baseURL, err, opts.Model)
-		}
-		return fmt.Errorf("%s: %w", name, err)
+		ios.Notef("%s answers at %s", name, baseURL)
 	}
 	if engine == nil {
 		rep.Add(checkContainer, modeltest.Warn, "cannot count the model's containers without Docker")
@@ -198,7 +188,7 @@ func testRun(ctx context.Context, opts *TestOptions) error {
 	} else {
 		rep.Add(checkContainer, modeltest.Pass, "")
 	}
-	modeltest.Run(ctx, modeltest.Options{BaseURL: baseURL, Client: client, Local: local, Samples: opts.Samples}, rep)
+	modeltest.Run(ctx, modeltest.Options{BaseURL: baseURL, Client: predictHTTP, Local: local, Samples: opts.Samples}, rep)
 	if err := ctx.Err(); err != nil {
 		return err
 	}

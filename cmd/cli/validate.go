@@ -57,7 +57,7 @@ such as the upstream config_schema.json.`,
 }
 
 func validateRun(ctx context.Context, opts *ValidateOptions) error {
-	dir, name, err := modelFolder(opts.Factory, opts.Model)
+	dir, name, err := modelFolder(ctx, opts.Factory, opts.Model)
 	if err != nil {
 		return err
 	}

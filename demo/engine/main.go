@@ -16,8 +16,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -33,6 +35,9 @@ type behaviour struct {
 	CrashMessage string `json:"crash_message"`
 	// ReadyDelay (a Go duration) delays listening, e.g. "1h" for "never ready".
 	ReadyDelay string `json:"ready_delay"`
+	// IgnoreSIGTERM makes the engine ignore SIGTERM, so only SIGKILL stops it
+	// (a model that does not shut down in its grace period).
+	IgnoreSIGTERM bool `json:"ignore_sigterm"`
 }
 
 func loadBehaviour(root string) (behaviour, error) {
@@ -89,6 +94,10 @@ func serveAPI(root, addr string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintln(stderr, "engine: fatal:", msg)
 		return b.ExitCode
+	}
+	if b.IgnoreSIGTERM {
+		signal.Ignore(syscall.SIGTERM)
+		fmt.Fprintln(stdout, "demo engine: ignoring SIGTERM")
 	}
 	if b.ReadyDelay != "" {
 		d, err := time.ParseDuration(b.ReadyDelay)

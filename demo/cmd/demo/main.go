@@ -1,0 +1,223 @@
+// Command demo shows modelhub end to end on a machine with Docker and no
+// network: it builds the demo engine image through the Docker API, serves a
+// demo index, the demo model's git repository and its external file on
+// 127.0.0.1, runs the real `modelhub run demo`, prints the model's URLs and a
+// prediction made through its REST API, and on Ctrl-C stops everything,
+// leaving nothing behind (container, image, downloaded files).
+//
+//	go run ./demo/cmd/demo [-modelhub bin/modelhub] [-keep-image]
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/modelhub-ai/modelhub/demo/demoimage"
+	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+func say(format string, args ...any) { fmt.Fprintf(os.Stderr, "==> "+format+"\n", args...) }
+
+func run() error {
+	bin := flag.String("modelhub", "", "modelhub binary to run (default: build ./cmd/modelhub)")
+	keepImage := flag.Bool("keep-image", false, "keep the demo image afterwards")
+	flag.Parse()
+
+	// Ctrl-C reaches modelhub too (same process group); we wait for it to clean up.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "modelhub-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	c, err := dockerrun.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	info, err := c.Info(ctx)
+	if err != nil {
+		return err
+	}
+	image := demoImage(root)
+	say("building the demo engine image %s through the Docker API (FROM scratch, one static Go binary)", image)
+	arch := info.Arch
+	if arch == "" {
+		arch = runtime.GOARCH
+	}
+	engine, err := demoimage.BuildEngine(ctx, arch)
+	if err != nil {
+		return err
+	}
+	tarCtx, err := demoimage.Context(engine, nil)
+	if err != nil {
+		return err
+	}
+	if err := c.ImageBuild(ctx, image, strings.NewReader(string(tarCtx)), nil); err != nil {
+		return err
+	}
+	if !*keepImage {
+		defer func() {
+			cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer ccancel()
+			if err := c.ImageRemove(cctx, image); err == nil {
+				say("removed the image %s", image)
+			}
+		}()
+	}
+
+	if *bin == "" {
+		say("building modelhub")
+		*bin = filepath.Join(tmp, "modelhub")
+		cmd := exec.Command("go", "build", "-o", *bin, "./cmd/modelhub")
+		cmd.Dir = root
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("build modelhub: %w", err)
+		}
+	}
+	srv, err := serveDemo(root, filepath.Join(tmp, "git"))
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	say("serving the demo index %s, its git repository and its weights on 127.0.0.1", srv.IndexURL)
+
+	home := filepath.Join(tmp, "home")
+	say("running: modelhub --home %s --index %s run demo", home, srv.IndexURL)
+	cmd := exec.Command(*bin, "--home", home, "--index", srv.IndexURL, "run", "demo")
+	cmd.Stderr = os.Stderr
+	isolate(cmd)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	apiURL := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Println(line)
+			if u, ok := strings.CutPrefix(line, "REST API: "); ok {
+				apiURL <- strings.TrimSuffix(u, "/api/get_config")
+			}
+		}
+		io.Copy(io.Discard, out)
+	}()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	select {
+	case base := <-apiURL:
+		if err := predictSample(base); err != nil {
+			say("predict_sample failed: %v", err)
+		}
+		say("the demo model is running; press Ctrl+C to stop it")
+	case err := <-exited:
+		return fmt.Errorf("modelhub run ended before the model was ready: %v", err)
+	case <-sigs:
+		say("interrupted; waiting for modelhub to clean up")
+		forward(cmd)
+		<-exited
+		return nil
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			return fmt.Errorf("modelhub run: %w", err)
+		}
+	case <-sigs:
+		forward(cmd)
+		say("stopping: modelhub stops and removes the container")
+		select {
+		case <-exited:
+		case <-sigs:
+			forward(cmd) // a second Ctrl-C kills the container at once
+			<-exited
+		}
+	}
+	say("done: no container left; the downloaded model was in %s (removed)", home)
+	return nil
+}
+
+// demoImage is the docker_id of demo/model/init/init.json.
+func demoImage(root string) string {
+	var in struct {
+		DockerID string `json:"docker_id"`
+	}
+	data, err := os.ReadFile(filepath.Join(root, "demo", "model", "init", "init.json"))
+	if err == nil && json.Unmarshal(data, &in) == nil && in.DockerID != "" {
+		return in.DockerID
+	}
+	return "modelhub-demo-engine:1"
+}
+
+func predictSample(base string) error {
+	u := base + "/api/predict_sample?filename=bright.png"
+	say("GET %s", u)
+	resp, err := http.Get(u)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", resp.Status, body)
+	}
+	fmt.Printf("%s", body)
+	return nil
+}
+
+// moduleRoot is the folder holding go.mod, from the working directory up.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("run the demo from inside the modelhub source tree (go.mod not found)")
+		}
+		dir = parent
+	}
+}
