@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/modelhub-ai/modelhub/internal/dockerrun"
 	"github.com/modelhub-ai/modelhub/internal/testutil"
 )
 
@@ -197,14 +196,10 @@ func Test_rmRun_confirm(t *testing.T) {
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatalf("removed after answering n: %v", err)
 	}
-	// a running model is refused (the Docker check is faked)
-	running := &fakeDocker{inspect: func(name string) (dockerrun.Container, error) {
-		if name != "modelhub-Demo" {
-			return dockerrun.Container{}, dockerrun.ErrContainerNotFound
-		}
-		return dockerrun.Container{Name: name, Running: true}, nil
-	}}
-	f.Docker = func(context.Context) (dockerAPI, error) { return running, nil }
+	// a running model is refused (the Docker check is stubbed)
+	saved := modelInUse
+	defer func() { modelInUse = saved }()
+	modelInUse = func(_ context.Context, _ *Factory, name, _ string) (bool, error) { return name == "Demo", nil }
 	err = rmRun(context.Background(), &RmOptions{IO: f.IO, Factory: f, Models: []string{"demo"}})
 	if err == nil || !strings.Contains(err.Error(), "Demo is running; stop it first") {
 		t.Errorf("running model: %v", err)
@@ -213,10 +208,7 @@ func Test_rmRun_confirm(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "Demo is running; stop it before updating it") {
 		t.Errorf("update of a running model: %v", err)
 	}
-	// no Docker daemon: nothing can be running
-	f.Docker = func(context.Context) (dockerAPI, error) {
-		return nil, &dockerrun.UnreachableError{Host: "unix:///nowhere", Err: errors.New("no daemon")}
-	}
+	modelInUse = func(context.Context, *Factory, string, string) (bool, error) { return false, nil }
 	f.IO.In = strings.NewReader("y\n")
 	if err := rmRun(context.Background(), &RmOptions{IO: f.IO, Factory: f, All: true}); err != nil {
 		t.Fatal(err)
