@@ -45,9 +45,14 @@ func modelFolder(ctx context.Context, f *Factory, model string) (dir, name strin
 	return "", "", fmt.Errorf("%w %s: pass the path of a model folder, or download the model first with `modelhub pull %s`", errNoModelFolder, model, model)
 }
 
-// printCheck prints one report line: "STATUS  NAME (FILE): DETAIL".
-func printCheck(w io.Writer, c modeltest.Check) {
-	line := fmt.Sprintf("%-4s  %s", c.Status, c.Name)
+// printCheck prints one report line: "STATUS  NAME (FILE): DETAIL", the status in
+// colour when color is set.
+func printCheck(w io.Writer, c modeltest.Check, color bool) {
+	status := fmt.Sprintf("%-4s", c.Status)
+	if code, ok := statusColor[c.Status]; ok && color {
+		status = "\x1b[" + code + "m" + status + "\x1b[0m"
+	}
+	line := status + "  " + c.Name
 	if c.File != "" {
 		line += " (" + c.File + ")"
 	}
@@ -55,6 +60,15 @@ func printCheck(w io.Writer, c modeltest.Check) {
 		line += ": " + c.Detail
 	}
 	fprintf(w, "%s\n", line)
+}
+
+var statusColor = map[modeltest.Status]string{modeltest.Pass: "32", modeltest.Warn: "33", modeltest.Fail: "31", modeltest.Skip: "2"}
+
+// checkPrinter prints checks as they finish on stdout, in colour on a terminal
+// (unless NO_COLOR).
+func checkPrinter(ios *IOStreams) func(modeltest.Check) {
+	color := ios.OutTTY && ios.Color
+	return func(c modeltest.Check) { printCheck(ios.Out, c, color) }
 }
 
 // finishReport prints the report's summary (or the whole report as JSON) on stdout and

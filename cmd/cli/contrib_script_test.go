@@ -74,8 +74,9 @@ func cmdFakeEngine(ts *testscript.TestScript, neg bool, args []string) {
 		e.Predict = func(string) (int, any) { return 400, map[string]string{"error": "could not read the sample"} }
 	case "no-samples":
 		e.Samples = nil
-	case "no-licenses":
-		e.Legal = map[string]string{"modelhub_license": "MIT"}
+	case "no-licenses": // as the engine answers when contrib_src/license/* are missing
+		e.Legal = map[string]string{"modelhub_license": "MIT", "error": "[Errno 2] No such file or directory: '/contrib_src/license/sample_data'"}
+		e.LegalStatus = 400
 	default:
 		ts.Fatalf("fake-engine: unknown mode %q", mode)
 	}

@@ -10,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/modeltest"
 	"github.com/modelhub-ai/modelhub/internal/testutil"
 )
 
@@ -20,6 +23,30 @@ func contribFactory(t *testing.T) (*Factory, *bytes.Buffer, *bytes.Buffer) {
 	f := NewFactory(&IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}, nil, nil)
 	f.Opts.Home = t.TempDir()
 	return f, &out, &errOut
+}
+
+// parseArgs runs the command built by newCmd on args and returns the options its runF
+// received, or the error; a non-nil error must be a usage error containing wantErr.
+func parseArgs[O any](t *testing.T, newCmd func(*Factory, func(context.Context, *O) error) *cobra.Command, args, wantErr string) *O {
+	t.Helper()
+	f, _, _ := contribFactory(t)
+	var got *O
+	cmd := newCmd(f, func(_ context.Context, o *O) error { got = o; return nil })
+	cmd.SetArgs(strings.Fields(args))
+	cmd.SetOut(&bytes.Buffer{})
+	cmd.SetErr(&bytes.Buffer{})
+	err := cmd.Execute()
+	if wantErr != "" {
+		var ue *UsageError
+		if err == nil || !strings.Contains(err.Error(), wantErr) || !errors.As(err, &ue) {
+			t.Fatalf("%q: err = %v, want a usage error %q", args, err, wantErr)
+		}
+		return nil
+	}
+	if err != nil {
+		t.Fatalf("%q: %v", args, err)
+	}
+	return got
 }
 
 func TestNewCmdValidate_flags(t *testing.T) {
@@ -34,28 +61,10 @@ func TestNewCmdValidate_flags(t *testing.T) {
 		{args: "a b", wantErr: "got 2 arguments"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.args, func(t *testing.T) {
-			f, _, _ := contribFactory(t)
-			var got *ValidateOptions
-			cmd := NewCmdValidate(f, func(_ context.Context, o *ValidateOptions) error { got = o; return nil })
-			cmd.SetArgs(strings.Fields(tt.args))
-			cmd.SetOut(&bytes.Buffer{})
-			cmd.SetErr(&bytes.Buffer{})
-			err := cmd.Execute()
-			if tt.wantErr != "" {
-				var ue *UsageError
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.As(err, &ue) {
-					t.Fatalf("err = %v, want usage error %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got.Model != tt.want.Model || got.JSON != tt.want.JSON || got.Schema != tt.want.Schema {
-				t.Errorf("opts = %+v, want %+v", *got, tt.want)
-			}
-		})
+		got := parseArgs(t, NewCmdValidate, tt.args, tt.wantErr)
+		if got != nil && (got.Model != tt.want.Model || got.JSON != tt.want.JSON || got.Schema != tt.want.Schema) {
+			t.Errorf("%q: opts = %+v, want %+v", tt.args, *got, tt.want)
+		}
 	}
 }
 
@@ -75,29 +84,10 @@ func TestNewCmdTest_flags(t *testing.T) {
 		{args: "", wantErr: "needs a MODEL"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.args, func(t *testing.T) {
-			f, _, _ := contribFactory(t)
-			var got *TestOptions
-			cmd := NewCmdTest(f, func(_ context.Context, o *TestOptions) error { got = o; return nil })
-			cmd.SetArgs(strings.Fields(tt.args))
-			cmd.SetOut(&bytes.Buffer{})
-			cmd.SetErr(&bytes.Buffer{})
-			err := cmd.Execute()
-			if tt.wantErr != "" {
-				var ue *UsageError
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.As(err, &ue) {
-					t.Fatalf("err = %v, want usage error %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			w := tt.want
-			if got.Model != w.Model || got.Manual != w.Manual || got.Port != w.Port || got.Samples != w.Samples || got.Timeout != w.Timeout || got.JSON != w.JSON {
-				t.Errorf("opts = %+v, want %+v", *got, w)
-			}
-		})
+		got, w := parseArgs(t, NewCmdTest, tt.args, tt.wantErr), tt.want
+		if got != nil && (got.Model != w.Model || got.Manual != w.Manual || got.Port != w.Port || got.Samples != w.Samples || got.Timeout != w.Timeout || got.JSON != w.JSON) {
+			t.Errorf("%q: opts = %+v, want %+v", tt.args, *got, w)
+		}
 	}
 }
 
@@ -253,5 +243,29 @@ func Test_testRun_dockerUnreachable(t *testing.T) {
 	var ue *UsageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "-p PORT") {
 		t.Fatalf("manual mode: err = %v", err)
+	}
+}
+
+func Test_printCheck_tty(t *testing.T) {
+	c := modeltest.Check{Name: "docker_id", Status: modeltest.Fail, Detail: "is empty", File: "init/init.json"}
+	for _, tt := range []struct {
+		tty, color bool
+		want       string
+	}{
+		{false, false, "FAIL  docker_id (init/init.json): is empty\n"},
+		{true, false, "FAIL  docker_id (init/init.json): is empty\n"}, // NO_COLOR
+		{false, true, "FAIL  docker_id (init/init.json): is empty\n"}, // piped stdout
+		{true, true, "\x1b[31mFAIL\x1b[0m  docker_id (init/init.json): is empty\n"},
+	} {
+		var out bytes.Buffer
+		checkPrinter(&IOStreams{Out: &out, OutTTY: tt.tty, Color: tt.color})(c)
+		if out.String() != tt.want {
+			t.Errorf("tty=%v color=%v: %q, want %q", tt.tty, tt.color, out.String(), tt.want)
+		}
+	}
+	var out bytes.Buffer
+	checkPrinter(&IOStreams{Out: &out})(modeltest.Check{Name: "run.py exists", Status: modeltest.Pass})
+	if out.String() != "PASS  run.py exists\n" {
+		t.Errorf("no file, no detail: %q", out.String())
 	}
 }

@@ -64,6 +64,9 @@ func newRun(ctx context.Context, opts *NewOptions) error {
 	if tmpl == "" {
 		tmpl = os.Getenv(EnvTemplate)
 	}
+	if opts.Offline && opts.Template != "" {
+		opts.IO.Warnf("--offline: not cloning --template %s, using the template built into modelhub", opts.Template)
+	}
 	res, err := scaffold.New(ctx, scaffold.Options{Name: opts.Name, TemplateURL: tmpl, Offline: opts.Offline,
 		OnClone: func(url string) { opts.IO.Notef("cloning the model template %s", url) }})
 	if err != nil {

@@ -111,7 +111,7 @@ func testRun(ctx context.Context, opts *TestOptions) error {
 	ios := opts.IO
 	rep := &modeltest.Report{}
 	if !opts.JSON {
-		rep.OnCheck = func(c modeltest.Check) { printCheck(ios.Out, c) }
+		rep.OnCheck = checkPrinter(ios)
 	}
 	hint := "see the lines marked FAIL above"
 	if opts.JSON {

@@ -70,7 +70,7 @@ func validateRun(ctx context.Context, opts *ValidateOptions) error {
 	}
 	rep := &modeltest.Report{Model: name, Path: dir}
 	if !opts.JSON {
-		rep.OnCheck = func(c modeltest.Check) { printCheck(opts.IO.Out, c) }
+		rep.OnCheck = checkPrinter(opts.IO)
 	}
 	modeltest.Validate(dir, modeltest.ValidateOptions{Name: name, Schema: schema}, rep)
 	return finishReport(opts.IO, rep, opts.JSON, "fix them and run `modelhub validate "+opts.Model+"` again")

@@ -146,6 +146,24 @@ func latency(rs []SampleResult) Latency {
 // get fetches /api/ROUTE and decodes its JSON. An engine error ({"error": "..."}) or a
 // non-200 status is returned as an error.
 func (r *runner) get(ctx context.Context, route string, q url.Values) (any, error) {
+	doc, status, err := r.getJSON(ctx, route, q)
+	if err != nil {
+		return nil, err
+	}
+	if m, ok := doc.(map[string]any); ok {
+		if e, ok := m["error"]; ok {
+			return nil, fmt.Errorf("GET /api/%s: engine error (status %d): %v", route, status, e)
+		}
+	}
+	if status != http.StatusOK {
+		return nil, fmt.Errorf("GET /api/%s: status %d", route, status)
+	}
+	return doc, nil
+}
+
+// getJSON fetches /api/ROUTE and decodes its JSON whatever the status; it fails only
+// when the engine cannot be reached or does not answer JSON.
+func (r *runner) getJSON(ctx context.Context, route string, q url.Values) (any, int, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.opts.RequestTimeout)
 	defer cancel()
 	u := strings.TrimRight(r.opts.BaseURL, "/") + "/api/" + route
@@ -154,35 +172,25 @@ func (r *runner) get(ctx context.Context, route string, q url.Values) (any, erro
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	resp, err := r.opts.Client.Do(req)
 	if err != nil {
 		if ue := (*url.Error)(nil); errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("GET /api/%s: %w", route, err)
+		return nil, 0, fmt.Errorf("GET /api/%s: %w", route, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 	if err != nil {
-		return nil, fmt.Errorf("GET /api/%s: %w", route, err)
+		return nil, 0, fmt.Errorf("GET /api/%s: %w", route, err)
 	}
-	doc, jerr := config.DecodeJSON(body)
-	if jerr == nil {
-		if m, ok := doc.(map[string]any); ok {
-			if e, ok := m["error"]; ok {
-				return nil, fmt.Errorf("GET /api/%s: engine error (status %d): %v", route, resp.StatusCode, e)
-			}
-		}
+	doc, err := config.DecodeJSON(body)
+	if err != nil {
+		return nil, 0, fmt.Errorf("GET /api/%s: status %s, not JSON: %s", route, resp.Status, snippet(body))
 	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /api/%s: status %s: %s", route, resp.Status, snippet(body))
-	}
-	if jerr != nil {
-		return nil, fmt.Errorf("GET /api/%s: response is not JSON: %s", route, snippet(body))
-	}
-	return doc, nil
+	return doc, resp.StatusCode, nil
 }
 
 func snippet(b []byte) string {
@@ -230,12 +238,18 @@ func (r *runner) checkName(remote *config.ModelConfig) {
 }
 
 func (r *runner) checkLegal(ctx context.Context) {
-	doc, err := r.get(ctx, "get_legal", nil)
+	// The engine answers 400 with an "error" key next to the licenses it found when a
+	// license file is missing: that is a missing license (WARN), not a broken route.
+	doc, _, err := r.getJSON(ctx, "get_legal", nil)
 	if err != nil {
 		r.rep.Add(CheckLegal, Fail, "%v", err)
 		return
 	}
-	m, _ := doc.(map[string]any)
+	m, ok := doc.(map[string]any)
+	if !ok {
+		r.rep.Add(CheckLegal, Fail, "get_legal returned %s, want an object", kind(doc))
+		return
+	}
 	var missing []string
 	for _, k := range []string{"model_license", "sample_data_license"} {
 		if s, _ := m[k].(string); strings.TrimSpace(s) == "" {
@@ -243,7 +257,11 @@ func (r *runner) checkLegal(ctx context.Context) {
 		}
 	}
 	if len(missing) > 0 {
-		r.rep.Add(CheckLegal, Warn, "missing or empty: %s (add contrib_src/license/model and contrib_src/license/sample_data)", strings.Join(missing, ", "))
+		detail := fmt.Sprintf("missing or empty: %s (add contrib_src/license/model and contrib_src/license/sample_data)", strings.Join(missing, ", "))
+		if e, ok := m["error"]; ok {
+			detail += fmt.Sprintf("; the engine says: %v", e)
+		}
+		r.rep.Add(CheckLegal, Warn, "%s", detail)
 		return
 	}
 	r.rep.Add(CheckLegal, Pass, "model and sample-data licenses present")
@@ -253,7 +271,8 @@ func (r *runner) checkLegal(ctx context.Context) {
 func (r *runner) checkSamples(ctx context.Context) []string {
 	doc, err := r.get(ctx, "get_samples", nil)
 	if err != nil {
-		r.rep.Add(CheckSamples, Fail, "%v", err)
+		// The engine fails get_samples when contrib_src/sample_data is missing.
+		r.rep.Add(CheckSamples, Warn, "%v (does contrib_src/sample_data exist?)", err)
 		return nil
 	}
 	list, ok := doc.([]any)

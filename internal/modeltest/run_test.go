@@ -220,6 +220,43 @@ func TestRun_warnings(t *testing.T) {
 	}
 }
 
+func TestRun_legalErrorIsAWarning(t *testing.T) {
+	// What the engine answers when contrib_src/license/model is missing.
+	f := newFake()
+	f.Legal = map[string]string{"modelhub_license": "MIT", "sample_data_license": "CC0", "error": "[Errno 2] No such file or directory: '/contrib_src/license/model'"}
+	f.LegalStatus = 400
+	rep := run(t, f, Options{})
+	wantCheck(t, rep, CheckLegal, Warn, "missing or empty: model_license (add contrib_src/license/model and contrib_src/license/sample_data); the engine says: [Errno 2] No such file")
+
+	f = newFake()
+	f.Legal = nil
+	f.LegalStatus = 500
+	rep = run(t, f, Options{})
+	wantCheck(t, rep, CheckLegal, Fail, "want an object")
+}
+
+func TestRun_samplesErrorIsAWarning(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/get_samples":
+			w.WriteHeader(400)
+			w.Write([]byte(`{"error": "StopIteration()"}`))
+		case "/api/get_config":
+			w.Write([]byte(goodConfig))
+		default:
+			w.Write([]byte(`{"model_license": "a", "sample_data_license": "b"}`))
+		}
+	}))
+	defer srv.Close()
+	rep := &Report{}
+	Run(context.Background(), Options{BaseURL: srv.URL, Local: local(t, goodConfig)}, rep)
+	wantCheck(t, rep, CheckSamples, Warn, "engine error (status 400): StopIteration() (does contrib_src/sample_data exist?)")
+	wantCheck(t, rep, CheckFirst, Skip, "no samples")
+	if rep.Summary() != "PASSED with 1 warning" {
+		t.Errorf("summary %q", rep.Summary())
+	}
+}
+
 func TestRun_configChecks(t *testing.T) {
 	f := newFake()
 	f.Config = []byte(strings.Replace(goodConfig, `"name": "fake"`, `"name": "other"`, 1))

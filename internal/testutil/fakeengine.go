@@ -15,8 +15,9 @@ type FakeEngine struct {
 	mu sync.Mutex
 	// Config is returned by get_config as is.
 	Config []byte
-	// Legal is returned by get_legal.
-	Legal map[string]string
+	// Legal is returned by get_legal, with status LegalStatus (0 means 200).
+	Legal       map[string]string
+	LegalStatus int
 	// Samples are the sample names; get_samples lists them as absolute URLs.
 	Samples []string
 	// Predict answers predict_sample with a status and a JSON value; nil answers
@@ -65,7 +66,11 @@ func (f *FakeEngine) serve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(f.Config)
 	case "/api/get_legal":
-		reply(http.StatusOK, f.Legal)
+		status := f.LegalStatus
+		if status == 0 {
+			status = http.StatusOK
+		}
+		reply(status, f.Legal)
 	case "/api/get_samples":
 		urls := []string{}
 		for _, s := range f.Samples {
