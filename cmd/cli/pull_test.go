@@ -196,19 +196,19 @@ func Test_rmRun_confirm(t *testing.T) {
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatalf("removed after answering n: %v", err)
 	}
-	// a running model is refused
-	modelInUse = func(context.Context, *Factory, string, string) (bool, error) { return true, nil }
+	// a running model is refused (the Docker check is stubbed)
+	saved := modelInUse
+	defer func() { modelInUse = saved }()
+	modelInUse = func(_ context.Context, _ *Factory, name, _ string) (bool, error) { return name == "Demo", nil }
 	err = rmRun(context.Background(), &RmOptions{IO: f.IO, Factory: f, Models: []string{"demo"}})
-	modelInUse = nil
 	if err == nil || !strings.Contains(err.Error(), "Demo is running; stop it first") {
 		t.Errorf("running model: %v", err)
 	}
-	modelInUse = func(context.Context, *Factory, string, string) (bool, error) { return true, nil }
 	_, err = ensureModel(context.Background(), f, "demo", true, 0)
-	modelInUse = nil
 	if err == nil || !strings.Contains(err.Error(), "Demo is running; stop it before updating it") {
 		t.Errorf("update of a running model: %v", err)
 	}
+	modelInUse = func(context.Context, *Factory, string, string) (bool, error) { return false, nil }
 	f.IO.In = strings.NewReader("y\n")
 	if err := rmRun(context.Background(), &RmOptions{IO: f.IO, Factory: f, All: true}); err != nil {
 		t.Fatal(err)

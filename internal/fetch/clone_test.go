@@ -14,6 +14,7 @@ import (
 )
 
 func TestClone_shallowSingleBranch(t *testing.T) {
+	t.Parallel()
 	gs := testutil.NewGitServer(t)
 	repo := gs.Repo(t, "model", map[string]string{
 		"init/init.json":            `{"docker_id": "x/y"}`,
@@ -84,6 +85,7 @@ func TestClone_shallowSingleBranch(t *testing.T) {
 }
 
 func TestClone_otherBranch(t *testing.T) {
+	t.Parallel()
 	gs := testutil.NewGitServer(t)
 	repo := gs.NewRepo(t, "m", "main")
 	repo.WriteFiles(map[string]string{"f": "on main"})
@@ -99,6 +101,7 @@ func TestClone_otherBranch(t *testing.T) {
 }
 
 func TestClone_errors(t *testing.T) {
+	t.Parallel()
 	gs := testutil.NewGitServer(t)
 	repo := gs.Repo(t, "m", map[string]string{"f": "x"})
 	_, err := Clone(context.Background(), CloneOptions{URL: repo.URL, Branch: "nope", Dir: filepath.Join(t.TempDir(), "a")})
@@ -120,6 +123,7 @@ func TestClone_errors(t *testing.T) {
 }
 
 func TestParseProgressLine(t *testing.T) {
+	t.Parallel()
 	p := ParseProgressLine("Compressing objects:  50% (1/2)")
 	if p.Stage != "Compressing objects" || p.Percent != 50 || p.Current != 1 || p.Total != 2 || p.Done {
 		t.Errorf("%+v", p)

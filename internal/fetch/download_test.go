@@ -40,6 +40,7 @@ func noFile(t *testing.T, path string) {
 }
 
 func TestDownload_simple(t *testing.T) {
+	t.Parallel()
 	srv := testutil.NewFileServer(t)
 	c := testutil.NewPattern(3<<20+17, 1)
 	url := srv.Add("/w.bin", c)
@@ -85,6 +86,7 @@ func TestDownload_simple(t *testing.T) {
 
 // A cut connection is resumed with a Range request, and the result hashes right.
 func TestDownload_resumeAfterCut(t *testing.T) {
+	t.Parallel()
 	srv := testutil.NewFileServer(t)
 	c := testutil.NewPattern(2<<20, 2)
 	url := srv.Add("/w.bin", c)
@@ -112,6 +114,7 @@ func TestDownload_resumeAfterCut(t *testing.T) {
 
 // A .part left by an earlier (cancelled) run is continued by the next run.
 func TestDownload_resumeAcrossRuns(t *testing.T) {
+	t.Parallel()
 	srv := testutil.NewFileServer(t)
 	c := testutil.NewPattern(4<<20, 3)
 	url := srv.Add("/w.bin", c)
@@ -166,6 +169,7 @@ func TestDownload_resumeAcrossRuns(t *testing.T) {
 }
 
 func TestDownload_retry503Once(t *testing.T) {
+	t.Parallel()
 	for _, status := range []int{503, 429} {
 		srv := testutil.NewFileServer(t)
 		data := []byte("weights")
@@ -189,6 +193,7 @@ func TestDownload_retry503Once(t *testing.T) {
 }
 
 func TestDownload_5xxForeverGivesUp(t *testing.T) {
+	t.Parallel()
 	srv := testutil.NewFileServer(t)
 	url := srv.AddBytes("/w", []byte("x"))
 	srv.SetFault("/w", testutil.Fault{Status: 502, StatusTimes: 1000})
@@ -203,6 +208,7 @@ func TestDownload_5xxForeverGivesUp(t *testing.T) {
 
 // A server that ignores Range gets a clean restart and the file is right.
 func TestDownload_ignoreRangeRestarts(t *testing.T) {
+	t.Parallel()
 	srv := testutil.NewFileServer(t)
 	c := testutil.NewPattern(1<<20, 4)
 	url := srv.Add("/w.bin", c)
@@ -232,6 +238,7 @@ func TestDownload_ignoreRangeRestarts(t *testing.T) {
 
 // A .part whose file changed on the server (ETag differs) restarts cleanly.
 func TestDownload_changedFileRestarts(t *testing.T) {
+	t.Parallel()
 	srv := testutil.NewFileServer(t)
 	dest := filepath.Join(t.TempDir(), "w.bin")
 	url := srv.AddBytes("/w.bin", []byte("new content, longer than before"))
@@ -251,6 +258,7 @@ func TestDownload_changedFileRestarts(t *testing.T) {
 // A .part that is already complete (killed before the rename) is finished
 // without downloading it again (the server answers 416).
 func TestDownload_completePart(t *testing.T) {
+	t.Parallel()
 	srv := testutil.NewFileServer(t)
 	data := []byte("all of it")
 	url := srv.AddBytes("/w", data)
@@ -275,6 +283,7 @@ func TestDownload_completePart(t *testing.T) {
 }
 
 func TestDownload_redirect(t *testing.T) {
+	t.Parallel()
 	srv := testutil.NewFileServer(t)
 	srv.AddBytes("/cdn/w", []byte("from the cdn"))
 	url := srv.Redirect("/release/w", "/cdn/w")
@@ -290,7 +299,25 @@ func TestDownload_redirect(t *testing.T) {
 	}
 }
 
+// Resuming through a redirect keeps the Range and If-Range headers.
+func TestDownload_redirectResume(t *testing.T) {
+	t.Parallel()
+	srv := testutil.NewFileServer(t)
+	c := testutil.NewPattern(600_000, 8)
+	srv.Add("/cdn/w", c)
+	srv.SetFault("/cdn/w", testutil.Fault{CutAfter: 250_000, CutTimes: 1})
+	url := srv.Redirect("/release/w", "/cdn/w")
+	dest := filepath.Join(t.TempDir(), "w")
+	if _, err := fastDownloader().Fetch(context.Background(), File{URL: url, Dest: dest, SHA256: testutil.SHA256(c)}); err != nil {
+		t.Fatal(err)
+	}
+	if rr := srv.RangeRequests("/cdn/w"); len(rr) != 1 || rr[0].Range != "bytes=250000-" || rr[0].IfRange == "" || rr[0].Status != 206 {
+		t.Errorf("range requests at the CDN %+v, want one resuming at 250000", rr)
+	}
+}
+
 func TestDownload_404FailsAtOnce(t *testing.T) {
+	t.Parallel()
 	srv := testutil.NewFileServer(t)
 	url := srv.URL + "/missing.bin"
 	dest := filepath.Join(t.TempDir(), "w")
@@ -316,6 +343,7 @@ func TestDownload_404FailsAtOnce(t *testing.T) {
 }
 
 func TestDownload_shaMismatch(t *testing.T) {
+	t.Parallel()
 	srv := testutil.NewFileServer(t)
 	url := srv.AddBytes("/w", []byte("tampered"))
 	dest := filepath.Join(t.TempDir(), "w")
@@ -335,6 +363,7 @@ func TestDownload_shaMismatch(t *testing.T) {
 
 // A server that stops sending is detected by the watchdog and resumed.
 func TestDownload_stallRetried(t *testing.T) {
+	t.Parallel()
 	srv := testutil.NewFileServer(t)
 	c := testutil.NewPattern(500_000, 5)
 	url := srv.Add("/w", c)
@@ -360,6 +389,7 @@ func TestDownload_stallRetried(t *testing.T) {
 
 // Without ETag/Last-Modified a .part cannot be validated and starts over.
 func TestDownload_noValidatorsStartOver(t *testing.T) {
+	t.Parallel()
 	srv := testutil.NewFileServer(t)
 	c := testutil.NewPattern(200_000, 6)
 	url := srv.Add("/w", c)
@@ -376,6 +406,7 @@ func TestDownload_noValidatorsStartOver(t *testing.T) {
 
 // Download runs files in parallel up to Jobs and returns results in order.
 func TestDownload_parallel(t *testing.T) {
+	t.Parallel()
 	srv := testutil.NewFileServer(t)
 	dir := t.TempDir()
 	var files []File
@@ -406,6 +437,7 @@ func TestDownload_parallel(t *testing.T) {
 
 // One failing file stops the batch with its error, not a context error.
 func TestDownload_batchError(t *testing.T) {
+	t.Parallel()
 	srv := testutil.NewFileServer(t)
 	dir := t.TempDir()
 	srv.Add("/slow", testutil.NewPattern(1<<20, 7))
@@ -426,6 +458,7 @@ func TestDownload_batchError(t *testing.T) {
 }
 
 func TestParseContentRange(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in           string
 		start, total int64

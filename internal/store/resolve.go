@@ -105,6 +105,9 @@ func localModel(ref string) (*Model, error) {
 		return nil, err
 	}
 	fi, err := os.Stat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w: no such folder (a MODEL that contains a path separator or starts with \".\" is a local model folder; give a name from `modelhub list` to download one)", ref, ErrNotModelFolder)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("model folder %s: %w", ref, err)
 	}

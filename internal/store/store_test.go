@@ -94,6 +94,7 @@ func (fx *fixture) checkComplete(dir string) *Manifest {
 }
 
 func TestPull_freshThenNothing(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t)
 	var notes []string
 	res, err := fx.pull(context.Background(), "DEMO", PullOptions{Note: func(s string) { notes = append(notes, s) }})
@@ -187,6 +188,7 @@ func TestResolve(t *testing.T) {
 // An interrupted pull leaves nothing in place; the next one reuses the clone
 // and the finished file, and resumes the partial one with a Range request.
 func TestPull_resumeInterrupted(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t)
 	fx.fs.SetFault("/b.bin", testutil.Fault{RateLimit: 400_000})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -229,6 +231,7 @@ func TestPull_resumeInterrupted(t *testing.T) {
 }
 
 func TestPull_rejectedInitWritesNothing(t *testing.T) {
+	t.Parallel()
 	for name, init := range map[string]string{
 		"traversal":   initJSON("x/y", config.ExternalFile{SrcURL: "http://127.0.0.1:9/evil", Dest: "../../../evil.txt"}),
 		"placeholder": `{"docker_id": "YOUR DOCKER ID", "external_contrib_files": []}`,
@@ -259,6 +262,7 @@ func TestPull_rejectedInitWritesNothing(t *testing.T) {
 }
 
 func TestPull_404(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t)
 	fx.repo.WriteFiles(map[string]string{"init/init.json": initJSON("x/y", config.ExternalFile{SrcURL: fx.fs.URL + "/gone.bin", Dest: "g"})})
 	fx.repo.Commit("404")
@@ -273,6 +277,7 @@ func TestPull_404(t *testing.T) {
 }
 
 func TestPull_update(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t)
 	ctx := context.Background()
 	if _, err := fx.pull(ctx, "demo", PullOptions{}); err != nil {
@@ -322,6 +327,7 @@ func TestPull_update(t *testing.T) {
 
 // An update interrupted in the middle leaves the previous version usable.
 func TestPull_updateInterruptedKeepsOld(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t)
 	ctx := context.Background()
 	if _, err := fx.pull(ctx, "demo", PullOptions{}); err != nil {
@@ -348,6 +354,7 @@ func TestPull_updateInterruptedKeepsOld(t *testing.T) {
 }
 
 func TestPull_sizeMismatchRefetches(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t)
 	ctx := context.Background()
 	if _, err := fx.pull(ctx, "demo", PullOptions{}); err != nil {
@@ -367,6 +374,7 @@ func TestPull_sizeMismatchRefetches(t *testing.T) {
 
 // Concurrent pulls of one model end with one correct folder, each file fetched once.
 func TestPull_concurrent(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t)
 	fx.fs.SetFault("/b.bin", testutil.Fault{RateLimit: 2 << 20})
 	var wg sync.WaitGroup
@@ -404,6 +412,7 @@ func TestPull_concurrent(t *testing.T) {
 }
 
 func TestLockModel_timeout(t *testing.T) {
+	t.Parallel()
 	home := t.TempDir()
 	l, err := LockModel(context.Background(), home, "Demo", time.Second, nil)
 	if err != nil {
@@ -427,6 +436,7 @@ func TestLockModel_timeout(t *testing.T) {
 }
 
 func TestRemove(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t)
 	ctx := context.Background()
 	if _, err := fx.pull(ctx, "demo", PullOptions{}); err != nil {
@@ -455,6 +465,7 @@ func TestRemove(t *testing.T) {
 }
 
 func TestPull_localModelNotFetched(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t)
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "init"), 0o755)
@@ -525,6 +536,7 @@ func findRepoRoot(t *testing.T) string {
 // A staged pull that failed is not resumed once the branch has moved on: the
 // fixed init.json is used.
 func TestPull_stagedCloneOutdated(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t)
 	fx.repo.WriteFiles(map[string]string{"init/init.json": initJSON("x/y", config.ExternalFile{SrcURL: fx.fs.URL + "/gone.bin", Dest: "g"})})
 	fx.repo.Commit("broken")
