@@ -140,6 +140,45 @@ func Test_run_sigint_twice(t *testing.T) {
 	}
 }
 
+// On a terminal: the box with the URLs, and Ctrl-C typed at the terminal
+// stops and removes the container.
+func Test_run_tty_box(t *testing.T) {
+	c := testutil.Docker(t)
+	model, env := e2eModel(t, testutil.DemoImage(t, c))
+	cleanupModel(t, model)
+	port := testutil.FreePort(t)
+	cmd := exec.Command("modelhub", "run", "--api-port", fmt.Sprint(port), model)
+	cmd.Env = env
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 120})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	var out safeBuffer
+	go io.Copy(&out, ptmx)
+	waitFor(t, &out, regexp.MustCompile(`Press Ctrl\+C to stop`), 30*time.Second)
+	for _, want := range []string{"╭", "✓ " + model + " is ready", fmt.Sprintf("REST API  http://127.0.0.1:%d/api/get_config", port), "╯"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("terminal output lacks %q:\n%s", want, out.String())
+		}
+	}
+	io.WriteString(ptmx, "\x03") // Ctrl-C at the terminal
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("Ctrl-C did not end modelhub:\n%s", out.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("exit code %d, want 130:\n%s", code, out.String())
+	}
+	if n := modelContainers(t, model); n != 0 {
+		t.Errorf("%d containers left after Ctrl-C", n)
+	}
+}
+
 // Bash mode under a pseudo-terminal: the shell runs our commands, sees the
 // terminal size, and its exit status becomes ours.
 func Test_run_bash_pty(t *testing.T) {
