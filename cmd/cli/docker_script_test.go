@@ -55,6 +55,9 @@ type dockerCleanup struct{ m *testing.M }
 func (d dockerCleanup) Run() int {
 	code := d.m.Run()
 	testutil.RemoveDemoImages()
+	if isolatedDir != "" {
+		os.RemoveAll(isolatedDir)
+	}
 	return code
 }
 

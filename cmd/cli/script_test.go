@@ -19,10 +19,38 @@ import (
 // The end-to-end tests run the real binary: testscript re-executes this test binary
 // as "modelhub" through Main, as the installed command would run.
 func TestMain(m *testing.M) {
+	if filepath.Base(os.Args[0]) != "modelhub" {
+		isolatedDir = isolateUserDirs()
+	}
 	testscript.Main(dockerCleanup{m}, map[string]func(){
 		"modelhub": func() { os.Exit(Main()) },
 	})
 }
+
+// isolateUserDirs points every folder modelhub writes to (and the index) into a
+// temporary folder for this test process, so no test, and no binary a test runs
+// with the process's environment, touches the user's real data, cache or the
+// public index.
+func isolateUserDirs() string {
+	dir, err := os.MkdirTemp("", "modelhub-cli-test")
+	if err != nil {
+		panic(err)
+	}
+	for k, v := range map[string]string{
+		"MODELHUB_HOME":   filepath.Join(dir, "home"),
+		"MODELHUB_CACHE":  filepath.Join(dir, "cache"),
+		"XDG_DATA_HOME":   filepath.Join(dir, "data"),
+		"XDG_CACHE_HOME":  filepath.Join(dir, "cache-xdg"),
+		"XDG_CONFIG_HOME": filepath.Join(dir, "config"),
+		"MODELHUB_INDEX":  "http://127.0.0.1:9/no-index-set-in-this-test.json",
+	} {
+		os.Setenv(k, v)
+	}
+	return dir
+}
+
+// isolatedDir is removed when the tests end (see dockerCleanup.Run).
+var isolatedDir string
 
 // Other test files extend the harness from their init functions: setupHooks run for
 // every script, scriptCmds are extra script commands, scriptConds extra conditions.
