@@ -243,7 +243,7 @@ func absDir(dir, flag string) (string, error) {
 	if dir == "" {
 		return "", nil
 	}
-	abs, err := filepath.Abs(dir)
+	abs, err := dockerrun.HostPath(dir)
 	if err != nil {
 		return "", fmt.Errorf("%s %s: %w", flag, dir, err)
 	}
@@ -333,7 +333,7 @@ func planContainer(opts *RunOptions, model *runModel, name string, gpu bool, dat
 	if !ip.IsLoopback() {
 		ios.Warnf("binding to %s: %s will be reachable from your network, not only from this computer", opts.Host, model.Name)
 	}
-	contrib, err := filepath.Abs(filepath.Join(model.Dir, "contrib_src"))
+	contrib, err := dockerrun.HostPath(filepath.Join(model.Dir, "contrib_src"))
 	if err != nil {
 		return nil, dockerrun.Spec{}, err
 	}
