@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -33,6 +34,9 @@ standard error on stderr. -f keeps following it until the model stops or Ctrl-C.
 		ValidArgsFunction: completeModels(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name = args[0]
+			if err := checkTail(opts.Tail); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -60,4 +64,15 @@ func logsRun(ctx context.Context, opts *LogsOptions) error {
 		return err
 	}
 	return ctx.Err()
+}
+
+// checkTail accepts what -n/--tail means: "all" or a number of lines (0 or more).
+func checkTail(tail string) error {
+	if tail == "all" {
+		return nil
+	}
+	if n, err := strconv.Atoi(tail); err != nil || n < 0 {
+		return usageErrorf("--tail %q: want a number of lines (0 or more) or \"all\"", tail)
+	}
+	return nil
 }

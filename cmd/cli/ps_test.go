@@ -25,6 +25,12 @@ func Test_NewCmdStopPsLogs_flags(t *testing.T) {
 		{args: []string{"logs", "-f", "x"}, want: "logs x follow=true tail=all"},
 		{args: []string{"logs", "-n", "5", "x"}, want: "logs x follow=false tail=5"},
 		{args: []string{"logs"}, wantErr: "needs a model NAME"},
+		{args: []string{"logs", "-n", "0", "x"}, want: "logs x follow=false tail=0"},
+		{args: []string{"logs", "-n", "all", "x"}, want: "logs x follow=false tail=all"},
+		{args: []string{"logs", "-n", "abc", "x"}, wantErr: `--tail "abc": want a number of lines`},
+		{args: []string{"logs", "-n", "-3", "x"}, wantErr: `--tail "-3": want a number of lines`},
+		{args: []string{"logs", ""}, wantErr: "got an empty argument"},
+		{args: []string{"stop", "a", ""}, wantErr: "got an empty argument"},
 	} {
 		f, _, _ := listTestFactory(t, "[]", false, 0)
 		var got string

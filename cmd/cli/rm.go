@@ -49,6 +49,9 @@ without a terminal --yes is required).`,
 			case !opts.All && len(args) == 0:
 				return usageErrorf("%s needs at least one MODEL (or --all)", cmd.CommandPath())
 			}
+			if err := noEmptyArgs(cmd, args, "the names of downloaded models"); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}

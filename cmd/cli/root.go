@@ -72,6 +72,14 @@ URLs of its REST API and web UI, or of its Jupyter notebook with --expert.`,
 		root.AddCommand(c)
 	}
 	root.SetHelpCommandGroupID("")
+	// cobra's completion command only prints its help, exit 0, for an unknown
+	// shell; made runnable, its NoArgs check turns `completion foo` into a usage error.
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			c.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
+		}
+	}
 	return root
 }
 
@@ -107,8 +115,19 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 		case len(args) > n:
 			return usageErrorf("%s takes %s, got %d arguments", cmd.CommandPath(), what, len(args))
 		}
-		return nil
+		return noEmptyArgs(cmd, args, what)
 	}
+}
+
+// noEmptyArgs refuses an empty argument (`modelhub pull ""`, an unset shell
+// variable) before it reaches a lookup that would report it as a nameless model.
+func noEmptyArgs(cmd *cobra.Command, args []string, what string) error {
+	for _, a := range args {
+		if strings.TrimSpace(a) == "" {
+			return usageErrorf("%s got an empty argument: give %s", cmd.CommandPath(), what)
+		}
+	}
+	return nil
 }
 
 // Main runs modelhub with os.Args and returns the exit code.

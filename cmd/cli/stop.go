@@ -43,6 +43,9 @@ them. --all stops every model modelhub started.`,
 			if !opts.All && len(args) == 0 {
 				return usageErrorf("%s needs model names (see `modelhub ps`) or --all", cmd.CommandPath())
 			}
+			if err := noEmptyArgs(cmd, args, "the names of running models (see `modelhub ps`)"); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
