@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"reflect"
 	"sort"
 	"strings"
 	"unicode"
@@ -48,10 +49,16 @@ type SyntaxError struct {
 	Offset       int64
 	Line, Column int
 	Msg          string
+	// NotList is set for valid JSON that is not a list of models (`{}`, `null`).
+	NotList bool
 }
 
 func (e *SyntaxError) Error() string {
-	return fmt.Sprintf("index %s is not valid JSON: line %d, column %d (byte %d): %s", e.Source, e.Line, e.Column, e.Offset, e.Msg)
+	what := "is not valid JSON"
+	if e.NotList {
+		what = "is not a list of models"
+	}
+	return fmt.Sprintf("index %s %s: line %d, column %d (byte %d): %s", e.Source, what, e.Line, e.Column, e.Offset, e.Msg)
 }
 
 // Parse decodes an index. Entries that cannot be used safely are skipped with a warning;
@@ -66,12 +73,20 @@ func Parse(data []byte, source string) (*Index, error) {
 		extra := end + int64(len(data[end:])-len(bytes.TrimLeft(data[end:], " \t\r\n")))
 		return nil, syntaxError(data, source, errors.New("extra data after the list of models"), extra)
 	}
+	if raw == nil { // the JSON literal null
+		start := int64(len(data) - len(bytes.TrimLeft(data, " \t\r\n")))
+		return nil, syntaxError(data, source, &json.UnmarshalTypeError{Value: "null", Type: reflect.TypeOf(raw), Offset: start + 1}, 0)
+	}
 	ix := &Index{Source: source}
 	seen := map[string]bool{}
 	for i, r := range raw {
 		var m Model
+		if len(r) == 0 || r[0] != '{' {
+			ix.Warnings = append(ix.Warnings, fmt.Sprintf("skipped entry %d: %s is not a model (want an object)", i+1, jsonKind(r)))
+			continue
+		}
 		if err := json.Unmarshal(r, &m); err != nil {
-			ix.Warnings = append(ix.Warnings, fmt.Sprintf("skipped entry %d: %v", i+1, err))
+			ix.Warnings = append(ix.Warnings, fmt.Sprintf("skipped entry %d%s: %s", i+1, quotedName(m.Name), fieldError(err)))
 			continue
 		}
 		if err := CheckName(m.Name); err != nil {
@@ -100,6 +115,7 @@ func syntaxError(data []byte, source string, err error, off int64) error {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	msg := err.Error()
+	notList := false
 	switch {
 	case errors.As(err, &se):
 		off = se.Offset - 1 // point at the offending character
@@ -109,6 +125,7 @@ func syntaxError(data []byte, source string, err error, off int64) error {
 	case errors.As(err, &te):
 		off = max(te.Offset-1, 0)
 		msg = "expected a list of models, found " + te.Value
+		notList = true
 	case errors.Is(err, io.EOF):
 		msg = "the file is empty"
 	case errors.Is(err, io.ErrUnexpectedEOF):
@@ -127,7 +144,67 @@ func syntaxError(data []byte, source string, err error, off int64) error {
 			col++
 		}
 	}
-	return &SyntaxError{Source: source, Offset: off, Line: line, Column: col, Msg: msg}
+	return &SyntaxError{Source: source, Offset: off, Line: line, Column: col, Msg: msg, NotList: notList}
+}
+
+// jsonKind names the kind of a JSON value by its first byte.
+func jsonKind(r json.RawMessage) string {
+	switch {
+	case len(r) == 0:
+		return "nothing"
+	case r[0] == '[':
+		return "a list"
+	case r[0] == '"':
+		return "a string"
+	case r[0] == 't' || r[0] == 'f':
+		return "a boolean"
+	case r[0] == 'n':
+		return "null"
+	}
+	return "a number"
+}
+
+func quotedName(name string) string {
+	if name == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (%q)", name)
+}
+
+// fieldError says which field of an entry has the wrong type, in the index's
+// terms rather than Go's ("backend" is a string, want a list of strings).
+func fieldError(err error) string {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) || te.Type == nil {
+		return err.Error()
+	}
+	want := "a " + te.Type.Kind().String()
+	switch te.Type.Kind() {
+	case reflect.Slice:
+		want = "a list of strings"
+	case reflect.Bool:
+		want = "true or false"
+	case reflect.String:
+		want = "a string"
+	}
+	return fmt.Sprintf("%q is %s, want %s", te.Field, article(te.Value), want)
+}
+
+// article turns encoding/json's name of a JSON value into a phrase.
+func article(value string) string {
+	switch {
+	case value == "array":
+		return "a list"
+	case value == "object":
+		return "an object"
+	case value == "bool":
+		return "a boolean"
+	case value == "string":
+		return "a string"
+	case strings.HasPrefix(value, "number"):
+		return "a number"
+	}
+	return value
 }
 
 // CheckName accepts a name that is safe as a single folder name on every OS.

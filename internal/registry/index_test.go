@@ -50,7 +50,9 @@ func TestParseSkipsUnsafeEntries(t *testing.T) {
  {"name": "ssh", "github": "git@github.com:x/y.git"},
  {"name": "typed", "github": "https://x.invalid/a", "backend": "not-a-list"},
  {"name": "good", "github": "https://x.invalid/good"},
- {"name": "GOOD", "github": "https://x.invalid/good2"}
+ {"name": "GOOD", "github": "https://x.invalid/good2"},
+ null,
+ 7
 ]`
 	ix, err := Parse([]byte(data), "test")
 	if err != nil {
@@ -59,10 +61,14 @@ func TestParseSkipsUnsafeEntries(t *testing.T) {
 	if got := strings.Join(ix.Names(), ","); got != "good" {
 		t.Errorf("kept %q, want only good", got)
 	}
-	if len(ix.Warnings) != 10 {
-		t.Fatalf("want 10 warnings, got %d: %q", len(ix.Warnings), ix.Warnings)
+	if len(ix.Warnings) != 12 {
+		t.Fatalf("want 12 warnings, got %d: %q", len(ix.Warnings), ix.Warnings)
 	}
-	for _, want := range []string{`"../evil"`, `"a/b"`, `"files"`, `"ssh"`, `"GOOD"`, "entry 9"} {
+	for _, want := range []string{`"../evil"`, `"a/b"`, `"files"`, `"ssh"`, `"GOOD"`,
+		// in the index's terms, not Go's ("cannot unmarshal ... of type []string")
+		`skipped entry 9 ("typed"): "backend" is a string, want a list of strings`,
+		"skipped entry 12: null is not a model (want an object)",
+		"skipped entry 13: a number is not a model (want an object)"} {
 		found := false
 		for _, w := range ix.Warnings {
 			found = found || strings.Contains(w, want)
@@ -77,12 +83,15 @@ func TestParseMalformed(t *testing.T) {
 	for _, tc := range []struct {
 		data      string
 		line, col int
+		notList   bool // valid JSON, but not a list: not called "not valid JSON"
 	}{
-		{"[\n {\"name\": \"a\",}\n]", 2, 15},
-		{"[\n {\"name\": \"a\"}", 2, 15},
-		{"", 1, 1},
-		{`{"name": "a"}`, 1, 1},
-		{"[] []", 1, 4},
+		{"[\n {\"name\": \"a\",}\n]", 2, 15, false},
+		{"[\n {\"name\": \"a\"}", 2, 15, false},
+		{"", 1, 1, false},
+		{`{"name": "a"}`, 1, 1, true},
+		{"[] []", 1, 4, false},
+		{"null", 1, 1, true},
+		{"\n  null\n", 2, 3, true},
 	} {
 		_, err := Parse([]byte(tc.data), "models.json")
 		var se *SyntaxError
@@ -92,6 +101,9 @@ func TestParseMalformed(t *testing.T) {
 		}
 		if se.Line != tc.line || se.Column != tc.col || !strings.Contains(err.Error(), "models.json") {
 			t.Errorf("Parse(%q): %v: at %d:%d, want %d:%d", tc.data, err, se.Line, se.Column, tc.line, tc.col)
+		}
+		if se.NotList != tc.notList || strings.Contains(err.Error(), "not valid JSON") == tc.notList {
+			t.Errorf("Parse(%q): %v: NotList %v, want %v", tc.data, err, se.NotList, tc.notList)
 		}
 	}
 }
