@@ -187,9 +187,16 @@ func Test_rmRun_confirm(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(f.Opts.Home, "models", "Demo")
+	// no terminal: one line (it used to print the question, then a second line)
+	f.IO.InTTY = false
+	err := rmRun(context.Background(), &RmOptions{IO: f.IO, Factory: f, All: true})
+	if err == nil || strings.Contains(err.Error(), "\n") || !strings.HasPrefix(err.Error(), "refusing to remove 1 downloaded model(s) (Demo) from ") ||
+		!strings.HasSuffix(err.Error(), "unasked: there is no terminal to ask on; pass --yes to confirm") {
+		t.Errorf("no terminal: %q", err)
+	}
 	f.IO.InTTY = true
 	f.IO.In = strings.NewReader("n\n")
-	err := rmRun(context.Background(), &RmOptions{IO: f.IO, Factory: f, All: true})
+	err = rmRun(context.Background(), &RmOptions{IO: f.IO, Factory: f, All: true})
 	if err == nil || !strings.Contains(errOut.String(), "Remove 1 downloaded model(s) (Demo)") {
 		t.Errorf("answer n: %v, stderr %q", err, errOut)
 	}

@@ -78,7 +78,8 @@ func rmRun(ctx context.Context, opts *RmOptions) error {
 			return nil
 		}
 		if !opts.Yes {
-			ok, err := confirm(opts.IO, fmt.Sprintf("Remove %d downloaded model(s) (%s) from %s?", len(names), strings.Join(names, ", "), s.ModelsDir()))
+			what := fmt.Sprintf("%d downloaded model(s) (%s) from %s", len(names), strings.Join(names, ", "), s.ModelsDir())
+			ok, err := confirm(opts.IO, "Remove "+what+"?", "refusing to remove "+what+" unasked: there is no terminal to ask on; pass --yes to confirm")
 			if err != nil {
 				return err
 			}
@@ -124,11 +125,11 @@ func rmRun(ctx context.Context, opts *RmOptions) error {
 	return errors.Join(errs...)
 }
 
-// confirm asks a yes/no question on the terminal; without one it fails
-// telling to pass --yes.
-func confirm(ios *IOStreams, question string) (bool, error) {
+// confirm asks a yes/no question on the terminal; without one it fails with
+// refusal, one line that names what was not done and tells to pass --yes.
+func confirm(ios *IOStreams, question, refusal string) (bool, error) {
 	if !ios.InTTY {
-		return false, fmt.Errorf("%s\nrefusing to ask without a terminal: pass --yes to confirm", question)
+		return false, errors.New(refusal)
 	}
 	fprintf(ios.ErrOut, "%s [y/N] ", question)
 	line, err := bufio.NewReader(ios.In).ReadString('\n')
