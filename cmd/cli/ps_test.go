@@ -112,6 +112,14 @@ b     expert  http://127.0.0.1:8888/notebooks/sandbox.ipynb?token=t  3h0m  img:2
 	if !d.called("stop  10s") || !d.called("remove ") {
 		t.Errorf("calls %v", d.calls)
 	}
+	// one model named twice (any case) is stopped once, not twice in parallel
+	d.calls = nil
+	if err := stopRun(context.Background(), &StopOptions{IO: f.IO, Factory: f, Names: []string{"a", "A"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(d.calls, ","); strings.Count(got, "stop ") != 1 || strings.Count(got, "remove ") != 1 {
+		t.Errorf("stop a A: calls %v, want one stop and one remove", d.calls)
+	}
 	// --all stops and removes every model container (tested here, with a fake:
 	// on the real engine it would stop the other scripts' models too)
 	d.calls = nil

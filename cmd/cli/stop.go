@@ -70,11 +70,15 @@ func stopRun(ctx context.Context, opts *StopOptions) error {
 	if opts.All {
 		targets = cs
 	} else {
+		seen := map[string]bool{} // `stop demo Demo` stops demo once
 		for _, n := range opts.Names {
 			found := false
 			for _, c := range cs {
 				if strings.EqualFold(c.Model, n) {
-					targets = append(targets, c)
+					if !seen[c.Name] {
+						targets = append(targets, c)
+						seen[c.Name] = true
+					}
 					found = true
 					break
 				}
