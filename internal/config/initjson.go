@@ -84,6 +84,7 @@ func (in *Init) Problems(modelDir string) []error {
 	case strings.ContainsAny(in.DockerID, " \t\n"):
 		add("docker_id", fmt.Errorf("%q is not an image name", in.DockerID))
 	}
+	seen := map[string]int{} // destinations already written, lowercased (case-insensitive filesystems)
 	for i, f := range in.Files {
 		field := fmt.Sprintf("external_contrib_files[%d]", i)
 		if IsPlaceholder(f.SrcURL) || IsPlaceholder(f.Dest) {
@@ -93,8 +94,10 @@ func (in *Init) Problems(modelDir string) []error {
 		if err := checkSrcURL(f.SrcURL); err != nil {
 			add(field+".src_url", err)
 		}
-		if _, err := SafeDest(modelDir, f.Dest); err != nil {
+		if full, err := SafeDest(modelDir, f.Dest); err != nil {
 			add(field+".dest_file_path", err)
+		} else if err := destClash(modelDir, full, i, seen); err != nil {
+			add(field+".dest_file_path", fmt.Errorf("%q %w", f.Dest, err))
 		}
 		if f.SHA256 != "" && !isHexDigest(f.SHA256) {
 			add(field+".sha256", fmt.Errorf("%q is not a 64-digit hex sha256", f.SHA256))
@@ -194,8 +197,31 @@ func SafeDest(modelDir, dest string) (string, error) {
 	}
 	if fi, err := os.Lstat(full); err == nil && fi.Mode()&os.ModeSymlink != 0 {
 		return "", fmt.Errorf("%q: %w: it is a symbolic link", dest, ErrUnsafePath)
+	} else if err == nil && fi.IsDir() {
+		return "", fmt.Errorf("%q is a folder of the model, not a file: name the file to write (e.g. %s/weights.bin)", dest, strings.TrimSuffix(rel, "/"))
 	}
 	return full, nil
+}
+
+// destClash rejects a destination inside the clone's .git or modelhub's own
+// .modelhub folder, and one an earlier entry (index < i, in seen) already writes.
+func destClash(modelDir, full string, i int, seen map[string]int) error {
+	root, err := filepath.Abs(modelDir)
+	if err != nil {
+		return err
+	}
+	if rel, err := filepath.Rel(root, full); err == nil {
+		first, _, _ := strings.Cut(filepath.ToSlash(rel), "/")
+		if strings.EqualFold(first, ".git") || strings.EqualFold(first, ".modelhub") {
+			return fmt.Errorf("writes into %s, which belongs to git/modelhub: put the file under contrib_src/", first)
+		}
+	}
+	key := strings.ToLower(full)
+	if j, ok := seen[key]; ok {
+		return fmt.Errorf("is also written by external_contrib_files[%d]: give each file its own path", j)
+	}
+	seen[key] = i
+	return nil
 }
 
 func within(root, p string) bool {

@@ -128,3 +128,40 @@ func TestIsPlaceholder(t *testing.T) {
 		}
 	}
 }
+
+// Destinations inside the model folder that would still break it: an existing
+// folder, the clone's .git, modelhub's .modelhub, or a file written twice.
+// validate reports them like pull (they used to pass validate; pull failed on
+// a folder only after downloading it, with "rename ...: file exists").
+func TestInitProblemsDestClash(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "contrib_src", "model"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for dests, want := range map[string]string{
+		`"contrib_src"`:             `"contrib_src" is a folder of the model, not a file`,
+		`"/contrib_src/model/"`:     `"/contrib_src/model/" is a folder of the model, not a file`,
+		`".modelhub/manifest.json"`: `writes into .modelhub, which belongs to git/modelhub`,
+		`".GIT/config"`:             `writes into .GIT, which belongs to git/modelhub`,
+		`"contrib_src/model/w.bin", "/contrib_src/MODEL/W.bin"`: `external_contrib_files[1].dest_file_path: "/contrib_src/MODEL/W.bin" is also written by external_contrib_files[0]`,
+	} {
+		var files []string
+		for _, d := range strings.Split(dests, ", ") {
+			files = append(files, `{"src_url": "https://example.org/w", "dest_file_path": `+d+`}`)
+		}
+		in, err := ParseInit([]byte(`{"docker_id": "a/b:1", "external_contrib_files": [` + strings.Join(files, ",") + `]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = in.Check(dir)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", dests, err, want)
+		}
+	}
+	in, _ := ParseInit([]byte(`{"docker_id": "a/b:1", "external_contrib_files": [
+		{"src_url": "https://example.org/a", "dest_file_path": "contrib_src/model/a"},
+		{"src_url": "https://example.org/a", "dest_file_path": "contrib_src/model/b"}]}`))
+	if err := in.Check(dir); err != nil {
+		t.Errorf("two files, two paths: %v", err)
+	}
+}

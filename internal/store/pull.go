@@ -154,9 +154,6 @@ func (s *Store) Pull(ctx context.Context, m *Model, o PullOptions) (*PullResult,
 	if err == nil {
 		err = in.Check(stage)
 	}
-	if err == nil {
-		err = checkDuplicateDests(stage, in)
-	}
 	if err != nil {
 		// Nothing of a rejected model is kept.
 		os.RemoveAll(stage)
@@ -233,27 +230,6 @@ func (s *Store) stageClone(ctx context.Context, stage string, entry *registry.Mo
 		return "", false, err
 	}
 	return commit, true, nil
-}
-
-// checkDuplicateDests rejects two entries writing the same file, and files
-// written into the clone's .git or modelhub's .modelhub folder.
-func checkDuplicateDests(dir string, in *config.Init) error {
-	seen := map[string]int{}
-	for i, f := range in.Files {
-		p, _ := config.SafeDest(dir, f.Dest)
-		if rel, err := filepath.Rel(dir, p); err == nil {
-			first, _, _ := strings.Cut(filepath.ToSlash(rel), "/")
-			if strings.EqualFold(first, ".git") || strings.EqualFold(first, ".modelhub") {
-				return fmt.Errorf("init/init.json: external_contrib_files[%d].dest_file_path: %q writes into %s, which belongs to git/modelhub", i, f.Dest, first)
-			}
-		}
-		key := strings.ToLower(p)
-		if j, ok := seen[key]; ok {
-			return fmt.Errorf("init/init.json: external_contrib_files[%d] and [%d] both write %q", j, i, f.Dest)
-		}
-		seen[key] = i
-	}
-	return nil
 }
 
 // plan builds the staging manifest and the list of files still to download:
