@@ -151,6 +151,9 @@ func testRun(ctx context.Context, opts *TestOptions) error {
 			}
 		}
 		baseURL = "http://127.0.0.1:" + strconv.Itoa(port)
+		// a model that does not answer yet is waited for: say so, or a wrong
+		// -p looks like a hang for the whole --timeout
+		ios.Notef("waiting up to %s for %s to answer at %s", opts.Timeout, name, baseURL)
 		if err := modeltest.WaitReady(ctx, localHTTP, baseURL, opts.Timeout, nil); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
