@@ -128,6 +128,9 @@ func newStore(f *Factory) (*store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if fi, err := os.Stat(p.Home); err == nil && !fi.IsDir() {
+		return nil, fmt.Errorf("home %s is a file, not a folder: pass a folder with --home or MODELHUB_HOME", p.Home)
+	}
 	return &store.Store{Home: p.Home, Index: f.Index}, nil
 }
 
