@@ -84,9 +84,10 @@ func cloneErr(o CloneOptions, err error) error {
 	case errors.Is(err, plumbing.ErrReferenceNotFound), errors.Is(err, git.NoMatchingRefSpecError{}):
 		return fmt.Errorf("clone %s: %w: %q (the index's github_branch is wrong; tell the index maintainers)", o.URL, ErrBranchNotFound, o.Branch)
 	case errors.Is(err, transport.ErrRepositoryNotFound):
-		return fmt.Errorf("clone %s: repository not found (check the model's github URL in the index): %w", o.URL, err)
+		// go-git's own text is "repository not found: " (empty details): wrap the sentinel
+		return fmt.Errorf("clone %s: %w (check the model's github URL in the index; a private repository cannot be cloned)", o.URL, transport.ErrRepositoryNotFound)
 	case errors.Is(err, transport.ErrEmptyRemoteRepository):
-		return fmt.Errorf("clone %s: the repository is empty: %w", o.URL, err)
+		return fmt.Errorf("clone %s: %w (the model's repository has no commits; tell the index maintainers)", o.URL, transport.ErrEmptyRemoteRepository)
 	}
 	if strings.Contains(err.Error(), "couldn't find remote ref") {
 		return fmt.Errorf("clone %s: %w: %q", o.URL, ErrBranchNotFound, o.Branch)

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/transport"
 
 	"github.com/modelhub-ai/modelhub/internal/testutil"
 )
@@ -112,8 +114,9 @@ func TestClone_errors(t *testing.T) {
 		t.Errorf("RemoteHead missing branch: %v, want ErrBranchNotFound", err)
 	}
 	_, err = Clone(context.Background(), CloneOptions{URL: gs.URL + "/absent.git", Branch: "master", Dir: filepath.Join(t.TempDir(), "b")})
-	if err == nil {
-		t.Error("clone of a missing repository succeeded")
+	// one statement of the cause, no dangling ": " (it was "repository not found (...): repository not found: ")
+	if !errors.Is(err, transport.ErrRepositoryNotFound) || strings.Count(err.Error(), "repository not found") != 1 || strings.HasSuffix(err.Error(), ": ") {
+		t.Errorf("clone of a missing repository: %q", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
