@@ -99,10 +99,14 @@ func (s *Source) loadFile() (*Result, error) {
 	}
 	data, err := os.ReadFile(p)
 	if err != nil {
+		if errors.Is(err, os.ErrNotExist) && strings.Contains(p, "://") {
+			return nil, fmt.Errorf("index %s is not an http(s) URL, a file:// URL or an existing file (check --index or MODELHUB_INDEX)", p)
+		}
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("index file %s does not exist (check --index or %s)", p, "MODELHUB_INDEX")
 		}
-		return nil, fmt.Errorf("read index: %w", err)
+		// a folder, no permission: say which file and where it came from
+		return nil, fmt.Errorf("read index %s: %w (check --index or MODELHUB_INDEX: it names a models.json file or an http(s) URL)", p, err)
 	}
 	ix, err := Parse(data, p)
 	if err != nil {

@@ -199,6 +199,17 @@ func TestSourceLocalFile(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "nope.json") || !strings.Contains(err.Error(), "--index") {
 		t.Errorf("missing file: %v", err)
 	}
+	// a folder, or a URL scheme we do not fetch, names itself and --index
+	// (they were "read index: read DIR: is a directory", "index file ftp://x does not exist")
+	for loc, want := range map[string]string{
+		dir:                            "read index " + dir + ": ",
+		"ftp://example.invalid/m.json": "index ftp://example.invalid/m.json is not an http(s) URL, a file:// URL or an existing file",
+	} {
+		_, err := (&Source{Location: loc}).Load(context.Background())
+		if err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "(check --index or MODELHUB_INDEX") {
+			t.Errorf("%s: %v, want %q and a hint", loc, err, want)
+		}
+	}
 }
 
 func TestSourceDamagedCacheIsRefetched(t *testing.T) {
