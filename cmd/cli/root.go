@@ -185,7 +185,7 @@ func execute(ctx context.Context, root *cobra.Command, ios *IOStreams) int {
 		return ExitInterrupted
 	case errors.As(err, &exitErr):
 		if !exitErr.Silent && exitErr.Err != nil {
-			fprintf(ios.ErrOut, "modelhub: %v\n", exitErr.Err)
+			fprintf(ios.ErrOut, "modelhub: %s\n", oneLinePerError(exitErr.Err))
 		}
 		return exitErr.Code
 	case errors.As(err, &usageErr) || isCobraUsageError(err):
@@ -196,8 +196,14 @@ func execute(ctx context.Context, root *cobra.Command, ios *IOStreams) int {
 		fprintf(ios.ErrOut, "modelhub: %v\nRun '%s --help' for usage.\n", err, path)
 		return ExitUsage
 	}
-	fprintf(ios.ErrOut, "modelhub: %v\n", err)
+	fprintf(ios.ErrOut, "modelhub: %s\n", oneLinePerError(err))
 	return ExitFailure
+}
+
+// oneLinePerError gives each line of a joined error (`rm a b`: one per model)
+// its own "modelhub: " prefix, so every line says where it comes from.
+func oneLinePerError(err error) string {
+	return strings.ReplaceAll(strings.TrimRight(err.Error(), "\n"), "\n", "\nmodelhub: ")
 }
 
 // isCobraUsageError recognises the errors cobra makes itself for bad command lines.

@@ -106,14 +106,29 @@ func (in *Init) Problems(modelDir string) []error {
 	return errs
 }
 
-// Check returns the first problem of Problems, naming the file, or nil.
+// Check returns the problems of Problems as one error on one line, naming the
+// file, or nil.
 func (in *Init) Check(modelDir string) error {
 	probs := in.Problems(modelDir)
 	if len(probs) == 0 {
 		return nil
 	}
-	return fmt.Errorf("init/init.json: %w", errors.Join(probs...))
+	return fmt.Errorf("init/init.json: %w", problems(probs))
 }
+
+// problems joins errors like errors.Join (errors.Is/As see each one) but on
+// one line: the CLI prints an error as a single `modelhub: ...` line.
+type problems []error
+
+func (p problems) Error() string {
+	msgs := make([]string, len(p))
+	for i, err := range p {
+		msgs[i] = err.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func (p problems) Unwrap() []error { return p }
 
 func checkSrcURL(s string) error {
 	u, err := url.Parse(s)

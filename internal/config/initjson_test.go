@@ -165,3 +165,22 @@ func TestInitProblemsDestClash(t *testing.T) {
 		t.Errorf("two files, two paths: %v", err)
 	}
 }
+
+// Several problems make one line (the CLI prints `modelhub: ...` once; with
+// errors.Join the second problem was a bare line of its own), and each is
+// still found with errors.Is.
+func TestInitCheckOneLine(t *testing.T) {
+	in, err := ParseInit([]byte(`{"docker_id": "YOUR MODEL'S DOCKER IMAGE", "external_contrib_files": [
+		{"src_url": "https://example.org/a", "dest_file_path": "../a"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = in.Check(t.TempDir())
+	want := `init/init.json: docker_id: init.json is not filled in: "YOUR MODEL'S DOCKER IMAGE" is the template's placeholder, name the model's Docker image; external_contrib_files[0].dest_file_path: "../a": path leaves the model folder`
+	if err == nil || err.Error() != want {
+		t.Errorf("Check = %q\nwant    %q", err, want)
+	}
+	if !errors.Is(err, ErrPlaceholder) || !errors.Is(err, ErrUnsafePath) {
+		t.Errorf("errors.Is lost a problem: %v", err)
+	}
+}
