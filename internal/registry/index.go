@@ -214,6 +214,10 @@ func CheckName(name string) error {
 		return errors.New("the name is empty")
 	case name == "." || name == ".." || strings.Contains(name, ".."):
 		return errors.New("the name contains \"..\"")
+	case strings.HasPrefix(name, "."):
+		// a hidden folder beside modelhub's own (.staging-NAME), and a MODEL
+		// starting with "." is read as a local path: it could never be pulled
+		return errors.New("the name starts with a dot")
 	case strings.ContainsAny(name, `/\:*?"<>|`):
 		return errors.New("the name contains a path separator or a character not allowed in folder names")
 	case strings.TrimSpace(name) != name || strings.HasSuffix(name, "."):

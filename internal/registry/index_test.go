@@ -114,7 +114,7 @@ func TestCheckName(t *testing.T) {
 			t.Errorf("CheckName(%q) = %v", ok, err)
 		}
 	}
-	for _, bad := range []string{"", ".", "..", "a/b", `a\b`, "x..y", "tab\tname", "c:", " lead", "trail.", strings.Repeat("a", 200)} {
+	for _, bad := range []string{"", ".", "..", ".hidden", ".staging-x", "a/b", `a\b`, "x..y", "tab\tname", "c:", " lead", "trail.", strings.Repeat("a", 200)} {
 		if err := CheckName(bad); err == nil {
 			t.Errorf("CheckName(%q) accepted", bad)
 		}
