@@ -41,8 +41,9 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 // ValidName checks that name can be a model (and folder) name.
 func ValidName(name string) error {
-	if !nameRE.MatchString(name) || strings.Contains(name, "..") {
-		return fmt.Errorf("%w %q: use letters, digits, '-', '_' and '.', e.g. my-model", ErrInvalidName, name)
+	// a trailing dot: the index would skip the name (and Windows drops it from folder names)
+	if !nameRE.MatchString(name) || strings.Contains(name, "..") || strings.HasSuffix(name, ".") {
+		return fmt.Errorf("%w %q: use letters, digits, '-', '_' and '.', starting with a letter or digit, with no \"..\" and no dot at the end, e.g. my-model", ErrInvalidName, name)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/modelhub-ai/modelhub/internal/config"
+	"github.com/modelhub-ai/modelhub/internal/registry"
 	"github.com/modelhub-ai/modelhub/internal/testutil"
 )
 
@@ -137,7 +138,13 @@ func TestValidName(t *testing.T) {
 			t.Errorf("%s: %v", ok, err)
 		}
 	}
-	for _, bad := range []string{"", ".", "..", "a/b", `a\b`, "-x", ".hidden", "a..b", "with space"} {
+	// a name new accepts must be one the index accepts ("trailing." was not)
+	for _, name := range []string{"trailing.", "a.", "x-y_z.1"} {
+		if ValidName(name) == nil && registry.CheckName(name) != nil {
+			t.Errorf("new accepts %q, the index skips it: %v", name, registry.CheckName(name))
+		}
+	}
+	for _, bad := range []string{"", ".", "..", "a/b", `a\b`, "-x", ".hidden", "a..b", "with space", "trailing."} {
 		if err := ValidName(bad); !errors.Is(err, ErrInvalidName) {
 			t.Errorf("%q: got %v", bad, err)
 		}
