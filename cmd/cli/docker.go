@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"hash/crc32"
 	"io"
 	"sync"
 	"time"
@@ -57,10 +59,17 @@ func dockerConnector() func(ctx context.Context) (dockerAPI, error) {
 // replaced by "-".
 func containerName(model string) string {
 	b := []byte("modelhub-" + model)
+	changed := false
 	for i, c := range b {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
 			b[i] = '-'
+			changed = true
 		}
+	}
+	if changed {
+		// "a b" and "a-b", "Ä-x" and "Ö-x" must not share a container:
+		// a replaced name carries a hash of the real one
+		return fmt.Sprintf("%s-%08x", b, crc32.ChecksumIEEE([]byte(model)))
 	}
 	return string(b)
 }

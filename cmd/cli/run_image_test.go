@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
+	"hash/crc32"
 	"strings"
 	"testing"
 
@@ -108,9 +110,18 @@ func Test_ensureImage_inUseAndPullError(t *testing.T) {
 }
 
 func Test_containerName(t *testing.T) {
-	for in, want := range map[string]string{"squeezenet": "modelhub-squeezenet", "My Model (v2)": "modelhub-My-Model--v2-", "a_b.c": "modelhub-a_b.c"} {
+	for in, want := range map[string]string{"squeezenet": "modelhub-squeezenet", "My Model (v2)": "modelhub-My-Model--v2--%08x", "a_b.c": "modelhub-a_b.c", "Ünïcode": "modelhub---n--code-%08x"} {
+		if strings.Contains(want, "%") {
+			want = fmt.Sprintf(want, crc32.ChecksumIEEE([]byte(in)))
+		}
 		if got := containerName(in); got != want {
 			t.Errorf("containerName(%q) = %q, want %q", in, got, want)
+		}
+	}
+	// models whose names differ only in replaced characters get their own containers
+	for _, pair := range [][2]string{{"a b", "a-b"}, {"Ä-x", "Ö-x"}} {
+		if containerName(pair[0]) == containerName(pair[1]) {
+			t.Errorf("%q and %q share the container name %s", pair[0], pair[1], containerName(pair[0]))
 		}
 	}
 }
