@@ -26,7 +26,7 @@ func Test_NewCmdStopPsLogs_flags(t *testing.T) {
 		{args: []string{"logs", "-n", "5", "x"}, want: "logs x follow=false tail=5"},
 		{args: []string{"logs"}, wantErr: "needs a model NAME"},
 	} {
-		f, _, _ := listTestFactory(t, "[]", false, 0)
+		f, _, _ := testFactory(t, "[]", false, 0)
 		var got string
 		var cmd interface {
 			SetArgs([]string)
@@ -82,7 +82,7 @@ func Test_psRun_table(t *testing.T) {
 		{Name: "modelhub-a", Model: "a", Mode: "api", APIURL: "http://127.0.0.1:8000", Image: "img:1", Running: true, StartedAt: now.Add(-90 * time.Second)},
 		{Name: "modelhub-b", Model: "b", Mode: "expert", NotebookURL: "http://127.0.0.1:8888/notebooks/sandbox.ipynb?token=t", Image: "img:2", Running: true, StartedAt: now.Add(-3 * time.Hour)},
 	}}
-	f, out, _ := listTestFactory(t, "[]", false, 0)
+	f, out, _ := testFactory(t, "[]", false, 0)
 	f.Now = func() time.Time { return now }
 	f.Docker = func(ctx context.Context) (dockerAPI, error) { return d, nil }
 	if err := psRun(context.Background(), &PsOptions{IO: f.IO, Factory: f}); err != nil {
