@@ -17,25 +17,11 @@ import (
 	"github.com/modelhub-ai/modelhub/internal/testutil"
 )
 
-func contribFactory(t *testing.T) (*Factory, *bytes.Buffer, *bytes.Buffer) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	f := NewFactory(&IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}, nil, nil)
-	f.Opts.Home = t.TempDir()
-	return f, &out, &errOut
-}
-
 // parseArgs runs the command built by newCmd on args and returns the options its runF
 // received, or the error; a non-nil error must be a usage error containing wantErr.
 func parseArgs[O any](t *testing.T, newCmd func(*Factory, func(context.Context, *O) error) *cobra.Command, args, wantErr string) *O {
 	t.Helper()
-	f, _, _ := contribFactory(t)
-	var got *O
-	cmd := newCmd(f, func(_ context.Context, o *O) error { got = o; return nil })
-	cmd.SetArgs(strings.Fields(args))
-	cmd.SetOut(&bytes.Buffer{})
-	cmd.SetErr(&bytes.Buffer{})
-	err := cmd.Execute()
+	got, err := execFlags(t, newCmd, args)
 	if wantErr != "" {
 		var ue *UsageError
 		if err == nil || !strings.Contains(err.Error(), wantErr) || !errors.As(err, &ue) {
@@ -92,7 +78,7 @@ func TestNewCmdTest_flags(t *testing.T) {
 }
 
 func TestNewCmdNew_flags(t *testing.T) {
-	f, _, _ := contribFactory(t)
+	f, _, _ := testFactory(t, "[]", false, 0)
 	f.Opts.Offline = true
 	var got *NewOptions
 	cmd := NewCmdNew(f, func(_ context.Context, o *NewOptions) error { got = o; return nil })
@@ -173,7 +159,7 @@ func Test_testRun_startsAndAlwaysStops(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, out, errOut := contribFactory(t)
+			f, out, errOut := testFactory(t, "[]", false, 0)
 			fe := testutil.NewFakeEngine([]byte(tinyConfig))
 			fe.Predict = tt.predict
 			eng := &fakeTestEngine{engine: fe, running: tt.running}
@@ -200,7 +186,7 @@ func Test_testRun_startsAndAlwaysStops(t *testing.T) {
 
 func Test_testRun_interruptedStillStops(t *testing.T) {
 	dir := tinyModel(t)
-	f, _, _ := contribFactory(t)
+	f, _, _ := testFactory(t, "[]", false, 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	fe := testutil.NewFakeEngine([]byte(tinyConfig))
 	fe.Predict = func(string) (int, any) { cancel(); return 400, map[string]string{"error": "interrupted"} }
@@ -217,7 +203,7 @@ func Test_testRun_interruptedStillStops(t *testing.T) {
 
 func Test_testRun_startFails(t *testing.T) {
 	dir := tinyModel(t)
-	f, _, _ := contribFactory(t)
+	f, _, _ := testFactory(t, "[]", false, 0)
 	eng := &fakeTestEngine{startErr: errors.New("image modelhub/x not found")}
 	err := testRun(context.Background(), &TestOptions{IO: f.IO, Factory: f, Model: dir, Timeout: time.Second,
 		Engine: func(context.Context) (TestEngine, error) { return eng, nil }})
@@ -231,7 +217,7 @@ func Test_testRun_startFails(t *testing.T) {
 
 func Test_testRun_dockerUnreachable(t *testing.T) {
 	dir := tinyModel(t)
-	f, _, _ := contribFactory(t)
+	f, _, _ := testFactory(t, "[]", false, 0)
 	unreachable := &dockerrun.UnreachableError{Host: "unix:///nonexistent.sock", Err: errors.New("no such file")}
 	engine := func(context.Context) (TestEngine, error) { return nil, unreachable }
 	err := testRun(context.Background(), &TestOptions{IO: f.IO, Factory: f, Model: dir, Timeout: time.Second, Engine: engine})

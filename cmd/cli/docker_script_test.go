@@ -286,31 +286,20 @@ func cmdServeDemoModel(ts *testscript.TestScript, neg bool, args []string) {
 		w.Write(weights)
 	}))
 	ts.Defer(files.Close)
-	repo := map[string]string{}
-	src := filepath.Join(demo, "model")
-	ts.Check(filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		b, err := os.ReadFile(p)
-		repo[filepath.ToSlash(rel)] = string(b)
-		return err
-	}))
+	s := servers(ts)
+	if s.git == nil {
+		ts.Fatalf("git http-backend not available: guard the script with [!git] skip")
+	}
 	initJSON, _ := json.MarshalIndent(map[string]any{"docker_id": ts.Getenv("IMAGE"), "external_contrib_files": []any{
 		map[string]string{"src_url": files.URL + "/files/weights.bin", "dest_file_path": "/contrib_src/model/weights.bin"},
 	}}, "", "  ")
-	repo["init/init.json"] = string(initJSON)
-	root, err := os.MkdirTemp("", "git-")
-	ts.Check(err)
-	ts.Defer(func() { os.RemoveAll(root) })
-	ts.Check(testutil.MakeBareRepo(root, model, repo))
-	h, err := testutil.GitHTTPHandler(root)
-	ts.Check(err)
-	git := httptest.NewServer(h)
-	ts.Defer(git.Close)
+	repo := s.git.NewRepo(tsAdapter(ts), model, "master")
+	repo.CopyDir(filepath.Join(demo, "model"))
+	repo.WriteFiles(map[string]string{"init/init.json": string(initJSON)})
+	repo.Commit("one")
+	repo.Commit("two") // a history longer than the shallow clone
 	entry := map[string]any{"id": "demo-1", "name": model, "task_extended": "Bright or dark (demo)",
-		"github": git.URL + "/" + model + ".git", "github_branch": "master", "backend": []string{"demo"}}
+		"github": repo.URL, "github_branch": "master", "backend": []string{"demo"}}
 	if gpu {
 		entry["gpu"] = true
 	}

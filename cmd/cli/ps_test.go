@@ -32,7 +32,7 @@ func Test_NewCmdStopPsLogs_flags(t *testing.T) {
 		{args: []string{"logs", ""}, wantErr: "got an empty argument"},
 		{args: []string{"stop", "a", ""}, wantErr: "got an empty argument"},
 	} {
-		f, _, _ := listTestFactory(t, "[]", false, 0)
+		f, _, _ := testFactory(t, "[]", false, 0)
 		var got string
 		var cmd interface {
 			SetArgs([]string)
@@ -88,7 +88,7 @@ func Test_psRun_table(t *testing.T) {
 		{Name: "modelhub-a", Model: "a", Mode: "api", APIURL: "http://127.0.0.1:8000", Image: "img:1", Running: true, StartedAt: now.Add(-90 * time.Second)},
 		{Name: "modelhub-b", Model: "b", Mode: "expert", NotebookURL: "http://127.0.0.1:8888/notebooks/sandbox.ipynb?token=t", Image: "img:2", Running: true, StartedAt: now.Add(-3 * time.Hour)},
 	}}
-	f, out, _ := listTestFactory(t, "[]", false, 0)
+	f, out, _ := testFactory(t, "[]", false, 0)
 	f.Now = func() time.Time { return now }
 	f.Docker = func(ctx context.Context) (dockerAPI, error) { return d, nil }
 	if err := psRun(context.Background(), &PsOptions{IO: f.IO, Factory: f}); err != nil {

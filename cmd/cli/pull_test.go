@@ -27,13 +27,7 @@ func Test_NewCmdPull_flags(t *testing.T) {
 		{args: "a b", wantErr: "takes one MODEL, got 2"},
 		{args: "--jobs 0 demo", wantErr: "--jobs must be at least 1"},
 	} {
-		f, _, _ := listTestFactory(t, "[]", false, 0)
-		var got *PullOptions
-		cmd := NewCmdPull(f, func(_ context.Context, o *PullOptions) error { got = o; return nil })
-		cmd.SetArgs(strings.Fields(tc.args))
-		cmd.SetOut(&bytes.Buffer{})
-		cmd.SetErr(&bytes.Buffer{})
-		err := cmd.Execute()
+		got, err := execFlags(t, NewCmdPull, tc.args)
 		if tc.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("%q: error %v, want %q", tc.args, err, tc.wantErr)
@@ -61,13 +55,7 @@ func Test_NewCmdRm_flags(t *testing.T) {
 		{args: "", wantErr: "needs at least one MODEL (or --all)"},
 		{args: "--all a", wantErr: "not both"},
 	} {
-		f, _, _ := listTestFactory(t, "[]", false, 0)
-		var got *RmOptions
-		cmd := NewCmdRm(f, func(_ context.Context, o *RmOptions) error { got = o; return nil })
-		cmd.SetArgs(strings.Fields(tc.args))
-		cmd.SetOut(&bytes.Buffer{})
-		cmd.SetErr(&bytes.Buffer{})
-		err := cmd.Execute()
+		got, err := execFlags(t, NewCmdRm, tc.args)
 		if tc.wantErr != "" {
 			var ue *UsageError
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.As(err, &ue) {
@@ -97,7 +85,7 @@ func pullFixture(t *testing.T, tty bool) (*Factory, *bytes.Buffer, *bytes.Buffer
 		"init/init.json": `{"docker_id": "modelhub/demo", "external_contrib_files": [{"src_url": "` + fs.URL + `/w.bin", "dest_file_path": "/contrib_src/model/w.bin", "sha256": "` + testutil.SHA256(c) + `"}]}`,
 	})
 	index := `[{"id": "1", "name": "Demo", "task_extended": "t", "github": "` + repo.URL + `", "github_branch": "master", "backend": ["onnx"]}]`
-	f, out, errOut := listTestFactory(t, index, tty, 80)
+	f, out, errOut := testFactory(t, index, tty, 80)
 	return f, out, errOut, fs
 }
 

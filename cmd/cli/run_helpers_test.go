@@ -14,7 +14,12 @@ import (
 func e2eModelBehaving(t testing.TB, image, behaviour string) (string, []string) {
 	t.Helper()
 	model, env := e2eModel(t, image)
-	home := strings.TrimPrefix(env[len(env)-3], "MODELHUB_HOME=")
+	var home string
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "MODELHUB_HOME="); ok {
+			home = v // the last one wins, as in the environment
+		}
+	}
 	if err := os.WriteFile(filepath.Join(home, "models", model, "contrib_src", "demo_engine.json"), []byte(behaviour), 0o644); err != nil {
 		t.Fatal(err)
 	}

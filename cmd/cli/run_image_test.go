@@ -63,7 +63,7 @@ func Test_ensureImage(t *testing.T) {
 					return nil
 				}
 			}
-			f, _, errOut := listTestFactory(t, "[]", tc.tty, 80)
+			f, _, errOut := testFactory(t, "[]", tc.tty, 80)
 			o := tc.opts
 			o.IO, o.Factory = f.IO, f
 			if err := ensureImage(context.Background(), d, &o, "img:1", tc.info); err != nil {
@@ -94,7 +94,7 @@ func Test_ensureImage(t *testing.T) {
 
 func Test_ensureImage_inUseAndPullError(t *testing.T) {
 	d := &inUseDocker{fakeDocker{images: map[string]dockerrun.Image{"img:1": {OS: "linux", Arch: "amd64"}}}}
-	f, _, _ := listTestFactory(t, "[]", false, 0)
+	f, _, _ := testFactory(t, "[]", false, 0)
 	err := ensureImage(context.Background(), d, &RunOptions{IO: f.IO, Factory: f, UpdateImage: true}, "img:1", dockerrun.EngineInfo{})
 	if err == nil || !strings.Contains(err.Error(), "--update-image: the image img:1 is used by a container; stop it first") || d.called("pull") {
 		t.Errorf("err = %v, calls %v", err, d.calls)

@@ -127,7 +127,7 @@ func (f *fakeDocker) Resize(ctx context.Context, id string, rows, cols uint) err
 // runFactory is a Factory with a downloaded model "m" (image img:1) and fake docker.
 func runFactory(t *testing.T, d *fakeDocker, gpu bool) (*Factory, *bytes.Buffer, *bytes.Buffer) {
 	t.Helper()
-	f, out, errOut := listTestFactory(t, "[]", false, 0)
+	f, out, errOut := testFactory(t, "[]", false, 0)
 	dir := filepath.Join(f.Opts.Home, "models", "m")
 	os.MkdirAll(filepath.Join(dir, "init"), 0o755)
 	os.MkdirAll(filepath.Join(dir, "contrib_src"), 0o755)
@@ -174,13 +174,7 @@ func Test_NewCmdRun_flags(t *testing.T) {
 		{args: "--timeout 0s m", wantErr: "--timeout must be positive"},
 		{args: "--platform amd64 m", wantErr: "os/arch"},
 	} {
-		f, _, _ := listTestFactory(t, "[]", false, 0)
-		var got *RunOptions
-		cmd := NewCmdRun(f, func(_ context.Context, o *RunOptions) error { got = o; return nil })
-		cmd.SetArgs(strings.Fields(tc.args))
-		cmd.SetOut(io.Discard)
-		cmd.SetErr(io.Discard)
-		err := cmd.Execute()
+		got, err := execFlags(t, NewCmdRun, tc.args)
 		if tc.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("%q: error %v, want %q", tc.args, err, tc.wantErr)
@@ -286,7 +280,7 @@ func Test_pickPort(t *testing.T) {
 	}
 	defer l.Close()
 	busy := l.Addr().(*net.TCPAddr).Port
-	f, _, errOut := listTestFactory(t, "[]", false, 0)
+	f, _, errOut := testFactory(t, "[]", false, 0)
 	if _, err := pickPort(f.IO, "127.0.0.1", busy, true, "--api-port", nil); err == nil ||
 		err.Error() != fmt.Sprintf("port %d on 127.0.0.1 is already in use (--api-port): stop what uses it or choose another port with --api-port", busy) {
 		t.Errorf("explicit busy port: %v", err)
@@ -336,7 +330,7 @@ func Test_waitReady(t *testing.T) {
 func Test_printReady(t *testing.T) {
 	st := &started{model: &runModel{Name: "m"}, name: "modelhub-m", mode: "api", apiBase: "http://127.0.0.1:8000", webUI: true}
 	// terminal: a box
-	f, out, _ := listTestFactory(t, "[]", true, 80)
+	f, out, _ := testFactory(t, "[]", true, 80)
 	printReady(&RunOptions{IO: f.IO, Factory: f}, st)
 	for _, want := range []string{"╭", "✓ m is ready", "REST API  http://127.0.0.1:8000/api/get_config", "Web UI    http://127.0.0.1:8000/", "Press Ctrl+C to stop", "╯"} {
 		if !strings.Contains(out.String(), want) {
@@ -344,13 +338,13 @@ func Test_printReady(t *testing.T) {
 		}
 	}
 	// piped: bare lines, the hint on stderr
-	f, out, errOut := listTestFactory(t, "[]", false, 0)
+	f, out, errOut := testFactory(t, "[]", false, 0)
 	printReady(&RunOptions{IO: f.IO, Factory: f}, st)
 	if out.String() != "REST API: http://127.0.0.1:8000/api/get_config\nWeb UI: http://127.0.0.1:8000/\n" || !strings.Contains(errOut.String(), "Press Ctrl+C to stop") {
 		t.Errorf("stdout %q stderr %q", out.String(), errOut.String())
 	}
 	// JSON
-	f, out, _ = listTestFactory(t, "[]", false, 0)
+	f, out, _ = testFactory(t, "[]", false, 0)
 	printReady(&RunOptions{IO: f.IO, Factory: f, Detach: true, JSON: true}, st)
 	want := `{
   "name": "m",

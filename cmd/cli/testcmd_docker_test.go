@@ -17,7 +17,7 @@ import (
 
 func Test_dockerTestEngine_Start(t *testing.T) {
 	dir := tinyModel(t)
-	f, out, _ := contribFactory(t)
+	f, out, _ := testFactory(t, "[]", false, 0)
 	var served *http.Server
 	d := &fakeDocker{info: dockerrun.EngineInfo{OS: "linux", Arch: "amd64"},
 		images: map[string]dockerrun.Image{"a/b:1": {OS: "linux", Arch: "amd64"}}}
@@ -71,7 +71,7 @@ func Test_dockerTestEngine_Start(t *testing.T) {
 }
 
 func Test_dockerTestEngine_StartRefuses(t *testing.T) {
-	f, _, _ := contribFactory(t)
+	f, _, _ := testFactory(t, "[]", false, 0)
 	d := &fakeDocker{info: dockerrun.EngineInfo{OS: "linux", Arch: "amd64"}}
 	e := &dockerTestEngine{f: f, d: d}
 
@@ -93,7 +93,7 @@ func Test_dockerTestEngine_StartRefuses(t *testing.T) {
 }
 
 func Test_dockerTestEngine_RunningAndPort(t *testing.T) {
-	f, _, _ := contribFactory(t)
+	f, _, _ := testFactory(t, "[]", false, 0)
 	d := &listDocker{list: []dockerrun.Container{
 		{Name: "modelhub-tiny", Model: "tiny", Running: true, Ports: []dockerrun.Port{{Container: 8080, Host: 9999}, {Container: 80, Host: 8123}}},
 		{Name: "modelhub-tiny-test-1", Model: "Tiny", Running: true},

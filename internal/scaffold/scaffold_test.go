@@ -3,7 +3,6 @@ package scaffold
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -154,23 +153,13 @@ func TestValidName(t *testing.T) {
 	}
 }
 
-// gitServer serves the repositories below root over smart HTTP.
-func gitServer(t *testing.T, root string) string {
+// templateRepo serves files (path -> content) as NAME.git on gs, with a second
+// commit on top so that the clone is a shallow one of a longer history.
+func templateRepo(t *testing.T, gs *testutil.GitServer, name string, files map[string]string) *testutil.Repo {
 	t.Helper()
-	h, err := testutil.GitHTTPHandler(root)
-	if err != nil {
-		t.Skip(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
-func templateRepo(t *testing.T, root, name string, files map[string]string) {
-	t.Helper()
-	if err := testutil.MakeBareRepo(root, name, files); err != nil {
-		t.Fatal(err)
-	}
+	r := gs.Repo(t, name, files)
+	r.Commit("second")
+	return r
 }
 
 const clonedConfig = `{
@@ -185,14 +174,13 @@ const clonedConfig = `{
 `
 
 func TestNew_fromTemplateRepo(t *testing.T) {
-	root := t.TempDir()
-	templateRepo(t, root, "tmpl", map[string]string{
+	gs := testutil.NewGitServer(t)
+	url := templateRepo(t, gs, "tmpl", map[string]string{
 		config.InitPath:             `{"docker_id": "x", "external_contrib_files": []}`,
 		ConfigPath:                  clonedConfig,
 		"contrib_src/run.py":        "print('cloned')\n",
 		"contrib_src/sample_data/a": "sample",
-	})
-	url := gitServer(t, root) + "/tmpl.git"
+	}).URL
 	parent := t.TempDir()
 	res, err := New(context.Background(), Options{Name: "cloned", Dir: parent, TemplateURL: url})
 	if err != nil {
@@ -217,9 +205,9 @@ func TestNew_fromTemplateRepo(t *testing.T) {
 }
 
 func TestNew_fallsBackToEmbedded(t *testing.T) {
-	root := t.TempDir()
-	templateRepo(t, root, "notatemplate", map[string]string{"README.md": "hello"})
-	base := gitServer(t, root)
+	gs := testutil.NewGitServer(t)
+	templateRepo(t, gs, "notatemplate", map[string]string{"README.md": "hello"})
+	base := gs.URL
 	for name, url := range map[string]string{
 		"missing repo": base + "/nothing.git",
 		"not template": base + "/notatemplate.git",
