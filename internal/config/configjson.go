@@ -36,7 +36,7 @@ type ModelConfig struct {
 func ParseModelConfig(data []byte) (*ModelConfig, error) {
 	doc, err := DecodeJSON(data)
 	if err != nil {
-		return nil, fmt.Errorf("parse config.json: %w", err)
+		return nil, fmt.Errorf("parse config.json: %w", describeJSONError(data, err))
 	}
 	return ModelConfigFromDoc(doc)
 }

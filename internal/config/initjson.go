@@ -257,6 +257,9 @@ func describeJSONError(data []byte, err error) error {
 		return fmt.Errorf("line %d, column %d: %s must be %s, not %s", line, col, te.Field, te.Type, te.Value)
 	case errors.Is(err, io.EOF):
 		return errors.New("empty file: expected a JSON object")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		line, col := LineCol(data, int64(len(data)))
+		return fmt.Errorf("invalid JSON: the file ends at line %d, column %d before its brackets and braces are closed", line, col)
 	}
 	return err
 }

@@ -193,6 +193,17 @@ func TestParseModelConfig(t *testing.T) {
 	if _, err := ParseModelConfig([]byte(`[1]`)); err == nil || !strings.Contains(err.Error(), "a list") {
 		t.Errorf("array: got %v", err)
 	}
+	// malformed JSON names where, like init.json (it was "parse config.json: EOF",
+	// "unexpected EOF", or the decoder's message without a position)
+	for data, want := range map[string]string{
+		"{\n \"a\": ,\n}": "parse config.json: invalid JSON at line 2, column 8 (byte 9): invalid character ','",
+		"{\n \"a\": 1":    "parse config.json: invalid JSON: the file ends at line 2, column 8 before its brackets and braces are closed",
+		"":                "parse config.json: empty file: expected a JSON object",
+	} {
+		if _, err := ParseModelConfig([]byte(data)); err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("ParseModelConfig(%q) = %v, want %q", data, err, want)
+		}
+	}
 }
 
 // Conformance with the real modelhub data (skipped when absent).
