@@ -120,6 +120,16 @@ b     expert  http://127.0.0.1:8888/notebooks/sandbox.ipynb?token=t  3h0m  img:2
 	if got := strings.Join(d.calls, ","); strings.Count(got, "stop ") != 1 || strings.Count(got, "remove ") != 1 {
 		t.Errorf("stop a A: calls %v, want one stop and one remove", d.calls)
 	}
+	// a model's run container and its `modelhub test` container are both stopped
+	d.list = append(d.list, dockerrun.Container{ID: "t1", Name: "modelhub-a-test-1", Model: "a", Running: true})
+	d.calls = nil
+	if err := stopRun(context.Background(), &StopOptions{IO: f.IO, Factory: f, Names: []string{"a"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(d.calls, ","); strings.Count(got, "stop ") != 2 || strings.Count(got, "remove ") != 2 {
+		t.Errorf("stop a with two containers: calls %v, want two stops and two removes", d.calls)
+	}
+	d.list = d.list[:2]
 	// --all stops and removes every model container (tested here, with a fake:
 	// on the real engine it would stop the other scripts' models too)
 	d.calls = nil

@@ -112,6 +112,7 @@ func pullRun(ctx context.Context, opts *PullOptions) error {
 	switch {
 	case m.Local:
 		opts.IO.Notef("%s is a local model folder, used in place (nothing to download)", m.Name)
+		warnMissingLocalFiles(opts.IO, m.Dir)
 	case res.UpToDate && res.Fetched == 0:
 		opts.IO.Notef("%s is already downloaded: %d file(s), %s", m.Name, len(out.Files), humanBytes(total))
 	default:
@@ -176,4 +177,24 @@ func pullModel(ctx context.Context, f *Factory, ref string, update bool, jobs in
 func ensureModel(ctx context.Context, f *Factory, ref string, update bool, jobs int) (*store.Model, error) {
 	m, _, err := pullModel(ctx, f, ref, update, jobs)
 	return m, err
+}
+
+// warnMissingLocalFiles warns about each external file that init.json lists but a
+// local model folder lacks: modelhub never downloads into a folder it does not own,
+// and the model would otherwise fail inside its container without saying why.
+func warnMissingLocalFiles(ios *IOStreams, dir string) {
+	in, err := config.LoadInit(dir)
+	if err != nil {
+		return
+	}
+	for _, ef := range in.Files {
+		p, err := config.SafeDest(dir, ef.Dest)
+		if err != nil {
+			continue
+		}
+		if _, err := os.Stat(p); err != nil {
+			rel, _ := filepath.Rel(dir, p)
+			ios.Warnf("%s is missing: init/init.json lists it; download it from %s into the folder, or the model may fail", filepath.ToSlash(rel), ef.SrcURL)
+		}
+	}
 }

@@ -62,8 +62,12 @@ URLs of its REST API and web UI, or of its Jupyter notebook with --expert.`,
 	pf.BoolVar(&f.Opts.Offline, "offline", false, "never use the network for the index: use the cached copy")
 	pf.BoolVar(&f.Opts.Refresh, "refresh", false, "revalidate the cached index with the server even if it is fresh")
 	root.Flags().BoolVarP(&listAlias, "list", "l", false, "list the models, like the list command (for start.py users)")
-	root.PersistentPreRun = func(cmd *cobra.Command, args []string) {
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
 		f.IO.Quiet = f.Opts.Quiet
+		if f.Opts.Offline && f.Opts.Refresh {
+			return usageErrorf("--offline and --refresh contradict each other: --refresh asks the server, --offline never does; pass one")
+		}
+		return nil
 	}
 
 	root.AddGroup(&cobra.Group{ID: "use", Title: "Using models:"}, &cobra.Group{ID: "contrib", Title: "Contributing models:"})

@@ -57,6 +57,9 @@ func acquireModel(ctx context.Context, opts *RunOptions, st *store.Store, m *sto
 		}
 		m = res.Model
 	}
+	if m.Local {
+		warnMissingLocalFiles(opts.IO, m.Dir)
+	}
 	rm := &runModel{Name: m.Name, Dir: m.Dir, GPU: needsGPU(m)}
 	if m.Manifest != nil {
 		rm.DockerID = m.Manifest.DockerID

@@ -79,8 +79,7 @@ func stopRun(ctx context.Context, opts *StopOptions) error {
 						targets = append(targets, c)
 						seen[c.Name] = true
 					}
-					found = true
-					break
+					found = true // and go on: a `modelhub test` container may run beside it
 				}
 			}
 			if !found {
