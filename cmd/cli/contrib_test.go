@@ -21,18 +21,7 @@ import (
 // received, or the error; a non-nil error must be a usage error containing wantErr.
 func parseArgs[O any](t *testing.T, newCmd func(*Factory, func(context.Context, *O) error) *cobra.Command, args, wantErr string) *O {
 	t.Helper()
-	got, err := execFlags(t, newCmd, args)
-	if wantErr != "" {
-		var ue *UsageError
-		if err == nil || !strings.Contains(err.Error(), wantErr) || !errors.As(err, &ue) {
-			t.Fatalf("%q: err = %v, want a usage error %q", args, err, wantErr)
-		}
-		return nil
-	}
-	if err != nil {
-		t.Fatalf("%q: %v", args, err)
-	}
-	return got
+	return flagCase(t, newCmd, args, wantErr, true)
 }
 
 func TestNewCmdValidate_flags(t *testing.T) {

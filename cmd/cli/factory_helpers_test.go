@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -43,4 +44,27 @@ func execFlags[O any](t *testing.T, newCmd func(*Factory, func(context.Context, 
 	cmd.SetErr(io.Discard)
 	err := cmd.Execute()
 	return got, err
+}
+
+// flagCase runs execFlags for one row of a flag-parsing table. With wantErr set it
+// reports (t.Errorf) an error that is missing or does not contain wantErr — and, when
+// usage is set, one that is not a *UsageError — and returns nil: the row is done.
+// Otherwise any error is fatal and the options runF received are returned.
+func flagCase[O any](t *testing.T, newCmd func(*Factory, func(context.Context, *O) error) *cobra.Command, args, wantErr string, usage bool) *O {
+	t.Helper()
+	got, err := execFlags(t, newCmd, args)
+	if wantErr != "" {
+		var ue *UsageError
+		if err == nil || !strings.Contains(err.Error(), wantErr) || (usage && !errors.As(err, &ue)) {
+			t.Errorf("%q: error %v, want %q", args, err, wantErr)
+		}
+		return nil
+	}
+	if err != nil {
+		t.Fatalf("%q: %v", args, err)
+	}
+	if got == nil {
+		t.Fatalf("%q: the command did not reach its run function", args)
+	}
+	return got
 }

@@ -17,15 +17,9 @@ func Test_NewCmdList_flags(t *testing.T) {
 		{args: "--backend onnx --gpu --json", want: ListOptions{Backend: "onnx", GPU: true, JSON: true}},
 		{args: "--gpu=maybe", wantErr: "invalid argument"},
 	} {
-		got, err := execFlags(t, NewCmdList, tc.args)
-		if tc.wantErr != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Errorf("%q: error %v, want %q", tc.args, err, tc.wantErr)
-			}
+		got := flagCase(t, NewCmdList, tc.args, tc.wantErr, false)
+		if got == nil {
 			continue
-		}
-		if err != nil {
-			t.Fatalf("%q: %v", tc.args, err)
 		}
 		if strings.Join(got.Words, " ") != strings.Join(tc.want.Words, " ") || got.Backend != tc.want.Backend || got.GPU != tc.want.GPU || got.JSON != tc.want.JSON {
 			t.Errorf("%q: got %+v, want %+v", tc.args, got, tc.want)

@@ -27,15 +27,9 @@ func Test_NewCmdPull_flags(t *testing.T) {
 		{args: "a b", wantErr: "takes one MODEL, got 2"},
 		{args: "--jobs 0 demo", wantErr: "--jobs must be at least 1"},
 	} {
-		got, err := execFlags(t, NewCmdPull, tc.args)
-		if tc.wantErr != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Errorf("%q: error %v, want %q", tc.args, err, tc.wantErr)
-			}
+		got := flagCase(t, NewCmdPull, tc.args, tc.wantErr, false)
+		if got == nil {
 			continue
-		}
-		if err != nil {
-			t.Fatalf("%q: %v", tc.args, err)
 		}
 		if got.Model != tc.want.Model || got.Update != tc.want.Update || got.Jobs != tc.want.Jobs || got.JSON != tc.want.JSON {
 			t.Errorf("%q: got %+v, want %+v", tc.args, got, tc.want)
@@ -55,16 +49,9 @@ func Test_NewCmdRm_flags(t *testing.T) {
 		{args: "", wantErr: "needs at least one MODEL (or --all)"},
 		{args: "--all a", wantErr: "not both"},
 	} {
-		got, err := execFlags(t, NewCmdRm, tc.args)
-		if tc.wantErr != "" {
-			var ue *UsageError
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.As(err, &ue) {
-				t.Errorf("%q: error %v, want usage error %q", tc.args, err, tc.wantErr)
-			}
+		got := flagCase(t, NewCmdRm, tc.args, tc.wantErr, true)
+		if got == nil {
 			continue
-		}
-		if err != nil {
-			t.Fatalf("%q: %v", tc.args, err)
 		}
 		if strings.Join(got.Models, " ") != strings.Join(tc.want.Models, " ") || got.All != tc.want.All || got.Yes != tc.want.Yes {
 			t.Errorf("%q: got %+v, want %+v", tc.args, got, tc.want)

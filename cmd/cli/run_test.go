@@ -174,15 +174,9 @@ func Test_NewCmdRun_flags(t *testing.T) {
 		{args: "--timeout 0s m", wantErr: "--timeout must be positive"},
 		{args: "--platform amd64 m", wantErr: "os/arch"},
 	} {
-		got, err := execFlags(t, NewCmdRun, tc.args)
-		if tc.wantErr != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Errorf("%q: error %v, want %q", tc.args, err, tc.wantErr)
-			}
+		got := flagCase(t, NewCmdRun, tc.args, tc.wantErr, false)
+		if got == nil {
 			continue
-		}
-		if err != nil {
-			t.Fatalf("%q: %v", tc.args, err)
 		}
 		if !tc.check(got) {
 			t.Errorf("%q: options %+v", tc.args, *got)
