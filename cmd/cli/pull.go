@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -20,6 +21,7 @@ type PullOptions struct {
 
 	Model  string
 	Update bool
+	Commit string
 	Jobs   int
 	JSON   bool
 }
@@ -48,6 +50,14 @@ directory with init/init.json, which is used in place and never downloaded.`,
 			if opts.Jobs < 1 {
 				return usageErrorf("--jobs must be at least 1, got %d", opts.Jobs)
 			}
+			if opts.Commit != "" {
+				if opts.Update {
+					return usageErrorf("--commit and --update contradict each other: --update goes to the tip of the branch; pass one")
+				}
+				if !isFullCommit(opts.Commit) {
+					return usageErrorf("--commit needs a full 40-character commit hash, got %q", opts.Commit)
+				}
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -55,6 +65,7 @@ directory with init/init.json, which is used in place and never downloaded.`,
 		},
 	}
 	cmd.Flags().BoolVarP(&opts.Update, "update", "u", false, "bring a downloaded model to the tip of its branch (unchanged files are kept)")
+	cmd.Flags().StringVar(&opts.Commit, "commit", "", "install this commit of the model's branch (a full hash) instead of its tip")
 	cmd.Flags().IntVarP(&opts.Jobs, "jobs", "j", 4, "how many files to download at once")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print {name, path, docker_id, files} as JSON")
 	return cmd
@@ -76,7 +87,7 @@ type pullJSONFile struct {
 
 func pullRun(ctx context.Context, opts *PullOptions) error {
 	f := opts.Factory
-	m, res, err := pullModel(ctx, f, opts.Model, opts.Update, opts.Jobs)
+	m, res, err := pullModel(ctx, f, opts.Model, store.PullOptions{Update: opts.Update, Commit: opts.Commit, Jobs: opts.Jobs})
 	if err != nil {
 		return err
 	}
@@ -136,7 +147,7 @@ func newStore(f *Factory) (*store.Store, error) {
 }
 
 // pullModel resolves ref and makes the model complete on disk, drawing progress.
-func pullModel(ctx context.Context, f *Factory, ref string, update bool, jobs int) (*store.Model, *store.PullResult, error) {
+func pullModel(ctx context.Context, f *Factory, ref string, po store.PullOptions) (*store.Model, *store.PullResult, error) {
 	s, err := newStore(f)
 	if err != nil {
 		return nil, nil, err
@@ -145,7 +156,11 @@ func pullModel(ctx context.Context, f *Factory, ref string, update bool, jobs in
 	if err != nil {
 		return nil, nil, err
 	}
-	if update && !m.Local && modelInUse != nil {
+	if po.Commit != "" && m.Local {
+		return nil, nil, fmt.Errorf("%s is a local model folder: --commit applies only to models from the index", m.Dir)
+	}
+	moves := po.Update || (po.Commit != "" && (m.Manifest == nil || !strings.EqualFold(m.Manifest.Commit, po.Commit)))
+	if moves && !m.Local && modelInUse != nil {
 		// Swapping the folder under a running container would pull the
 		// files out from under it.
 		busy, err := modelInUse(ctx, f, m.Name, m.Dir)
@@ -158,7 +173,7 @@ func pullModel(ctx context.Context, f *Factory, ref string, update bool, jobs in
 	}
 	pp := newPullProgress(f.IO)
 	defer pp.close()
-	res, err := s.Pull(ctx, m, pp.options(store.PullOptions{Update: update, Jobs: jobs}))
+	res, err := s.Pull(ctx, m, pp.options(po))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -175,8 +190,21 @@ func pullModel(ctx context.Context, f *Factory, ref string, update bool, jobs in
 // A Ctrl-C cancels ctx: the error is then context.Canceled and the .part files
 // stay for the next attempt. The lock is released when ensureModel returns.
 func ensureModel(ctx context.Context, f *Factory, ref string, update bool, jobs int) (*store.Model, error) {
-	m, _, err := pullModel(ctx, f, ref, update, jobs)
+	m, _, err := pullModel(ctx, f, ref, store.PullOptions{Update: update, Jobs: jobs})
 	return m, err
+}
+
+// isFullCommit: 40 hexadecimal digits (a git SHA-1).
+func isFullCommit(s string) bool {
+	if len(s) != 40 {
+		return false
+	}
+	for _, r := range s {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", r) {
+			return false
+		}
+	}
+	return true
 }
 
 // warnMissingLocalFiles warns about each external file that init.json lists but a
