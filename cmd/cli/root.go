@@ -96,6 +96,7 @@ func commands(f *Factory) []*cobra.Command {
 		NewCmdStop(f, nil),
 		NewCmdLogs(f, nil),
 		NewCmdRm(f, nil),
+		NewCmdDeploy(f, nil),
 		NewCmdValidate(f, nil),
 		NewCmdNew(f, nil),
 		NewCmdTest(f, nil),

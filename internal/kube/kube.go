@@ -52,6 +52,15 @@ const (
 	GPUResource = corev1.ResourceName("nvidia.com/gpu")
 )
 
+// ImageRepository is where releases publish the modelhub image.
+const ImageRepository = "ghcr.io/modelhub-ai/modelhub"
+
+// DefaultModelhubImage is the release image of modelhub version (a tag may
+// not hold '+', which Go's build versions can).
+func DefaultModelhubImage(version string) string {
+	return ImageRepository + ":" + strings.ReplaceAll(version, "+", "-")
+}
+
 // DefaultStartupTimeout is how long a model may take to load before the
 // kubelet restarts it.
 const DefaultStartupTimeout = 10 * time.Minute
@@ -60,11 +69,19 @@ const DefaultStartupTimeout = 10 * time.Minute
 // SIGTERM) stop at once: every model image runs python3, and SIGINT ends it.
 var stopCommand = []string{"python3", "-c", "import os, signal; os.kill(1, signal.SIGINT)"}
 
-// ErrInvalid is matched (errors.Is) by the errors of bad options.
+// ErrInvalid is matched (errors.Is) by an *InvalidError.
 var ErrInvalid = errors.New("invalid deployment option")
 
+// InvalidError is a bad option; its message names the flag to fix.
+type InvalidError struct{ Msg string }
+
+func (e *InvalidError) Error() string { return e.Msg }
+
+// Is makes errors.Is(err, ErrInvalid) true.
+func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
+
 func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+	return &InvalidError{Msg: fmt.Sprintf(format, args...)}
 }
 
 // Options describe one deployment of a model.
@@ -120,8 +137,6 @@ func Generate(o Options) (*Result, error) {
 	res := &Result{Name: o.Name}
 	if res.Name == "" {
 		res.Name, res.Renamed = ObjectName(o.Model)
-	} else if errs := validation.IsDNS1035Label(o.Name); len(errs) > 0 {
-		return nil, invalid("--name %q is not a valid Kubernetes name: %s", o.Name, strings.Join(errs, "; "))
 	}
 	replicas := o.Replicas
 	if replicas == 0 {
@@ -225,7 +240,7 @@ func (o Options) initContainer() corev1.Container {
 		ImagePullPolicy: corev1.PullIfNotPresent,
 		Args:            args,
 		// The index cache goes beside the models: the root filesystem is read-only.
-		Env:          []corev1.EnvVar{{Name: "XDG_CACHE_HOME", Value: HomePath + "/.cache"}},
+		Env:          []corev1.EnvVar{{Name: "MODELHUB_CACHE", Value: HomePath + "/.cache"}},
 		VolumeMounts: []corev1.VolumeMount{{Name: VolumeName, MountPath: HomePath}},
 		SecurityContext: &corev1.SecurityContext{
 			RunAsNonRoot:             ptr(true),
@@ -289,21 +304,36 @@ func (o Options) modelContainer() corev1.Container {
 	}
 }
 
-// check validates the options, naming the flag to fix.
+// check validates all the options.
 func (o Options) check() error {
 	switch {
 	case o.Model == "":
 		return invalid("no model")
 	case o.Image == "":
 		return invalid("model %s has no docker_id in its init/init.json", o.Model)
-	case o.ModelhubImage == "":
-		return invalid("no modelhub image: pass --modelhub-image")
 	case !isCommit(o.Commit):
 		return invalid("commit %q is not a full commit hash", o.Commit)
-	case o.Replicas < 0:
-		return invalid("--replicas must be at least 1, got %d", o.Replicas)
 	case strings.ContainsAny(o.Model, "/\\") || o.Model == "." || o.Model == "..":
 		return invalid("model name %q cannot be a folder name", o.Model)
+	}
+	return o.CheckFlags()
+}
+
+// CheckFlags validates the options a user sets (names, sizes, types),
+// naming the flag to fix; it needs no model.
+func (o Options) CheckFlags() error {
+	switch {
+	case o.ModelhubImage == "" && o.Model != "":
+		return invalid("no modelhub image: pass --modelhub-image")
+	case o.Replicas < 0:
+		return invalid("--replicas must be at least 1, got %d", o.Replicas)
+	case o.StartupTimeout < 0 || o.StartupTimeout > 24*time.Hour:
+		return invalid("--startup-timeout must be between 10s and 24h, got %s", o.StartupTimeout)
+	}
+	if o.Name != "" {
+		if errs := validation.IsDNS1035Label(o.Name); len(errs) > 0 {
+			return invalid("--name %q is not a valid Kubernetes name: %s", o.Name, strings.Join(errs, "; "))
+		}
 	}
 	if o.Namespace != "" {
 		if errs := validation.IsDNS1123Label(o.Namespace); len(errs) > 0 {

@@ -15,7 +15,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"sigs.k8s.io/yaml"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -37,39 +36,41 @@ type objects struct {
 	kinds []string
 }
 
-// decodeStrict splits a YAML stream into documents and decodes each strictly
-// (an unknown or misspelled field is an error) into its k8s.io/api type.
+// decodeStrict decodes a stream strictly (an unknown or misspelled field is
+// an error) into the k8s.io/api types.
 func decodeStrict(t *testing.T, data []byte) objects {
 	t.Helper()
+	objs, err := Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out objects
-	for i, doc := range bytes.Split(data, []byte("\n---\n")) {
-		var tm struct {
-			APIVersion string `json:"apiVersion"`
-			Kind       string `json:"kind"`
+	for _, obj := range objs {
+		switch o := obj.(type) {
+		case *appsv1.Deployment:
+			out.dep = o
+		case *corev1.Service:
+			out.svc = o
+		case *corev1.PersistentVolumeClaim:
+			out.claim = o
 		}
-		if err := yaml.Unmarshal(doc, &tm); err != nil {
-			t.Fatalf("document %d: %v", i, err)
-		}
-		var obj any
-		switch tm.APIVersion + " " + tm.Kind {
-		case "apps/v1 Deployment":
-			out.dep = &appsv1.Deployment{}
-			obj = out.dep
-		case "v1 Service":
-			out.svc = &corev1.Service{}
-			obj = out.svc
-		case "v1 PersistentVolumeClaim":
-			out.claim = &corev1.PersistentVolumeClaim{}
-			obj = out.claim
-		default:
-			t.Fatalf("document %d: unexpected %s %s", i, tm.APIVersion, tm.Kind)
-		}
-		if err := yaml.UnmarshalStrict(doc, obj); err != nil {
-			t.Fatalf("document %d (%s) does not decode strictly: %v", i, tm.Kind, err)
-		}
-		out.kinds = append(out.kinds, tm.Kind)
+		out.kinds = append(out.kinds, obj.GetObjectKind().GroupVersionKind().Kind)
 	}
 	return out
+}
+
+func TestDecode_strict(t *testing.T) {
+	data, _ := generate(t, base())
+	for _, bad := range []struct{ from, to, want string }{
+		{"      automountServiceAccountToken: false\n", "      automountServiceAccountToken: false\n      hostNetwork: true\n      hostNetworks: true\n", `unknown field "hostNetworks"`},
+		{"  type: ClusterIP\n", "  type: ClusterIP\n  clusterIPs: 1\n", "document 2 (Service)"},
+		{"kind: Service", "kind: Secret", `unexpected kind "v1" "Secret"`},
+	} {
+		_, err := Decode(bytes.Replace(data, []byte(bad.from), []byte(bad.to), 1))
+		if err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%q: error %v, want %q", bad.to, err, bad.want)
+		}
+	}
 }
 
 func generate(t *testing.T, o Options) ([]byte, *Result) {
