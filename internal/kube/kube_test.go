@@ -268,6 +268,9 @@ func TestObjectName(t *testing.T) {
 			t.Errorf("ObjectName(%q) = %q: want a 6-digit hash suffix", tc.in, got)
 		}
 	}
+	if got, _ := ObjectName("colab_liver"); got != "colab-liver-7674cb" {
+		t.Errorf("ObjectName(colab_liver) = %s, want the README's example colab-liver-7674cb", got)
+	}
 	a, _ := ObjectName("a_b")
 	b, _ := ObjectName("a.b")
 	if a == b {
