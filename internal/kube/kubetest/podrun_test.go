@@ -56,7 +56,9 @@ func TestContainerSpec(t *testing.T) {
 		func(c *corev1.Container) { c.VolumeMounts[0].SubPath = "../x" },
 		func(c *corev1.Container) { c.VolumeMounts[0].Name = "nope" },
 		func(c *corev1.Container) { c.Args = []string{"$(HOME)"} },
-		func(c *corev1.Container) { c.Env = append(c.Env, corev1.EnvVar{Name: "X", ValueFrom: &corev1.EnvVarSource{}}) },
+		func(c *corev1.Container) {
+			c.Env = append(c.Env, corev1.EnvVar{Name: "X", ValueFrom: &corev1.EnvVarSource{}})
+		},
 		func(c *corev1.Container) { c.SecurityContext = &corev1.SecurityContext{RunAsNonRoot: ptr(true)} },
 	} {
 		c := *spec.Containers[0].DeepCopy()
