@@ -98,6 +98,13 @@ sent to a cluster: apply the output with kubectl.`,
 
 func deployRun(ctx context.Context, opts *DeployOptions) error {
 	f := opts.Factory
+	k := opts.K
+	if idx := f.IndexLocation(); idx != config.DefaultIndexURL {
+		if u, err := url.Parse(idx); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+			return fmt.Errorf("the index %s is a local file: the pod must download it, so serve it over http(s) and pass its URL with --index", idx)
+		}
+		k.IndexURL = idx
+	}
 	s, err := newStore(f)
 	if err != nil {
 		return err
@@ -112,7 +119,6 @@ func deployRun(ctx context.Context, opts *DeployOptions) error {
 	if notebookModel(m.Entry) {
 		return fmt.Errorf("%s is a notebook (backend colab), not a model with a Docker image: there is nothing to deploy (open it in Google Colab from %s)", m.Name, m.Entry.GitHub)
 	}
-	k := opts.K
 	k.Model, k.Branch = m.Name, m.Entry.Branch()
 	if m.Manifest != nil && m.Manifest.Complete && m.Manifest.Commit != "" {
 		k.Commit, k.Image = m.Manifest.Commit, m.Manifest.DockerID
@@ -129,12 +135,6 @@ func deployRun(ctx context.Context, opts *DeployOptions) error {
 		return fmt.Errorf("model %s (commit %s) has no docker_id in its init/init.json: there is no image to deploy", m.Name, shortCommit(k.Commit))
 	}
 	k.GPU = (m.Entry.GPU || opts.GPU) && !opts.CPU
-	if idx := f.IndexLocation(); idx != config.DefaultIndexURL {
-		if u, err := url.Parse(idx); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-			return fmt.Errorf("the index %s is a local file: the pod must download it, so serve it over http(s) and pass its URL with --index", idx)
-		}
-		k.IndexURL = idx
-	}
 	if k.ModelhubImage == "" {
 		k.ModelhubImage = kube.DefaultModelhubImage(version())
 		if v := version(); v == "dev" || strings.Contains(v, "dirty") || strings.Contains(v, "+") {

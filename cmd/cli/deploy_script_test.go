@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -80,7 +82,12 @@ func cmdRunPod(ts *testscript.TestScript, neg bool, args []string) {
 	fmt.Fprintf(out, "startup GET %s: ok\n", mc.StartupProbe.HTTPGet.Path)
 	body, err := pod.Probe(ctx, mc.Name, mc.ReadinessProbe, 30*time.Second)
 	ts.Check(err)
-	fmt.Fprintf(out, "readiness GET %s: %s\n", mc.ReadinessProbe.HTTPGet.Path, strings.TrimSpace(string(body)))
+	var compact bytes.Buffer
+	if json.Compact(&compact, body) != nil {
+		compact.Reset()
+		compact.Write(bytes.TrimSpace(body))
+	}
+	fmt.Fprintf(out, "readiness GET %s: %s\n", mc.ReadinessProbe.HTTPGet.Path, compact.String())
 	_, err = pod.Probe(ctx, mc.Name, mc.LivenessProbe, 30*time.Second)
 	ts.Check(err)
 	fmt.Fprintf(out, "liveness tcp %s: ok\n", mc.LivenessProbe.TCPSocket.Port.String())

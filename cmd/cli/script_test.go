@@ -36,6 +36,15 @@ func isolateUserDirs() string {
 	if err != nil {
 		panic(err)
 	}
+	// The go command the Docker tests run (to build the demo engine and the
+	// modelhub image) keeps its build cache under the user's cache folder:
+	// pin it before XDG_CACHE_HOME moves, or every test process compiles the
+	// standard library again.
+	if os.Getenv("GOCACHE") == "" {
+		if d, err := os.UserCacheDir(); err == nil {
+			os.Setenv("GOCACHE", filepath.Join(d, "go-build"))
+		}
+	}
 	for k, v := range map[string]string{
 		"MODELHUB_HOME":   filepath.Join(dir, "home"),
 		"MODELHUB_CACHE":  filepath.Join(dir, "cache"),
