@@ -155,22 +155,31 @@
     return wrap;
   }
 
-  var VMAX = 100;
+  var VSHOW = 20, VMAX = 1000;
   function vector(v) {
-    var t = el("table", "vec"), head = el("tr");
-    head.appendChild(el("th", null, "#"));
-    head.appendChild(el("th", null, "value"));
-    t.appendChild(head);
-    v.slice(0, VMAX).forEach(function (x, i) {
-      var tr = el("tr");
-      tr.appendChild(el("td", null, String(i)));
-      tr.appendChild(el("td", null, typeof x === "number" ? String(+x.toPrecision(6)) : JSON.stringify(x)));
-      t.appendChild(tr);
-    });
-    if (v.length <= VMAX) return t;
-    var wrap = el("div");
+    var t = el("table", "vec"), wrap = el("div");
+    function fill(n) {
+      t.textContent = "";
+      var head = el("tr");
+      head.appendChild(el("th", null, "#"));
+      head.appendChild(el("th", null, "value"));
+      t.appendChild(head);
+      v.slice(0, n).forEach(function (x, i) {
+        var tr = el("tr");
+        tr.appendChild(el("td", null, String(i)));
+        tr.appendChild(el("td", null, typeof x === "number" ? String(+x.toPrecision(6)) : JSON.stringify(x)));
+        t.appendChild(tr);
+      });
+    }
+    fill(VSHOW);
     wrap.appendChild(t);
-    wrap.appendChild(el("p", "muted", (v.length - VMAX) + " more values in the raw JSON."));
+    if (v.length > VSHOW) {
+      var more = el("button", null, "Show " + (v.length > VMAX ? "the first " + VMAX : "all " + v.length) + " values");
+      more.type = "button";
+      more.addEventListener("click", function () { fill(VMAX); more.remove(); });
+      wrap.appendChild(more);
+    }
+    if (v.length > VMAX) wrap.appendChild(el("p", "muted", "All " + v.length + " values are in the raw JSON."));
     return wrap;
   }
 
