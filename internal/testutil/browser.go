@@ -208,4 +208,3 @@ func BrowserCheck(t *testing.T, ctx context.Context, pageURL, shots string, want
 	}
 	Screenshot(t, ctx, shots, "error")
 }
-
