@@ -111,11 +111,11 @@ func BrowserDo(t testing.TB, ctx context.Context, what string, steps ...chromedp
 	}
 }
 
-func BrowserEval[T any](t testing.TB, ctx context.Context, js string) T {
+func BrowserEval[T any](t testing.TB, ctx context.Context, js string, opts ...chromedp.EvaluateOption) T {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js, opts...))
 	if err != nil {
 		t.Fatalf("evaluate %s: %v", js, err)
 	}

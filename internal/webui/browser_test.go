@@ -79,6 +79,10 @@ func TestBrowser_outputsByType(t *testing.T) {
 	if got := testutil.BrowserText(t, ctx, "#model-name"); got != "Fake<Net>" {
 		t.Errorf("model name %q", got)
 	}
+	// the inlined style passed the Content-Security-Policy
+	if got := testutil.BrowserEval[string](t, ctx, `getComputedStyle(document.body).backgroundColor`); got != "rgb(244, 246, 249)" {
+		t.Errorf("the page's style is not applied (CSP?): body background %q", got)
+	}
 
 	testutil.BrowserDo(t, ctx, "run on a sample", chromedp.Click(chromedp.CSS(`.sample[data-name="cat.png"]`)))
 	testutil.AwaitRun(t, ctx, "done")

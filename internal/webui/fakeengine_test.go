@@ -39,7 +39,7 @@ const fakeConfig = `{"id": "id-1", "meta": {"name": "Fake<Net>", "task": "Classi
 const fakeIO = `{"input": {"format": ["image/png", "image/jpeg"], "dim_limits": [{"min": 1, "max": 4}, {"min": 32}, {"min": 32}]},
  "output": [{"name": "probabilities", "type": "label_list", "description": "Cat or dog."}]}`
 
-func newFakeEngine(t *testing.T) *fakeEngine {
+func newFakeEngine(t testing.TB) *fakeEngine {
 	f := &fakeEngine{
 		config: fakeConfig, io: fakeIO, legalOK: true,
 		legal:   map[string]string{"model_license": "MIT licence text", "sample_data_license": "CC-BY text", "modelhub_license": "modelhub MIT", "modelhub_acknowledgements": "thanks"},

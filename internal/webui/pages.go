@@ -3,7 +3,9 @@ package webui
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/base64"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -17,9 +19,25 @@ var assetFS embed.FS
 // startedAt stamps the assets' modification time (they change only with the binary).
 var startedAt = time.Now()
 
+// appCSS is inlined in every page (one request less before the first paint);
+// the Content-Security-Policy allows exactly this text by its hash.
+var appCSS = func() string {
+	b, err := assetFS.ReadFile("assets/app.css")
+	if err != nil {
+		panic(err)
+	}
+	return strings.TrimSpace(string(b))
+}()
+
+var csp = func() string {
+	sum := sha256.Sum256([]byte(appCSS))
+	return "default-src 'none'; script-src 'self'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; img-src 'self' blob: data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+}()
+
 var templates = template.Must(template.New("").Funcs(template.FuncMap{
 	"text":      text,
 	"modelPath": ModelPath,
+	"appCSS":    func() template.CSS { return template.CSS(appCSS) },
 }).ParseFS(assetFS, "assets/*.html"))
 
 // assetHandler serves the page's script and style; the templates are not served.
@@ -41,9 +59,8 @@ func assetHandler() http.Handler {
 	})
 }
 
-// csp allows the page its own script, style and images (and blob:/data:
-// images it draws), nothing from elsewhere.
-const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+// csp (above) allows the page its own script, its inlined style and images
+// (and the blob:/data: images it draws), nothing from elsewhere.
 
 func render(w http.ResponseWriter, status int, name string, data any) {
 	var buf bytes.Buffer

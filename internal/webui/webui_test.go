@@ -219,7 +219,7 @@ func TestModelPage(t *testing.T) {
 		`data-url="api/samples/scan.nii.gz" data-image=""`, `.nii.gz</span>`,
 		`accept="image/png,.png,image/jpeg,.jpg,.jpeg"`,
 		`src="api/thumbnail/thumbnail.jpg"`,
-		`<script src="/_ui/app.js"></script>`,
+		`<script src="/_ui/app.js" defer></script>`,
 		`href="/">All running models`,
 	} {
 		if !strings.Contains(body, want) {
