@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -36,13 +37,12 @@ func isolateUserDirs() string {
 	if err != nil {
 		panic(err)
 	}
-	// The go command the Docker tests run (to build the demo engine and the
-	// modelhub image) keeps its build cache under the user's cache folder:
-	// pin it before XDG_CACHE_HOME moves, or every test process compiles the
-	// standard library again.
+	// the Go build cache (the demo engine is built with `go build`) stays the
+	// user's: under XDG_CACHE_HOME it would start cold and build the standard
+	// library again, minutes on a loaded machine
 	if os.Getenv("GOCACHE") == "" {
-		if d, err := os.UserCacheDir(); err == nil {
-			os.Setenv("GOCACHE", filepath.Join(d, "go-build"))
+		if out, err := exec.Command("go", "env", "GOCACHE").Output(); err == nil {
+			os.Setenv("GOCACHE", strings.TrimSpace(string(out)))
 		}
 	}
 	for k, v := range map[string]string{
