@@ -17,7 +17,7 @@ type Manifest struct {
 	// Version of the manifest format.
 	Version int `json:"version"`
 	// Entry is the index entry the model was pulled from.
-	Entry registry.Model `json:"entry"`
+	Entry registry.Entry `json:"entry"`
 	// Commit is the git commit cloned.
 	Commit string `json:"commit"`
 	// DockerID is init.json's docker_id at that commit.
@@ -109,11 +109,15 @@ func (m *Manifest) file(path string) *ManifestFile {
 	return nil
 }
 
-// TotalSize is the sum of the external files' sizes.
-func (m *Manifest) TotalSize() int64 {
-	var n int64
+// Changed lists the external files of the model folder dir that are missing,
+// incomplete or no longer of their recorded size: what a pull repairs.
+func (m *Manifest) Changed(dir string) []string {
+	var paths []string
 	for _, f := range m.Files {
-		n += f.Size
+		fi, err := os.Stat(filepath.Join(dir, filepath.FromSlash(f.Path)))
+		if err != nil || fi.Size() != f.Size || !f.Complete {
+			paths = append(paths, f.Path)
+		}
 	}
-	return n
+	return paths
 }

@@ -192,7 +192,7 @@ func short(commit string) string {
 
 // stageClone makes sure stage holds a complete clone of entry (at target when
 // set), reusing one left by an interrupted pull.
-func (s *Store) stageClone(ctx context.Context, stage string, entry *registry.Model, target string, o PullOptions) (commit string, cloned bool, err error) {
+func (s *Store) stageClone(ctx context.Context, stage string, entry *registry.Entry, target string, o PullOptions) (commit string, cloned bool, err error) {
 	var ci cloneInfo
 	if readJSON(filepath.Join(stage, filepath.FromSlash(cloneMarker)), &ci) == nil &&
 		ci.URL == entry.GitHub && ci.Branch == entry.Branch() && (target == "" || ci.Commit == target) {
@@ -235,7 +235,7 @@ func (s *Store) stageClone(ctx context.Context, stage string, entry *registry.Mo
 // plan builds the staging manifest and the list of files still to download:
 // files finished by an interrupted run are kept, and on update files whose
 // src_url did not change are linked from the current version.
-func (s *Store) plan(stage string, entry *registry.Model, commit string, in *config.Init, cur *Manifest, curDir string, res *PullResult) (*Manifest, []int, error) {
+func (s *Store) plan(stage string, entry *registry.Entry, commit string, in *config.Init, cur *Manifest, curDir string, res *PullResult) (*Manifest, []int, error) {
 	staged, _ := ReadManifest(stage)
 	man := &Manifest{Entry: *entry, Commit: commit, DockerID: in.DockerID}
 	var todo []int
