@@ -36,6 +36,14 @@ func isolateUserDirs() string {
 	if err != nil {
 		panic(err)
 	}
+	// The demo engine is built with `go build`: keep Go's own build cache
+	// (it follows XDG_CACHE_HOME), or every test process compiles the
+	// standard library again, minutes on a loaded machine.
+	if os.Getenv("GOCACHE") == "" {
+		if c, err := os.UserCacheDir(); err == nil {
+			os.Setenv("GOCACHE", filepath.Join(c, "go-build"))
+		}
+	}
 	for k, v := range map[string]string{
 		"MODELHUB_HOME":   filepath.Join(dir, "home"),
 		"MODELHUB_CACHE":  filepath.Join(dir, "cache"),
