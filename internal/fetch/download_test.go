@@ -456,4 +456,3 @@ func TestDownload_batchError(t *testing.T) {
 		t.Errorf("part of the stopped download: %v, want kept", err)
 	}
 }
-
