@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -455,4 +456,12 @@ func TestDownload_batchError(t *testing.T) {
 	if _, err := os.Stat(PartPath(files[0].Dest)); err != nil {
 		t.Errorf("part of the stopped download: %v, want kept", err)
 	}
+}
+// writeSidecar writes the sidecar of a .part file as an earlier run would have.
+func writeSidecar(path string, m sidecar) error {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
 }
