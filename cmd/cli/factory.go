@@ -42,6 +42,8 @@ type Factory struct {
 	Store func() (*store.Store, error)
 	// Docker connects to the Docker Engine on first use (list never calls it).
 	Docker func(ctx context.Context) (dockerrun.API, error)
+	// OpenURL opens a URL in the user's browser; nil means the system's opener.
+	OpenURL func(url string) error
 	// Interrupted is closed on the first Ctrl-C/SIGTERM, Forced on the second.
 	Interrupted <-chan struct{}
 	Forced      <-chan struct{}

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -36,12 +37,12 @@ func isolateUserDirs() string {
 	if err != nil {
 		panic(err)
 	}
-	// The demo engine is built with `go build`: keep Go's own build cache
-	// (it follows XDG_CACHE_HOME), or every test process compiles the
-	// standard library again, minutes on a loaded machine.
+	// the Go build cache (the demo engine is built with `go build`) stays the
+	// user's: under XDG_CACHE_HOME it would start cold and build the standard
+	// library again, minutes on a loaded machine
 	if os.Getenv("GOCACHE") == "" {
-		if c, err := os.UserCacheDir(); err == nil {
-			os.Setenv("GOCACHE", filepath.Join(c, "go-build"))
+		if out, err := exec.Command("go", "env", "GOCACHE").Output(); err == nil {
+			os.Setenv("GOCACHE", strings.TrimSpace(string(out)))
 		}
 	}
 	for k, v := range map[string]string{
