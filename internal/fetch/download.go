@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/modelhub-ai/modelhub/internal/safepath"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 )
@@ -89,6 +91,11 @@ type File struct {
 	URL    string
 	Dest   string
 	SHA256 string
+	// Root is the folder Dest must stay in ("": Dest's own folder). Every
+	// file of the download (Dest, its .part and sidecar, the folders made for
+	// them) is opened through an os.Root confined to it, and a symbolic link
+	// on any of those paths is refused (safepath.CheckWrite).
+	Root string
 }
 
 // Result describes a completed download.
@@ -229,9 +236,9 @@ func (d *Downloader) Fetch(ctx context.Context, f File) (Result, error) {
 }
 
 // PartPath is where a download in progress is written.
-func PartPath(dest string) string { return dest + ".part" }
+func PartPath(dest string) string { return dest + safepath.PartSuffix }
 
-func sidecarPath(dest string) string { return dest + ".part.json" }
+func sidecarPath(dest string) string { return dest + safepath.SidecarSuffix }
 
 // sidecar remembers what a .part file was fetched from, for If-Range.
 type sidecar struct {
@@ -246,6 +253,8 @@ type state struct {
 	d       *Downloader
 	idx     int
 	f       File
+	root    *os.Root // confines every file operation (File.Root)
+	rel     string   // Dest inside root, slash-separated
 	part    *os.File
 	offset  int64 // bytes in part (all hashed into h)
 	h       hash.Hash
@@ -257,10 +266,12 @@ type state struct {
 func (d *Downloader) fetch(ctx context.Context, idx int, f File, release func()) (Result, error) {
 	var once sync.Once
 	defer once.Do(release)
-	if err := os.MkdirAll(filepath.Dir(f.Dest), 0o755); err != nil {
+	root, rel, err := openRoot(f)
+	if err != nil {
 		return Result{}, fmt.Errorf("download %s: %w", f.URL, err)
 	}
-	s := &state{d: d, idx: idx, f: f, h: sha256.New()}
+	defer root.Close()
+	s := &state{d: d, idx: idx, f: f, root: root, rel: rel, h: sha256.New()}
 	if err := s.openPart(); err != nil {
 		return Result{}, fmt.Errorf("download %s: %w", f.URL, err)
 	}
@@ -311,20 +322,51 @@ func (d *Downloader) fetch(ctx context.Context, idx int, f File, release func())
 	}
 }
 
+// openRoot opens the folder f.Dest must stay in and returns Dest relative to
+// it, after making sure nothing the download writes goes through a link.
+func openRoot(f File) (*os.Root, string, error) {
+	dir := f.Root
+	if dir == "" {
+		dir = filepath.Dir(f.Dest)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, "", err
+		}
+	}
+	rel, err := filepath.Rel(dir, f.Dest)
+	if err != nil || !filepath.IsLocal(rel) {
+		return nil, "", fmt.Errorf("%s is not inside %s", f.Dest, dir)
+	}
+	rel = filepath.ToSlash(rel)
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := safepath.CheckWrite(root, rel); err != nil {
+		root.Close()
+		return nil, "", err
+	}
+	if parent := path.Dir(rel); parent != "." {
+		if err := root.MkdirAll(parent, 0o755); err != nil {
+			root.Close()
+			return nil, "", err
+		}
+	}
+	return root, rel, nil
+}
+
 // openPart opens DEST.part, keeping its bytes when the sidecar says they came
 // from the same URL with a validator we can send in If-Range.
 func (s *state) openPart() error {
-	part := PartPath(s.f.Dest)
 	var meta sidecar
 	keep := false
-	if data, err := os.ReadFile(sidecarPath(s.f.Dest)); err == nil && json.Unmarshal(data, &meta) == nil {
+	if data, err := s.root.ReadFile(sidecarPath(s.rel)); err == nil && json.Unmarshal(data, &meta) == nil {
 		keep = meta.URL == s.f.URL && (meta.ETag != "" || meta.LastModified != "")
 	}
 	flags := os.O_RDWR | os.O_CREATE
 	if !keep {
 		flags |= os.O_TRUNC
 	}
-	fh, err := os.OpenFile(part, flags, 0o644)
+	fh, err := s.root.OpenFile(PartPath(s.rel), flags, 0o644)
 	if err != nil {
 		return err
 	}
@@ -463,7 +505,7 @@ func (s *state) attempt(ctx context.Context) (done bool, err error) {
 	etag, lm := resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
 	if etag != s.meta.ETag || lm != s.meta.LastModified || !s.started {
 		s.meta.URL, s.meta.ETag, s.meta.LastModified = s.f.URL, etag, lm
-		if err := writeSidecar(sidecarPath(s.f.Dest), s.meta); err != nil {
+		if err := s.writeSidecar(); err != nil {
 			return false, err
 		}
 	}
@@ -549,8 +591,8 @@ func (s *state) finish() (Result, error) {
 	part := PartPath(s.f.Dest)
 	if s.f.SHA256 != "" && !strings.EqualFold(sum, s.f.SHA256) {
 		s.part.Close()
-		os.Remove(part)
-		os.Remove(sidecarPath(s.f.Dest))
+		s.root.Remove(PartPath(s.rel))
+		s.root.Remove(sidecarPath(s.rel))
 		return Result{}, fmt.Errorf("download %s: %w: expected %s, got %s (the file changed on the server or init.json has a wrong sha256)", s.f.URL, ErrChecksum, strings.ToLower(s.f.SHA256), sum)
 	}
 	if !syncFiles {
@@ -560,11 +602,11 @@ func (s *state) finish() (Result, error) {
 	if err := s.part.Close(); err != nil {
 		return Result{}, fmt.Errorf("close %s: %w", part, err)
 	}
-	if err := os.Rename(part, s.f.Dest); err != nil {
+	if err := s.root.Rename(PartPath(s.rel), s.rel); err != nil {
 		return Result{}, fmt.Errorf("download %s: %w", s.f.URL, err)
 	}
-	os.Remove(sidecarPath(s.f.Dest))
-	syncDir(filepath.Dir(s.f.Dest))
+	s.root.Remove(sidecarPath(s.rel))
+	syncDir(s.root, path.Dir(s.rel))
 	if !s.started {
 		s.started = true
 		s.d.emit(Event{Kind: FileStart, Index: s.idx, File: s.f, Size: s.offset, Offset: s.offset})
@@ -574,17 +616,17 @@ func (s *state) finish() (Result, error) {
 	return res, nil
 }
 
-func writeSidecar(path string, m sidecar) error {
-	data, err := json.Marshal(m)
+func (s *state) writeSidecar() error {
+	data, err := json.Marshal(s.meta)
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, data, 0o644)
+	return s.root.WriteFile(sidecarPath(s.rel), data, 0o644)
 }
 
 // syncDir makes a rename durable; it is best effort (Windows cannot sync a directory).
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
+func syncDir(root *os.Root, dir string) {
+	if d, err := root.Open(dir); err == nil {
 		_ = d.Sync()
 		d.Close()
 	}

@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -475,4 +476,13 @@ func TestParseContentRange(t *testing.T) {
 			t.Errorf("%q: %d %d %v, want %d %d %v", tc.in, s, tot, ok, tc.start, tc.total, tc.ok)
 		}
 	}
+}
+
+// writeSidecar writes the sidecar of a .part file as an earlier run would have.
+func writeSidecar(path string, m sidecar) error {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
 }
