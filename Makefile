@@ -5,7 +5,7 @@ PKG     := github.com/modelhub-ai/modelhub
 LDFLAGS := -s -w -X $(PKG)/cmd/cli.Version=$(VERSION)
 BIN     := bin/modelhub
 
-.PHONY: build test install bench demo cross dist clean conformance
+.PHONY: build test install bench fuzz demo cross dist clean conformance
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/modelhub
@@ -27,6 +27,14 @@ bench: build
 conformance:
 	@set -e; img=$$(scripts/realengine-image.sh); echo "real engine image: $$img"; \
 	MODELHUB_REALENGINE_IMAGE=$$img $(GO) test -count=1 -timeout 25m -v ./conformance/
+
+# Fuzz targets: `make test` runs each one's seed corpus; `make fuzz` explores
+# each for FUZZTIME.
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/registry
+	$(GO) test -run='^$$' -fuzz='^FuzzParseContentRange$$' -fuzztime=$(FUZZTIME) ./internal/fetch
+	$(GO) test -run='^$$' -fuzz='^FuzzParseRetryAfter$$' -fuzztime=$(FUZZTIME) ./internal/fetch
 
 # The bundled demo model, end to end and offline: needs Docker and git.
 demo: build
