@@ -249,6 +249,19 @@ func TestModelPage(t *testing.T) {
 	}
 }
 
+func TestInputsSingleKey(t *testing.T) {
+	// the newer template: the API's formats at the top, the input under "single"
+	var in map[string]json.RawMessage
+	_ = json.Unmarshal([]byte(`{"format": ["image/png"], "single": {"format": ["image/png", "image/jpeg"], "dim_limits": [{"min": 1, "max": 4}], "description": "one image"}}`), &in)
+	views, multi := inputs(in)
+	if multi || len(views) != 1 {
+		t.Fatalf("inputs = %+v, multi %v; want one single input", views, multi)
+	}
+	if v := views[0]; v.Name != "" || v.Formats != "PNG image" || v.Dims != "1 dimension: 1–4" || v.Description != "one image" || v.Accept != "image/png,.png" {
+		t.Errorf("single input %+v", v)
+	}
+}
+
 func TestModelPageMultiInput(t *testing.T) {
 	e := newFakeEngine(t)
 	e.io = `{"input": {"format": ["application/json"], "t1": {"format": ["application/nii-gzip"], "dim_limits": [{"min": 155, "max": 240}]}, "flair": {"format": ["application/nii-gzip"]}},
@@ -258,7 +271,7 @@ func TestModelPageMultiInput(t *testing.T) {
 	for _, want := range []string{
 		"Inputs (one file each)",
 		"<b>flair</b>: compressed NIfTI volume (.nii.gz)",
-		"<b>t1</b>: compressed NIfTI volume (.nii.gz); 1 dimensions: 155–240",
+		"<b>t1</b>: compressed NIfTI volume (.nii.gz); 1 dimension: 155–240",
 		`<label>flair <input type="file" name="flair" accept="application/nii-gzip,.nii.gz,.gz" required></label>`,
 		`<label>t1 <input type="file" name="t1"`,
 		"<b>Segmentation</b>: a segmentation mask",
