@@ -11,8 +11,10 @@ package webui
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -142,6 +144,10 @@ func (s *Server) Handler(port int) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.serveIndex)
 	mux.Handle("GET /_ui/", http.StripPrefix("/_ui/", assetHandler()))
+	mux.HandleFunc("GET /_ui/server.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(serverInfo{ModelhubUI: true, AllModels: s.Single == ""})
+	})
 	mux.HandleFunc("GET /m/{name}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, ModelPath(r.PathValue("name")), http.StatusMovedPermanently)
 	})
@@ -177,6 +183,31 @@ func (s *Server) serveModel(w http.ResponseWriter, r *http.Request) {
 }
 
 var errNoModel = errors.New("no such model")
+
+// serverInfo is /_ui/server.json: who answers on a port.
+type serverInfo struct {
+	ModelhubUI bool `json:"modelhub_ui"`
+	AllModels  bool `json:"all_models"` // `modelhub ui`: every running model, not one
+}
+
+// ServesAllModels reports whether a `modelhub ui` answers on 127.0.0.1:port
+// (asking it for at most a second): it then has a page for every model that
+// runs, including one started after it.
+func ServesAllModels(ctx context.Context, port int) bool {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, URL(port, "")+"_ui/server.json", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := (&http.Client{Transport: loopback}).Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var info serverInfo
+	return resp.StatusCode == http.StatusOK && json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&info) == nil && info.ModelhubUI && info.AllModels
+}
 
 // find returns the running model named name (exact, else case-insensitive).
 func (s *Server) find(ctx context.Context, name string) (Model, error) {

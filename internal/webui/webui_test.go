@@ -473,3 +473,32 @@ func TestServeAndShutdown(t *testing.T) {
 		t.Fatal("Serve did not return after its context ended")
 	}
 }
+
+func TestServesAllModels(t *testing.T) {
+	for _, tc := range []struct {
+		s    *Server
+		want bool
+	}{
+		{testServer(), true},
+		{&Server{Models: Fixed(Model{Name: "a"}), Single: "a"}, false},
+	} {
+		l, err := Listen(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- tc.s.Serve(ctx, l) }()
+		if got := ServesAllModels(context.Background(), Port(l)); got != tc.want {
+			t.Errorf("Single %q: ServesAllModels = %v, want %v", tc.s.Single, got, tc.want)
+		}
+		cancel()
+		<-done
+	}
+	// nothing listening, or something else listening
+	other := httptest.NewServer(http.NotFoundHandler())
+	defer other.Close()
+	if ServesAllModels(context.Background(), Port(other.Listener)) {
+		t.Error("another server counted as a modelhub ui")
+	}
+}
