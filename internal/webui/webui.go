@@ -69,6 +69,9 @@ func Cached(l Lister, ttl time.Duration) Lister {
 // Server serves the UI. Models is required.
 type Server struct {
 	Models Lister
+	// Fresh, when set, is asked when a model is not among Models (a cached
+	// list may predate a model started a moment ago).
+	Fresh Lister
 	// Single makes "/" lead to this model's page instead of the index
 	// (`modelhub run` serves one model).
 	Single string
@@ -211,21 +214,34 @@ func ServesAllModels(ctx context.Context, port int) bool {
 
 // find returns the running model named name (exact, else case-insensitive).
 func (s *Server) find(ctx context.Context, name string) (Model, error) {
-	ms, err := s.Models(ctx)
-	if err != nil {
-		return Model{}, fmt.Errorf("list the running models: %w", err)
-	}
-	for _, m := range ms {
-		if m.Name == name {
-			return m, nil
+	for _, list := range []Lister{s.Models, s.Fresh} {
+		if list == nil {
+			continue
 		}
-	}
-	for _, m := range ms {
-		if strings.EqualFold(m.Name, name) {
+		ms, err := list(ctx)
+		if err != nil {
+			return Model{}, fmt.Errorf("list the running models: %w", err)
+		}
+		if m, ok := lookup(ms, name); ok {
 			return m, nil
 		}
 	}
 	return Model{}, fmt.Errorf("%w: %s is not running (start it with `modelhub run -d %s`)", errNoModel, name, name)
+}
+
+// lookup finds name in ms: exactly, else ignoring case.
+func lookup(ms []Model, name string) (Model, bool) {
+	for _, m := range ms {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	for _, m := range ms {
+		if strings.EqualFold(m.Name, name) {
+			return m, true
+		}
+	}
+	return Model{}, false
 }
 
 func (s *Server) transport() http.RoundTripper {

@@ -418,6 +418,19 @@ func TestExpertPage(t *testing.T) {
 	}
 }
 
+func TestFreshOnMiss(t *testing.T) {
+	running := []Model{{Name: "old", Mode: "api"}}
+	live := func(context.Context) ([]Model, error) { return running, nil }
+	s := &Server{Models: Cached(live, time.Hour), Fresh: live}
+	if w := serve(t, s, httptest.NewRequest("GET", "/m/old/", nil)); w.Code != 200 {
+		t.Fatalf("old: %d", w.Code)
+	}
+	running = append(running, Model{Name: "new", Mode: "expert"})
+	if w := serve(t, s, httptest.NewRequest("GET", "/m/new/", nil)); w.Code != 200 {
+		t.Errorf("a model started after the list was cached: %d %s", w.Code, w.Body)
+	}
+}
+
 func TestCached(t *testing.T) {
 	calls := 0
 	l := Cached(func(context.Context) ([]Model, error) { calls++; return []Model{{Name: "x"}}, nil }, time.Hour)
