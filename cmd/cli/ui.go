@@ -71,7 +71,8 @@ func uiRun(ctx context.Context, opts *UIOptions) error {
 	if err != nil {
 		return err
 	}
-	srv := &webui.Server{Models: webui.Cached(runningModels(d), time.Second)}
+	live := runningModels(d)
+	srv := &webui.Server{Models: webui.Cached(live, time.Second), Fresh: live}
 	url := webui.URL(webui.Port(l), "")
 	fprintf(opts.IO.Out, "Web UI: %s\n", url)
 	opts.IO.Notef("serving the web UI of every running model; press Ctrl+C to stop")
