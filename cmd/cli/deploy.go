@@ -105,7 +105,7 @@ func deployRun(ctx context.Context, opts *DeployOptions) error {
 		}
 		k.IndexURL = idx
 	}
-	s, err := newStore(f)
+	s, err := f.Store()
 	if err != nil {
 		return err
 	}
@@ -171,7 +171,7 @@ func deployRun(ctx context.Context, opts *DeployOptions) error {
 
 // notebookModel reports whether the index entry is a notebook (backend
 // colab) rather than a model with a Docker image.
-func notebookModel(e *registry.Model) bool {
+func notebookModel(e *registry.Entry) bool {
 	for _, b := range e.Backend {
 		if strings.EqualFold(b, "colab") {
 			return true

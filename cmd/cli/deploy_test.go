@@ -118,7 +118,7 @@ func Test_deployRun_pins(t *testing.T) {
 	if !strings.Contains(errOut.String(), "Demo is not installed here: pinned to commit "+repo.Head()[:12]+", the tip of branch master now") {
 		t.Errorf("stderr %q", errOut.String())
 	}
-	s, _ := newStore(f)
+	s, _ := f.Store()
 	if names := s.Downloaded(); len(names) != 0 {
 		t.Errorf("deploy downloaded %v", names)
 	}

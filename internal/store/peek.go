@@ -14,7 +14,7 @@ import (
 // tip of the entry's branch into a temporary folder (no external files are
 // downloaded), reads its init.json and removes the clone. It returns the
 // commit it read.
-func Peek(ctx context.Context, entry *registry.Model) (commit string, in *config.Init, err error) {
+func Peek(ctx context.Context, entry *registry.Entry) (commit string, in *config.Init, err error) {
 	tmp, err := os.MkdirTemp("", "modelhub-peek-")
 	if err != nil {
 		return "", nil, err

@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/modelhub-ai/modelhub/internal/config"
@@ -201,7 +202,7 @@ func short(commit string) string {
 // stageClone makes sure stage holds a complete clone of entry (at target when
 // set), reusing one left by an interrupted pull.
 // With pin, target may be any commit of the branch, not only its tip.
-func (s *Store) stageClone(ctx context.Context, stage string, entry *registry.Model, target string, pin bool, o PullOptions) (commit string, cloned bool, err error) {
+func (s *Store) stageClone(ctx context.Context, stage string, entry *registry.Entry, target string, pin bool, o PullOptions) (commit string, cloned bool, err error) {
 	// A staging folder is ours: anything else found under its name (a link
 	// to elsewhere) is dropped, never followed.
 	if fi, err := os.Lstat(stage); err == nil && !fi.IsDir() {
@@ -257,7 +258,7 @@ func (s *Store) stageClone(ctx context.Context, stage string, entry *registry.Mo
 // plan builds the staging manifest and the list of files still to download:
 // files finished by an interrupted run are kept, and on update files whose
 // src_url did not change are linked from the current version.
-func (s *Store) plan(stage string, entry *registry.Model, commit string, in *config.Init, cur *Manifest, curDir string, res *PullResult) (*Manifest, []int, error) {
+func (s *Store) plan(stage string, entry *registry.Entry, commit string, in *config.Init, cur *Manifest, curDir string, res *PullResult) (*Manifest, []int, error) {
 	staged, _ := ReadManifest(stage)
 	man := &Manifest{Entry: *entry, Commit: commit, DockerID: in.DockerID}
 	var todo []int
@@ -270,7 +271,7 @@ func (s *Store) plan(stage string, entry *registry.Model, commit string, in *con
 		if err != nil {
 			return nil, nil, err
 		}
-		mf := ManifestFile{Path: filepath.ToSlash(rel), SrcURL: f.SrcURL, SHA256: strings.ToLower(f.SHA256)}
+		mf := ManifestFile{Path: filepath.ToSlash(rel), SrcURL: f.SrcURL, SHA256: strings.ToLower(f.SHA256), Pinned: f.SHA256 != ""}
 		if p := staged.file(mf.Path); reusable(p, f, dest) {
 			mf = *p
 			res.Reused++
@@ -283,6 +284,7 @@ func (s *Store) plan(stage string, entry *registry.Model, commit string, in *con
 		} else {
 			todo = append(todo, len(man.Files))
 		}
+		mf.Pinned = f.SHA256 != ""
 		man.Files = append(man.Files, mf)
 	}
 	return man, todo, nil
@@ -345,28 +347,50 @@ func (s *Store) download(ctx context.Context, dir string, man *Manifest, todo []
 // repair re-fetches, in place, the files of a complete model whose size on
 // disk no longer matches the manifest; the others are never fetched again.
 func (s *Store) repair(ctx context.Context, m *Model, man *Manifest, o PullOptions, res *PullResult) (*PullResult, error) {
-	var todo []int
-	for i, f := range man.Files {
-		fi, err := os.Lstat(filepath.Join(m.Dir, filepath.FromSlash(f.Path)))
-		if err != nil || !fi.Mode().IsRegular() || fi.Size() != f.Size || !f.Complete {
-			todo = append(todo, i)
-		}
-	}
+	todo := man.Changed(m.Dir)
 	m.Manifest = man
 	if len(todo) == 0 {
 		res.UpToDate = true
 		return res, nil
 	}
 	o.note("%d file(s) of %s changed on disk; fetching them again", len(todo), m.Name)
+	pins := sync.OnceValue(func() map[string]string { return initPins(m.Dir) })
 	for _, k := range todo {
-		man.Files[k].Complete = false
-		man.Files[k].SHA256 = "" // the recorded hash was computed, not required
+		f := &man.Files[k]
+		f.Complete = false
+		// The repair must match init.json's pin, never only what the
+		// server sends now; a hash that was merely computed is dropped.
+		if !f.Pinned {
+			f.SHA256 = pins()[f.Path]
+			f.Pinned = f.SHA256 != ""
+		}
 	}
 	res.Reused = len(man.Files) - len(todo)
 	if err := s.download(ctx, m.Dir, man, todo, o, res); err != nil {
 		return nil, err
 	}
 	return res, WriteManifest(m.Dir, man)
+}
+
+// initPins returns the sha256 pins of the model folder's init.json by
+// manifest path: the pins of a manifest written before they were recorded
+// in it (Pinned). A folder whose init.json cannot be read gives none.
+func initPins(dir string) map[string]string {
+	pins := map[string]string{}
+	in, err := config.LoadInit(dir)
+	if err != nil {
+		return pins
+	}
+	for _, f := range in.Files {
+		dest, err := config.SafeDest(dir, f.Dest)
+		if err != nil || f.SHA256 == "" {
+			continue
+		}
+		if rel, err := filepath.Rel(dir, dest); err == nil {
+			pins[filepath.ToSlash(rel)] = strings.ToLower(f.SHA256)
+		}
+	}
+	return pins
 }
 
 // swap puts stage at final atomically enough: a previous version is moved
