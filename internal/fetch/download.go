@@ -245,7 +245,70 @@ type sidecar struct {
 	URL          string `json:"src_url"`
 	ETag         string `json:"etag,omitempty"`
 	LastModified string `json:"last_modified,omitempty"`
-	Size         int64  `json:"size"`
+	// IfRange is the strong validator the bytes in .part were served with
+	// (see strongValidator); without one the .part is never resumed.
+	IfRange string `json:"if_range,omitempty"`
+	Size    int64  `json:"size"`
+}
+
+// MinLastModifiedAge: a Last-Modified is used as a validator only when the
+// response's Date is at least this much later (RFC 9110 §8.8.2.2 asks for one
+// second and clocks that agree; a minute leaves room for a CDN's clock).
+const MinLastModifiedAge = time.Minute
+
+// strongValidator returns what a resume of this response's body sends in
+// If-Range, or "" when the response carries no strong validator and a
+// resume cannot be proven to continue the same file (RFC 9110 §13.1.5):
+// a strong ETag; else, only when there is no ETag at all, a Last-Modified
+// that the Date header shows to be strong.
+func strongValidator(h http.Header) string {
+	if etag := h.Get("ETag"); etag != "" {
+		if !isStrongETag(etag) {
+			return "" // weak (or malformed): a client that has an entity tag must not fall back to a date
+		}
+		return etag
+	}
+	lm, err := http.ParseTime(h.Get("Last-Modified"))
+	if err != nil {
+		return ""
+	}
+	date, err := http.ParseTime(h.Get("Date"))
+	if err != nil || date.Sub(lm) < MinLastModifiedAge {
+		return ""
+	}
+	return h.Get("Last-Modified")
+}
+
+func orNone(v string) string {
+	if v == "" {
+		return "(none)"
+	}
+	return v
+}
+
+// isStrongETag: an opaque-tag in double quotes, without the W/ prefix.
+func isStrongETag(v string) bool {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return false
+	}
+	for _, c := range []byte(v[1 : len(v)-1]) {
+		if c == '"' || c < 0x21 || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// echoesValidator: the response carries the validator sent in If-Range, so
+// its bytes come from the same file as those on disk.
+func echoesValidator(h http.Header, sent string) bool {
+	if sent == "" {
+		return false
+	}
+	if strings.HasPrefix(sent, `"`) {
+		return h.Get("ETag") == sent
+	}
+	return h.Get("Last-Modified") == sent
 }
 
 // state is one file's download in progress.
@@ -360,7 +423,7 @@ func (s *state) openPart() error {
 	var meta sidecar
 	keep := false
 	if data, err := s.root.ReadFile(sidecarPath(s.rel)); err == nil && json.Unmarshal(data, &meta) == nil {
-		keep = meta.URL == s.f.URL && (meta.ETag != "" || meta.LastModified != "")
+		keep = meta.URL == s.f.URL && meta.IfRange != ""
 	}
 	flags := os.O_RDWR | os.O_CREATE
 	if !keep {
@@ -448,13 +511,18 @@ func (s *state) attempt(ctx context.Context) (done bool, err error) {
 		return false, fmt.Errorf("download %s: %w", s.f.URL, err)
 	}
 	req.Header.Set("User-Agent", "modelhub")
-	if s.offset > 0 {
-		req.Header.Set("Range", "bytes="+strconv.FormatInt(s.offset, 10)+"-")
-		if s.meta.ETag != "" && !strings.HasPrefix(s.meta.ETag, "W/") {
-			req.Header.Set("If-Range", s.meta.ETag)
-		} else if s.meta.LastModified != "" {
-			req.Header.Set("If-Range", s.meta.LastModified)
+	if s.offset > 0 && s.meta.IfRange == "" {
+		// The bytes on disk came without a strong validator: nothing could
+		// prove that a range continues the same file, so start over.
+		if err := s.restart(); err != nil {
+			return false, err
 		}
+	}
+	sent := ""
+	if s.offset > 0 {
+		sent = s.meta.IfRange
+		req.Header.Set("Range", "bytes="+strconv.FormatInt(s.offset, 10)+"-")
+		req.Header.Set("If-Range", sent)
 	}
 	stall := orDur(s.d.StallTimeout, StallTimeout)
 	watchdog := time.AfterFunc(stall, func() { cancel(ErrStalled) })
@@ -468,13 +536,23 @@ func (s *state) attempt(ctx context.Context) (done bool, err error) {
 
 	switch {
 	case resp.StatusCode == http.StatusPartialContent && s.offset > 0:
-		start, total, ok := parseContentRange(resp.Header.Get("Content-Range"))
-		if !ok || start != s.offset {
-			// Not the range we asked for: start over cleanly.
+		cr := resp.Header.Get("Content-Range")
+		start, _, total, ok := parseContentRange(cr)
+		var why string
+		switch {
+		case !echoesValidator(resp.Header, sent):
+			why = fmt.Sprintf("the server sent a range of another version of the file (asked for the version %s, got ETag %s, Last-Modified %s)", sent, orNone(resp.Header.Get("ETag")), orNone(resp.Header.Get("Last-Modified")))
+		case !ok || start != s.offset:
+			why = fmt.Sprintf("unexpected Content-Range %q for a resume at byte %d", cr, s.offset)
+		case s.meta.Size >= 0 && total != s.meta.Size:
+			why = fmt.Sprintf("the file is now %d bytes, was %d", total, s.meta.Size)
+		}
+		if why != "" {
+			// Never splice two versions: start over from zero.
 			if err := s.restart(); err != nil {
 				return false, err
 			}
-			return false, &transientError{fmt.Errorf("download %s: unexpected Content-Range %q", s.f.URL, resp.Header.Get("Content-Range"))}
+			return false, &transientError{fmt.Errorf("download %s: %s; restarting the file from zero", s.f.URL, why)}
 		}
 		s.meta.Size = total
 	case resp.StatusCode == http.StatusOK:
@@ -485,8 +563,11 @@ func (s *state) attempt(ctx context.Context) (done bool, err error) {
 			}
 		}
 		s.meta.Size = resp.ContentLength
+		s.meta.IfRange = strongValidator(resp.Header)
 	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && s.offset > 0:
-		_, total, _ := parseContentRange(resp.Header.Get("Content-Range"))
+		// The server evaluated our If-Range as matching (a changed file gets
+		// a 200) and the bytes on disk are all there is.
+		_, _, total, _ := parseContentRange(resp.Header.Get("Content-Range"))
 		if total == s.offset {
 			s.meta.Size = total
 			return true, nil // already complete on disk
@@ -502,9 +583,8 @@ func (s *state) attempt(ctx context.Context) (done bool, err error) {
 		}
 		return false, he
 	}
-	etag, lm := resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
-	if etag != s.meta.ETag || lm != s.meta.LastModified || !s.started {
-		s.meta.URL, s.meta.ETag, s.meta.LastModified = s.f.URL, etag, lm
+	if resp.StatusCode == http.StatusOK || !s.started {
+		s.meta.URL, s.meta.ETag, s.meta.LastModified = s.f.URL, resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
 		if err := s.writeSidecar(); err != nil {
 			return false, err
 		}
@@ -632,48 +712,70 @@ func syncDir(root *os.Root, dir string) {
 	}
 }
 
-// parseContentRange parses "bytes START-END/TOTAL" (or "bytes */TOTAL");
-// total is -1 when "*".
-func parseContentRange(v string) (start, total int64, ok bool) {
+// parseContentRange parses "bytes FIRST-LAST/TOTAL" (or "bytes */TOTAL", then
+// first and last are -1); total is -1 when "*". ok is false unless the value
+// is well formed: digits only, first <= last, last < total when known.
+func parseContentRange(v string) (first, last, total int64, ok bool) {
+	first, last, total = -1, -1, -1
 	v, found := strings.CutPrefix(strings.TrimSpace(v), "bytes ")
 	if !found {
-		return 0, -1, false
+		return -1, -1, -1, false
 	}
 	rng, tot, found := strings.Cut(v, "/")
 	if !found {
-		return 0, -1, false
+		return -1, -1, -1, false
 	}
-	total = -1
 	if tot != "*" {
-		t, err := strconv.ParseInt(tot, 10, 64)
-		if err != nil {
-			return 0, -1, false
+		t, ok := parseDigits(tot)
+		if !ok {
+			return -1, -1, -1, false
 		}
 		total = t
 	}
 	if rng == "*" {
-		return 0, total, true
+		return -1, -1, total, total >= 0
 	}
-	a, _, found := strings.Cut(rng, "-")
+	a, b, found := strings.Cut(rng, "-")
 	if !found {
-		return 0, total, false
+		return -1, -1, total, false
 	}
-	start, err := strconv.ParseInt(a, 10, 64)
-	if err != nil {
-		return 0, total, false
+	f, ok1 := parseDigits(a)
+	l, ok2 := parseDigits(b)
+	if !ok1 || !ok2 || f > l || (total >= 0 && l >= total) {
+		return -1, -1, total, false
 	}
-	return start, total, true
+	return f, l, total, true
 }
 
+// parseDigits parses a non-empty run of ASCII digits that fits an int64.
+func parseDigits(s string) (int64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
+}
+
+// maxRetryAfter caps what a server may ask us to wait.
+const maxRetryAfter = time.Hour
+
+// parseRetryAfter reads Retry-After (delay-seconds or an HTTP-date) as a
+// wait in [0, maxRetryAfter]; anything else is 0.
 func parseRetryAfter(v string) time.Duration {
+	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		return time.Duration(secs) * time.Second
+	if secs, ok := parseDigits(v); ok {
+		return min(time.Duration(min(secs, int64(maxRetryAfter/time.Second)))*time.Second, maxRetryAfter)
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return time.Until(t)
+		return min(max(time.Until(t), 0), maxRetryAfter)
 	}
 	return 0
 }

@@ -41,7 +41,10 @@ type ManifestFile struct {
 	ETag         string `json:"etag,omitempty"`
 	LastModified string `json:"last_modified,omitempty"`
 	SHA256       string `json:"sha256,omitempty"`
-	Complete     bool   `json:"complete"`
+	// Pinned: SHA256 is init.json's sha256 for this file, so every download
+	// of it (repair included) must match it; otherwise SHA256 was computed.
+	Pinned   bool `json:"pinned,omitempty"`
+	Complete bool `json:"complete"`
 }
 
 const manifestVersion = 1

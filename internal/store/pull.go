@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/modelhub-ai/modelhub/internal/config"
@@ -258,7 +259,7 @@ func (s *Store) plan(stage string, entry *registry.Model, commit string, in *con
 		if err != nil {
 			return nil, nil, err
 		}
-		mf := ManifestFile{Path: filepath.ToSlash(rel), SrcURL: f.SrcURL, SHA256: strings.ToLower(f.SHA256)}
+		mf := ManifestFile{Path: filepath.ToSlash(rel), SrcURL: f.SrcURL, SHA256: strings.ToLower(f.SHA256), Pinned: f.SHA256 != ""}
 		if p := staged.file(mf.Path); reusable(p, f, dest) {
 			mf = *p
 			res.Reused++
@@ -271,6 +272,7 @@ func (s *Store) plan(stage string, entry *registry.Model, commit string, in *con
 		} else {
 			todo = append(todo, len(man.Files))
 		}
+		mf.Pinned = f.SHA256 != ""
 		man.Files = append(man.Files, mf)
 	}
 	return man, todo, nil
@@ -346,15 +348,43 @@ func (s *Store) repair(ctx context.Context, m *Model, man *Manifest, o PullOptio
 		return res, nil
 	}
 	o.note("%d file(s) of %s changed on disk; fetching them again", len(todo), m.Name)
+	pins := sync.OnceValue(func() map[string]string { return initPins(m.Dir) })
 	for _, k := range todo {
-		man.Files[k].Complete = false
-		man.Files[k].SHA256 = "" // the recorded hash was computed, not required
+		f := &man.Files[k]
+		f.Complete = false
+		// The repair must match init.json's pin, never only what the
+		// server sends now; a hash that was merely computed is dropped.
+		if !f.Pinned {
+			f.SHA256 = pins()[f.Path]
+			f.Pinned = f.SHA256 != ""
+		}
 	}
 	res.Reused = len(man.Files) - len(todo)
 	if err := s.download(ctx, m.Dir, man, todo, o, res); err != nil {
 		return nil, err
 	}
 	return res, WriteManifest(m.Dir, man)
+}
+
+// initPins returns the sha256 pins of the model folder's init.json by
+// manifest path: the pins of a manifest written before they were recorded
+// in it (Pinned). A folder whose init.json cannot be read gives none.
+func initPins(dir string) map[string]string {
+	pins := map[string]string{}
+	in, err := config.LoadInit(dir)
+	if err != nil {
+		return pins
+	}
+	for _, f := range in.Files {
+		dest, err := config.SafeDest(dir, f.Dest)
+		if err != nil || f.SHA256 == "" {
+			continue
+		}
+		if rel, err := filepath.Rel(dir, dest); err == nil {
+			pins[filepath.ToSlash(rel)] = strings.ToLower(f.SHA256)
+		}
+	}
+	return pins
 }
 
 // swap puts stage at final atomically enough: a previous version is moved
