@@ -96,6 +96,8 @@ func commands(f *Factory) []*cobra.Command {
 		NewCmdStop(f, nil),
 		NewCmdLogs(f, nil),
 		NewCmdRm(f, nil),
+		NewCmdSave(f, nil),
+		NewCmdLoad(f, nil),
 		NewCmdValidate(f, nil),
 		NewCmdNew(f, nil),
 		NewCmdTest(f, nil),

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/klauspost/compress/gzip"
@@ -84,4 +85,22 @@ func compressor(w io.Writer, c Compression) (io.WriteCloser, error) {
 		return gzip.NewWriterLevel(w, gzip.DefaultCompression)
 	}
 	return nil, fmt.Errorf("no compressor for %q", c)
+}
+
+// Sniff returns the compression of the bundle at path ("" when unreadable).
+func Sniff(path string) Compression {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	head := make([]byte, 4)
+	n, _ := io.ReadFull(f, head)
+	switch head = head[:n]; {
+	case bytes.HasPrefix(head, zstdMagic):
+		return Zstd
+	case bytes.HasPrefix(head, gzipMagic):
+		return Gzip
+	}
+	return None
 }
