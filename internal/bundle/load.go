@@ -255,6 +255,8 @@ type install struct {
 	in     *store.Install // nil when the same version is installed
 	root   *os.Root
 	status string
+	// files are the files written, to be made durable before the commit.
+	files []string
 }
 
 // Load verifies the bundle at o.Path while streaming it, installs its
@@ -365,10 +367,15 @@ func Load(ctx context.Context, o LoadOptions) (res *LoadResult, err error) {
 			if f, err = o.openFile(it.root, rel, mode); err != nil {
 				return nil, writeErr(it, err)
 			}
-			w = f
+			w = &writeback{w: f}
+			it.files = append(it.files, rel)
 		}
 		h.Reset()
-		_, err := io.CopyBuffer(io.MultiWriter(w, h), b.tr, buf)
+		_, err := copyHashed(w, b.tr, h)
+		if osf, ok := f.(*os.File); ok && err == nil {
+			// Start writing the rest now; the fsync before the commit waits for it.
+			startWriteback(osf, 0, 0)
+		}
 		if f != nil {
 			if cerr := f.Close(); err == nil {
 				err = cerr
@@ -409,11 +416,14 @@ func Load(ctx context.Context, o LoadOptions) (res *LoadResult, err error) {
 			res.Models = append(res.Models, lm)
 			continue
 		}
+		if err := syncFiles(it.root, it.files); err != nil {
+			return nil, writeErr(it, err)
+		}
 		it.root.Close()
 		it.root = nil
 		sm, err := store.ReadManifest(it.in.Dir)
-		if err != nil || sm.Commit != it.model.Commit {
-			return nil, fmt.Errorf("%s: %w: model %s has no manifest of commit %s", o.Path, ErrDamaged, it.model.Name, short(it.model.Commit))
+		if err != nil || sm.Commit != it.model.Commit || sm.DockerID != it.model.DockerID {
+			return nil, fmt.Errorf("%s: %w: model %s has no manifest of commit %s and image %s", o.Path, ErrDamaged, it.model.Name, short(it.model.Commit), it.model.DockerID)
 		}
 		lm.Path = it.in.Final
 		in := it.in
@@ -483,7 +493,7 @@ func loadImages(ctx context.Context, o *LoadOptions, b *bundleFile, e Entry, h h
 		done <- err
 	}()
 	hold := &holdback{w: pw, keep: 64 << 10}
-	_, err := io.CopyBuffer(io.MultiWriter(hold, h), b.tr, buf)
+	_, err := copyHashed(hold, b.tr, h)
 	var perr pipeErr
 	switch {
 	case errors.As(err, &perr):
@@ -556,6 +566,26 @@ func (hb *holdback) flush() error {
 	hb.buf = hb.buf[:0]
 	if err != nil {
 		return pipeErr{err}
+	}
+	return nil
+}
+
+// syncFiles makes the files written durable (most of their bytes are on
+// disk already, see startWriteback), so a crash after the commit never
+// leaves a complete-looking model with missing bytes.
+func syncFiles(root *os.Root, files []string) error {
+	for _, name := range files {
+		f, err := root.OpenFile(name, os.O_RDWR, 0)
+		if err != nil {
+			return err
+		}
+		err = f.Sync()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

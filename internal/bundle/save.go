@@ -324,7 +324,6 @@ func writeBundle(ctx context.Context, o *SaveOptions, path string, man *Manifest
 	if _, err := tw.Write(bytes.Repeat([]byte{' '}, int(reserve))); err != nil {
 		return outErr(o.Output, err)
 	}
-	buf := make([]byte, copyBuf)
 	h := sha256.New()
 	for i := range man.Entries {
 		e := &man.Entries[i]
@@ -351,7 +350,7 @@ func writeBundle(ctx context.Context, o *SaveOptions, path string, man *Manifest
 			return fmt.Errorf("read %s: %w", sources[e.Path], err)
 		}
 		h.Reset()
-		n, err := io.CopyBuffer(io.MultiWriter(tw, h), ctxReader{ctx, src}, buf)
+		n, err := copyHashed(tw, ctxReader{ctx, src}, h)
 		src.Close()
 		if err != nil {
 			if errors.Is(err, tar.ErrWriteTooLong) {
@@ -385,7 +384,7 @@ func writeBundle(ctx context.Context, o *SaveOptions, path string, man *Manifest
 			return err
 		}
 		h.Reset()
-		n, err := io.CopyBuffer(io.MultiWriter(cw, h), rc, buf)
+		n, err := copyHashed(cw, rc, h)
 		rc.Close()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -429,9 +428,9 @@ func writeBundle(ctx context.Context, o *SaveOptions, path string, man *Manifest
 	if _, err := f.WriteAt(data, 512); err != nil {
 		return outErr(o.Output, err)
 	}
-	if err := f.Sync(); err != nil {
-		return outErr(o.Output, err)
-	}
+	// No fsync, unlike pull and load: load verifies every byte, so a bundle
+	// that a crash cut short is refused, never half-installed; and the
+	// sync would make saving disk-bound (see README, Performance).
 	if o.Progress != nil {
 		o.Progress(Progress{Phase: "writing", Done: cw.n, Total: cw.n})
 	}
@@ -511,8 +510,29 @@ func compressFile(ctx context.Context, o *SaveOptions, src, dst string) (err err
 	if err := bw.Flush(); err != nil {
 		return outErr(o.Output, err)
 	}
-	if err := f.Sync(); err != nil {
-		return outErr(o.Output, err)
-	}
 	return nil
+}
+
+// writebackEvery is how many written bytes of a file make startWriteback run.
+const writebackEvery = 8 << 20
+
+// writeback passes writes to w and, when w is an *os.File, starts writing
+// each finished writebackEvery bytes to disk in the background.
+type writeback struct {
+	w       io.Writer
+	off     int64
+	pending int64
+}
+
+func (wb *writeback) Write(p []byte) (int, error) {
+	n, err := wb.w.Write(p)
+	wb.pending += int64(n)
+	if wb.pending >= writebackEvery {
+		if f, ok := wb.w.(*os.File); ok {
+			startWriteback(f, wb.off, wb.pending)
+		}
+		wb.off += wb.pending
+		wb.pending = 0
+	}
+	return n, err
 }
