@@ -95,6 +95,7 @@ func commands(f *Factory) []*cobra.Command {
 		NewCmdPs(f, nil),
 		NewCmdStop(f, nil),
 		NewCmdLogs(f, nil),
+		NewCmdUI(f, nil),
 		NewCmdRm(f, nil),
 		NewCmdSave(f, nil),
 		NewCmdLoad(f, nil),
