@@ -2,6 +2,7 @@ package cli
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/modelhub-ai/modelhub/internal/bundle"
@@ -54,5 +55,40 @@ func Test_NewCmdLoad_flags(t *testing.T) {
 		if got.File != tc.want.File || got.List != tc.want.List || got.JSON != tc.want.JSON || got.Force != tc.want.Force {
 			t.Errorf("%q: got %+v, want %+v", tc.args, got, tc.want)
 		}
+	}
+}
+
+func Test_bundleProgress(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		tty, quiet bool
+		want       []string // substrings of stderr; none: empty
+	}{
+		{name: "tty", tty: true, want: []string{"writing", "\r", "reading", "copy done"}},
+		{name: "tty quiet", tty: true, quiet: true},
+		{name: "plain", want: []string{"copy done"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, _, errOut := testFactory(t, "[]", tc.tty, 80)
+			f.IO.Quiet = tc.quiet
+			bp := newBundleProgress(f.IO)
+			bp.update(bundle.Progress{Phase: "writing", Done: 1 << 20, Total: 4 << 20})
+			bp.update(bundle.Progress{Phase: "writing", Done: 8 << 20, Total: 4 << 20}) // past an estimate
+			bp.update(bundle.Progress{Phase: "reading", Done: 1 << 20, Total: 2 << 20})
+			bp.note("copy done")
+			bp.close()
+			got := errOut.String()
+			if len(tc.want) == 0 && got != "" {
+				t.Errorf("stderr = %q, want nothing", got)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("stderr = %q, want %q in it", got, w)
+				}
+			}
+			if !tc.tty && strings.Contains(got, "\r") {
+				t.Errorf("a bar off a terminal: %q", got)
+			}
+		})
 	}
 }

@@ -104,7 +104,14 @@ func loadRun(ctx context.Context, opts *LoadOptions) error {
 	if opts.JSON {
 		enc := json.NewEncoder(opts.IO.Out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(loadJSON{Models: res.Models, Images: man.Images, ImagesLoaded: res.ImagesLoaded})
+		out := loadJSON{Models: res.Models, Images: man.Images, ImagesLoaded: res.ImagesLoaded}
+		if out.Models == nil {
+			out.Models = []bundle.LoadedModel{}
+		}
+		if out.Images == nil {
+			out.Images = []bundle.Image{}
+		}
+		return enc.Encode(out)
 	}
 	for _, m := range res.Models {
 		switch m.Status {

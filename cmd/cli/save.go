@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelhub-ai/modelhub/internal/bundle"
+	"github.com/modelhub-ai/modelhub/internal/config"
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
 )
 
@@ -138,6 +139,11 @@ func saveRun(ctx context.Context, opts *SaveOptions) error {
 			return err
 		}
 		ref := m.Manifest.DockerID
+		if ref == "" {
+			if in, err := config.LoadInit(m.Dir); err == nil {
+				ref = in.DockerID
+			}
+		}
 		if ref == "" || seen[ref] {
 			continue
 		}

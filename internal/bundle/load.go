@@ -422,7 +422,7 @@ func Load(ctx context.Context, o LoadOptions) (res *LoadResult, err error) {
 		it.root.Close()
 		it.root = nil
 		sm, err := store.ReadManifest(it.in.Dir)
-		if err != nil || sm.Commit != it.model.Commit || sm.DockerID != it.model.DockerID {
+		if err != nil || sm.Commit != it.model.Commit || (sm.DockerID != "" && sm.DockerID != it.model.DockerID) {
 			return nil, fmt.Errorf("%s: %w: model %s has no manifest of commit %s and image %s", o.Path, ErrDamaged, it.model.Name, short(it.model.Commit), it.model.DockerID)
 		}
 		lm.Path = it.in.Final

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/modelhub-ai/modelhub/internal/config"
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
 	"github.com/modelhub-ai/modelhub/internal/store"
 )
@@ -114,7 +115,8 @@ func Save(ctx context.Context, o SaveOptions) (*Manifest, error) {
 	// Hold every model's lock while reading it, so no pull swaps it under us.
 	names := append([]string(nil), o.Models...)
 	sort.Slice(names, func(i, j int) bool { return strings.ToLower(names[i]) < strings.ToLower(names[j]) })
-	man := &Manifest{Format: Format, Version: FormatVersion, Created: o.Now().UTC().Truncate(time.Second), Modelhub: o.Modelhub}
+	man := &Manifest{Format: Format, Version: FormatVersion, Created: o.Now().UTC().Truncate(time.Second), Modelhub: o.Modelhub,
+		Models: []Model{}, Images: []Image{}, Entries: []Entry{}}
 	sources := map[string]string{} // entry path -> file on disk
 	seen := map[string]bool{}
 	for _, ref := range names {
@@ -139,6 +141,12 @@ func Save(ctx context.Context, o SaveOptions) (*Manifest, error) {
 			return nil, fmt.Errorf("%s is not downloaded completely; run `modelhub pull %s` first", m.Name, m.Name)
 		}
 		md := Model{Name: m.Name, Entry: sm.Entry, Commit: sm.Commit, DockerID: sm.DockerID}
+		if md.DockerID == "" {
+			// As run does: the manifest's image, else init.json's.
+			if in, err := config.LoadInit(m.Dir); err == nil {
+				md.DockerID = in.DockerID
+			}
+		}
 		entries, err := walkModel(m.Name, m.Dir, sources)
 		if err != nil {
 			return nil, err
