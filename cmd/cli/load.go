@@ -11,12 +11,15 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelhub-ai/modelhub/internal/bundle"
+	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/store"
 )
 
 // LoadOptions are the inputs of `modelhub load`.
 type LoadOptions struct {
-	IO      *IOStreams
-	Factory *Factory
+	IO     *IOStreams
+	Store  func() (*store.Store, error)
+	Docker func(ctx context.Context) (dockerrun.API, error)
 
 	File  string
 	List  bool
@@ -26,7 +29,7 @@ type LoadOptions struct {
 
 // NewCmdLoad builds `modelhub load`.
 func NewCmdLoad(f *Factory, runF func(context.Context, *LoadOptions) error) *cobra.Command {
-	opts := &LoadOptions{IO: f.IO, Factory: f}
+	opts := &LoadOptions{IO: f.IO, Store: f.Store, Docker: f.Docker}
 	cmd := &cobra.Command{
 		Use:   "load FILE",
 		Short: "Install the models and Docker images of a bundle made by save",
@@ -69,7 +72,6 @@ type loadJSON struct {
 }
 
 func loadRun(ctx context.Context, opts *LoadOptions) error {
-	f := opts.Factory
 	man, err := bundle.Read(opts.File)
 	if err != nil {
 		return err
@@ -77,14 +79,14 @@ func loadRun(ctx context.Context, opts *LoadOptions) error {
 	if opts.List {
 		return listBundle(opts, man)
 	}
-	s, err := newStore(f)
+	s, err := opts.Store()
 	if err != nil {
 		return err
 	}
 	s.Index = nil // a bundle never needs the index
 	var images bundle.Images
 	if len(man.Images) > 0 {
-		d, err := f.Docker(ctx)
+		d, err := opts.Docker(ctx)
 		if err != nil {
 			return err
 		}

@@ -8,18 +8,22 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/modelhub-ai/modelhub/internal/bundle"
 	"github.com/modelhub-ai/modelhub/internal/config"
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/store"
 )
 
 // SaveOptions are the inputs of `modelhub save`.
 type SaveOptions struct {
-	IO      *IOStreams
-	Factory *Factory
+	IO     *IOStreams
+	Store  func() (*store.Store, error)
+	Docker func(ctx context.Context) (dockerrun.API, error)
+	Now    func() time.Time
 
 	Models      []string
 	Output      string
@@ -30,7 +34,7 @@ type SaveOptions struct {
 
 // NewCmdSave builds `modelhub save`.
 func NewCmdSave(f *Factory, runF func(context.Context, *SaveOptions) error) *cobra.Command {
-	opts := &SaveOptions{IO: f.IO, Factory: f}
+	opts := &SaveOptions{IO: f.IO, Store: f.Store, Docker: f.Docker, Now: f.Now}
 	var compress string
 	cmd := &cobra.Command{
 		Use:   "save MODEL... [-o FILE]",
@@ -99,7 +103,6 @@ type saveJSON struct {
 }
 
 func saveRun(ctx context.Context, opts *SaveOptions) error {
-	f := opts.Factory
 	out, err := filepath.Abs(opts.Output)
 	if err != nil {
 		return err
@@ -110,7 +113,7 @@ func saveRun(ctx context.Context, opts *SaveOptions) error {
 	// The models first: pull what is missing (a downloaded model needs no network).
 	var names []string
 	for _, ref := range opts.Models {
-		m, _, err := pullModel(ctx, f, ref, false, 4)
+		m, _, err := pullModel(ctx, &PullOptions{IO: opts.IO, Store: opts.Store, Model: ref, Jobs: 4})
 		if err != nil {
 			return err
 		}
@@ -119,7 +122,7 @@ func saveRun(ctx context.Context, opts *SaveOptions) error {
 		}
 		names = append(names, m.Name)
 	}
-	d, err := f.Docker(ctx)
+	d, err := opts.Docker(ctx)
 	if err != nil {
 		return err
 	}
@@ -127,7 +130,7 @@ func saveRun(ctx context.Context, opts *SaveOptions) error {
 	if !ok {
 		return errors.New("this Docker client cannot export images")
 	}
-	s, err := newStore(f)
+	s, err := opts.Store()
 	if err != nil {
 		return err
 	}
@@ -163,7 +166,7 @@ func saveRun(ctx context.Context, opts *SaveOptions) error {
 	opts.IO.Notef("writing %s", opts.Output)
 	man, err := bundle.Save(ctx, bundle.SaveOptions{
 		Store: s, Models: names, Output: out, Compression: opts.Compression, Force: opts.Force,
-		Docker: images, Modelhub: version(), Now: f.Now,
+		Docker: images, Modelhub: version(), Now: opts.Now,
 		Note: bp.note, Progress: bp.update,
 	})
 	bp.close()

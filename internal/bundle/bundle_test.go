@@ -29,7 +29,7 @@ func fakeModel(t *testing.T, home, name, commit, image string, files map[string]
 			t.Fatal(err)
 		}
 	}
-	man := &store.Manifest{Entry: registry.Model{Name: name, GitHub: "https://example.invalid/" + name}, Commit: commit, DockerID: image, Complete: true}
+	man := &store.Manifest{Entry: registry.Entry{Name: name, GitHub: "https://example.invalid/" + name}, Commit: commit, DockerID: image, Complete: true}
 	if err := store.WriteManifest(dir, man); err != nil {
 		t.Fatal(err)
 	}

@@ -61,7 +61,7 @@ type Manifest struct {
 type Model struct {
 	Name string `json:"name"`
 	// Entry is the index entry the model was pulled from.
-	Entry registry.Model `json:"entry"`
+	Entry registry.Entry `json:"entry"`
 	// Commit is the git commit of the model folder.
 	Commit   string `json:"commit"`
 	DockerID string `json:"docker_id"`
