@@ -130,13 +130,6 @@ func loadRun(ctx context.Context, opts *LoadOptions) error {
 	return nil
 }
 
-func shortCommit(c string) string {
-	if len(c) > 12 {
-		return c[:12]
-	}
-	return c
-}
-
 // listJSON is the output of `load --list --json`: the bundle manifest, and
 // the file's size and compression.
 type listJSON struct {
