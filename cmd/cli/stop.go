@@ -121,9 +121,12 @@ func init() { modelInUse = modelRunning }
 
 // modelRunning reports whether a running container uses the model folder dir
 // (mounts its contrib_src), for `modelhub rm`. With no Docker daemon
-// answering nothing can be running.
+// nothing can be running; a daemon that does not answer may be running it.
 func modelRunning(ctx context.Context, f *Factory, name, dir string) (bool, error) {
 	d, err := f.Docker(ctx)
+	if errors.Is(err, dockerrun.ErrNoAnswer) {
+		return false, fmt.Errorf("cannot tell whether %s is running: %w", name, err)
+	}
 	if errors.Is(err, dockerrun.ErrUnreachable) {
 		return false, nil
 	}

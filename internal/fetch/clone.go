@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"regexp"
 	"strconv"
 	"strings"
@@ -65,10 +66,15 @@ func Clone(ctx context.Context, o CloneOptions) (string, error) {
 	if o.Progress != nil {
 		co.Progress = &progressParser{fn: o.Progress}
 	}
-	repo, err := git.PlainCloneContext(ctx, o.Dir, false, co)
+	installGitTransport()
+	gctx, st := withGitStall(ctx)
+	repo, err := git.PlainCloneContext(gctx, o.Dir, false, co)
 	if err != nil {
 		if ctx.Err() != nil {
 			return "", ctx.Err()
+		}
+		if st.stalled.Load() || isTimeout(err) {
+			return "", noAnswerErr("clone", o.URL)
 		}
 		return "", cloneErr(o, err)
 	}
@@ -95,14 +101,29 @@ func cloneErr(o CloneOptions, err error) error {
 	return fmt.Errorf("clone %s: %w (check your network connection, and the model's github URL in the index)", o.URL, err)
 }
 
+// noAnswerErr names the git URL that did not answer and what to check.
+func noAnswerErr(op, url string) error {
+	return fmt.Errorf("%s %s: %w within %s (no connection, or no data); check your network or proxy and the model's github URL in the index, then try again", op, url, ErrGitNoAnswer, StallTimeout)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
 // RemoteHead returns the hash at the tip of branch on the remote without
 // downloading objects ("" branch: the remote's HEAD).
 func RemoteHead(ctx context.Context, url, branch string) (string, error) {
+	installGitTransport()
 	rem := git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: "origin", URLs: []string{url}})
-	refs, err := rem.ListContext(ctx, &git.ListOptions{})
+	gctx, st := withGitStall(ctx)
+	refs, err := rem.ListContext(gctx, &git.ListOptions{})
 	if err != nil {
 		if ctx.Err() != nil {
 			return "", ctx.Err()
+		}
+		if st.stalled.Load() || isTimeout(err) {
+			return "", noAnswerErr("list", url)
 		}
 		return "", fmt.Errorf("list %s: %w", url, err)
 	}

@@ -214,6 +214,8 @@ func (s *Store) stageClone(ctx context.Context, stage string, entry *registry.Mo
 				tip = t
 			} else if ctx.Err() != nil {
 				return "", false, ctx.Err()
+			} else {
+				o.note("could not check %s for changes: %v", entry.GitHub, err)
 			}
 		}
 		if tip == ci.Commit {
