@@ -45,6 +45,9 @@ type CloneOptions struct {
 	Depth int
 	// Progress receives the remote's progress lines.
 	Progress func(CloneProgress)
+	// Origin names where URL came from, for what to check when the clone
+	// fails ("": "the model's github URL in the index").
+	Origin string
 }
 
 // Clone makes a shallow single-branch clone of URL at Branch into Dir and
@@ -74,7 +77,7 @@ func Clone(ctx context.Context, o CloneOptions) (string, error) {
 			return "", ctx.Err()
 		}
 		if st.stalled.Load() || isTimeout(err) {
-			return "", noAnswerErr("clone", o.URL)
+			return "", noAnswerErr("clone", o.URL, o.Origin)
 		}
 		return "", cloneErr(o, err)
 	}
@@ -98,12 +101,19 @@ func cloneErr(o CloneOptions, err error) error {
 	if strings.Contains(err.Error(), "couldn't find remote ref") {
 		return fmt.Errorf("clone %s: %w: %q", o.URL, ErrBranchNotFound, o.Branch)
 	}
-	return fmt.Errorf("clone %s: %w (check your network connection, and the model's github URL in the index)", o.URL, err)
+	return fmt.Errorf("clone %s: %w (check your network connection, and %s)", o.URL, err, originOr(o.Origin))
+}
+
+func originOr(origin string) string {
+	if origin == "" {
+		return "the model's github URL in the index"
+	}
+	return origin
 }
 
 // noAnswerErr names the git URL that did not answer and what to check.
-func noAnswerErr(op, url string) error {
-	return fmt.Errorf("%s %s: %w within %s (no connection, or no data); check your network or proxy and the model's github URL in the index, then try again", op, url, ErrGitNoAnswer, StallTimeout)
+func noAnswerErr(op, url, origin string) error {
+	return fmt.Errorf("%s %s: %w within %s (no connection, or no data); check your network or proxy and %s, then try again", op, url, ErrGitNoAnswer, StallTimeout, originOr(origin))
 }
 
 func isTimeout(err error) bool {
@@ -123,7 +133,7 @@ func RemoteHead(ctx context.Context, url, branch string) (string, error) {
 			return "", ctx.Err()
 		}
 		if st.stalled.Load() || isTimeout(err) {
-			return "", noAnswerErr("list", url)
+			return "", noAnswerErr("list", url, "")
 		}
 		return "", fmt.Errorf("list %s: %w", url, err)
 	}
