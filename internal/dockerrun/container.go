@@ -55,9 +55,12 @@ type Spec struct {
 	Cmd      []string // nil keeps the image's command
 	TTY      bool     // allocate a TTY and keep stdin open (bash mode)
 
-	ContribSrc   string // absolute host path mounted at /contrib_src
-	DataDir      string // optional absolute host path mounted at /data
-	FrameworkDir string // optional absolute host path mounted at /framework
+	ContribSrc string // absolute host path mounted at /contrib_src
+	// ContribVolume, when set, is a volume of the engine mounted at
+	// /contrib_src instead of ContribSrc (remote engines: see SyncVolume).
+	ContribVolume string
+	DataDir       string // optional absolute host path mounted at /data
+	FrameworkDir  string // optional absolute host path mounted at /framework
 
 	HostIP string // address the ports bind to, e.g. 127.0.0.1
 	Ports  []Port
@@ -85,7 +88,7 @@ func ParsePlatform(s string) (*ocispec.Platform, error) {
 
 // containerConfig turns a Spec into the engine's create request.
 func containerConfig(s Spec) (*container.Config, *container.HostConfig, *ocispec.Platform, error) {
-	if s.Image == "" || s.Name == "" || s.ContribSrc == "" {
+	if s.Image == "" || s.Name == "" || (s.ContribSrc == "" && s.ContribVolume == "") {
 		return nil, nil, nil, errors.New("container spec needs a name, an image and a contrib_src folder")
 	}
 	platform, err := ParsePlatform(s.Platform)
@@ -115,14 +118,22 @@ func containerConfig(s Spec) (*container.Config, *container.HostConfig, *ocispec
 	for _, p := range s.Ports {
 		port := nat.Port(strconv.Itoa(p.Container) + "/tcp")
 		cfg.ExposedPorts[port] = struct{}{}
-		hc.PortBindings[port] = []nat.PortBinding{{HostIP: s.HostIP, HostPort: strconv.Itoa(p.Host)}}
+		hostPort := "" // 0: the engine picks a free port (see Inspect)
+		if p.Host != 0 {
+			hostPort = strconv.Itoa(p.Host)
+		}
+		hc.PortBindings[port] = []nat.PortBinding{{HostIP: s.HostIP, HostPort: hostPort}}
 	}
 	bind := func(src, dst string) {
 		if src != "" {
 			hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeBind, Source: src, Target: dst})
 		}
 	}
-	bind(s.ContribSrc, ContribSrcTarget)
+	if s.ContribVolume != "" {
+		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeVolume, Source: s.ContribVolume, Target: ContribSrcTarget})
+	} else {
+		bind(s.ContribSrc, ContribSrcTarget)
+	}
 	bind(s.DataDir, DataTarget)
 	bind(s.FrameworkDir, FrameworkTarget)
 	if s.GPU {
@@ -265,6 +276,8 @@ type Container struct {
 	HostIP      string
 	Ports       []Port
 	ContribSrc  string // host folder mounted at /contrib_src
+	// ContribVolume is the volume mounted at /contrib_src (remote engines)
+	ContribVolume string
 }
 
 // Inspect finds a container by name or ID; ErrContainerNotFound if absent.
@@ -292,13 +305,26 @@ func (c *Client) Inspect(ctx context.Context, nameOrID string) (Container, error
 	}
 	for _, m := range r.Mounts {
 		if m.Destination == ContribSrcTarget {
-			ct.ContribSrc = m.Source
+			if m.Type == mount.TypeVolume {
+				ct.ContribVolume = m.Name
+			} else {
+				ct.ContribSrc = m.Source
+			}
 		}
 	}
 	if r.HostConfig != nil {
 		for port, bs := range r.HostConfig.PortBindings {
 			for _, b := range bs {
 				h, _ := strconv.Atoi(b.HostPort)
+				if h == 0 && r.NetworkSettings != nil {
+					// the engine picked the port: it is known once started
+					for _, nb := range r.NetworkSettings.Ports[port] {
+						if n, _ := strconv.Atoi(nb.HostPort); n != 0 {
+							h = n
+							break
+						}
+					}
+				}
 				ct.HostIP = b.HostIP
 				ct.Ports = append(ct.Ports, Port{Container: port.Int(), Host: h})
 			}
