@@ -65,6 +65,9 @@ type Spec struct {
 	HostIP string // address the ports bind to, e.g. 127.0.0.1
 	Ports  []Port
 	GPU    bool // request all GPUs (the API form of --gpus all)
+	// GPUs, when set, says which GPUs (Docker's --gpus, see ParseGPUs);
+	// it implies GPU.
+	GPUs string
 
 	APIURL      string // recorded in LabelAPIURL
 	NotebookURL string // recorded in LabelNotebookURL
@@ -136,8 +139,15 @@ func containerConfig(s Spec) (*container.Config, *container.HostConfig, *ocispec
 	}
 	bind(s.DataDir, DataTarget)
 	bind(s.FrameworkDir, FrameworkTarget)
-	if s.GPU {
-		hc.DeviceRequests = []container.DeviceRequest{{Count: -1, Capabilities: [][]string{{"gpu"}}}}
+	if s.GPU || s.GPUs != "" {
+		g := GPURequest{Count: -1}
+		if s.GPUs != "" {
+			if g, err = ParseGPUs(s.GPUs); err != nil {
+				return nil, nil, nil, err
+			}
+		}
+		hc.DeviceRequests = []container.DeviceRequest{g.deviceRequest()}
+		labels[LabelGPUs] = g.String()
 	}
 	return cfg, hc, platform, nil
 }
@@ -278,6 +288,7 @@ type Container struct {
 	ContribSrc  string // host folder mounted at /contrib_src
 	// ContribVolume is the volume mounted at /contrib_src (remote engines)
 	ContribVolume string
+	GPUs          string // the GPU request in --gpus syntax; empty for none
 }
 
 // Inspect finds a container by name or ID; ErrContainerNotFound if absent.
@@ -297,6 +308,7 @@ func (c *Client) Inspect(ctx context.Context, nameOrID string) (Container, error
 		ct.Mode = r.Config.Labels[LabelMode]
 		ct.APIURL = r.Config.Labels[LabelAPIURL]
 		ct.NotebookURL = r.Config.Labels[LabelNotebookURL]
+		ct.GPUs = r.Config.Labels[LabelGPUs]
 	}
 	if r.State != nil {
 		ct.State, ct.Running, ct.ExitCode = r.State.Status, r.State.Running, r.State.ExitCode
