@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -35,6 +36,14 @@ func isolateUserDirs() string {
 	dir, err := os.MkdirTemp("", "modelhub-cli-test")
 	if err != nil {
 		panic(err)
+	}
+	// the Go build cache (the demo engine is built with `go build`) stays the
+	// user's: under XDG_CACHE_HOME it would start cold and build the standard
+	// library again, minutes on a loaded machine
+	if os.Getenv("GOCACHE") == "" {
+		if out, err := exec.Command("go", "env", "GOCACHE").Output(); err == nil {
+			os.Setenv("GOCACHE", strings.TrimSpace(string(out)))
+		}
 	}
 	for k, v := range map[string]string{
 		"MODELHUB_HOME":   filepath.Join(dir, "home"),
