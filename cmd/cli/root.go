@@ -93,6 +93,7 @@ func commands(f *Factory) []*cobra.Command {
 		NewCmdList(f, nil),
 		NewCmdPull(f, nil),
 		NewCmdRun(f, nil),
+		NewCmdForward(f, nil),
 		NewCmdPs(f, nil),
 		NewCmdStop(f, nil),
 		NewCmdLogs(f, nil),
