@@ -215,7 +215,24 @@ func (c *Client) Start(ctx context.Context, id string) error {
 	if strings.Contains(msg, "port is already allocated") || strings.Contains(msg, "address already in use") {
 		return fmt.Errorf("start container: %w (%s)", ErrPortBusy, engineReason(err))
 	}
+	if gerr := gpuStartError(err, c.ep); gerr != nil {
+		return gerr
+	}
 	return fmt.Errorf("start container: %w", c.wrap(err))
+}
+
+// ErrNoSuchGPU matches a start that failed because a GPU asked for with
+// --gpus does not exist on the engine's machine.
+var ErrNoSuchGPU = errors.New("no such GPU")
+
+// gpuStartError turns the NVIDIA runtime's refusal of a device into an error
+// that says what to do; nil when err is something else.
+func gpuStartError(err error, ep Endpoint) error {
+	msg := strings.ToLower(err.Error())
+	if !strings.Contains(msg, "unknown device") && !strings.Contains(msg, "invalid device") && !strings.Contains(msg, "device not found") {
+		return nil
+	}
+	return fmt.Errorf("start container: %w on %s (%s): list its GPUs with `nvidia-smi -L` on that machine and pass --gpus device=ID, or --gpus all", ErrNoSuchGPU, ep.Describe(), engineReason(err))
 }
 
 // Wait blocks until the container is not running and returns its exit code.

@@ -1,6 +1,7 @@
 package dockerrun
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -55,5 +56,18 @@ func TestContainerConfigGPUs(t *testing.T) {
 	_, hc, _, err = containerConfig(s)
 	if err != nil || len(hc.Mounts) != 1 || hc.Mounts[0].Type != "volume" || hc.Mounts[0].Source != "vol" {
 		t.Errorf("volume mount: %+v, %v", hc.Mounts, err)
+	}
+}
+
+func TestGPUStartError(t *testing.T) {
+	ep := Endpoint{Host: "ssh://me@gpu"}
+	engine := errors.New(`Error response from daemon: failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: error during container init: error running hook #0: error running hook: exit status 1, stdout: , stderr: Auto-detected mode as 'legacy'
+nvidia-container-cli: device error: 5: unknown device: unknown`)
+	err := gpuStartError(engine, ep)
+	if !errors.Is(err, ErrNoSuchGPU) || !strings.Contains(err.Error(), "ssh://me@gpu") || !strings.Contains(err.Error(), "nvidia-smi -L") {
+		t.Errorf("err = %v", err)
+	}
+	if gpuStartError(errors.New("no such image"), ep) != nil {
+		t.Error("an unrelated error was taken for a GPU one")
 	}
 }
