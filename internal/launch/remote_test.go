@@ -25,7 +25,9 @@ func TestStart_tcpEngine(t *testing.T) {
 		synced = v
 		return dockerrun.SyncResult{Created: true, Uploaded: 4096}, nil
 	}
-	d.ModelVolumesFunc = func(context.Context, string) ([]string, error) { return []string{"old-volume", "modelhub-m-local"}, nil }
+	d.ModelVolumesFunc = func(context.Context, string) ([]string, error) {
+		return []string{"old-volume", "modelhub-m-local"}, nil
+	}
 	d.InspectFunc = func(_ context.Context, id string) (dockerrun.Container, error) {
 		if id != "cid" {
 			return dockerrun.Container{}, dockerrun.ErrContainerNotFound
