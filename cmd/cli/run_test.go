@@ -164,7 +164,7 @@ func Test_runRun_crashBeforeReady(t *testing.T) {
 }
 
 func Test_printReady(t *testing.T) {
-	h := &launch.Handle{Model: "m", Container: "modelhub-m", Mode: "api", APIURL: "http://127.0.0.1:8000", WebUI: true}
+	h := &launch.Handle{Model: "m", Container: "modelhub-m", Mode: "api", APIURL: "http://127.0.0.1:8000", WebUI: true, Engine: "unix:///var/run/docker.sock"}
 	// terminal: a box
 	f, out, _ := testFactory(t, "[]", true, 80)
 	printReady(f.IO, h, false, false)
@@ -187,7 +187,9 @@ func Test_printReady(t *testing.T) {
   "container": "modelhub-m",
   "mode": "api",
   "api_url": "http://127.0.0.1:8000",
-  "notebook_url": ""
+  "notebook_url": "",
+  "engine": "unix:///var/run/docker.sock",
+  "uploaded_bytes": 0
 }
 `
 	if out.String() != want {
