@@ -95,7 +95,7 @@ func TestDetectType(t *testing.T) {
 		"v.nii.gz": TypeNIIGzip, "x.gz": TypeGzip, "v.nii": TypeNII, "s.dcm": TypeDICOM, "noext": TypeDICOM,
 		"c.json": TypeJSON, "fake.json": TypeUnknown, "notes.txt": "text/plain",
 		"garbage.png": "image/png", // inconclusive bytes: the name decides, as the engine does
-		"blob": TypeUnknown, "a.npy": TypeNumpy,
+		"blob":        TypeUnknown, "a.npy": TypeNumpy,
 	}
 	for name, w := range want {
 		got, err := DetectType(filepath.Join(dir, name))
