@@ -37,10 +37,12 @@ type PredictOptions struct {
 	Command []string
 }
 
-// defaultPredictJobs is --jobs' default: measured against the demo engine
-// (see README, Performance) — throughput stops growing beyond it on 2 cores,
-// and the real engine, one Python process, gains nothing from more.
-const defaultPredictJobs = 4
+// defaultPredictJobs is --jobs' default, from measurements (README,
+// Performance): the real modelhub engine loses uploads when requests overlap
+// (each prediction empties /working, where the others' uploads wait: 15 of 200
+// inputs failed with 2 jobs, 35 with 4), so one at a time is the only safe
+// default; the demo engine gains at most ~10% from 2 on 2 cores.
+const defaultPredictJobs = 1
 
 // NewCmdPredict builds `modelhub predict`.
 func NewCmdPredict(f *Factory, runF func(context.Context, *PredictOptions) error) *cobra.Command {
@@ -115,7 +117,7 @@ skips the inputs already done (--force redoes them).`,
 	fl.StringArrayVarP(&inputs, "input", "i", nil, "one input of a multi-input model's case, `NAME=PATH` (repeat for each input)")
 	fl.StringVarP(&opts.OutDir, "output", "o", "", "write results.jsonl, output files and provenance.json into `DIR`")
 	fl.BoolVar(&opts.JSON, "json", false, "print one JSON object per input (see README) instead of a table")
-	fl.IntVarP(&opts.Jobs, "jobs", "j", defaultPredictJobs, "requests in flight at once")
+	fl.IntVarP(&opts.Jobs, "jobs", "j", defaultPredictJobs, "requests in flight at once (more than 1 only for engines that take concurrent predictions: the modelhub engine loses uploads)")
 	fl.DurationVar(&opts.InputTimeout, "input-timeout", 10*time.Minute, "give up on an input after this long (0: no limit)")
 	fl.BoolVar(&opts.Force, "force", false, "with -o: redo inputs already in results.jsonl")
 	fl.BoolVar(&opts.KeepRunning, "keep-running", false, "leave a model predict started running at the end")

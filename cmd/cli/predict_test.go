@@ -16,9 +16,9 @@ func TestNewCmdPredict_flags(t *testing.T) {
 		want    string // fmt of the interesting options
 		wantErr string
 	}{
-		{args: "squeezenet a.png ./photos", want: "squeezenet [a.png ./photos] [] out= json=false jobs=4 it=10m0s force=false keep=false"},
+		{args: "squeezenet a.png ./photos", want: "squeezenet [a.png ./photos] [] out= json=false jobs=1 it=10m0s force=false keep=false"},
 		{args: "m - -o out --json -j 8 --input-timeout 30s --force --keep-running", want: "m [-] [] out=out json=true jobs=8 it=30s force=true keep=true"},
-		{args: "brats --input t1=a.nii.gz -i T2=b.nii.gz", want: "brats [] [{t1 a.nii.gz} {T2 b.nii.gz}] out= json=false jobs=4 it=10m0s force=false keep=false"},
+		{args: "brats --input t1=a.nii.gz -i T2=b.nii.gz", want: "brats [] [{t1 a.nii.gz} {T2 b.nii.gz}] out= json=false jobs=1 it=10m0s force=false keep=false"},
 		{args: "", wantErr: "predict needs a MODEL and inputs"},
 		{args: "m", wantErr: "predict needs inputs after the model"},
 		{args: "m a.png -j 0", wantErr: "--jobs 0: give at least 1"},

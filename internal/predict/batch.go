@@ -299,8 +299,9 @@ func (r *Runner) one(ctx context.Context, it *Item, knownHash string) *Result {
 		return fail(err)
 	}
 	if r.OutDir != "" {
+		used := map[string]bool{}
 		for _, f := range r.Client.Files(ans) {
-			saved, err := r.save(ictx, it.Name, f)
+			saved, err := r.save(ictx, it.Name, f, used)
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -459,15 +460,20 @@ func FileExt(u string) string {
 	return path.Ext(base)
 }
 
-// save downloads an output file into OUT/<input's folder>/<output name><ext>,
-// through an os.Root so nothing is written outside the output folder, via a
-// .part file renamed when complete.
-func (r *Runner) save(ctx context.Context, input string, f OutputURL) (SavedFile, error) {
+// save downloads an output file into OUT/<input's folder>/<output name><ext>
+// (two outputs of the same name: the second gets -INDEX), through an os.Root
+// so nothing is written outside the output folder, via a .part file renamed
+// when complete.
+func (r *Runner) save(ctx context.Context, input string, f OutputURL, used map[string]bool) (SavedFile, error) {
 	name := f.Name
 	if strings.TrimSpace(name) == "" {
 		name = fmt.Sprintf("output-%d", f.Index)
 	}
 	rel := OutputFolder(input) + "/" + SafeFileName(name) + FileExt(f.URL)
+	if used[rel] {
+		rel = OutputFolder(input) + "/" + SafeFileName(fmt.Sprintf("%s-%d", name, f.Index)) + FileExt(f.URL)
+	}
+	used[rel] = true
 	root, err := os.OpenRoot(r.OutDir)
 	if err != nil {
 		return SavedFile{}, err
