@@ -5,7 +5,7 @@ PKG     := github.com/modelhub-ai/modelhub
 LDFLAGS := -s -w -X $(PKG)/cmd/cli.Version=$(VERSION)
 BIN     := bin/modelhub
 
-.PHONY: build test install bench demo cross dist clean
+.PHONY: build test install bench fuzz demo cross dist clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/modelhub
@@ -20,6 +20,14 @@ install:
 # Speed targets live in benchmarks, never in timed tests.
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Fuzz targets: `make test` runs each one's seed corpus; `make fuzz` explores
+# each for FUZZTIME.
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/registry
+	$(GO) test -run='^$$' -fuzz='^FuzzParseContentRange$$' -fuzztime=$(FUZZTIME) ./internal/fetch
+	$(GO) test -run='^$$' -fuzz='^FuzzParseRetryAfter$$' -fuzztime=$(FUZZTIME) ./internal/fetch
 
 # The bundled demo model, end to end and offline: needs Docker and git.
 demo: build

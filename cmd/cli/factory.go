@@ -36,6 +36,8 @@ type Factory struct {
 	Index func(ctx context.Context) (*registry.Index, error)
 	// Docker connects to the Docker Engine on first use (list never calls it).
 	Docker func(ctx context.Context) (dockerAPI, error)
+	// OpenURL opens a URL in the user's browser; nil means the system's opener.
+	OpenURL func(url string) error
 	// Interrupted is closed on the first Ctrl-C/SIGTERM, Forced on the second.
 	Interrupted <-chan struct{}
 	Forced      <-chan struct{}

@@ -96,6 +96,7 @@ func commands(f *Factory) []*cobra.Command {
 		NewCmdPs(f, nil),
 		NewCmdStop(f, nil),
 		NewCmdLogs(f, nil),
+		NewCmdUI(f, nil),
 		NewCmdRm(f, nil),
 		NewCmdValidate(f, nil),
 		NewCmdNew(f, nil),

@@ -37,9 +37,9 @@ func isolateUserDirs() string {
 	if err != nil {
 		panic(err)
 	}
-	// The go command the Docker scripts run to build the demo engine keeps
-	// its build cache: under the temporary XDG_CACHE_HOME it would compile
-	// the standard library again in every test process.
+	// the Go build cache (the demo engine is built with `go build`) stays the
+	// user's: under XDG_CACHE_HOME it would start cold and build the standard
+	// library again, minutes on a loaded machine
 	if os.Getenv("GOCACHE") == "" {
 		if out, err := exec.Command("go", "env", "GOCACHE").Output(); err == nil {
 			os.Setenv("GOCACHE", strings.TrimSpace(string(out)))

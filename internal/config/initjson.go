@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/modelhub-ai/modelhub/internal/safepath"
 )
 
 // InitPath is where a model folder keeps its init file.
@@ -84,7 +86,7 @@ func (in *Init) Problems(modelDir string) []error {
 	case strings.ContainsAny(in.DockerID, " \t\n"):
 		add("docker_id", fmt.Errorf("%q is not an image name", in.DockerID))
 	}
-	seen := map[string]int{} // destinations already written, lowercased (case-insensitive filesystems)
+	seen := map[string]int{} // safepath.Keys of the files already written
 	for i, f := range in.Files {
 		field := fmt.Sprintf("external_contrib_files[%d]", i)
 		if IsPlaceholder(f.SrcURL) || IsPlaceholder(f.Dest) {
@@ -157,91 +159,79 @@ func IsPlaceholder(s string) bool {
 		strings.Contains(u, "IF YOU DON'T NEED") || strings.TrimSpace(s) == "..."
 }
 
-// ErrUnsafePath reports a destination that would leave the model folder.
-var ErrUnsafePath = errors.New("path leaves the model folder")
+// ErrUnsafePath reports a destination modelhub refuses to write: it leaves the
+// model folder, breaks the naming rules of a platform modelhub ships on, or
+// goes through a link the repository carries (see package safepath).
+var ErrUnsafePath = safepath.ErrUnsafe
 
 // SafeDest resolves an init.json dest_file_path against modelDir. The path is relative
 // to the model folder whether or not it starts with "/". It fails for an empty path, a
-// path that leaves the folder after cleaning, and a path whose existing parent folders
-// are symbolic links that point outside the model folder.
+// path that leaves the folder, a segment some platform cannot name (see
+// safepath.CheckRel), and when the file, one of its existing parent folders, or
+// the .part and sidecar files a download writes beside it is a symbolic link
+// (or another special file) in the model folder.
 func SafeDest(modelDir, dest string) (string, error) {
 	d := strings.TrimSpace(dest)
 	if d == "" {
 		return "", errors.New("is empty")
 	}
-	d = strings.ReplaceAll(d, "\\", "/")
-	if strings.ContainsRune(d, 0) || (len(d) >= 2 && d[1] == ':') {
-		return "", fmt.Errorf("%q: %w", dest, ErrUnsafePath)
-	}
-	for _, part := range strings.Split(d, "/") {
-		if part == ".." {
-			return "", fmt.Errorf("%q: %w", dest, ErrUnsafePath)
-		}
-	}
-	rel := strings.TrimLeft(filepath.ToSlash(filepath.Clean("/"+d)), "/")
-	if rel == "" || rel == "." {
-		return "", fmt.Errorf("%q names the model folder itself, not a file", dest)
+	rel, err := safepath.CheckRel(d)
+	if err != nil {
+		return "", fmt.Errorf("%q: %w", dest, err)
 	}
 	root, err := filepath.Abs(modelDir)
 	if err != nil {
 		return "", err
 	}
 	full := filepath.Join(root, filepath.FromSlash(rel))
-	// Every parent that already exists must resolve inside the model folder.
-	realRoot, err := filepath.EvalSymlinks(root)
+	r, err := os.OpenRoot(root)
+	if errors.Is(err, os.ErrNotExist) {
+		return full, nil
+	}
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return full, nil
-		}
 		return "", err
 	}
-	parts := strings.Split(rel, "/")
-	cur := root
-	for _, p := range parts[:len(parts)-1] {
-		cur = filepath.Join(cur, p)
-		real, err := filepath.EvalSymlinks(cur)
-		if errors.Is(err, os.ErrNotExist) {
-			break
-		}
-		if err != nil {
-			return "", err
-		}
-		if !within(realRoot, real) {
-			return "", fmt.Errorf("%q: %w through a symbolic link", dest, ErrUnsafePath)
-		}
+	defer r.Close()
+	if err := safepath.CheckWrite(r, rel); err != nil {
+		return "", fmt.Errorf("%q: %w", dest, err)
 	}
-	if fi, err := os.Lstat(full); err == nil && fi.Mode()&os.ModeSymlink != 0 {
-		return "", fmt.Errorf("%q: %w: it is a symbolic link", dest, ErrUnsafePath)
-	} else if err == nil && fi.IsDir() {
-		return "", fmt.Errorf("%q is a folder of the model, not a file: name the file to write (e.g. %s/weights.bin)", dest, strings.TrimSuffix(rel, "/"))
+	if fi, err := r.Lstat(rel); err == nil && fi.IsDir() {
+		return "", fmt.Errorf("%q is a folder of the model, not a file: name the file to write (e.g. %s/weights.bin)", dest, rel)
 	}
 	return full, nil
 }
 
 // destClash rejects a destination inside the clone's .git or modelhub's own
-// .modelhub folder, and one an earlier entry (index < i, in seen) already writes.
+// .modelhub folder, and one an earlier entry (index < i, in seen) already
+// writes, comparing names as the platforms do (safepath.Key); a destination
+// that is another's .part or sidecar file clashes too.
 func destClash(modelDir, full string, i int, seen map[string]int) error {
 	root, err := filepath.Abs(modelDir)
 	if err != nil {
 		return err
 	}
-	if rel, err := filepath.Rel(root, full); err == nil {
-		first, _, _ := strings.Cut(filepath.ToSlash(rel), "/")
-		if strings.EqualFold(first, ".git") || strings.EqualFold(first, ".modelhub") {
-			return fmt.Errorf("writes into %s, which belongs to git/modelhub: put the file under contrib_src/", first)
+	rel, err := filepath.Rel(root, full)
+	if err != nil {
+		return err
+	}
+	key := safepath.Key(filepath.ToSlash(rel))
+	if first := safepath.First(key); first == ".git" || first == ".modelhub" {
+		return fmt.Errorf("writes into %s, which belongs to git/modelhub: put the file under contrib_src/", safepath.First(filepath.ToSlash(rel)))
+	}
+	for _, k := range safepath.Beside(key) {
+		if j, ok := seen[k]; ok {
+			return fmt.Errorf("is also written by external_contrib_files[%d]: give each file its own path", j)
 		}
 	}
-	key := strings.ToLower(full)
-	if j, ok := seen[key]; ok {
-		return fmt.Errorf("is also written by external_contrib_files[%d]: give each file its own path", j)
+	for _, k := range safepath.Beside(key)[1:] {
+		if _, ok := seen[k]; !ok {
+			seen[k] = i
+		}
 	}
-	seen[key] = i
+	if _, ok := seen[key]; !ok {
+		seen[key] = i
+	}
 	return nil
-}
-
-func within(root, p string) bool {
-	rel, err := filepath.Rel(root, p)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
 }
 
 // describeJSONError turns a decoding error into one naming the line and column.

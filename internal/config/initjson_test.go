@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/modelhub-ai/modelhub/internal/safepath"
 )
 
 func TestParseInit(t *testing.T) {
@@ -73,45 +75,80 @@ func TestInitProblems(t *testing.T) {
 func TestSafeDest(t *testing.T) {
 	dir := t.TempDir()
 	for dest, want := range map[string]string{
-		"/contrib_src/model/x":       "contrib_src/model/x",
-		"contrib_src/model/x":        "contrib_src/model/x",
-		"./contrib_src//model/./x":   "contrib_src/model/x",
-		`contrib_src\model\x`:        "contrib_src/model/x",
-		"//contrib_src/model/w.bin ": "contrib_src/model/w.bin",
+		"/contrib_src/model/x":      "contrib_src/model/x",
+		"contrib_src/model/x":       "contrib_src/model/x",
+		"./contrib_src//model/./x":  "contrib_src/model/x",
+		`contrib_src\model\x`:       "contrib_src/model/x",
+		"/contrib_src/model/w.bin ": "contrib_src/model/w.bin",
 	} {
 		got, err := SafeDest(dir, dest)
 		if err != nil || got != filepath.Join(dir, filepath.FromSlash(want)) {
 			t.Errorf("SafeDest(%q) = %q, %v; want %s", dest, got, err, want)
 		}
 	}
-	for _, dest := range []string{"", "/", ".", "../x", "a/../../x", "/../etc/passwd", `..\x`, "C:/Windows/x", "a/\x00"} {
+	for _, dest := range []string{"", "/", ".", "../x", "a/../../x", "/../etc/passwd", `..\x`, "C:/Windows/x", "a/\x00",
+		// Windows: trailing dots and spaces, device names, streams, UNC and device paths
+		".git./config", ".modelhub./manifest.json", "contrib_src/w.bin.", "contrib_src /w.bin",
+		"contrib_src/CON", "contrib_src/nul.txt", "contrib_src/Com1.bin", "LPT9", "contrib_src/w.bin:stream",
+		`\\?\C:\x`, `\\server\share\x`, "//server/share/x", `\\.\pipe\x`, "c:x", "a/b<c", "a/b|c", "a/b?", "a/b*", `a/"b"`, "a/\x1fb"} {
 		if got, err := SafeDest(dir, dest); err == nil {
 			t.Errorf("SafeDest(%q) = %q, want an error", dest, got)
 		}
 	}
 }
 
-func TestSafeDestSymlinks(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("symbolic links need privileges on Windows")
-	}
-	dir := t.TempDir()
-	outside := t.TempDir()
-	os.MkdirAll(filepath.Join(dir, "contrib_src"), 0o755)
-	if err := os.Symlink(outside, filepath.Join(dir, "contrib_src", "model")); err != nil {
+// symlink makes a relative symbolic link at dir/link pointing to target.
+func symlink(t *testing.T, dir, link, target string) {
+	t.Helper()
+	p := filepath.Join(dir, filepath.FromSlash(link))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := SafeDest(dir, "contrib_src/model/w.bin"); !errors.Is(err, ErrUnsafePath) {
-		t.Errorf("parent symlinked outside: %v", err)
+	if err := os.Symlink(filepath.FromSlash(target), p); err != nil {
+		if runtime.GOOS == "windows" {
+			t.Skip("symbolic links need privileges on Windows")
+		}
+		t.Fatal(err)
 	}
-	os.MkdirAll(filepath.Join(dir, "real"), 0o755)
-	os.Symlink(filepath.Join(dir, "real"), filepath.Join(dir, "inside"))
-	if _, err := SafeDest(dir, "inside/w.bin"); err != nil {
-		t.Errorf("a symlink that stays inside is fine: %v", err)
+}
+
+// Every link a repository may carry on a path modelhub writes is refused,
+// naming the dest and the link, whether it points outside or inside.
+func TestSafeDestSymlinks(t *testing.T) {
+	for _, tc := range []struct {
+		name, link, target, dest string
+	}{
+		{"parent outside", "contrib_src/model", "../../outside", "contrib_src/model/w.bin"},
+		{"parent inside", "inside", "real", "inside/w.bin"},
+		{"dest itself", "real/file", "../../outside/f", "real/file"},
+		{".part outside", "contrib_src/model/w.bin.part", "../../../outside/f", "contrib_src/model/w.bin"},
+		{"sidecar outside", "contrib_src/model/w.bin.part.json", "../../../outside/f", "contrib_src/model/w.bin"},
+		{".part inside", "contrib_src/model/w.bin.part", "../run.py", "contrib_src/model/w.bin"},
+		{"into .git", "contrib_src/g", "../.git", "contrib_src/g/config"},
+		{"into .modelhub", "contrib_src/m", "../.modelhub", "contrib_src/m/manifest.json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			os.MkdirAll(filepath.Join(dir, "real"), 0o755)
+			os.MkdirAll(filepath.Join(dir, ".git"), 0o755)
+			symlink(t, dir, tc.link, tc.target)
+			_, err := SafeDest(dir, tc.dest)
+			var le *safepath.LinkError
+			if !errors.Is(err, ErrUnsafePath) || !errors.As(err, &le) {
+				t.Fatalf("SafeDest(%q) = %v, want a LinkError", tc.dest, err)
+			}
+			for _, want := range []string{tc.dest, tc.link + " is a symbolic link (to " + filepath.FromSlash(tc.target) + ")"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not name %q", err, want)
+				}
+			}
+		})
 	}
-	os.Symlink("/etc/passwd", filepath.Join(dir, "real", "file"))
-	if _, err := SafeDest(dir, "real/file"); !errors.Is(err, ErrUnsafePath) {
-		t.Errorf("the destination itself a symlink: %v", err)
+	// a parent that is a file, not a folder
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "f"), nil, 0o644)
+	if _, err := SafeDest(dir, "f/w.bin"); err == nil || !strings.Contains(err.Error(), "f is a file, not a folder") {
+		t.Errorf("parent is a file: %v", err)
 	}
 }
 
@@ -144,6 +181,17 @@ func TestInitProblemsDestClash(t *testing.T) {
 		`".modelhub/manifest.json"`: `writes into .modelhub, which belongs to git/modelhub`,
 		`".GIT/config"`:             `writes into .GIT, which belongs to git/modelhub`,
 		`"contrib_src/model/w.bin", "/contrib_src/MODEL/W.bin"`: `external_contrib_files[1].dest_file_path: "/contrib_src/MODEL/W.bin" is also written by external_contrib_files[0]`,
+		`".git./config"`:             `".git./config": ".git." ends with a dot or a space, which Windows drops`,
+		`".modelhub./manifest.json"`: `".modelhub." ends with a dot or a space`,
+		`"contrib_src/model/w.bin", "contrib_src/model/w.bin."`: `external_contrib_files[1].dest_file_path: "contrib_src/model/w.bin.": "w.bin." ends with a dot or a space`,
+		// NFC and NFD spellings of "é" are one file on macOS
+		`"contrib_src/caf\u00e9", "contrib_src/cafe\u0301"`: "external_contrib_files[1].dest_file_path: \"contrib_src/cafe\u0301\" is also written by external_contrib_files[0]",
+		// a file another one's download writes beside it
+		`"contrib_src/model/w.bin", "contrib_src/model/w.bin.part"`:      `"contrib_src/model/w.bin.part" is also written by external_contrib_files[0]`,
+		`"contrib_src/model/w.bin.part.json", "contrib_src/model/w.bin"`: `"contrib_src/model/w.bin" is also written by external_contrib_files[0]`,
+		`"contrib_src/aux.bin"`:   `"aux.bin" is a Windows device name`,
+		`"contrib_src/w.bin:ads"`: `"w.bin:ads" contains one of <>:"|?*`,
+		`"\\\\?\\C:\\x"`:          `is a UNC or device path`,
 	} {
 		var files []string
 		for _, d := range strings.Split(dests, ", ") {

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/modelhub-ai/modelhub/internal/safepath"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 )
@@ -89,6 +91,11 @@ type File struct {
 	URL    string
 	Dest   string
 	SHA256 string
+	// Root is the folder Dest must stay in ("": Dest's own folder). Every
+	// file of the download (Dest, its .part and sidecar, the folders made for
+	// them) is opened through an os.Root confined to it, and a symbolic link
+	// on any of those paths is refused (safepath.CheckWrite).
+	Root string
 }
 
 // Result describes a completed download.
@@ -229,16 +236,79 @@ func (d *Downloader) Fetch(ctx context.Context, f File) (Result, error) {
 }
 
 // PartPath is where a download in progress is written.
-func PartPath(dest string) string { return dest + ".part" }
+func PartPath(dest string) string { return dest + safepath.PartSuffix }
 
-func sidecarPath(dest string) string { return dest + ".part.json" }
+func sidecarPath(dest string) string { return dest + safepath.SidecarSuffix }
 
 // sidecar remembers what a .part file was fetched from, for If-Range.
 type sidecar struct {
 	URL          string `json:"src_url"`
 	ETag         string `json:"etag,omitempty"`
 	LastModified string `json:"last_modified,omitempty"`
-	Size         int64  `json:"size"`
+	// IfRange is the strong validator the bytes in .part were served with
+	// (see strongValidator); without one the .part is never resumed.
+	IfRange string `json:"if_range,omitempty"`
+	Size    int64  `json:"size"`
+}
+
+// MinLastModifiedAge: a Last-Modified is used as a validator only when the
+// response's Date is at least this much later (RFC 9110 §8.8.2.2 asks for one
+// second and clocks that agree; a minute leaves room for a CDN's clock).
+const MinLastModifiedAge = time.Minute
+
+// strongValidator returns what a resume of this response's body sends in
+// If-Range, or "" when the response carries no strong validator and a
+// resume cannot be proven to continue the same file (RFC 9110 §13.1.5):
+// a strong ETag; else, only when there is no ETag at all, a Last-Modified
+// that the Date header shows to be strong.
+func strongValidator(h http.Header) string {
+	if etag := h.Get("ETag"); etag != "" {
+		if !isStrongETag(etag) {
+			return "" // weak (or malformed): a client that has an entity tag must not fall back to a date
+		}
+		return etag
+	}
+	lm, err := http.ParseTime(h.Get("Last-Modified"))
+	if err != nil {
+		return ""
+	}
+	date, err := http.ParseTime(h.Get("Date"))
+	if err != nil || date.Sub(lm) < MinLastModifiedAge {
+		return ""
+	}
+	return h.Get("Last-Modified")
+}
+
+func orNone(v string) string {
+	if v == "" {
+		return "(none)"
+	}
+	return v
+}
+
+// isStrongETag: an opaque-tag in double quotes, without the W/ prefix.
+func isStrongETag(v string) bool {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return false
+	}
+	for _, c := range []byte(v[1 : len(v)-1]) {
+		if c == '"' || c < 0x21 || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// echoesValidator: the response carries the validator sent in If-Range, so
+// its bytes come from the same file as those on disk.
+func echoesValidator(h http.Header, sent string) bool {
+	if sent == "" {
+		return false
+	}
+	if strings.HasPrefix(sent, `"`) {
+		return h.Get("ETag") == sent
+	}
+	return h.Get("Last-Modified") == sent
 }
 
 // state is one file's download in progress.
@@ -246,6 +316,8 @@ type state struct {
 	d       *Downloader
 	idx     int
 	f       File
+	root    *os.Root // confines every file operation (File.Root)
+	rel     string   // Dest inside root, slash-separated
 	part    *os.File
 	offset  int64 // bytes in part (all hashed into h)
 	h       hash.Hash
@@ -257,10 +329,12 @@ type state struct {
 func (d *Downloader) fetch(ctx context.Context, idx int, f File, release func()) (Result, error) {
 	var once sync.Once
 	defer once.Do(release)
-	if err := os.MkdirAll(filepath.Dir(f.Dest), 0o755); err != nil {
+	root, rel, err := openRoot(f)
+	if err != nil {
 		return Result{}, fmt.Errorf("download %s: %w", f.URL, err)
 	}
-	s := &state{d: d, idx: idx, f: f, h: sha256.New()}
+	defer root.Close()
+	s := &state{d: d, idx: idx, f: f, root: root, rel: rel, h: sha256.New()}
 	if err := s.openPart(); err != nil {
 		return Result{}, fmt.Errorf("download %s: %w", f.URL, err)
 	}
@@ -311,20 +385,51 @@ func (d *Downloader) fetch(ctx context.Context, idx int, f File, release func())
 	}
 }
 
+// openRoot opens the folder f.Dest must stay in and returns Dest relative to
+// it, after making sure nothing the download writes goes through a link.
+func openRoot(f File) (*os.Root, string, error) {
+	dir := f.Root
+	if dir == "" {
+		dir = filepath.Dir(f.Dest)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, "", err
+		}
+	}
+	rel, err := filepath.Rel(dir, f.Dest)
+	if err != nil || !filepath.IsLocal(rel) {
+		return nil, "", fmt.Errorf("%s is not inside %s", f.Dest, dir)
+	}
+	rel = filepath.ToSlash(rel)
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := safepath.CheckWrite(root, rel); err != nil {
+		root.Close()
+		return nil, "", err
+	}
+	if parent := path.Dir(rel); parent != "." {
+		if err := root.MkdirAll(parent, 0o755); err != nil {
+			root.Close()
+			return nil, "", err
+		}
+	}
+	return root, rel, nil
+}
+
 // openPart opens DEST.part, keeping its bytes when the sidecar says they came
 // from the same URL with a validator we can send in If-Range.
 func (s *state) openPart() error {
-	part := PartPath(s.f.Dest)
 	var meta sidecar
 	keep := false
-	if data, err := os.ReadFile(sidecarPath(s.f.Dest)); err == nil && json.Unmarshal(data, &meta) == nil {
-		keep = meta.URL == s.f.URL && (meta.ETag != "" || meta.LastModified != "")
+	if data, err := s.root.ReadFile(sidecarPath(s.rel)); err == nil && json.Unmarshal(data, &meta) == nil {
+		keep = meta.URL == s.f.URL && meta.IfRange != ""
 	}
 	flags := os.O_RDWR | os.O_CREATE
 	if !keep {
 		flags |= os.O_TRUNC
 	}
-	fh, err := os.OpenFile(part, flags, 0o644)
+	fh, err := s.root.OpenFile(PartPath(s.rel), flags, 0o644)
 	if err != nil {
 		return err
 	}
@@ -406,13 +511,18 @@ func (s *state) attempt(ctx context.Context) (done bool, err error) {
 		return false, fmt.Errorf("download %s: %w", s.f.URL, err)
 	}
 	req.Header.Set("User-Agent", "modelhub")
-	if s.offset > 0 {
-		req.Header.Set("Range", "bytes="+strconv.FormatInt(s.offset, 10)+"-")
-		if s.meta.ETag != "" && !strings.HasPrefix(s.meta.ETag, "W/") {
-			req.Header.Set("If-Range", s.meta.ETag)
-		} else if s.meta.LastModified != "" {
-			req.Header.Set("If-Range", s.meta.LastModified)
+	if s.offset > 0 && s.meta.IfRange == "" {
+		// The bytes on disk came without a strong validator: nothing could
+		// prove that a range continues the same file, so start over.
+		if err := s.restart(); err != nil {
+			return false, err
 		}
+	}
+	sent := ""
+	if s.offset > 0 {
+		sent = s.meta.IfRange
+		req.Header.Set("Range", "bytes="+strconv.FormatInt(s.offset, 10)+"-")
+		req.Header.Set("If-Range", sent)
 	}
 	stall := orDur(s.d.StallTimeout, StallTimeout)
 	watchdog := time.AfterFunc(stall, func() { cancel(ErrStalled) })
@@ -426,13 +536,23 @@ func (s *state) attempt(ctx context.Context) (done bool, err error) {
 
 	switch {
 	case resp.StatusCode == http.StatusPartialContent && s.offset > 0:
-		start, total, ok := parseContentRange(resp.Header.Get("Content-Range"))
-		if !ok || start != s.offset {
-			// Not the range we asked for: start over cleanly.
+		cr := resp.Header.Get("Content-Range")
+		start, _, total, ok := parseContentRange(cr)
+		var why string
+		switch {
+		case !echoesValidator(resp.Header, sent):
+			why = fmt.Sprintf("the server sent a range of another version of the file (asked for the version %s, got ETag %s, Last-Modified %s)", sent, orNone(resp.Header.Get("ETag")), orNone(resp.Header.Get("Last-Modified")))
+		case !ok || start != s.offset:
+			why = fmt.Sprintf("unexpected Content-Range %q for a resume at byte %d", cr, s.offset)
+		case s.meta.Size >= 0 && total != s.meta.Size:
+			why = fmt.Sprintf("the file is now %d bytes, was %d", total, s.meta.Size)
+		}
+		if why != "" {
+			// Never splice two versions: start over from zero.
 			if err := s.restart(); err != nil {
 				return false, err
 			}
-			return false, &transientError{fmt.Errorf("download %s: unexpected Content-Range %q", s.f.URL, resp.Header.Get("Content-Range"))}
+			return false, &transientError{fmt.Errorf("download %s: %s; restarting the file from zero", s.f.URL, why)}
 		}
 		s.meta.Size = total
 	case resp.StatusCode == http.StatusOK:
@@ -443,8 +563,11 @@ func (s *state) attempt(ctx context.Context) (done bool, err error) {
 			}
 		}
 		s.meta.Size = resp.ContentLength
+		s.meta.IfRange = strongValidator(resp.Header)
 	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && s.offset > 0:
-		_, total, _ := parseContentRange(resp.Header.Get("Content-Range"))
+		// The server evaluated our If-Range as matching (a changed file gets
+		// a 200) and the bytes on disk are all there is.
+		_, _, total, _ := parseContentRange(resp.Header.Get("Content-Range"))
 		if total == s.offset {
 			s.meta.Size = total
 			return true, nil // already complete on disk
@@ -460,10 +583,9 @@ func (s *state) attempt(ctx context.Context) (done bool, err error) {
 		}
 		return false, he
 	}
-	etag, lm := resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
-	if etag != s.meta.ETag || lm != s.meta.LastModified || !s.started {
-		s.meta.URL, s.meta.ETag, s.meta.LastModified = s.f.URL, etag, lm
-		if err := writeSidecar(sidecarPath(s.f.Dest), s.meta); err != nil {
+	if resp.StatusCode == http.StatusOK || !s.started {
+		s.meta.URL, s.meta.ETag, s.meta.LastModified = s.f.URL, resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
+		if err := s.writeSidecar(); err != nil {
 			return false, err
 		}
 	}
@@ -549,8 +671,8 @@ func (s *state) finish() (Result, error) {
 	part := PartPath(s.f.Dest)
 	if s.f.SHA256 != "" && !strings.EqualFold(sum, s.f.SHA256) {
 		s.part.Close()
-		os.Remove(part)
-		os.Remove(sidecarPath(s.f.Dest))
+		s.root.Remove(PartPath(s.rel))
+		s.root.Remove(sidecarPath(s.rel))
 		return Result{}, fmt.Errorf("download %s: %w: expected %s, got %s (the file changed on the server or init.json has a wrong sha256)", s.f.URL, ErrChecksum, strings.ToLower(s.f.SHA256), sum)
 	}
 	if !syncFiles {
@@ -560,11 +682,11 @@ func (s *state) finish() (Result, error) {
 	if err := s.part.Close(); err != nil {
 		return Result{}, fmt.Errorf("close %s: %w", part, err)
 	}
-	if err := os.Rename(part, s.f.Dest); err != nil {
+	if err := s.root.Rename(PartPath(s.rel), s.rel); err != nil {
 		return Result{}, fmt.Errorf("download %s: %w", s.f.URL, err)
 	}
-	os.Remove(sidecarPath(s.f.Dest))
-	syncDir(filepath.Dir(s.f.Dest))
+	s.root.Remove(sidecarPath(s.rel))
+	syncDir(s.root, path.Dir(s.rel))
 	if !s.started {
 		s.started = true
 		s.d.emit(Event{Kind: FileStart, Index: s.idx, File: s.f, Size: s.offset, Offset: s.offset})
@@ -574,64 +696,86 @@ func (s *state) finish() (Result, error) {
 	return res, nil
 }
 
-func writeSidecar(path string, m sidecar) error {
-	data, err := json.Marshal(m)
+func (s *state) writeSidecar() error {
+	data, err := json.Marshal(s.meta)
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, data, 0o644)
+	return s.root.WriteFile(sidecarPath(s.rel), data, 0o644)
 }
 
 // syncDir makes a rename durable; it is best effort (Windows cannot sync a directory).
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
+func syncDir(root *os.Root, dir string) {
+	if d, err := root.Open(dir); err == nil {
 		_ = d.Sync()
 		d.Close()
 	}
 }
 
-// parseContentRange parses "bytes START-END/TOTAL" (or "bytes */TOTAL");
-// total is -1 when "*".
-func parseContentRange(v string) (start, total int64, ok bool) {
+// parseContentRange parses "bytes FIRST-LAST/TOTAL" (or "bytes */TOTAL", then
+// first and last are -1); total is -1 when "*". ok is false unless the value
+// is well formed: digits only, first <= last, last < total when known.
+func parseContentRange(v string) (first, last, total int64, ok bool) {
+	first, last, total = -1, -1, -1
 	v, found := strings.CutPrefix(strings.TrimSpace(v), "bytes ")
 	if !found {
-		return 0, -1, false
+		return -1, -1, -1, false
 	}
 	rng, tot, found := strings.Cut(v, "/")
 	if !found {
-		return 0, -1, false
+		return -1, -1, -1, false
 	}
-	total = -1
 	if tot != "*" {
-		t, err := strconv.ParseInt(tot, 10, 64)
-		if err != nil {
-			return 0, -1, false
+		t, ok := parseDigits(tot)
+		if !ok {
+			return -1, -1, -1, false
 		}
 		total = t
 	}
 	if rng == "*" {
-		return 0, total, true
+		return -1, -1, total, total >= 0
 	}
-	a, _, found := strings.Cut(rng, "-")
+	a, b, found := strings.Cut(rng, "-")
 	if !found {
-		return 0, total, false
+		return -1, -1, total, false
 	}
-	start, err := strconv.ParseInt(a, 10, 64)
-	if err != nil {
-		return 0, total, false
+	f, ok1 := parseDigits(a)
+	l, ok2 := parseDigits(b)
+	if !ok1 || !ok2 || f > l || (total >= 0 && l >= total) {
+		return -1, -1, total, false
 	}
-	return start, total, true
+	return f, l, total, true
 }
 
+// parseDigits parses a non-empty run of ASCII digits that fits an int64.
+func parseDigits(s string) (int64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
+}
+
+// maxRetryAfter caps what a server may ask us to wait.
+const maxRetryAfter = time.Hour
+
+// parseRetryAfter reads Retry-After (delay-seconds or an HTTP-date) as a
+// wait in [0, maxRetryAfter]; anything else is 0.
 func parseRetryAfter(v string) time.Duration {
+	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		return time.Duration(secs) * time.Second
+	if secs, ok := parseDigits(v); ok {
+		return min(time.Duration(min(secs, int64(maxRetryAfter/time.Second)))*time.Second, maxRetryAfter)
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return time.Until(t)
+		return min(max(time.Until(t), 0), maxRetryAfter)
 	}
 	return 0
 }

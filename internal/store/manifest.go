@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"time"
 
 	"github.com/modelhub-ai/modelhub/internal/registry"
+	"github.com/modelhub-ai/modelhub/internal/safepath"
 )
 
 // Manifest is MODEL/.modelhub/manifest.json: where a downloaded model came
@@ -39,7 +41,10 @@ type ManifestFile struct {
 	ETag         string `json:"etag,omitempty"`
 	LastModified string `json:"last_modified,omitempty"`
 	SHA256       string `json:"sha256,omitempty"`
-	Complete     bool   `json:"complete"`
+	// Pinned: SHA256 is init.json's sha256 for this file, so every download
+	// of it (repair included) must match it; otherwise SHA256 was computed.
+	Pinned   bool `json:"pinned,omitempty"`
+	Complete bool `json:"complete"`
 }
 
 const manifestVersion = 1
@@ -62,17 +67,32 @@ func ReadManifest(dir string) (*Manifest, error) {
 	return &m, nil
 }
 
-// writeJSON writes v to path atomically (temp file, fsync, rename).
-func writeJSON(path string, v any) error {
+// writeJSON writes v to dir/rel (rel slash-separated) atomically (temp
+// file, fsync, rename), through an os.Root confined to dir and refusing links
+// on the way (a model folder holds what its repository carries).
+func writeJSON(dir, rel string, v any) error {
 	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	tmp := rel + ".tmp"
+	for _, p := range []string{rel, tmp} {
+		if err := safepath.CheckLinks(r, p); err != nil {
+			return fmt.Errorf("write %s: %w", filepath.Join(dir, filepath.FromSlash(rel)), err)
+		}
+	}
+	if err := r.MkdirAll(path.Dir(rel), 0o755); err != nil {
+		return err
+	}
+	f, err := r.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
@@ -84,16 +104,16 @@ func writeJSON(path string, v any) error {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(tmp)
+		r.Remove(tmp)
 		return err
 	}
-	return os.Rename(tmp, path)
+	return r.Rename(tmp, rel)
 }
 
 // WriteManifest writes m into the model folder dir.
 func WriteManifest(dir string, m *Manifest) error {
 	m.Version = manifestVersion
-	return writeJSON(filepath.Join(dir, filepath.FromSlash(ManifestPath)), m)
+	return writeJSON(dir, ManifestPath, m)
 }
 
 // file returns the manifest entry for path, or nil.

@@ -7,13 +7,16 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/modelhub-ai/modelhub/internal/config"
 	"github.com/modelhub-ai/modelhub/internal/fetch"
 	"github.com/modelhub-ai/modelhub/internal/registry"
+	"github.com/modelhub-ai/modelhub/internal/safepath"
 )
 
 // PullOptions tune Pull. The callbacks are optional; they are how the CLI
@@ -193,6 +196,13 @@ func short(commit string) string {
 // stageClone makes sure stage holds a complete clone of entry (at target when
 // set), reusing one left by an interrupted pull.
 func (s *Store) stageClone(ctx context.Context, stage string, entry *registry.Model, target string, o PullOptions) (commit string, cloned bool, err error) {
+	// A staging folder is ours: anything else found under its name (a link
+	// to elsewhere) is dropped, never followed.
+	if fi, err := os.Lstat(stage); err == nil && !fi.IsDir() {
+		if err := os.Remove(stage); err != nil {
+			return "", false, err
+		}
+	}
 	var ci cloneInfo
 	if readJSON(filepath.Join(stage, filepath.FromSlash(cloneMarker)), &ci) == nil &&
 		ci.URL == entry.GitHub && ci.Branch == entry.Branch() && (target == "" || ci.Commit == target) {
@@ -226,7 +236,7 @@ func (s *Store) stageClone(ctx context.Context, stage string, entry *registry.Mo
 		return "", false, err
 	}
 	ci = cloneInfo{URL: entry.GitHub, Branch: entry.Branch(), Commit: commit}
-	if err := writeJSON(filepath.Join(stage, filepath.FromSlash(cloneMarker)), ci); err != nil {
+	if err := writeJSON(stage, cloneMarker, ci); err != nil {
 		return "", false, err
 	}
 	return commit, true, nil
@@ -248,12 +258,12 @@ func (s *Store) plan(stage string, entry *registry.Model, commit string, in *con
 		if err != nil {
 			return nil, nil, err
 		}
-		mf := ManifestFile{Path: filepath.ToSlash(rel), SrcURL: f.SrcURL, SHA256: strings.ToLower(f.SHA256)}
+		mf := ManifestFile{Path: filepath.ToSlash(rel), SrcURL: f.SrcURL, SHA256: strings.ToLower(f.SHA256), Pinned: f.SHA256 != ""}
 		if p := staged.file(mf.Path); reusable(p, f, dest) {
 			mf = *p
 			res.Reused++
 		} else if c := cur.file(mf.Path); reusable(c, f, filepath.Join(curDir, rel)) {
-			if err := linkOrCopy(filepath.Join(curDir, rel), dest); err != nil {
+			if err := s.linkOrCopy(filepath.Join(curDir, rel), dest); err != nil {
 				return nil, nil, fmt.Errorf("keep %s from the current version: %w", mf.Path, err)
 			}
 			mf = *c
@@ -261,6 +271,7 @@ func (s *Store) plan(stage string, entry *registry.Model, commit string, in *con
 		} else {
 			todo = append(todo, len(man.Files))
 		}
+		mf.Pinned = f.SHA256 != ""
 		man.Files = append(man.Files, mf)
 	}
 	return man, todo, nil
@@ -275,7 +286,7 @@ func reusable(mf *ManifestFile, f config.ExternalFile, path string) bool {
 	if f.SHA256 != "" && !strings.EqualFold(mf.SHA256, f.SHA256) {
 		return false
 	}
-	fi, err := os.Stat(path)
+	fi, err := os.Lstat(path)
 	return err == nil && fi.Mode().IsRegular() && fi.Size() == mf.Size
 }
 
@@ -288,7 +299,7 @@ func (s *Store) download(ctx context.Context, dir string, man *Manifest, todo []
 	files := make([]fetch.File, len(todo))
 	for i, k := range todo {
 		mf := man.Files[k]
-		files[i] = fetch.File{URL: mf.SrcURL, Dest: filepath.Join(dir, filepath.FromSlash(mf.Path)), SHA256: mf.SHA256}
+		files[i] = fetch.File{URL: mf.SrcURL, Dest: filepath.Join(dir, filepath.FromSlash(mf.Path)), SHA256: mf.SHA256, Root: dir}
 	}
 	if o.Files != nil {
 		o.Files(files)
@@ -325,8 +336,8 @@ func (s *Store) download(ctx context.Context, dir string, man *Manifest, todo []
 func (s *Store) repair(ctx context.Context, m *Model, man *Manifest, o PullOptions, res *PullResult) (*PullResult, error) {
 	var todo []int
 	for i, f := range man.Files {
-		fi, err := os.Stat(filepath.Join(m.Dir, filepath.FromSlash(f.Path)))
-		if err != nil || fi.Size() != f.Size || !f.Complete {
+		fi, err := os.Lstat(filepath.Join(m.Dir, filepath.FromSlash(f.Path)))
+		if err != nil || !fi.Mode().IsRegular() || fi.Size() != f.Size || !f.Complete {
 			todo = append(todo, i)
 		}
 	}
@@ -336,15 +347,43 @@ func (s *Store) repair(ctx context.Context, m *Model, man *Manifest, o PullOptio
 		return res, nil
 	}
 	o.note("%d file(s) of %s changed on disk; fetching them again", len(todo), m.Name)
+	pins := sync.OnceValue(func() map[string]string { return initPins(m.Dir) })
 	for _, k := range todo {
-		man.Files[k].Complete = false
-		man.Files[k].SHA256 = "" // the recorded hash was computed, not required
+		f := &man.Files[k]
+		f.Complete = false
+		// The repair must match init.json's pin, never only what the
+		// server sends now; a hash that was merely computed is dropped.
+		if !f.Pinned {
+			f.SHA256 = pins()[f.Path]
+			f.Pinned = f.SHA256 != ""
+		}
 	}
 	res.Reused = len(man.Files) - len(todo)
 	if err := s.download(ctx, m.Dir, man, todo, o, res); err != nil {
 		return nil, err
 	}
 	return res, WriteManifest(m.Dir, man)
+}
+
+// initPins returns the sha256 pins of the model folder's init.json by
+// manifest path: the pins of a manifest written before they were recorded
+// in it (Pinned). A folder whose init.json cannot be read gives none.
+func initPins(dir string) map[string]string {
+	pins := map[string]string{}
+	in, err := config.LoadInit(dir)
+	if err != nil {
+		return pins
+	}
+	for _, f := range in.Files {
+		dest, err := config.SafeDest(dir, f.Dest)
+		if err != nil || f.SHA256 == "" {
+			continue
+		}
+		if rel, err := filepath.Rel(dir, dest); err == nil {
+			pins[filepath.ToSlash(rel)] = strings.ToLower(f.SHA256)
+		}
+	}
+	return pins
 }
 
 // swap puts stage at final atomically enough: a previous version is moved
@@ -382,21 +421,39 @@ func (s *Store) recoverSwap(name, final string) {
 	_ = os.RemoveAll(old)
 }
 
-// linkOrCopy hard-links src to dst, or copies it where links do not work.
-func linkOrCopy(src, dst string) error {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+// linkOrCopy hard-links src to dst, or copies it where links do not work;
+// both are inside the models folder, and dst is created through an os.Root
+// confined to it after checking no link is on its path.
+func (s *Store) linkOrCopy(src, dst string) error {
+	r, err := os.OpenRoot(s.ModelsDir())
+	if err != nil {
 		return err
 	}
-	os.Remove(dst)
-	if os.Link(src, dst) == nil {
+	defer r.Close()
+	var rel [2]string
+	for i, p := range []string{src, dst} {
+		q, err := filepath.Rel(s.ModelsDir(), p)
+		if err != nil || !filepath.IsLocal(q) {
+			return fmt.Errorf("%s is not inside %s", p, s.ModelsDir())
+		}
+		rel[i] = filepath.ToSlash(q)
+	}
+	if err := safepath.CheckLinks(r, rel[1]); err != nil {
+		return err
+	}
+	if err := r.MkdirAll(path.Dir(rel[1]), 0o755); err != nil {
+		return err
+	}
+	r.Remove(rel[1])
+	if r.Link(rel[0], rel[1]) == nil {
 		return nil
 	}
-	in, err := os.Open(src)
+	in, err := r.Open(rel[0])
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.Create(dst)
+	out, err := r.Create(rel[1])
 	if err != nil {
 		return err
 	}

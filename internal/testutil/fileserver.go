@@ -111,6 +111,13 @@ type Fault struct {
 	RateLimit int64
 	// NoValidators omits ETag and Last-Modified.
 	NoValidators bool
+	// NoETag omits the ETag (Last-Modified is still sent).
+	NoETag bool
+	// WeakETag sends the ETag as a weak one (W/"...").
+	WeakETag bool
+	// IgnoreIfRange serves the requested range of the current file whatever
+	// If-Range says, as a broken server or cache would.
+	IgnoreIfRange bool
 }
 
 // Request is what the file server logged about one request.
@@ -176,6 +183,18 @@ func (s *FileServer) Add(path string, c Content) string {
 		modTime: time.Now().Add(-time.Hour).Truncate(time.Second),
 	}
 	return s.URL + path
+}
+
+// Replace serves c at path in place of the file there, as a new version: a
+// new ETag and a Last-Modified a minute later. The fault is kept and its
+// request counter goes on.
+func (s *FileServer) Replace(path string, c Content) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sv := s.files[path]
+	sv.content = c
+	sv.etag = fmt.Sprintf("%q", strconv.FormatInt(time.Now().UnixNano(), 36)+"v")
+	sv.modTime = sv.modTime.Add(time.Minute)
 }
 
 // AddBytes serves data at path and returns its URL.
@@ -279,7 +298,14 @@ func (s *FileServer) serve(w http.ResponseWriter, r *http.Request) {
 		r.Header.Del("Range")
 		r.Header.Del("If-Range")
 	}
-	if !f.NoValidators {
+	if f.IgnoreIfRange {
+		r.Header.Del("If-Range")
+	}
+	switch {
+	case f.NoValidators || f.NoETag:
+	case f.WeakETag:
+		cw.Header().Set("ETag", "W/"+sv.etag)
+	default:
 		cw.Header().Set("ETag", sv.etag)
 	}
 	if f.CutAfter > 0 && (f.CutTimes == 0 || n <= f.CutTimes) {

@@ -158,6 +158,22 @@ func (r *Repo) WriteFiles(files map[string]string) {
 	}
 }
 
+// Symlinks writes symbolic links (slash-separated path -> target, kept as
+// given) into the work tree, as a hostile repository may carry them.
+func (r *Repo) Symlinks(links map[string]string) {
+	r.t.Helper()
+	for name, target := range links {
+		p := filepath.Join(r.work, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			r.t.Fatal(err)
+		}
+		os.Remove(p)
+		if err := os.Symlink(target, p); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+}
+
 // Remove deletes files from the work tree (committed by the next Commit).
 func (r *Repo) Remove(names ...string) {
 	r.t.Helper()

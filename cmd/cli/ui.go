@@ -1,0 +1,152 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os/exec"
+	"runtime"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/webui"
+)
+
+// defaultUIPort is where `modelhub ui` and the web UI of `modelhub run` listen
+// (a busy default takes the next free port).
+const defaultUIPort = 8800
+
+// UIOptions are the inputs of `modelhub ui`.
+type UIOptions struct {
+	IO      *IOStreams
+	Factory *Factory
+
+	Port    int
+	PortSet bool // --port given: a busy port is an error, not skipped
+	Open    bool
+}
+
+// NewCmdUI builds `modelhub ui`.
+func NewCmdUI(f *Factory, runF func(context.Context, *UIOptions) error) *cobra.Command {
+	opts := &UIOptions{IO: f.IO, Factory: f}
+	cmd := &cobra.Command{
+		Use:   "ui",
+		Short: "Serve the web UI of every running model until Ctrl-C",
+		Long: `Serve a web UI for the models running in Docker (started with modelhub run -d):
+an index page listing them and, per model, a page with its card, its samples and a
+form to run it on a sample or on your own file. It prints its URL and serves until
+Ctrl-C. It listens on 127.0.0.1 only and answers only requests addressed to
+127.0.0.1, localhost or [::1] at its port.`,
+		Example: `  modelhub run -d squeezenet && modelhub ui --open
+  modelhub ui --port 9000`,
+		GroupID: "use",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.PortSet = cmd.Flags().Changed("port")
+			if opts.Port < 1 || opts.Port > 65535 {
+				return usageErrorf("--port %d: a port is a number from 1 to 65535", opts.Port)
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return uiRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().IntVarP(&opts.Port, "port", "p", defaultUIPort, "port on 127.0.0.1 to serve on (a busy default takes the next free port)")
+	cmd.Flags().BoolVar(&opts.Open, "open", false, "open the web UI in your browser")
+	return cmd
+}
+
+func uiRun(ctx context.Context, opts *UIOptions) error {
+	d, err := opts.Factory.Docker(ctx)
+	if err != nil {
+		return err
+	}
+	l, err := listenUI(opts.IO, opts.Port, opts.PortSet, "--port")
+	if err != nil {
+		return err
+	}
+	srv := &webui.Server{Models: webui.Cached(runningModels(d), time.Second)}
+	url := webui.URL(webui.Port(l), "")
+	fprintf(opts.IO.Out, "Web UI: %s\n", url)
+	opts.IO.Notef("serving the web UI of every running model; press Ctrl+C to stop")
+	if opts.Open {
+		openInBrowser(opts.Factory, opts.IO, url)
+	}
+	if err := srv.Serve(ctx, l); err != nil {
+		return err
+	}
+	return ErrInterrupted
+}
+
+// runningModels lists the running models from their containers' labels.
+func runningModels(d dockerAPI) webui.Lister {
+	return func(ctx context.Context) ([]webui.Model, error) {
+		cs, err := d.List(ctx, false)
+		if err != nil {
+			return nil, err
+		}
+		ms := make([]webui.Model, 0, len(cs))
+		for _, c := range cs {
+			ms = append(ms, uiModel(c))
+		}
+		return ms, nil
+	}
+}
+
+func uiModel(c dockerrun.Container) webui.Model {
+	m := webui.Model{Name: c.Model, Mode: c.Mode, NotebookURL: c.NotebookURL, ContribSrc: c.ContribSrc}
+	if c.Mode == dockerrun.ModeAPI {
+		m.APIURL = c.APIURL
+	}
+	return m
+}
+
+// listenUI binds the web UI's port on 127.0.0.1: the port asked for, or for a
+// busy default the next free one (with a note).
+func listenUI(ios *IOStreams, want int, explicit bool, flag string) (net.Listener, error) {
+	for p := want; p < want+portSearchSpan && p <= 65535; p++ {
+		l, err := webui.Listen(p)
+		if err == nil {
+			if p != want {
+				ios.Notef("port %d is busy; the web UI uses %d instead (choose one with %s)", want, p, flag)
+			}
+			return l, nil
+		}
+		if explicit {
+			return nil, fmt.Errorf("%w: choose another port with %s", err, flag)
+		}
+	}
+	return nil, fmt.Errorf("no free port on 127.0.0.1 from %d to %d for the web UI: free one or choose one with %s", want, want+portSearchSpan-1, flag)
+}
+
+// openInBrowser opens url with the system's opener; failing, it says to open it by hand.
+func openInBrowser(f *Factory, ios *IOStreams, url string) {
+	open := f.OpenURL
+	if open == nil {
+		open = systemOpenURL
+	}
+	if err := open(url); err != nil {
+		ios.Warnf("could not open a browser (%v); open %s yourself", err, url)
+	}
+}
+
+// systemOpenURL starts the desktop's handler for url and does not wait for it.
+func systemOpenURL(url string) error {
+	var cmd *exec.Cmd
+	switch runtime.GOOS {
+	case "darwin":
+		cmd = exec.Command("open", url)
+	case "windows":
+		cmd = exec.Command("rundll32", "url.dll,FileProtocolHandler", url)
+	default:
+		cmd = exec.Command("xdg-open", url)
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	go func() { _ = cmd.Wait() }()
+	return nil
+}

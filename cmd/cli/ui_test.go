@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/testutil"
+)
+
+func Test_NewCmdUI_flags(t *testing.T) {
+	for _, tc := range []struct {
+		args, want, wantErr string
+	}{
+		{args: "", want: "port=8800 set=false open=false"},
+		{args: "--port 9000 --open", want: "port=9000 set=true open=true"},
+		{args: "-p 9001", want: "port=9001 set=true open=false"},
+		{args: "--port 0", wantErr: "--port 0: a port is a number from 1 to 65535"},
+		{args: "--port 70000", wantErr: "a port is a number"},
+		{args: "extra", wantErr: "unknown command"},
+	} {
+		got := flagCase(t, NewCmdUI, tc.args, tc.wantErr, true)
+		if got == nil {
+			continue
+		}
+		if s := "port=" + strconv.Itoa(got.Port) + " set=" + strconv.FormatBool(got.PortSet) + " open=" + strconv.FormatBool(got.Open); s != tc.want {
+			t.Errorf("%q: %s, want %s", tc.args, s, tc.want)
+		}
+	}
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func Test_uiRun(t *testing.T) {
+	engine := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `{"meta": {"name": "alpha"}, "path": "`+r.URL.Path+`"}`)
+	}))
+	defer engine.Close()
+	d := &listDocker{list: []dockerrun.Container{
+		{Name: "modelhub-alpha", Model: "alpha", Mode: "api", APIURL: engine.URL, Running: true},
+		{Name: "modelhub-nb", Model: "nb", Mode: "expert", NotebookURL: "http://127.0.0.1:8888/notebooks/sandbox.ipynb?token=t", Running: true},
+	}}
+	f, out, errOut := testFactory(t, "[]", false, 0)
+	f.Docker = func(ctx context.Context) (dockerAPI, error) { return d, nil }
+	var opened string
+	f.OpenURL = func(u string) error { opened = u; return nil }
+	port := testutil.FreePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- uiRun(ctx, &UIOptions{IO: f.IO, Factory: f, Port: port, PortSet: true, Open: true}) }()
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	testutil.WaitHTTP(t, base+"/", 10*time.Second)
+	if code, body := get(t, base+"/"); code != 200 || !strings.Contains(body, `href="/m/alpha/">alpha</a>`) || !strings.Contains(body, "sandbox.ipynb?token=t") {
+		t.Errorf("index: %d %s", code, body)
+	}
+	if code, body := get(t, base+"/m/alpha/api/get_config"); code != 200 || !strings.Contains(body, `"path": "/api/get_config"`) {
+		t.Errorf("proxy: %d %s", code, body)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrInterrupted) {
+			t.Errorf("uiRun after Ctrl-C: %v, want ErrInterrupted", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("uiRun did not return after Ctrl-C")
+	}
+	if got, want := out.String(), "Web UI: "+base+"/\n"; got != want {
+		t.Errorf("stdout %q, want %q", got, want)
+	}
+	if opened != base+"/" {
+		t.Errorf("opened %q", opened)
+	}
+	if !strings.Contains(errOut.String(), "press Ctrl+C to stop") {
+		t.Errorf("stderr %q", errOut.String())
+	}
+}
+
+func Test_listenUI(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	port := busy.Addr().(*net.TCPAddr).Port
+	f, _, errOut := testFactory(t, "[]", false, 0)
+	// an explicit busy port is an error naming the flag
+	if _, err := listenUI(f.IO, port, true, "--port"); err == nil || !strings.Contains(err.Error(), "choose another port with --port") {
+		t.Errorf("explicit busy port: %v", err)
+	}
+	// a busy default takes the next free port, with a note
+	l, err := listenUI(f.IO, port, false, "--ui-port")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if got := l.Addr().(*net.TCPAddr).Port; got <= port {
+		t.Errorf("port %d, want one after %d", got, port)
+	}
+	if !strings.Contains(errOut.String(), "port "+strconv.Itoa(port)+" is busy; the web UI uses") {
+		t.Errorf("stderr %q", errOut.String())
+	}
+}

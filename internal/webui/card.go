@@ -1,0 +1,341 @@
+package webui
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// modelConfig is the part of config.json the page shows.
+type modelConfig struct {
+	ID   string `json:"id"`
+	Meta struct {
+		Name            string `json:"name"`
+		ApplicationArea string `json:"application_area"`
+		Task            string `json:"task"`
+		TaskExtended    string `json:"task_extended"`
+		DataType        string `json:"data_type"`
+		DataSource      string `json:"data_source"`
+	} `json:"meta"`
+	Publication struct {
+		Title    string `json:"title"`
+		Source   string `json:"source"`
+		Year     any    `json:"year"`
+		Authors  any    `json:"authors"`
+		URL      string `json:"url"`
+		Abstract string `json:"abstract"`
+	} `json:"publication"`
+	Model struct {
+		Description  string `json:"description"`
+		Provenance   string `json:"provenance"`
+		Architecture string `json:"architecture"`
+		LearningType string `json:"learning_type"`
+		Format       string `json:"format"`
+	} `json:"model"`
+}
+
+// modelIO is /api/get_model_io.
+type modelIO struct {
+	Input  map[string]json.RawMessage `json:"input"`
+	Output []struct {
+		Name        string `json:"name"`
+		Type        string `json:"type"`
+		Description string `json:"description"`
+	} `json:"output"`
+}
+
+// ioSpec is one input: the single input of a model, or a named one.
+type ioSpec struct {
+	Format      []string `json:"format"`
+	Description string   `json:"description"`
+	DimLimits   []struct {
+		Min *float64 `json:"min"`
+		Max *float64 `json:"max"`
+	} `json:"dim_limits"`
+}
+
+// engineData is what the page needs from the engine; each part may fail on
+// its own, and the page says which and why.
+type engineData struct {
+	Config     modelConfig
+	ConfigErr  error
+	Legal      map[string]string
+	LegalErr   error
+	IO         modelIO
+	IOErr      error
+	Samples    []string
+	SamplesErr error
+}
+
+// fetchEngine asks the engine for the card, legal texts, io and samples at once.
+func (s *Server) fetchEngine(ctx context.Context, m Model) engineData {
+	var d engineData
+	var wg sync.WaitGroup
+	get := func(p string, v any, errp *error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			*errp = s.getJSON(ctx, m, p, v)
+		}()
+	}
+	get("/api/get_config", &d.Config, &d.ConfigErr)
+	get("/api/get_legal", &d.Legal, &d.LegalErr)
+	get("/api/get_model_io", &d.IO, &d.IOErr)
+	get("/api/get_samples", &d.Samples, &d.SamplesErr)
+	wg.Wait()
+	return d
+}
+
+// getJSON GETs the engine's path into v. An engine error ({"error": ...},
+// whatever the status) is returned as the engine worded it.
+func (s *Server) getJSON(ctx context.Context, m Model, p string, v any) error {
+	ctx, cancel := context.WithTimeout(ctx, s.engineTimeout())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(m.APIURL, "/")+p, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Transport: s.transport()}).Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s: the engine did not answer within %s", p, s.engineTimeout())
+		}
+		return fmt.Errorf("%s: the engine did not answer: %v", p, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	if err != nil {
+		return fmt.Errorf("%s: %v", p, err)
+	}
+	if msg, ok := engineError(body); ok {
+		return fmt.Errorf("%s: the engine says: %s", p, msg)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: the engine answered %s", p, resp.Status)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("%s: the engine's answer is not the expected JSON: %v", p, err)
+	}
+	return nil
+}
+
+// engineError recognises the engine's {"error": "..."}.
+func engineError(body []byte) (string, bool) {
+	var e struct {
+		Error *string `json:"error"`
+	}
+	if json.Unmarshal(body, &e) != nil || e.Error == nil {
+		return "", false
+	}
+	return *e.Error, true
+}
+
+// text renders a config value that may be a string, a number or a list.
+func text(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case float64:
+		return fmt.Sprint(x)
+	case []any:
+		parts := make([]string, 0, len(x))
+		for _, e := range x {
+			parts = append(parts, text(e))
+		}
+		return strings.Join(parts, ", ")
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// inputView is one input described in words.
+type inputView struct {
+	Name        string // empty for a single-input model
+	Formats     string
+	Dims        string
+	Description string
+	Accept      string
+}
+
+// outputView is one output described in words.
+type outputView struct {
+	Name, Type, Words, Description string
+}
+
+// inputs describes the model's inputs; multi is true for a multi-input model
+// (its input names each an object with its own format).
+func inputs(in map[string]json.RawMessage) (views []inputView, multi bool) {
+	var names []string
+	for k, raw := range in {
+		if k == "format" || k == "description" || k == "dim_limits" {
+			continue
+		}
+		if t := strings.TrimSpace(string(raw)); strings.HasPrefix(t, "{") {
+			names = append(names, k)
+		}
+	}
+	if len(names) == 0 {
+		var sp ioSpec
+		b, _ := json.Marshal(in)
+		_ = json.Unmarshal(b, &sp)
+		return []inputView{describeInput("", sp)}, false
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		var sp ioSpec
+		_ = json.Unmarshal(in[n], &sp)
+		views = append(views, describeInput(n, sp))
+	}
+	return views, true
+}
+
+func describeInput(name string, sp ioSpec) inputView {
+	v := inputView{Name: name, Description: sp.Description}
+	var words, accept []string
+	for _, f := range sp.Format {
+		words = append(words, formatWords(f))
+		accept = append(accept, f)
+		accept = append(accept, formatExts[strings.ToLower(f)]...)
+	}
+	v.Formats = strings.Join(dedupe(words), ", ")
+	if v.Formats == "" {
+		v.Formats = "any file (the model names no format)"
+	}
+	v.Accept = strings.Join(dedupe(accept), ",")
+	var dims []string
+	for _, d := range sp.DimLimits {
+		switch {
+		case d.Min != nil && d.Max != nil && *d.Min == *d.Max:
+			dims = append(dims, fmt.Sprint(*d.Min))
+		case d.Min != nil && d.Max != nil:
+			dims = append(dims, fmt.Sprintf("%v–%v", *d.Min, *d.Max))
+		case d.Min != nil:
+			dims = append(dims, fmt.Sprintf("≥%v", *d.Min))
+		case d.Max != nil:
+			dims = append(dims, fmt.Sprintf("≤%v", *d.Max))
+		default:
+			dims = append(dims, "any")
+		}
+	}
+	if len(dims) > 0 {
+		v.Dims = fmt.Sprintf("%d dimensions: %s", len(dims), strings.Join(dims, " × "))
+	}
+	return v
+}
+
+func dedupe(s []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, x := range s {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+var formatNames = map[string]string{
+	"image/png":                "PNG image",
+	"image/jpeg":               "JPEG image",
+	"image/jpg":                "JPEG image",
+	"image/gif":                "GIF image",
+	"image/bmp":                "BMP image",
+	"image/tiff":               "TIFF image",
+	"application/dicom":        "DICOM file",
+	"application/nii":          "NIfTI volume (.nii)",
+	"application/nii-gzip":     "compressed NIfTI volume (.nii.gz)",
+	"application/json":         "JSON file naming one file per input",
+	"application/octet-stream": "binary file",
+	"text/plain":               "text file",
+}
+
+var formatExts = map[string][]string{
+	"image/png":            {".png"},
+	"image/jpeg":           {".jpg", ".jpeg"},
+	"image/jpg":            {".jpg", ".jpeg"},
+	"image/gif":            {".gif"},
+	"image/bmp":            {".bmp"},
+	"image/tiff":           {".tif", ".tiff"},
+	"application/dicom":    {".dcm"},
+	"application/nii":      {".nii"},
+	"application/nii-gzip": {".nii.gz", ".gz"},
+	"application/json":     {".json"},
+}
+
+func formatWords(mime string) string {
+	if w, ok := formatNames[strings.ToLower(mime)]; ok {
+		return w
+	}
+	return mime
+}
+
+var typeWords = map[string]string{
+	"label_list": "labels with their probabilities",
+	"vector":     "a vector of numbers",
+	"mask_image": "a segmentation mask",
+	"heatmap":    "a heatmap",
+	"image":      "an image",
+	"custom":     "custom data (shown as JSON)",
+	"contour":    "a contour",
+}
+
+func outputs(io modelIO) []outputView {
+	var out []outputView
+	for _, o := range io.Output {
+		w := typeWords[o.Type]
+		if w == "" {
+			w = "data of type " + o.Type
+		}
+		out = append(out, outputView{Name: o.Name, Type: o.Type, Words: w, Description: o.Description})
+	}
+	return out
+}
+
+// sampleView is one sample file, reached through the UI's proxy.
+type sampleView struct {
+	Name  string
+	URL   string // relative to the model's page
+	Image bool   // a browser can show it
+	Ext   string
+}
+
+// samples maps the engine's absolute sample URLs (which name the engine's own
+// address) to paths through the proxy. URLs not under /api/samples/ are dropped.
+func samples(urls []string) []sampleView {
+	var out []sampleView
+	for _, u := range urls {
+		pu, err := url.Parse(u)
+		if err != nil {
+			continue
+		}
+		i := strings.Index(pu.Path, "/api/samples/")
+		if i < 0 {
+			continue
+		}
+		name := pu.Path[i+len("/api/samples/"):]
+		if name == "" || strings.Contains(name, "/") {
+			continue
+		}
+		ext := strings.ToLower(path.Ext(name))
+		if strings.HasSuffix(strings.ToLower(name), ".nii.gz") {
+			ext = ".nii.gz"
+		}
+		out = append(out, sampleView{
+			Name:  name,
+			URL:   "api/samples/" + url.PathEscape(name),
+			Image: ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".gif" || ext == ".bmp" || ext == ".webp",
+			Ext:   strings.TrimPrefix(ext, "."),
+		})
+	}
+	return out
+}

@@ -1,0 +1,78 @@
+package webui
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+)
+
+// maxUpload bounds what the UI forwards to an engine in one prediction.
+const maxUpload = 1 << 30
+
+// proxy forwards a request for /api/... to the model's REST API. Only reads
+// and POST /api/predict (an upload) pass; the engine's CORS headers are
+// dropped, so no other site can read the API through the UI.
+func (s *Server) proxy(w http.ResponseWriter, r *http.Request, m Model, path string) {
+	if m.APIURL == "" {
+		writeError(w, http.StatusNotFound, m.Name+" runs without a REST API (mode "+m.Mode+")")
+		return
+	}
+	if !isSafe(r.Method) && !(r.Method == http.MethodPost && path == "/api/predict") {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeError(w, http.StatusMethodNotAllowed, r.Method+" "+path+" is not allowed through the web UI")
+		return
+	}
+	target, err := url.Parse(m.APIURL)
+	if err != nil {
+		writeError(w, http.StatusBadGateway, "the API URL of "+m.Name+" is invalid: "+err.Error())
+		return
+	}
+	timeout := s.engineTimeout()
+	if strings.HasPrefix(path, "/api/predict") {
+		timeout = s.predictTimeout()
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, maxUpload)
+	}
+	rp := &httputil.ReverseProxy{
+		Transport: s.transport(),
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.URL.Path = strings.TrimSuffix(target.Path, "/") + path
+			pr.Out.URL.RawPath = ""
+			pr.Out.URL.RawQuery = r.URL.RawQuery
+			for _, h := range []string{"Origin", "Referer", "Cookie", "Authorization"} {
+				pr.Out.Header.Del(h)
+			}
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			for k := range resp.Header {
+				if strings.HasPrefix(k, "Access-Control-") {
+					resp.Header.Del(k)
+				}
+			}
+			resp.Header.Del("Set-Cookie")
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			msg := "the engine of " + m.Name + " at " + m.APIURL + " did not answer: " + err.Error()
+			if ctx.Err() == context.DeadlineExceeded {
+				msg = "the engine of " + m.Name + " did not answer within " + timeout.String()
+			}
+			writeError(w, http.StatusBadGateway, msg)
+		},
+	}
+	rp.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// writeError answers with an engine-style error, {"error": msg}.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
