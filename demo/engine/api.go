@@ -35,6 +35,10 @@ type engine struct {
 	// predictDelay makes every prediction take at least this long (tests of
 	// timeouts and interruptions).
 	predictDelay time.Duration
+	// declaredOutputs makes a prediction return every output config.json
+	// declares, of its type; otherwise it is one label_list whatever the
+	// config says (what `modelhub test` must catch).
+	declaredOutputs bool
 	outSeq       atomic.Int64
 }
 
@@ -381,12 +385,18 @@ func (e *engine) predict(w http.ResponseWriter, r *http.Request, in io.Reader) {
 	})
 }
 
-// outputs computes every output config.json declares (at least one
-// label_list): label_list = brightness labels, vector = the mean intensity
-// (per input for a case), mask_image/heatmap/image = a PNG mask of the bright
-// pixels saved to the output folder and returned as its /api/output/ URL.
+// outputs computes the prediction's outputs. By default one label_list (the
+// brightness labels) named after the first declared output. With
+// declaredOutputs, every output config.json declares: label_list =
+// brightness labels, vector = the mean intensity (per input for a case),
+// mask_image/heatmap/image = a PNG mask of the bright pixels saved to the
+// output folder and returned as its /api/output/ URL.
 func (e *engine) outputs(r *http.Request, c config, img image.Image, means map[string]float64) ([]output, error) {
 	decl := c.Model.IO.Output
+	if !e.declaredOutputs && len(decl) > 0 {
+		labels := classify(img)
+		return []output{{Prediction: labels, Shape: []int{len(labels)}, Type: "label_list", Name: decl[0].Name, Description: decl[0].Description}}, nil
+	}
 	if len(decl) == 0 {
 		decl = append(decl, struct {
 			Name        string `json:"name"`

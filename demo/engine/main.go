@@ -42,6 +42,9 @@ type behaviour struct {
 	// PredictDelay (a Go duration) makes every prediction take this long
 	// (per-input timeouts, interrupting a batch).
 	PredictDelay string `json:"predict_delay"`
+	// DeclaredOutputs makes predictions return every output config.json
+	// declares (masks saved under /api/output/), not one label_list.
+	DeclaredOutputs bool `json:"declared_outputs"`
 }
 
 func loadBehaviour(root string) (behaviour, error) {
@@ -117,7 +120,7 @@ func serveAPI(root, addr string, stdout, stderr io.Writer) int {
 	if st, err := os.Stat(filepath.Join(root, "model", "weights.bin")); err == nil {
 		fmt.Fprintf(stdout, "demo engine: loaded weights.bin (%d bytes)\n", st.Size())
 	}
-	e := &engine{root: root, log: stdout, outDir: env("DEMO_ENGINE_OUTPUT", "/output")}
+	e := &engine{root: root, log: stdout, outDir: env("DEMO_ENGINE_OUTPUT", "/output"), declaredOutputs: b.DeclaredOutputs}
 	if b.PredictDelay != "" {
 		if e.predictDelay, err = time.ParseDuration(b.PredictDelay); err != nil {
 			fmt.Fprintln(stderr, "engine: predict_delay:", err)

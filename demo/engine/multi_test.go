@@ -26,7 +26,7 @@ func multiEngine(t *testing.T) (*httptest.Server, string) {
 	root := t.TempDir()
 	os.MkdirAll(filepath.Join(root, "model"), 0o755)
 	os.WriteFile(filepath.Join(root, "model", "config.json"), []byte(multiConfig), 0o644)
-	e := &engine{root: root, log: io.Discard, outDir: filepath.Join(t.TempDir(), "output")}
+	e := &engine{root: root, log: io.Discard, outDir: filepath.Join(t.TempDir(), "output"), declaredOutputs: true}
 	srv := httptest.NewServer(e.handler())
 	t.Cleanup(srv.Close)
 	return srv, root
@@ -90,6 +90,24 @@ func TestAPI_multiInputCase(t *testing.T) {
 	defer resp.Body.Close()
 	if _, err := png.Decode(resp.Body); err != nil {
 		t.Errorf("the mask is not a PNG: %v", err)
+	}
+}
+
+// Without declared_outputs the engine answers one label_list whatever the
+// config declares (what `modelhub test` must catch).
+func TestAPI_defaultOneLabelList(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "model"), 0o755)
+	os.WriteFile(filepath.Join(root, "model", "config.json"), []byte(multiConfig), 0o644)
+	srv := httptest.NewServer((&engine{root: root, log: io.Discard}).handler())
+	defer srv.Close()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.png"), solid(255), 0o644)
+	doc := `{"t1": {"fileurl": "` + filepath.Join(dir, "a.png") + `"}, "t2": {"fileurl": "` + filepath.Join(dir, "a.png") + `"}}`
+	status, body := postFile(t, srv.URL, "case.json", []byte(doc))
+	var p labelAnswer
+	if err := json.Unmarshal(body, &p); status != 200 || err != nil || len(p.Output) != 1 || p.Output[0].Type != "label_list" || p.Output[0].Name != "brightness" {
+		t.Errorf("status %d: %s", status, body)
 	}
 }
 
