@@ -39,7 +39,7 @@ type engine struct {
 	// declares, of its type; otherwise it is one label_list whatever the
 	// config says (what `modelhub test` must catch).
 	declaredOutputs bool
-	outSeq       atomic.Int64
+	outSeq          atomic.Int64
 }
 
 const modelhubLicense = `MIT License
