@@ -5,7 +5,7 @@ PKG     := github.com/modelhub-ai/modelhub
 LDFLAGS := -s -w -X $(PKG)/cmd/cli.Version=$(VERSION)
 BIN     := bin/modelhub
 
-.PHONY: build test install bench fuzz demo cross dist clean
+.PHONY: build test install bench fuzz demo cross dist clean conformance
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/modelhub
@@ -20,6 +20,13 @@ install:
 # Speed targets live in benchmarks, never in timed tests.
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The conformance suite against the real modelhub engine: builds (about 4 minutes,
+# root and mmdebstrap; installed with apt-get when missing) or reuses the engine image
+# from ../shared/realengine, then drives the real binary through ./conformance.
+conformance:
+	@set -e; img=$$(scripts/realengine-image.sh); echo "real engine image: $$img"; \
+	MODELHUB_REALENGINE_IMAGE=$$img $(GO) test -count=1 -timeout 25m -v ./conformance/
 
 # Fuzz targets: `make test` runs each one's seed corpus; `make fuzz` explores
 # each for FUZZTIME.

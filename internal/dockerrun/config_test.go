@@ -188,3 +188,30 @@ func TestUnreachable(t *testing.T) {
 		t.Errorf("missing socket: %v", err)
 	}
 }
+
+// Every container runs an init, unbuffered Python that writes no bytecode;
+// a bash-mode container stops on SIGHUP (an interactive bash ignores SIGTERM).
+func TestContainerConfig_stopAndEnv(t *testing.T) {
+	s := baseSpec()
+	cfg, hc, _, err := containerConfig(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hc.Init == nil || !*hc.Init {
+		t.Errorf("Init = %v, want true", hc.Init)
+	}
+	if cfg.StopSignal != "" {
+		t.Errorf("API mode StopSignal = %q, want the image's (SIGTERM)", cfg.StopSignal)
+	}
+	env := strings.Join(cfg.Env, " ")
+	for _, want := range []string{"PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("Env %q lacks %s", cfg.Env, want)
+		}
+	}
+	s.Mode, s.TTY, s.Cmd = ModeBash, true, []string{"/bin/bash"}
+	cfg, hc, _, _ = containerConfig(s)
+	if cfg.StopSignal != "SIGHUP" || hc.Init == nil || !*hc.Init {
+		t.Errorf("bash mode: StopSignal %q, Init %v; want SIGHUP and an init", cfg.StopSignal, hc.Init)
+	}
+}

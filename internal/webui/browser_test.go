@@ -2,6 +2,7 @@ package webui
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -149,4 +150,54 @@ func TestBrowser_demoEngine(t *testing.T) {
 	api := testutil.StartEngine(t, c, img, filepath.Join(testutil.DemoModelDir(t), "contrib_src"))
 	port := startUI(t, &Server{Models: Fixed(Model{Name: "demo", Mode: "api", APIURL: api}), Single: "demo"})
 	testutil.BrowserCheck(t, ctx, URL(port, ""), shots, testutil.BrowserExpect{Name: "demo", Sample: "dark.png", TopLabel: "dark", Upload: filepath.Join(testutil.DemoModelDir(t), "contrib_src", "sample_data", "bright.png"), UploadTopLabel: "bright"})
+}
+
+func TestBrowser_multiInput(t *testing.T) {
+	ctx := testutil.Browser(t)
+	shots := testutil.ScreenshotDir(t)
+	e := newFakeEngine(t)
+	e.io = `{"input": {"format": ["application/json"], "t1": {"format": ["application/nii-gzip"]}, "flair": {"format": ["application/nii-gzip"]}},
+	 "output": [{"name": "volume", "type": "vector", "description": "sizes"}]}`
+	contrib := t.TempDir()
+	e.predict = func(name string, data []byte) (int, any) {
+		var spec map[string]json.RawMessage
+		if err := json.Unmarshal(data, &spec); err != nil {
+			return 400, map[string]string{"error": "not a JSON of inputs: " + err.Error()}
+		}
+		var sizes []float64
+		for _, in := range []string{"flair", "t1"} {
+			var v struct {
+				FileURL string `json:"fileurl"`
+			}
+			_ = json.Unmarshal(spec[in], &v)
+			b, err := os.ReadFile(filepath.Join(contrib, strings.TrimPrefix(v.FileURL, "/contrib_src/")))
+			if err != nil {
+				return 400, map[string]string{"error": err.Error()}
+			}
+			sizes = append(sizes, float64(len(b)))
+		}
+		return 200, prediction(map[string]any{"name": "volume", "type": "vector", "shape": []int{2}, "prediction": sizes})
+	}
+	port := startUI(t, &Server{Models: Fixed(Model{Name: "mi", Mode: "api", APIURL: e.URL(), ContribSrc: contrib})})
+	dir := t.TempDir()
+	files := map[string]string{}
+	for name, size := range map[string]int{"t1": 3, "flair": 5} {
+		files[name] = filepath.Join(dir, name+".nii.gz")
+		if err := os.WriteFile(files[name], []byte(strings.Repeat("x", size)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.BrowserDo(t, ctx, "open the page", chromedp.Navigate(URL(port, "mi")), chromedp.Query(chromedp.CSS(`body[data-state="ready"]`)),
+		chromedp.SetUploadFiles(chromedp.CSS(`#multi input[name="t1"]`), []string{files["t1"]}),
+		chromedp.SetUploadFiles(chromedp.CSS(`#multi input[name="flair"]`), []string{files["flair"]}),
+		chromedp.Click(chromedp.CSS(`#multi button[type="submit"]`)))
+	testutil.AwaitRun(t, ctx, "done")
+	// flair (5 bytes) and t1 (3 bytes) reached the engine as the files of their inputs
+	if got := testutil.BrowserEval[string](t, ctx, `Array.from(document.querySelectorAll('.out[data-type="vector"] td')).map(function(td){return td.textContent}).join(" ")`); got != "0 5 1 3" {
+		t.Errorf("vector cells %q, want \"0 5 1 3\"", got)
+	}
+	testutil.Screenshot(t, ctx, shots, "multi")
+	if entries, _ := os.ReadDir(contrib); len(entries) != 0 {
+		t.Errorf("uploads left in the model folder: %v", entries)
+	}
 }

@@ -183,11 +183,25 @@ func inputs(in map[string]json.RawMessage) (views []inputView, multi bool) {
 			names = append(names, k)
 		}
 	}
-	if len(names) == 0 {
-		var sp ioSpec
+	if len(names) == 0 || len(names) == 1 && names[0] == "single" {
+		// a single input: the keys at the top, or (the newer template) its
+		// spec under "single", with the formats the API accepts at the top
+		var top, single ioSpec
 		b, _ := json.Marshal(in)
-		_ = json.Unmarshal(b, &sp)
-		return []inputView{describeInput("", sp)}, false
+		_ = json.Unmarshal(b, &top)
+		if raw, ok := in["single"]; ok {
+			_ = json.Unmarshal(raw, &single)
+			if len(top.Format) == 0 {
+				top.Format = single.Format
+			}
+			if len(top.DimLimits) == 0 {
+				top.DimLimits = single.DimLimits
+			}
+			if top.Description == "" {
+				top.Description = single.Description
+			}
+		}
+		return []inputView{describeInput("", top)}, false
 	}
 	sort.Strings(names)
 	for _, n := range names {
@@ -227,7 +241,11 @@ func describeInput(name string, sp ioSpec) inputView {
 		}
 	}
 	if len(dims) > 0 {
-		v.Dims = fmt.Sprintf("%d dimensions: %s", len(dims), strings.Join(dims, " × "))
+		unit := "dimensions"
+		if len(dims) == 1 {
+			unit = "dimension"
+		}
+		v.Dims = fmt.Sprintf("%d %s: %s", len(dims), unit, strings.Join(dims, " × "))
 	}
 	return v
 }

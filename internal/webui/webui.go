@@ -11,8 +11,10 @@ package webui
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -67,6 +69,9 @@ func Cached(l Lister, ttl time.Duration) Lister {
 // Server serves the UI. Models is required.
 type Server struct {
 	Models Lister
+	// Fresh, when set, is asked when a model is not among Models (a cached
+	// list may predate a model started a moment ago).
+	Fresh Lister
 	// Single makes "/" lead to this model's page instead of the index
 	// (`modelhub run` serves one model).
 	Single string
@@ -142,6 +147,10 @@ func (s *Server) Handler(port int) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.serveIndex)
 	mux.Handle("GET /_ui/", http.StripPrefix("/_ui/", assetHandler()))
+	mux.HandleFunc("GET /_ui/server.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(serverInfo{ModelhubUI: true, AllModels: s.Single == ""})
+	})
 	mux.HandleFunc("GET /m/{name}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, ModelPath(r.PathValue("name")), http.StatusMovedPermanently)
 	})
@@ -178,23 +187,61 @@ func (s *Server) serveModel(w http.ResponseWriter, r *http.Request) {
 
 var errNoModel = errors.New("no such model")
 
+// serverInfo is /_ui/server.json: who answers on a port.
+type serverInfo struct {
+	ModelhubUI bool `json:"modelhub_ui"`
+	AllModels  bool `json:"all_models"` // `modelhub ui`: every running model, not one
+}
+
+// ServesAllModels reports whether a `modelhub ui` answers on 127.0.0.1:port
+// (asking it for at most a second): it then has a page for every model that
+// runs, including one started after it.
+func ServesAllModels(ctx context.Context, port int) bool {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, URL(port, "")+"_ui/server.json", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := (&http.Client{Transport: loopback}).Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var info serverInfo
+	return resp.StatusCode == http.StatusOK && json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&info) == nil && info.ModelhubUI && info.AllModels
+}
+
 // find returns the running model named name (exact, else case-insensitive).
 func (s *Server) find(ctx context.Context, name string) (Model, error) {
-	ms, err := s.Models(ctx)
-	if err != nil {
-		return Model{}, fmt.Errorf("list the running models: %w", err)
-	}
-	for _, m := range ms {
-		if m.Name == name {
-			return m, nil
+	for _, list := range []Lister{s.Models, s.Fresh} {
+		if list == nil {
+			continue
 		}
-	}
-	for _, m := range ms {
-		if strings.EqualFold(m.Name, name) {
+		ms, err := list(ctx)
+		if err != nil {
+			return Model{}, fmt.Errorf("list the running models: %w", err)
+		}
+		if m, ok := lookup(ms, name); ok {
 			return m, nil
 		}
 	}
 	return Model{}, fmt.Errorf("%w: %s is not running (start it with `modelhub run -d %s`)", errNoModel, name, name)
+}
+
+// lookup finds name in ms: exactly, else ignoring case.
+func lookup(ms []Model, name string) (Model, bool) {
+	for _, m := range ms {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	for _, m := range ms {
+		if strings.EqualFold(m.Name, name) {
+			return m, true
+		}
+	}
+	return Model{}, false
 }
 
 func (s *Server) transport() http.RoundTripper {

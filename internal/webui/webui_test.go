@@ -249,6 +249,19 @@ func TestModelPage(t *testing.T) {
 	}
 }
 
+func TestInputsSingleKey(t *testing.T) {
+	// the newer template: the API's formats at the top, the input under "single"
+	var in map[string]json.RawMessage
+	_ = json.Unmarshal([]byte(`{"format": ["image/png"], "single": {"format": ["image/png", "image/jpeg"], "dim_limits": [{"min": 1, "max": 4}], "description": "one image"}}`), &in)
+	views, multi := inputs(in)
+	if multi || len(views) != 1 {
+		t.Fatalf("inputs = %+v, multi %v; want one single input", views, multi)
+	}
+	if v := views[0]; v.Name != "" || v.Formats != "PNG image" || v.Dims != "1 dimension: 1–4" || v.Description != "one image" || v.Accept != "image/png,.png" {
+		t.Errorf("single input %+v", v)
+	}
+}
+
 func TestModelPageMultiInput(t *testing.T) {
 	e := newFakeEngine(t)
 	e.io = `{"input": {"format": ["application/json"], "t1": {"format": ["application/nii-gzip"], "dim_limits": [{"min": 155, "max": 240}]}, "flair": {"format": ["application/nii-gzip"]}},
@@ -258,7 +271,7 @@ func TestModelPageMultiInput(t *testing.T) {
 	for _, want := range []string{
 		"Inputs (one file each)",
 		"<b>flair</b>: compressed NIfTI volume (.nii.gz)",
-		"<b>t1</b>: compressed NIfTI volume (.nii.gz); 1 dimensions: 155–240",
+		"<b>t1</b>: compressed NIfTI volume (.nii.gz); 1 dimension: 155–240",
 		`<label>flair <input type="file" name="flair" accept="application/nii-gzip,.nii.gz,.gz" required></label>`,
 		`<label>t1 <input type="file" name="t1"`,
 		"<b>Segmentation</b>: a segmentation mask",
@@ -405,6 +418,19 @@ func TestExpertPage(t *testing.T) {
 	}
 }
 
+func TestFreshOnMiss(t *testing.T) {
+	running := []Model{{Name: "old", Mode: "api"}}
+	live := func(context.Context) ([]Model, error) { return running, nil }
+	s := &Server{Models: Cached(live, time.Hour), Fresh: live}
+	if w := serve(t, s, httptest.NewRequest("GET", "/m/old/", nil)); w.Code != 200 {
+		t.Fatalf("old: %d", w.Code)
+	}
+	running = append(running, Model{Name: "new", Mode: "expert"})
+	if w := serve(t, s, httptest.NewRequest("GET", "/m/new/", nil)); w.Code != 200 {
+		t.Errorf("a model started after the list was cached: %d %s", w.Code, w.Body)
+	}
+}
+
 func TestCached(t *testing.T) {
 	calls := 0
 	l := Cached(func(context.Context) ([]Model, error) { calls++; return []Model{{Name: "x"}}, nil }, time.Hour)
@@ -458,5 +484,34 @@ func TestServeAndShutdown(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Serve did not return after its context ended")
+	}
+}
+
+func TestServesAllModels(t *testing.T) {
+	for _, tc := range []struct {
+		s    *Server
+		want bool
+	}{
+		{testServer(), true},
+		{&Server{Models: Fixed(Model{Name: "a"}), Single: "a"}, false},
+	} {
+		l, err := Listen(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- tc.s.Serve(ctx, l) }()
+		if got := ServesAllModels(context.Background(), Port(l)); got != tc.want {
+			t.Errorf("Single %q: ServesAllModels = %v, want %v", tc.s.Single, got, tc.want)
+		}
+		cancel()
+		<-done
+	}
+	// nothing listening, or something else listening
+	other := httptest.NewServer(http.NotFoundHandler())
+	defer other.Close()
+	if ServesAllModels(context.Background(), Port(other.Listener)) {
+		t.Error("another server counted as a modelhub ui")
 	}
 }
