@@ -13,14 +13,18 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelhub-ai/modelhub/internal/config"
+	"github.com/modelhub-ai/modelhub/internal/dockerrun"
 	"github.com/modelhub-ai/modelhub/internal/predict"
 	"github.com/modelhub-ai/modelhub/internal/store"
 )
 
 // PredictOptions are the inputs of `modelhub predict`.
 type PredictOptions struct {
-	IO      *IOStreams
-	Factory *Factory
+	IO     *IOStreams
+	Store  func() (*store.Store, error)
+	Docker func(ctx context.Context) (dockerrun.API, error)
+	Forced <-chan struct{} // the second Ctrl-C: kill at once
+	Now    func() time.Time
 
 	Model        string
 	Args         []string // files, folders, URLs, "-"
@@ -46,7 +50,7 @@ const defaultPredictJobs = 1
 
 // NewCmdPredict builds `modelhub predict`.
 func NewCmdPredict(f *Factory, runF func(context.Context, *PredictOptions) error) *cobra.Command {
-	opts := &PredictOptions{IO: f.IO, Factory: f}
+	opts := &PredictOptions{IO: f.IO, Store: f.Store, Docker: f.Docker, Forced: f.Forced, Now: f.Now}
 	var inputs []string
 	cmd := &cobra.Command{
 		Use:   "predict MODEL [FILE|FOLDER|URL|-]...",
@@ -128,8 +132,8 @@ skips the inputs already done (--force redoes them).`,
 
 func predictRun(ctx context.Context, opts *PredictOptions) error {
 	ios := opts.IO
-	started := opts.Factory.Now()
-	model, man, err := predictModel(ctx, opts)
+	started := opts.Now()
+	model, err := predictModel(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -181,7 +185,7 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 		if err := os.MkdirAll(outDir, 0o755); err != nil {
 			return err
 		}
-		prov = provenanceFor(ctx, opts, model, man, eng, started)
+		prov = provenanceFor(ctx, opts, model, eng, started)
 		if err := predict.WriteProvenance(outDir, prov); err != nil {
 			return fmt.Errorf("write %s: %w", filepath.Join(opts.OutDir, predict.ProvenanceFile), err)
 		}
@@ -189,16 +193,16 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 	out := newPredictOutput(ios, opts.JSON, len(plan.Pending))
 	out.outDir = opts.OutDir
 	r := &predict.Runner{
-		Client:   &predict.Client{Base: eng.apiBase, HTTP: predict.NewHTTPClient(opts.Jobs)},
+		Client:   &predict.Client{Base: eng.apiBase(), HTTP: predict.NewHTTPClient(opts.Jobs)},
 		Copier:   eng.copier(),
 		Options:  popts,
 		OnResult: out.result,
-		Now:      opts.Factory.Now,
+		Now:      opts.Now,
 	}
 	sum, runErr := r.Run(ctx, plan)
 	out.finish()
 	if prov != nil {
-		prov.EndedAt = opts.Factory.Now().UTC()
+		prov.EndedAt = opts.Now().UTC()
 		prov.OK, prov.Failed, prov.Skipped = sum.OK, sum.Failed, sum.Skipped+notSkipped
 		if err := predict.WriteProvenance(outDir, prov); err != nil && runErr == nil {
 			runErr = fmt.Errorf("write %s: %w", filepath.Join(opts.OutDir, predict.ProvenanceFile), err)
@@ -249,20 +253,39 @@ func noInputsHint(spec *predict.Spec, coll *predict.Collection) string {
 	return fmt.Sprintf("%d file(s) skipped, none of a type the model accepts (%s)", n, strings.Join(spec.Formats, ", "))
 }
 
-// predictModel resolves MODEL and makes it complete on disk (pulling it as
-// run does), so its config.json can be read before anything starts.
-func predictModel(ctx context.Context, opts *PredictOptions) (*runModel, *store.Manifest, error) {
-	ropts := &RunOptions{IO: opts.IO, Factory: opts.Factory, Model: opts.Model}
-	models, ref, err := resolveModel(ctx, ropts)
+// predictModel resolves MODEL and makes it complete on disk (pulled as run
+// pulls it), so its config.json can be read before anything starts.
+func predictModel(ctx context.Context, opts *PredictOptions) (*store.Model, error) {
+	s, err := opts.Store()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	m, err := acquireModel(ctx, ropts, models, ref)
+	m, err := s.Resolve(ctx, opts.Model)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	man, _ := store.ReadManifest(m.Dir)
-	return m, man, nil
+	if !m.Complete() {
+		opts.IO.Notef("pulling %s…", m.Name)
+		pp := newPullProgress(opts.IO)
+		res, err := s.Pull(ctx, m, pp.options(store.PullOptions{}))
+		pp.close()
+		if err != nil {
+			return nil, err
+		}
+		m = res.Model
+	}
+	return m, nil
+}
+
+// imageOf is the model's image: the manifest's docker_id, else init.json's.
+func imageOf(m *store.Model) string {
+	if m.Manifest != nil && m.Manifest.DockerID != "" {
+		return m.Manifest.DockerID
+	}
+	if in, err := config.LoadInit(m.Dir); err == nil {
+		return in.DockerID
+	}
+	return ""
 }
 
 // modelSpec reads what the model accepts from its config.json.
@@ -284,15 +307,14 @@ func modelSpec(dir string) (*predict.Spec, error) {
 }
 
 // provenanceFor gathers what produced the results.
-func provenanceFor(ctx context.Context, opts *PredictOptions, m *runModel, man *store.Manifest, eng *predictEngine, started time.Time) *predict.Provenance {
+func provenanceFor(ctx context.Context, opts *PredictOptions, m *store.Model, eng *predictEngine, started time.Time) *predict.Provenance {
 	p := &predict.Provenance{
-		Model: m.Name, ModelDir: m.Dir, Image: m.DockerID, Engine: eng.apiBase, Container: eng.containerName,
+		Model: m.Name, ModelDir: m.Dir, Image: eng.imageRef, Engine: eng.apiBase(), Container: eng.container(),
 		Reused: eng.reused, GPU: eng.gpu, ModelhubVersion: version(), Command: opts.Command,
 		StartedAt: started.UTC(), WeightFiles: []predict.WeightFile{},
 	}
-	if man != nil {
-		entry := man.Entry
-		p.IndexEntry = entry
+	if man := m.Manifest; man != nil {
+		p.IndexEntry = man.Entry
 		p.GitCommit = man.Commit
 		for _, f := range man.Files {
 			wf := predict.WeightFile{Path: f.Path, URL: f.SrcURL, Size: f.Size, SHA256: f.SHA256}
@@ -301,6 +323,8 @@ func provenanceFor(ctx context.Context, opts *PredictOptions, m *runModel, man *
 			}
 			p.WeightFiles = append(p.WeightFiles, wf)
 		}
+	} else if m.Entry != nil {
+		p.IndexEntry = m.Entry
 	}
 	if img, err := eng.image(ctx); err == nil {
 		p.ImageID, p.ImageDigests = img.ID, img.RepoDigests

@@ -2,138 +2,97 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"sync/atomic"
 	"time"
 
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/launch"
 	"github.com/modelhub-ai/modelhub/internal/predict"
+	"github.com/modelhub-ai/modelhub/internal/store"
 )
 
+// predictStopGrace is how long a container predict started gets to stop
+// once the batch is over (nothing is in flight any more).
+const predictStopGrace = 3 * time.Second
+
 // predictEngine is the model answering predict's requests: a container that
-// already ran (reused, left alone) or one predict started (stopped and removed
-// by release unless --keep-running).
+// already ran (reused, left alone) or one predict started through launch
+// (stopped and removed by release unless --keep-running).
 type predictEngine struct {
-	d             dockerAPI
-	model         *runModel
-	apiBase       string
-	containerID   string
-	containerName string
-	imageRef      string
-	reused        bool
-	keep          bool
-	gpu           bool
-	stop          func(context.Context) error // nil for a reused container
+	d        dockerrun.API
+	h        *launch.Handle
+	model    string
+	imageRef string
+	reused   bool
+	keep     bool
+	gpu      bool
 }
 
-// containerFiles is what a multi-input case needs of Docker beyond dockerAPI.
-type containerFiles interface {
-	CopyFiles(ctx context.Context, id, dest string, files []dockerrun.CopyFile) error
-	Exec(ctx context.Context, id string, cmd []string) (int, error)
-}
+func (e *predictEngine) apiBase() string   { return e.h.APIURL }
+func (e *predictEngine) container() string { return e.h.Container }
 
-// predictEngineFor finds the model's running container (the one `run -d` or
-// `predict --keep-running` started, named modelhub-MODEL) or starts one as
-// `run -d` does, on a free port of 127.0.0.1.
-func predictEngineFor(ctx context.Context, opts *PredictOptions, m *runModel) (*predictEngine, error) {
+// predictEngineFor uses the model's running API container (`modelhub ps`:
+// one `run -d` or `predict --keep-running` started) when it answers, or starts
+// the model through launch, as `run -d` does, on a free port of 127.0.0.1.
+func predictEngineFor(ctx context.Context, opts *PredictOptions, m *store.Model) (*predictEngine, error) {
 	ios := opts.IO
-	d, err := opts.Factory.Docker(ctx)
+	d, err := opts.Docker(ctx)
 	if err != nil {
 		return nil, err
 	}
-	e := &predictEngine{d: d, model: m, imageRef: m.DockerID, keep: opts.KeepRunning}
-	if ct, ok := runningAPI(ctx, d, m.Name); ok {
-		e.apiBase, e.containerID, e.containerName, e.reused, e.imageRef = ct.APIURL, ct.ID, ct.Name, true, ct.Image
-		ios.Notef("using %s, already running at %s", m.Name, ct.APIURL)
+	e := &predictEngine{d: d, model: m.Name, imageRef: imageOf(m), keep: opts.KeepRunning}
+	if h, err := launch.FindRunning(ctx, d, m.Name); err == nil && h.Mode == dockerrun.ModeAPI && h.APIURL != "" &&
+		(launch.Poller{}).Wait(ctx, h.APIURL+"/api/get_config", 5*time.Second, nil) == nil {
+		e.h, e.reused = h, true
+		if ct, err := d.Inspect(ctx, h.ID); err == nil && ct.Image != "" {
+			e.imageRef = ct.Image
+		}
+		ios.Notef("using %s, already running at %s", m.Name, h.APIURL)
 		return e, nil
-	}
-	if err := e.start(ctx, opts); err != nil {
+	} else if err != nil && !errors.Is(err, launch.ErrNotRunning) {
 		return nil, err
 	}
+	gpu := launch.GPUAuto
+	if opts.CPU {
+		gpu = launch.GPUOff
+	}
+	lo := launch.Options{Resolved: m, GPU: gpu, Timeout: opts.Timeout, Kill: opts.Forced}
+	if !e.keep { // kept, it is the model's own container: ps, stop and later predicts find it
+		lo.Container = launch.UniqueContainerName(m.Name, "predict")
+	}
+	ev := launchEvents(ios)
+	ev.Starting = func(h *launch.Handle) { ios.Notef("starting %s (container %s)…", h.Model, h.Container) }
+	ev.Stopping = func(h *launch.Handle) { ios.Notef("stopping %s (press Ctrl+C again to kill it now)…", h.Model) }
+	h, err := launch.Start(ctx, launch.Deps{Docker: func(context.Context) (dockerrun.API, error) { return d, nil }}, lo, ev)
+	if err != nil {
+		var gpuErr *launch.NoGPUError
+		if errors.As(err, &gpuErr) {
+			return nil, fmt.Errorf("%w, or pass --cpu to try without a GPU", err)
+		}
+		printLogTail(ios, err)
+		return nil, err
+	}
+	e.h = h
+	e.gpu = !opts.CPU && m.Manifest != nil && m.Manifest.Entry.GPU
 	return e, nil
 }
 
-// runningAPI is the model's running API container named modelhub-MODEL,
-// if it answers.
-func runningAPI(ctx context.Context, d dockerAPI, model string) (dockerrun.Container, bool) {
-	ct, err := d.Inspect(ctx, containerName(model))
-	if err != nil || !ct.Running || ct.Mode != dockerrun.ModeAPI || ct.APIURL == "" {
-		return ct, false
-	}
-	return ct, answers(ctx, localHTTP, ct.APIURL+"/api/get_config")
-}
-
-// start runs the model through run's own steps (image, container plan,
-// readiness), quietly: predict's stdout is for results.
-func (e *predictEngine) start(ctx context.Context, opts *PredictOptions) error {
-	m := e.model
-	info, err := e.d.Info(ctx)
-	if err != nil {
-		return err
-	}
-	e.gpu = m.GPU && !opts.CPU
-	if e.gpu && !info.NVIDIA {
-		return fmt.Errorf("%s needs an NVIDIA GPU (the index marks it gpu), but this Docker engine has no NVIDIA runtime or CDI devices: install the NVIDIA Container Toolkit and restart Docker, or pass --cpu to try without a GPU", m.Name)
-	}
-	port, err := freeLoopbackPort()
-	if err != nil {
-		return err
-	}
-	ios := *opts.IO
-	ios.Out = io.Discard
-	ropts := &RunOptions{IO: &ios, Factory: opts.Factory, Model: m.Name, Host: defaultHost, APIPort: port, APIPortSet: true,
-		JupyterPort: defaultJupyterPort, Detach: true, Timeout: opts.Timeout}
-	if err := ensureImage(ctx, e.d, ropts, m.DockerID, info); err != nil {
-		return err
-	}
-	name := containerName(m.Name) + "-predict-" + randomToken()[:8]
-	if e.keep { // kept, it is the model's ordinary container: ps, stop and later predicts find it
-		name = containerName(m.Name)
-		if err := clearLeftover(ctx, e.d, name, m.Name); err != nil {
-			return err
-		}
-	}
-	st, spec, err := planContainer(ropts, m, name, e.gpu, "", "")
-	if err != nil {
-		return err
-	}
-	if st.id, err = e.d.Create(ctx, spec); err != nil {
-		return err
-	}
-	ios.Quiet = true // predict says what it does itself
-	opts.IO.Notef("starting %s (container %s)…", m.Name, name)
-	if err := runServe(ctx, ropts, e.d, st); err != nil {
-		return err // runServe removed the container
-	}
-	e.apiBase, e.containerID, e.containerName = st.apiBase, st.id, name
-	e.stop = func(ctx context.Context) error {
-		err := e.d.Stop(ctx, st.id, testStopGrace)
-		if rerr := e.d.Remove(ctx, st.id); rerr != nil && !errors.Is(rerr, dockerrun.ErrContainerNotFound) {
-			return rerr
-		}
-		if errors.Is(err, dockerrun.ErrContainerNotFound) {
-			return nil
-		}
-		return err
-	}
-	return nil
-}
-
-// release stops and removes a container predict started, unless kept.
+// release stops and removes a container predict started, unless kept; it
+// works after a Ctrl-C too (launch's Stop does not use ctx's cancellation).
 func (e *predictEngine) release(ctx context.Context, ios *IOStreams) {
-	if e.stop == nil {
+	if e.reused {
 		return
 	}
 	if e.keep {
-		ios.Notef("%s keeps running at %s: `modelhub stop %s` stops it", e.model.Name, e.apiBase, e.model.Name)
+		ios.Notef("%s keeps running at %s: `modelhub stop %s` stops it", e.model, e.h.APIURL, e.model)
 		return
 	}
-	cctx, cancel := cleanupContext(ctx, testStopGrace+30*time.Second)
-	defer cancel()
-	if err := e.stop(cctx); err != nil {
-		ios.Warnf("could not remove the container %s: %v; remove it with `modelhub stop %s`", e.containerName, err, e.model.Name)
+	if err := e.h.StopWithin(ctx, predictStopGrace); err != nil && !errors.Is(err, dockerrun.ErrContainerNotFound) {
+		ios.Warnf("could not remove the container %s: %v; remove it with `modelhub stop %s`", e.h.Container, err, e.model)
 	}
 }
 
@@ -141,13 +100,11 @@ func (e *predictEngine) image(ctx context.Context) (dockerrun.Image, error) {
 	return e.d.ImageInspect(ctx, e.imageRef)
 }
 
-// copier gives multi-input cases to the container (nil when Docker cannot copy).
+// copier gives the local files of multi-input cases to the container.
 func (e *predictEngine) copier() predict.Copier {
-	fs, ok := e.d.(containerFiles)
-	if !ok || e.containerID == "" {
-		return nil
-	}
-	return &containerCopier{fs: fs, id: e.containerID, dir: "modelhub-predict-" + randomToken()[:12]}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return &containerCopier{d: e.d, id: e.h.ID, dir: "modelhub-predict-" + hex.EncodeToString(b)}
 }
 
 // caseRoot is where cases are copied in the container: /tmp exists in every
@@ -158,7 +115,7 @@ const caseRoot = "/tmp"
 // containerCopier copies each case's files into the container, under
 // /tmp/modelhub-predict-XXXX/N/NAME.EXT, and removes them after the prediction.
 type containerCopier struct {
-	fs  containerFiles
+	d   dockerrun.API
 	id  string
 	dir string
 	n   atomic.Int64
@@ -173,13 +130,13 @@ func (c *containerCopier) CopyCase(ctx context.Context, files []predict.CaseFile
 		cf = append(cf, dockerrun.CopyFile{Host: f.Path, Name: name})
 		paths[f.Input] = caseRoot + "/" + name
 	}
-	if err := c.fs.CopyFiles(ctx, c.id, caseRoot, cf); err != nil {
+	if err := c.d.CopyFiles(ctx, c.id, caseRoot, cf); err != nil {
 		return nil, nil, err
 	}
 	cleanup := func(ctx context.Context) {
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		_, _ = c.fs.Exec(cctx, c.id, []string{"rm", "-rf", caseRoot + "/" + sub})
+		_, _ = c.d.Exec(cctx, c.id, []string{"rm", "-rf", caseRoot + "/" + sub})
 	}
 	return paths, cleanup, nil
 }
