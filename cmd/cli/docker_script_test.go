@@ -55,6 +55,7 @@ type dockerCleanup struct{ m *testing.M }
 func (d dockerCleanup) Run() int {
 	code := d.m.Run()
 	testutil.RemoveDemoImages()
+	testutil.RemoveModelhubImage()
 	if isolatedDir != "" {
 		os.RemoveAll(isolatedDir)
 	}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/gofrs/flock"
 )
 
 // ErrNotDownloaded: rm was given a name that is not under Home/models.
@@ -53,7 +55,8 @@ func (s *Store) Remove(ctx context.Context, dir string, lockTimeout time.Duratio
 		return err
 	}
 	defer lock.Unlock()
-	trash := filepath.Join(s.ModelsDir(), ".trash-"+strings.ToLower(name)+"-"+fmt.Sprint(time.Now().UnixNano()))
+	s.sweepTrash(name)
+	trash := filepath.Join(s.ModelsDir(), trashPrefix+strings.ToLower(name)+"-"+fmt.Sprint(time.Now().UnixNano()))
 	if err := os.Rename(dir, trash); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove %s: %w", dir, err)
 	}
@@ -67,6 +70,40 @@ func (s *Store) Remove(ctx context.Context, dir string, lockTimeout time.Duratio
 		return fmt.Errorf("remove %s: %w", dir, err)
 	}
 	return nil
+}
+
+// trashPrefix starts the name of a model folder being removed
+// (.trash-NAME-NANOSECONDS): renamed aside first, so a half-deleted model is
+// never mistaken for one.
+const trashPrefix = ".trash-"
+
+// sweepTrash removes the trash folders failed removals left: those of model
+// held (whose lock the caller holds) and of every model whose lock is free;
+// one whose model is in use is left for a later pull or rm. It is best effort:
+// what cannot be removed now is tried again next time.
+func (s *Store) sweepTrash(held string) {
+	ents, err := os.ReadDir(s.ModelsDir())
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), trashPrefix)
+		i := strings.LastIndex(rest, "-")
+		if !ok || i <= 0 {
+			continue
+		}
+		name, p := rest[:i], filepath.Join(s.ModelsDir(), e.Name())
+		if strings.EqualFold(name, held) {
+			_ = os.RemoveAll(p)
+			continue
+		}
+		fl := flock.New(LockPath(s.Home, name))
+		if ok, err := fl.TryLock(); err != nil || !ok {
+			continue
+		}
+		_ = os.RemoveAll(p)
+		_ = fl.Unlock()
+	}
 }
 
 func readJSON(path string, v any) error {
