@@ -136,7 +136,7 @@ func (c *containerCopier) CopyCase(ctx context.Context, files []predict.CaseFile
 	cleanup := func(ctx context.Context) {
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		_, _ = c.d.Exec(cctx, c.id, []string{"rm", "-rf", caseRoot + "/" + sub})
+		_, _, _ = c.d.Exec(cctx, c.id, []string{"rm", "-rf", caseRoot + "/" + sub})
 	}
 	return paths, cleanup, nil
 }

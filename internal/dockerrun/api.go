@@ -26,7 +26,7 @@ type API interface {
 	Attach(ctx context.Context, id string) (*Attachment, error)
 	Resize(ctx context.Context, id string, rows, cols uint) error
 	CopyFiles(ctx context.Context, id, dest string, files []CopyFile) error
-	Exec(ctx context.Context, id string, cmd []string) (int, error)
+	Exec(ctx context.Context, id string, cmd []string) (int, string, error)
 }
 
 var _ API = (*Client)(nil)

@@ -92,34 +92,3 @@ func addFile(tw *tar.Writer, host, name string, now time.Time) error {
 	}
 	return nil
 }
-
-// Exec runs cmd in the running container id, waits until it ends (or ctx
-// does) and returns its exit code. Its output is discarded.
-func (c *Client) Exec(ctx context.Context, id string, cmd []string) (int, error) {
-	ex, err := c.api.ContainerExecCreate(ctx, id, container.ExecOptions{Cmd: cmd})
-	if err != nil {
-		if isNotFound(err) {
-			return -1, fmt.Errorf("exec in %s: %w", id, ErrContainerNotFound)
-		}
-		return -1, fmt.Errorf("exec in %s: %w", id, c.wrap(err))
-	}
-	if err := c.api.ContainerExecStart(ctx, ex.ID, container.ExecStartOptions{Detach: true}); err != nil {
-		return -1, fmt.Errorf("exec in %s: %w", id, c.wrap(err))
-	}
-	t := time.NewTicker(20 * time.Millisecond)
-	defer t.Stop()
-	for {
-		in, err := c.api.ContainerExecInspect(ctx, ex.ID)
-		if err != nil {
-			return -1, fmt.Errorf("exec in %s: %w", id, c.wrap(err))
-		}
-		if !in.Running {
-			return in.ExitCode, nil
-		}
-		select {
-		case <-ctx.Done():
-			return -1, ctx.Err()
-		case <-t.C:
-		}
-	}
-}

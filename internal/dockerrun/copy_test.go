@@ -55,9 +55,9 @@ func TestEngine_copyFilesAndExec(t *testing.T) {
 	if status, body := postCase(t, spec.APIURL, doc); status != 200 {
 		t.Fatalf("predict on the copied case: %d %s", status, body)
 	}
-	code, err := c.Exec(ctx, id, []string{"rm", "-rf", "/tmp/mh-case"})
+	code, out, err := c.Exec(ctx, id, []string{"rm", "-rf", "/tmp/mh-case"})
 	if err != nil || code != 0 {
-		t.Fatalf("exec rm: code %d, %v", code, err)
+		t.Fatalf("exec rm: code %d, %v: %s", code, err, out)
 	}
 	if status, body := postCase(t, spec.APIURL, doc); status != 400 {
 		t.Fatalf("predict after rm: %d %s, want 400 (files gone)", status, body)

@@ -34,7 +34,7 @@ type FakeDocker struct {
 	AttachFunc       func(ctx context.Context, id string) (*dockerrun.Attachment, error)
 	ResizeFunc       func(ctx context.Context, id string, rows, cols uint) error
 	CopyFilesFunc    func(ctx context.Context, id, dest string, files []dockerrun.CopyFile) error
-	ExecFunc         func(ctx context.Context, id string, cmd []string) (int, error)
+	ExecFunc         func(ctx context.Context, id string, cmd []string) (int, string, error)
 
 	mu    sync.Mutex
 	calls []string
@@ -237,13 +237,13 @@ func (f *FakeDocker) CopyFiles(ctx context.Context, id, dest string, files []doc
 	return nil
 }
 
-// Exec: default exit code 0.
-func (f *FakeDocker) Exec(ctx context.Context, id string, cmd []string) (int, error) {
+// Exec: default exit code 0, no output.
+func (f *FakeDocker) Exec(ctx context.Context, id string, cmd []string) (int, string, error) {
 	f.record("exec %s %s", id, strings.Join(cmd, " "))
 	if f.ExecFunc != nil {
 		return f.ExecFunc(ctx, id, cmd)
 	}
-	return 0, nil
+	return 0, "", nil
 }
 
 // Images makes ImageInspect, ImagePull and ImageRemove act on the map images
