@@ -97,6 +97,7 @@ func commands(f *Factory) []*cobra.Command {
 		NewCmdPull(f, nil),
 		NewCmdRun(f, nil),
 		NewCmdForward(f, nil),
+		NewCmdPredict(f, nil),
 		NewCmdPs(f, nil),
 		NewCmdStop(f, nil),
 		NewCmdLogs(f, nil),

@@ -30,6 +30,8 @@ type API interface {
 	SyncVolume(ctx context.Context, v VolumeSync) (SyncResult, error)
 	ModelVolumes(ctx context.Context, model string) ([]string, error)
 	RemoveVolume(ctx context.Context, name string) error
+	CopyFiles(ctx context.Context, id, dest string, files []CopyFile) error
+	Exec(ctx context.Context, id string, cmd []string) (int, string, error)
 }
 
 var _ API = (*Client)(nil)
