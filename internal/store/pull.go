@@ -24,6 +24,10 @@ import (
 type PullOptions struct {
 	// Update brings a downloaded model to the tip of its branch.
 	Update bool
+	// Commit pins the full commit hash to install (it must be in the
+	// branch's history): a model downloaded at another commit is replaced,
+	// one at this commit is only checked.
+	Commit string
 	// Jobs is how many files download at once (0: fetch.DefaultJobs).
 	Jobs int
 	// HTTPClient for the downloads (nil: fetch's default).
@@ -120,11 +124,13 @@ func (s *Store) Pull(ctx context.Context, m *Model, o PullOptions) (*PullResult,
 	if entry == nil {
 		return nil, fmt.Errorf("model %s has no index entry", m.Name)
 	}
-	if cur != nil && !o.Update {
+	if cur != nil && !o.Update && (o.Commit == "" || strings.EqualFold(cur.Commit, o.Commit)) {
 		return s.repair(ctx, m, cur, o, res)
 	}
 	target := ""
-	if cur != nil {
+	if o.Commit != "" {
+		target = strings.ToLower(o.Commit)
+	} else if cur != nil {
 		if s.Index != nil {
 			if ix, err := s.Index(ctx); err == nil {
 				if e, err := ix.Lookup(m.Name); err == nil {
@@ -149,7 +155,7 @@ func (s *Store) Pull(ctx context.Context, m *Model, o PullOptions) (*PullResult,
 	m.Entry = entry
 
 	stage := s.stagingDir(m.Name)
-	commit, cloned, err := s.stageClone(ctx, stage, entry, target, o)
+	commit, cloned, err := s.stageClone(ctx, stage, entry, target, o.Commit != "", o)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +202,8 @@ func short(commit string) string {
 
 // stageClone makes sure stage holds a complete clone of entry (at target when
 // set), reusing one left by an interrupted pull.
-func (s *Store) stageClone(ctx context.Context, stage string, entry *registry.Entry, target string, o PullOptions) (commit string, cloned bool, err error) {
+// With pin, target may be any commit of the branch, not only its tip.
+func (s *Store) stageClone(ctx context.Context, stage string, entry *registry.Entry, target string, pin bool, o PullOptions) (commit string, cloned bool, err error) {
 	// A staging folder is ours: anything else found under its name (a link
 	// to elsewhere) is dropped, never followed.
 	if fi, err := os.Lstat(stage); err == nil && !fi.IsDir() {
@@ -226,8 +233,14 @@ func (s *Store) stageClone(ctx context.Context, stage string, entry *registry.En
 	if err := os.RemoveAll(stage); err != nil {
 		return "", false, err
 	}
-	o.note("cloning %s (branch %s)", entry.GitHub, entry.Branch())
-	commit, err = fetch.Clone(ctx, fetch.CloneOptions{URL: entry.GitHub, Branch: entry.Branch(), Dir: stage, Progress: o.Clone})
+	co := fetch.CloneOptions{URL: entry.GitHub, Branch: entry.Branch(), Dir: stage, Progress: o.Clone}
+	if pin {
+		co.Commit = target
+		o.note("cloning %s (branch %s, commit %s)", entry.GitHub, entry.Branch(), short(target))
+	} else {
+		o.note("cloning %s (branch %s)", entry.GitHub, entry.Branch())
+	}
+	commit, err = fetch.Clone(ctx, co)
 	if err != nil {
 		os.RemoveAll(stage)
 		return "", false, err
