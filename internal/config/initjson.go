@@ -240,11 +240,14 @@ func describeJSONError(data []byte, err error) error {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
+	// The decoder's Offset counts the bytes read, the offending one included:
+	// that byte is at Offset-1.
 	case errors.As(err, &se):
-		line, col := jsonpos.LineCol(data, se.Offset)
-		return fmt.Errorf("invalid JSON at line %d, column %d (byte %d): %v", line, col, se.Offset, se)
+		off := max(se.Offset-1, 0)
+		line, col := jsonpos.LineCol(data, off)
+		return fmt.Errorf("invalid JSON at line %d, column %d (byte %d): %v", line, col, off, se)
 	case errors.As(err, &te):
-		line, col := jsonpos.LineCol(data, te.Offset)
+		line, col := jsonpos.LineCol(data, max(te.Offset-1, 0))
 		return fmt.Errorf("line %d, column %d: %s must be %s, not %s", line, col, te.Field, te.Type, te.Value)
 	case errors.Is(err, io.EOF):
 		return errors.New("empty file: expected a JSON object")
