@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -133,7 +132,7 @@ func testRun(ctx context.Context, opts *TestOptions) error {
 
 	var local *config.ModelConfig
 	cfgPath := filepath.Join(dir, filepath.FromSlash(modeltest.ConfigFile))
-	if data, err := os.ReadFile(cfgPath); err != nil {
+	if data, err := config.ReadRegularFile(cfgPath); err != nil {
 		rep.Add("local config.json", modeltest.Fail, "%v", err)
 	} else if local, err = config.ParseModelConfig(data); err != nil {
 		rep.Add("local config.json", modeltest.Fail, "%s: %v", cfgPath, err)

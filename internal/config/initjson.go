@@ -60,7 +60,7 @@ func ParseInit(data []byte) (*Init, error) {
 // LoadInit reads and parses MODELDIR/init/init.json.
 func LoadInit(modelDir string) (*Init, error) {
 	p := filepath.Join(modelDir, filepath.FromSlash(InitPath))
-	data, err := os.ReadFile(p)
+	data, err := ReadRegularFile(p)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%s is missing: a model folder needs init/init.json", p)
