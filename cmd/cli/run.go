@@ -193,6 +193,9 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	if err != nil {
 		return err
 	}
+	if ref.IsNotebook() {
+		return runNotebook(ctx, ios, models, ref, "run")
+	}
 	// Docker and the GPU are checked before anything is downloaded.
 	d, err := opts.Factory.Docker(ctx)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/modelhub-ai/modelhub/internal/config"
+	"github.com/modelhub-ai/modelhub/internal/notebook"
 	"github.com/modelhub-ai/modelhub/internal/registry"
 )
 
@@ -160,4 +161,17 @@ func (s *Store) Downloaded() []string {
 	}
 	sort.Slice(names, func(i, j int) bool { return strings.ToLower(names[i]) < strings.ToLower(names[j]) })
 	return names
+}
+
+// IsNotebook reports whether the model is a notebook (a Google Colab
+// notebook, not a Docker model): its index entry's backend is "colab", its
+// manifest says so, or its config.json has meta.colab_link.
+func (m *Model) IsNotebook() bool {
+	switch {
+	case m.Manifest != nil:
+		return m.Manifest.Notebook || notebook.IsEntry(&m.Manifest.Entry)
+	case m.Entry != nil:
+		return notebook.IsEntry(m.Entry)
+	}
+	return notebook.IsFolder(m.Dir)
 }
