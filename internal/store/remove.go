@@ -53,12 +53,22 @@ func (s *Store) Remove(ctx context.Context, dir string, lockTimeout time.Duratio
 		return err
 	}
 	defer lock.Unlock()
+	// Leftovers of a removal an older version could not finish.
+	litter := s.trashOf(name)
+	// Nothing moves until everything can be deleted: files a model container
+	// wrote as root are given back first, or the error says how to.
+	image := imageOf(dir)
+	for _, p := range append([]string{dir, s.stagingDir(name), s.oldDir(name)}, litter...) {
+		if err := s.ensureRemovable(ctx, p, image); err != nil {
+			return err
+		}
+	}
 	trash := filepath.Join(s.ModelsDir(), ".trash-"+strings.ToLower(name)+"-"+fmt.Sprint(time.Now().UnixNano()))
 	if err := os.Rename(dir, trash); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove %s: %w", dir, err)
 	}
 	var errs []error
-	for _, p := range []string{trash, s.stagingDir(name), s.oldDir(name)} {
+	for _, p := range append([]string{trash, s.stagingDir(name), s.oldDir(name)}, litter...) {
 		if err := os.RemoveAll(p); err != nil {
 			errs = append(errs, err)
 		}
@@ -67,6 +77,20 @@ func (s *Store) Remove(ctx context.Context, dir string, lockTimeout time.Duratio
 		return fmt.Errorf("remove %s: %w", dir, err)
 	}
 	return nil
+}
+
+// trashOf lists the .trash-NAME-NANOSECONDS folders of the model name.
+func (s *Store) trashOf(name string) []string {
+	prefix := ".trash-" + strings.ToLower(name) + "-"
+	matches, _ := filepath.Glob(filepath.Join(s.ModelsDir(), prefix+"*"))
+	var out []string
+	for _, m := range matches {
+		rest := strings.TrimPrefix(filepath.Base(m), prefix)
+		if rest != "" && strings.Trim(rest, "0123456789") == "" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func readJSON(path string, v any) error {

@@ -22,6 +22,10 @@ type Store struct {
 	// already downloaded (or on update), so a downloaded model needs no
 	// index and no network.
 	Index func(ctx context.Context) (*registry.Index, error)
+	// Reclaim, when set, gives back files another user wrote in a model
+	// folder (root, in a model container) before Remove or an update
+	// replaces it; without it such files make them fail before any change.
+	Reclaim Reclaimer
 }
 
 // Model is a resolved MODEL argument.
