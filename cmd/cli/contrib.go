@@ -23,7 +23,7 @@ var errNoModelFolder = errors.New("no model folder")
 // a completely downloaded model of that name (ignoring case). It never downloads and
 // never reads the index. It returns the folder and the model's name: the folder's base
 // name, or the downloaded model's index name.
-func modelFolder(ctx context.Context, f *Factory, model string) (dir, name string, err error) {
+func modelFolder(ctx context.Context, newStore func() (*store.Store, error), model string) (dir, name string, err error) {
 	if fi, err := os.Stat(model); err == nil {
 		if !fi.IsDir() {
 			return "", "", fmt.Errorf("%s is a file: pass the model's folder (the one holding init/ and contrib_src/)", model)
@@ -35,8 +35,8 @@ func modelFolder(ctx context.Context, f *Factory, model string) (dir, name strin
 		return abs, filepath.Base(abs), nil
 	}
 	if !store.IsPath(model) {
-		if p, err := f.Paths(); err == nil {
-			st := &store.Store{Home: p.Home}
+		if s, err := newStore(); err == nil {
+			st := &store.Store{Home: s.Home} // no index: only downloaded models
 			if m, err := st.Resolve(ctx, model); err == nil && m.Complete() {
 				return m.Dir, m.Name, nil
 			}
@@ -88,11 +88,4 @@ func finishReport(ios *IOStreams, rep *modeltest.Report, asJSON bool, hint strin
 	}
 	n := rep.Count(modeltest.Fail)
 	return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%d check%s failed: %s", n, pluralS(n), hint)}
-}
-
-func pluralS(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
 }

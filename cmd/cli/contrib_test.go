@@ -152,7 +152,7 @@ func Test_testRun_startsAndAlwaysStops(t *testing.T) {
 			fe := testutil.NewFakeEngine([]byte(tinyConfig))
 			fe.Predict = tt.predict
 			eng := &fakeTestEngine{engine: fe, running: tt.running}
-			opts := &TestOptions{IO: f.IO, Factory: f, Model: dir, Timeout: 5 * time.Second,
+			opts := &TestOptions{IO: f.IO, Store: f.Store, Model: dir, Timeout: 5 * time.Second,
 				Engine: func(context.Context) (TestEngine, error) { return eng, nil }}
 			err := testRun(context.Background(), opts)
 			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
@@ -180,7 +180,7 @@ func Test_testRun_interruptedStillStops(t *testing.T) {
 	fe := testutil.NewFakeEngine([]byte(tinyConfig))
 	fe.Predict = func(string) (int, any) { cancel(); return 400, map[string]string{"error": "interrupted"} }
 	eng := &fakeTestEngine{engine: fe, running: 1}
-	err := testRun(ctx, &TestOptions{IO: f.IO, Factory: f, Model: dir, Timeout: 5 * time.Second,
+	err := testRun(ctx, &TestOptions{IO: f.IO, Store: f.Store, Model: dir, Timeout: 5 * time.Second,
 		Engine: func(context.Context) (TestEngine, error) { return eng, nil }})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
@@ -194,7 +194,7 @@ func Test_testRun_startFails(t *testing.T) {
 	dir := tinyModel(t)
 	f, _, _ := testFactory(t, "[]", false, 0)
 	eng := &fakeTestEngine{startErr: errors.New("image modelhub/x not found")}
-	err := testRun(context.Background(), &TestOptions{IO: f.IO, Factory: f, Model: dir, Timeout: time.Second,
+	err := testRun(context.Background(), &TestOptions{IO: f.IO, Store: f.Store, Model: dir, Timeout: time.Second,
 		Engine: func(context.Context) (TestEngine, error) { return eng, nil }})
 	if !errors.Is(err, eng.startErr) {
 		t.Fatalf("err = %v", err)
@@ -209,12 +209,12 @@ func Test_testRun_dockerUnreachable(t *testing.T) {
 	f, _, _ := testFactory(t, "[]", false, 0)
 	unreachable := &dockerrun.UnreachableError{Host: "unix:///nonexistent.sock", Err: errors.New("no such file")}
 	engine := func(context.Context) (TestEngine, error) { return nil, unreachable }
-	err := testRun(context.Background(), &TestOptions{IO: f.IO, Factory: f, Model: dir, Timeout: time.Second, Engine: engine})
+	err := testRun(context.Background(), &TestOptions{IO: f.IO, Store: f.Store, Model: dir, Timeout: time.Second, Engine: engine})
 	if !errors.Is(err, dockerrun.ErrUnreachable) {
 		t.Fatalf("auto mode: err = %v, want the unreachable error", err)
 	}
 	// -m without -p needs Docker to find the port: a usage error saying to pass -p.
-	err = testRun(context.Background(), &TestOptions{IO: f.IO, Factory: f, Model: dir, Manual: true, Timeout: time.Second, Engine: engine})
+	err = testRun(context.Background(), &TestOptions{IO: f.IO, Store: f.Store, Model: dir, Manual: true, Timeout: time.Second, Engine: engine})
 	var ue *UsageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "-p PORT") {
 		t.Fatalf("manual mode: err = %v", err)

@@ -81,6 +81,7 @@ func init() {
 	scriptCmds["demo-model"] = cmdDemoModel
 	scriptCmds["serve-demo-model"] = cmdServeDemoModel
 	scriptCmds["stop-demo-index"] = cmdStopDemoIndex
+	scriptCmds["stop-demo-files"] = cmdStopDemoFiles
 	scriptCmds["http-get"] = cmdHTTPGet
 	scriptCmds["container"] = cmdContainer
 	scriptCmds["hold-port"] = cmdHoldPort
@@ -270,7 +271,8 @@ func cmdRegistryImage(ts *testscript.TestScript, neg bool, args []string) {
 // serve-demo-model [-gpu]: serve, on 127.0.0.1, an index whose only entry is
 // $MODEL, the demo model's git repository (docker_id $IMAGE) and its external
 // file; sets MODELHUB_INDEX, and $WEIGHTS_SIZE to the file's size. The
-// index's server can be stopped with `stop-demo-index`.
+// index's server can be stopped with `stop-demo-index`, the file's with
+// `stop-demo-files`.
 func cmdServeDemoModel(ts *testscript.TestScript, neg bool, args []string) {
 	gpu := len(args) == 1 && args[0] == "-gpu"
 	model := ts.Getenv("MODEL")
@@ -286,6 +288,8 @@ func cmdServeDemoModel(ts *testscript.TestScript, neg bool, args []string) {
 		w.Write(weights)
 	}))
 	ts.Defer(files.Close)
+	demoFiles.Store(ts, files)
+	ts.Defer(func() { demoFiles.Delete(ts) })
 	s := servers(ts)
 	if s.git == nil {
 		ts.Fatalf("git http-backend not available: guard the script with [!git] skip")
@@ -312,7 +316,16 @@ func cmdServeDemoModel(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv("WEIGHTS_SIZE", strconv.Itoa(len(weights)))
 }
 
-var demoIndexes sync.Map // *testscript.TestScript -> *httptest.Server
+var demoIndexes, demoFiles sync.Map // *testscript.TestScript -> *httptest.Server
+
+// stop-demo-files: close the weight-file server of serve-demo-model.
+func cmdStopDemoFiles(ts *testscript.TestScript, neg bool, args []string) {
+	v, ok := demoFiles.Load(ts)
+	if !ok {
+		ts.Fatalf("stop-demo-files: no serve-demo-model in this script")
+	}
+	v.(*httptest.Server).Close()
+}
 
 // stop-demo-index: close the index server of serve-demo-model (and the git
 // server stays, so a run that needed the network would still fail on the index).

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/modelhub-ai/modelhub/internal/config"
+	"github.com/modelhub-ai/modelhub/internal/dockerrun"
 	"github.com/modelhub-ai/modelhub/internal/registry"
+	"github.com/modelhub-ai/modelhub/internal/store"
 )
 
 // GlobalOptions are the flags every command accepts.
@@ -28,14 +30,18 @@ type Factory struct {
 	IO   *IOStreams
 	Opts *GlobalOptions
 	Now  func() time.Time
-	// HTTPClient is the client for downloads and the index.
+	// HTTPClient is the client for the index and a --schema URL (downloads
+	// use fetch's own, with its stall watchdog).
 	HTTPClient func() *http.Client
 	// Paths returns the data and cache folders, honouring --home.
 	Paths func() (config.Paths, error)
 	// Index loads the model index once (printing its warnings on stderr).
 	Index func(ctx context.Context) (*registry.Index, error)
+	// Store is the model store under the home folder (an error when the
+	// home is a file); it loads the index only for a name not downloaded.
+	Store func() (*store.Store, error)
 	// Docker connects to the Docker Engine on first use (list never calls it).
-	Docker func(ctx context.Context) (dockerAPI, error)
+	Docker func(ctx context.Context) (dockerrun.API, error)
 	// OpenURL opens a URL in the user's browser; nil means the system's opener.
 	OpenURL func(url string) error
 	// Interrupted is closed on the first Ctrl-C/SIGTERM, Forced on the second.
@@ -61,6 +67,16 @@ func NewFactory(ios *IOStreams, interrupted, forced <-chan struct{}) *Factory {
 		}
 		p.Cache, err = config.DefaultCache()
 		return p, err
+	}
+	f.Store = func() (*store.Store, error) {
+		p, err := f.Paths()
+		if err != nil {
+			return nil, err
+		}
+		if fi, err := os.Stat(p.Home); err == nil && !fi.IsDir() {
+			return nil, fmt.Errorf("home %s is a file, not a folder: pass a folder with --home or MODELHUB_HOME", p.Home)
+		}
+		return &store.Store{Home: p.Home, Index: f.Index}, nil
 	}
 	var (
 		once   sync.Once
@@ -113,8 +129,4 @@ func (f *Factory) loadIndex(ctx context.Context) (*registry.Index, error) {
 		f.IO.Warnf("%s", w)
 	}
 	return r.Index, nil
-}
-
-func fprintf(w interface{ Write([]byte) (int, error) }, format string, args ...any) {
-	_, _ = fmt.Fprintf(w, format, args...)
 }

@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
+	"github.com/modelhub-ai/modelhub/internal/config"
 	"github.com/modelhub-ai/modelhub/internal/notebook"
 	"github.com/modelhub-ai/modelhub/internal/registry"
 	"github.com/modelhub-ai/modelhub/internal/store"
@@ -15,8 +15,9 @@ import (
 
 // ListOptions are the inputs of `modelhub list`.
 type ListOptions struct {
-	IO      *IOStreams
-	Factory *Factory
+	IO    *IOStreams
+	Index func(ctx context.Context) (*registry.Index, error)
+	Paths func() (config.Paths, error)
 
 	Words   []string
 	Backend string
@@ -26,7 +27,7 @@ type ListOptions struct {
 
 // NewCmdList builds `modelhub list`.
 func NewCmdList(f *Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
-	opts := &ListOptions{IO: f.IO, Factory: f}
+	opts := &ListOptions{IO: f.IO, Index: f.Index, Paths: f.Paths}
 	cmd := &cobra.Command{
 		Use:     "list [WORDS...]",
 		Aliases: []string{"ls"},
@@ -70,12 +71,11 @@ type listEntry struct {
 }
 
 func listRun(ctx context.Context, opts *ListOptions) error {
-	f := opts.Factory
-	ix, err := f.Index(ctx)
+	ix, err := opts.Index(ctx)
 	if err != nil {
 		return err
 	}
-	paths, err := f.Paths()
+	paths, err := opts.Paths()
 	if err != nil {
 		return err
 	}
@@ -113,51 +113,6 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 	}
 	writeTable(opts.IO.Out, rows, 1, width)
 	return nil
-}
-
-func yes(b bool) string {
-	if b {
-		return "yes"
-	}
-	return ""
-}
-
-// writeTable prints rows in columns sized to their content, two spaces apart. When
-// width > 0 (a terminal), column shrink is truncated with "…" to fit that width.
-func writeTable(w interface{ Write([]byte) (int, error) }, rows [][]string, shrink, width int) {
-	if len(rows) == 0 {
-		return
-	}
-	widths := make([]int, len(rows[0]))
-	for _, r := range rows {
-		for i, c := range r {
-			widths[i] = max(widths[i], utf8.RuneCountInString(c))
-		}
-	}
-	if width > 0 {
-		total := 2 * (len(widths) - 1)
-		for _, cw := range widths {
-			total += cw
-		}
-		if over := total - width; over > 0 {
-			widths[shrink] = max(widths[shrink]-over, utf8.RuneCountInString(rows[0][shrink]), 8)
-		}
-	}
-	var b strings.Builder
-	for _, r := range rows {
-		b.Reset()
-		for i, c := range r {
-			if n := utf8.RuneCountInString(c); n > widths[i] {
-				c = string([]rune(c)[:widths[i]-1]) + "…"
-			}
-			b.WriteString(c)
-			if i < len(r)-1 {
-				b.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c)+2))
-			}
-		}
-		b.WriteString("\n")
-		_, _ = w.Write([]byte(strings.TrimRight(b.String(), " \n") + "\n"))
-	}
 }
 
 // completeModels completes MODEL arguments from the cached index and downloaded models,

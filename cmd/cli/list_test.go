@@ -31,7 +31,7 @@ const longIndex = `[{"id":"1","name":"short","task_extended":"A task whose descr
 
 func Test_listRun_tty(t *testing.T) {
 	f, out, _ := testFactory(t, longIndex, true, 60)
-	if err := listRun(context.Background(), &ListOptions{IO: f.IO, Factory: f}); err != nil {
+	if err := listRun(context.Background(), &ListOptions{IO: f.IO, Index: f.Index, Paths: f.Paths}); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
@@ -47,7 +47,7 @@ func Test_listRun_tty(t *testing.T) {
 
 func Test_listRun_notTTY(t *testing.T) {
 	f, out, _ := testFactory(t, longIndex, false, 0)
-	if err := listRun(context.Background(), &ListOptions{IO: f.IO, Factory: f}); err != nil {
+	if err := listRun(context.Background(), &ListOptions{IO: f.IO, Index: f.Index, Paths: f.Paths}); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(out.String(), "…") || !strings.Contains(out.String(), "narrow terminal window") {

@@ -12,16 +12,16 @@ import (
 
 // LogsOptions are the inputs of `modelhub logs`.
 type LogsOptions struct {
-	IO      *IOStreams
-	Factory *Factory
-	Name    string
-	Follow  bool
-	Tail    string
+	IO     *IOStreams
+	Docker func(ctx context.Context) (dockerrun.API, error)
+	Name   string
+	Follow bool
+	Tail   string
 }
 
 // NewCmdLogs builds `modelhub logs`.
 func NewCmdLogs(f *Factory, runF func(context.Context, *LogsOptions) error) *cobra.Command {
-	opts := &LogsOptions{IO: f.IO, Factory: f}
+	opts := &LogsOptions{IO: f.IO, Docker: f.Docker}
 	cmd := &cobra.Command{
 		Use:   "logs NAME",
 		Short: "Print the log of a running model",
@@ -49,7 +49,7 @@ standard error on stderr. -f keeps following it until the model stops or Ctrl-C.
 }
 
 func logsRun(ctx context.Context, opts *LogsOptions) error {
-	d, err := opts.Factory.Docker(ctx)
+	d, err := opts.Docker(ctx)
 	if err != nil {
 		return err
 	}

@@ -15,8 +15,7 @@ const EnvTemplate = "MODELHUB_TEMPLATE"
 
 // NewOptions are the inputs of `modelhub new`.
 type NewOptions struct {
-	IO      *IOStreams
-	Factory *Factory
+	IO *IOStreams
 
 	Name     string
 	Template string
@@ -26,7 +25,7 @@ type NewOptions struct {
 
 // NewCmdNew builds `modelhub new`.
 func NewCmdNew(f *Factory, runF func(context.Context, *NewOptions) error) *cobra.Command {
-	opts := &NewOptions{IO: f.IO, Factory: f}
+	opts := &NewOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "new NAME",
 		Short: "Create a new model folder from the model template",

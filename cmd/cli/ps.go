@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"strings"
 	"time"
 
@@ -14,14 +13,15 @@ import (
 
 // PsOptions are the inputs of `modelhub ps`.
 type PsOptions struct {
-	IO      *IOStreams
-	Factory *Factory
-	JSON    bool
+	IO     *IOStreams
+	Docker func(ctx context.Context) (dockerrun.API, error)
+	Now    func() time.Time
+	JSON   bool
 }
 
 // NewCmdPs builds `modelhub ps`.
 func NewCmdPs(f *Factory, runF func(context.Context, *PsOptions) error) *cobra.Command {
-	opts := &PsOptions{IO: f.IO, Factory: f}
+	opts := &PsOptions{IO: f.IO, Docker: f.Docker, Now: f.Now}
 	cmd := &cobra.Command{
 		Use:   "ps",
 		Short: "List the running models",
@@ -55,7 +55,7 @@ type psEntry struct {
 }
 
 func psRun(ctx context.Context, opts *PsOptions) error {
-	d, err := opts.Factory.Docker(ctx)
+	d, err := opts.Docker(ctx)
 	if err != nil {
 		return err
 	}
@@ -63,7 +63,7 @@ func psRun(ctx context.Context, opts *PsOptions) error {
 	if err != nil {
 		return err
 	}
-	now := opts.Factory.Now()
+	now := opts.Now()
 	entries := make([]psEntry, 0, len(cs))
 	for _, c := range cs {
 		up := now.Sub(c.StartedAt)
@@ -103,22 +103,9 @@ func psRun(ctx context.Context, opts *PsOptions) error {
 	return nil
 }
 
-// humanDuration is a short uptime: 42s, 5m, 3h12m, 2d4h.
-func humanDuration(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d/time.Second))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d/time.Minute))
-	case d < 24*time.Hour:
-		return fmt.Sprintf("%dh%dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
-	}
-	return fmt.Sprintf("%dd%dh", int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour))
-}
-
 // findModelContainer finds the container of a model by name (case-insensitive),
 // running or not.
-func findModelContainer(ctx context.Context, d dockerAPI, name string) (dockerrun.Container, bool, error) {
+func findModelContainer(ctx context.Context, d dockerrun.API, name string) (dockerrun.Container, bool, error) {
 	cs, err := d.List(ctx, true)
 	if err != nil {
 		return dockerrun.Container{}, false, err

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/testutil"
 )
 
 func Test_NewCmdStopPsLogs_flags(t *testing.T) {
@@ -73,25 +74,16 @@ func Test_NewCmdStopPsLogs_flags(t *testing.T) {
 	}
 }
 
-type listDocker struct {
-	fakeDocker
-	list []dockerrun.Container
-}
-
-func (l *listDocker) List(ctx context.Context, all bool) ([]dockerrun.Container, error) {
-	return l.list, nil
-}
-
 func Test_psRun_table(t *testing.T) {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	d := &listDocker{list: []dockerrun.Container{
+	list := []dockerrun.Container{
 		{Name: "modelhub-a", Model: "a", Mode: "api", APIURL: "http://127.0.0.1:8000", Image: "img:1", Running: true, StartedAt: now.Add(-90 * time.Second)},
 		{Name: "modelhub-b", Model: "b", Mode: "expert", NotebookURL: "http://127.0.0.1:8888/notebooks/sandbox.ipynb?token=t", Image: "img:2", Running: true, StartedAt: now.Add(-3 * time.Hour)},
-	}}
+	}
+	d := &testutil.FakeDocker{ListFunc: func(context.Context, bool) ([]dockerrun.Container, error) { return list, nil }}
 	f, out, _ := testFactory(t, "[]", false, 0)
-	f.Now = func() time.Time { return now }
-	f.Docker = func(ctx context.Context) (dockerAPI, error) { return d, nil }
-	if err := psRun(context.Background(), &PsOptions{IO: f.IO, Factory: f}); err != nil {
+	docker := func(ctx context.Context) (dockerrun.API, error) { return d, nil }
+	if err := psRun(context.Background(), &PsOptions{IO: f.IO, Docker: docker, Now: func() time.Time { return now }}); err != nil {
 		t.Fatal(err)
 	}
 	want := `NAME  MODE    URLS                                                   UP    IMAGE
@@ -102,42 +94,42 @@ b     expert  http://127.0.0.1:8888/notebooks/sandbox.ipynb?token=t  3h0m  img:2
 		t.Errorf("ps =\n%s\nwant\n%s", out.String(), want)
 	}
 	// stop: an unknown name stops nothing
-	err := stopRun(context.Background(), &StopOptions{IO: f.IO, Factory: f, Names: []string{"a", "zz"}})
-	if err == nil || !strings.Contains(err.Error(), "no model named zz is running") || d.called("stop") {
-		t.Errorf("stop a zz: %v, calls %v", err, d.calls)
+	err := stopRun(context.Background(), &StopOptions{IO: f.IO, Docker: docker, Names: []string{"a", "zz"}})
+	if err == nil || !strings.Contains(err.Error(), "no model named zz is running") || d.Called("stop") {
+		t.Errorf("stop a zz: %v, calls %v", err, d.Calls())
 	}
-	if err := stopRun(context.Background(), &StopOptions{IO: f.IO, Factory: f, Names: []string{"A"}}); err != nil {
+	if err := stopRun(context.Background(), &StopOptions{IO: f.IO, Docker: docker, Names: []string{"A"}}); err != nil {
 		t.Fatal(err)
 	}
-	if !d.called("stop  10s") || !d.called("remove ") {
-		t.Errorf("calls %v", d.calls)
+	if !d.Called("stop  10s") || !d.Called("remove ") {
+		t.Errorf("calls %v", d.Calls())
 	}
 	// one model named twice (any case) is stopped once, not twice in parallel
-	d.calls = nil
-	if err := stopRun(context.Background(), &StopOptions{IO: f.IO, Factory: f, Names: []string{"a", "A"}}); err != nil {
+	d.ResetCalls()
+	if err := stopRun(context.Background(), &StopOptions{IO: f.IO, Docker: docker, Names: []string{"a", "A"}}); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(d.calls, ","); strings.Count(got, "stop ") != 1 || strings.Count(got, "remove ") != 1 {
-		t.Errorf("stop a A: calls %v, want one stop and one remove", d.calls)
+	if got := strings.Join(d.Calls(), ","); strings.Count(got, "stop ") != 1 || strings.Count(got, "remove ") != 1 {
+		t.Errorf("stop a A: calls %v, want one stop and one remove", d.Calls())
 	}
 	// a model's run container and its `modelhub test` container are both stopped
-	d.list = append(d.list, dockerrun.Container{ID: "t1", Name: "modelhub-a-test-1", Model: "a", Running: true})
-	d.calls = nil
-	if err := stopRun(context.Background(), &StopOptions{IO: f.IO, Factory: f, Names: []string{"a"}}); err != nil {
+	list = append(list, dockerrun.Container{ID: "t1", Name: "modelhub-a-test-1", Model: "a", Running: true})
+	d.ResetCalls()
+	if err := stopRun(context.Background(), &StopOptions{IO: f.IO, Docker: docker, Names: []string{"a"}}); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(d.calls, ","); strings.Count(got, "stop ") != 2 || strings.Count(got, "remove ") != 2 {
-		t.Errorf("stop a with two containers: calls %v, want two stops and two removes", d.calls)
+	if got := strings.Join(d.Calls(), ","); strings.Count(got, "stop ") != 2 || strings.Count(got, "remove ") != 2 {
+		t.Errorf("stop a with two containers: calls %v, want two stops and two removes", d.Calls())
 	}
-	d.list = d.list[:2]
+	list = list[:2]
 	// --all stops and removes every model container (tested here, with a fake:
 	// on the real engine it would stop the other scripts' models too)
-	d.calls = nil
-	if err := stopRun(context.Background(), &StopOptions{IO: f.IO, Factory: f, All: true}); err != nil {
+	d.ResetCalls()
+	if err := stopRun(context.Background(), &StopOptions{IO: f.IO, Docker: docker, All: true}); err != nil {
 		t.Fatal(err)
 	}
 	stops, removes := 0, 0
-	for _, c := range d.calls {
+	for _, c := range d.Calls() {
 		if strings.HasPrefix(c, "stop ") {
 			stops++
 		}
@@ -146,6 +138,6 @@ b     expert  http://127.0.0.1:8888/notebooks/sandbox.ipynb?token=t  3h0m  img:2
 		}
 	}
 	if stops != 2 || removes != 2 {
-		t.Errorf("stop --all: calls %v", d.calls)
+		t.Errorf("stop --all: calls %v", d.Calls())
 	}
 }

@@ -15,8 +15,11 @@ import (
 
 // PullOptions are the inputs of `modelhub pull`.
 type PullOptions struct {
-	IO      *IOStreams
-	Factory *Factory
+	IO    *IOStreams
+	Store func() (*store.Store, error)
+	// InUse reports whether a container runs the downloaded model at dir;
+	// --update refuses to swap the folder under it.
+	InUse func(ctx context.Context, name, dir string) (bool, error)
 
 	Model  string
 	Update bool
@@ -26,7 +29,7 @@ type PullOptions struct {
 
 // NewCmdPull builds `modelhub pull`.
 func NewCmdPull(f *Factory, runF func(context.Context, *PullOptions) error) *cobra.Command {
-	opts := &PullOptions{IO: f.IO, Factory: f}
+	opts := &PullOptions{IO: f.IO, Store: f.Store, InUse: modelRunning(f.Docker)}
 	cmd := &cobra.Command{
 		Use:   "pull MODEL",
 		Short: "Download a model: its git repository and its weight files",
@@ -77,8 +80,7 @@ type pullJSONFile struct {
 }
 
 func pullRun(ctx context.Context, opts *PullOptions) error {
-	f := opts.Factory
-	m, res, err := pullModel(ctx, f, opts.Model, opts.Update, opts.Jobs)
+	m, res, err := pullModel(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -117,7 +119,9 @@ func pullRun(ctx context.Context, opts *PullOptions) error {
 	switch {
 	case m.Local:
 		opts.IO.Notef("%s is a local model folder, used in place (nothing to download)", m.Name)
-		warnMissingLocalFiles(opts.IO, m.Dir)
+		for _, w := range store.MissingFiles(m.Dir) {
+			opts.IO.Warnf("%s", w)
+		}
 	case res.UpToDate && res.Fetched == 0:
 		opts.IO.Notef("%s is already downloaded: %d file(s), %s", m.Name, len(out.Files), humanBytes(total))
 	default:
@@ -127,33 +131,20 @@ func pullRun(ctx context.Context, opts *PullOptions) error {
 	return nil
 }
 
-// newStore returns the model store under the --home folder; the index is
-// loaded only if a name is not downloaded yet.
-func newStore(f *Factory) (*store.Store, error) {
-	p, err := f.Paths()
-	if err != nil {
-		return nil, err
-	}
-	if fi, err := os.Stat(p.Home); err == nil && !fi.IsDir() {
-		return nil, fmt.Errorf("home %s is a file, not a folder: pass a folder with --home or MODELHUB_HOME", p.Home)
-	}
-	return &store.Store{Home: p.Home, Index: f.Index}, nil
-}
-
-// pullModel resolves ref and makes the model complete on disk, drawing progress.
-func pullModel(ctx context.Context, f *Factory, ref string, update bool, jobs int) (*store.Model, *store.PullResult, error) {
-	s, err := newStore(f)
+// pullModel resolves the model and makes it complete on disk, drawing progress.
+func pullModel(ctx context.Context, opts *PullOptions) (*store.Model, *store.PullResult, error) {
+	s, err := opts.Store()
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := s.Resolve(ctx, ref)
+	m, err := s.Resolve(ctx, opts.Model)
 	if err != nil {
 		return nil, nil, err
 	}
-	if update && !m.Local && modelInUse != nil {
+	if opts.Update && !m.Local && opts.InUse != nil {
 		// Swapping the folder under a running container would pull the
 		// files out from under it.
-		busy, err := modelInUse(ctx, f, m.Name, m.Dir)
+		busy, err := opts.InUse(ctx, m.Name, m.Dir)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -161,45 +152,11 @@ func pullModel(ctx context.Context, f *Factory, ref string, update bool, jobs in
 			return nil, nil, fmt.Errorf("%s is running; stop it before updating it (modelhub stop %s)", m.Name, m.Name)
 		}
 	}
-	pp := newPullProgress(f.IO)
+	pp := newPullProgress(opts.IO)
 	defer pp.close()
-	res, err := s.Pull(ctx, m, pp.options(store.PullOptions{Update: update, Jobs: jobs}))
+	res, err := s.Pull(ctx, m, pp.options(store.PullOptions{Update: opts.Update, Jobs: opts.Jobs}))
 	if err != nil {
 		return nil, nil, err
 	}
 	return res.Model, res, nil
-}
-
-// ensureModel is what `run` (and `test`) call to get a ready model folder:
-// it resolves ref (a local folder is used in place; a downloaded model needs
-// no index or network; otherwise the index entry), takes the model's lock,
-// clones and downloads what is missing with progress on stderr (bars on a
-// terminal, plain lines otherwise, nothing with --quiet), and returns the
-// model with its manifest (nil Manifest for a local folder). update brings a
-// downloaded model to its branch tip; jobs <= 0 means 4 parallel downloads.
-// A Ctrl-C cancels ctx: the error is then context.Canceled and the .part files
-// stay for the next attempt. The lock is released when ensureModel returns.
-func ensureModel(ctx context.Context, f *Factory, ref string, update bool, jobs int) (*store.Model, error) {
-	m, _, err := pullModel(ctx, f, ref, update, jobs)
-	return m, err
-}
-
-// warnMissingLocalFiles warns about each external file that init.json lists but a
-// local model folder lacks: modelhub never downloads into a folder it does not own,
-// and the model would otherwise fail inside its container without saying why.
-func warnMissingLocalFiles(ios *IOStreams, dir string) {
-	in, err := config.LoadInit(dir)
-	if err != nil {
-		return
-	}
-	for _, ef := range in.Files {
-		p, err := config.SafeDest(dir, ef.Dest)
-		if err != nil {
-			continue
-		}
-		if _, err := os.Stat(p); err != nil {
-			rel, _ := filepath.Rel(dir, p)
-			ios.Warnf("%s is missing: init/init.json lists it; download it from %s into the folder, or the model may fail", filepath.ToSlash(rel), ef.SrcURL)
-		}
-	}
 }

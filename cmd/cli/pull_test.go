@@ -78,7 +78,7 @@ func pullFixture(t *testing.T, tty bool) (*Factory, *bytes.Buffer, *bytes.Buffer
 
 func Test_pullRun_tty(t *testing.T) {
 	f, out, errOut, _ := pullFixture(t, true)
-	if err := pullRun(context.Background(), &PullOptions{IO: f.IO, Factory: f, Model: "demo", Jobs: 4}); err != nil {
+	if err := pullRun(context.Background(), &PullOptions{IO: f.IO, Store: f.Store, Model: "demo", Jobs: 4}); err != nil {
 		t.Fatal(err)
 	}
 	e := errOut.String()
@@ -92,7 +92,7 @@ func Test_pullRun_tty(t *testing.T) {
 
 func Test_pullRun_notTTY(t *testing.T) {
 	f, out, errOut, _ := pullFixture(t, false)
-	if err := pullRun(context.Background(), &PullOptions{IO: f.IO, Factory: f, Model: "DEMO", Jobs: 4}); err != nil {
+	if err := pullRun(context.Background(), &PullOptions{IO: f.IO, Store: f.Store, Model: "DEMO", Jobs: 4}); err != nil {
 		t.Fatal(err)
 	}
 	e := errOut.String()
@@ -111,7 +111,7 @@ func Test_pullRun_notTTY(t *testing.T) {
 
 	// --json, from the manifest
 	out.Reset()
-	if err := pullRun(context.Background(), &PullOptions{IO: f.IO, Factory: f, Model: "demo", Jobs: 4, JSON: true}); err != nil {
+	if err := pullRun(context.Background(), &PullOptions{IO: f.IO, Store: f.Store, Model: "demo", Jobs: 4, JSON: true}); err != nil {
 		t.Fatal(err)
 	}
 	var got pullJSON
@@ -126,7 +126,7 @@ func Test_pullRun_notTTY(t *testing.T) {
 func Test_pullRun_quiet(t *testing.T) {
 	f, out, errOut, _ := pullFixture(t, true)
 	f.IO.Quiet = true
-	if err := pullRun(context.Background(), &PullOptions{IO: f.IO, Factory: f, Model: "demo", Jobs: 1}); err != nil {
+	if err := pullRun(context.Background(), &PullOptions{IO: f.IO, Store: f.Store, Model: "demo", Jobs: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if errOut.Len() != 0 || out.Len() == 0 {
@@ -134,10 +134,10 @@ func Test_pullRun_quiet(t *testing.T) {
 	}
 }
 
-// ensureModel gives run a ready folder and reuses it without the index.
-func Test_ensureModel(t *testing.T) {
+// pullModel gives a ready folder and reuses it without the index.
+func Test_pullModel(t *testing.T) {
 	f, _, _, fs := pullFixture(t, false)
-	m, err := ensureModel(context.Background(), f, "demo", false, 0)
+	m, _, err := pullModel(context.Background(), &PullOptions{IO: f.IO, Store: f.Store, Model: "demo"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,9 +147,9 @@ func Test_ensureModel(t *testing.T) {
 	f.Opts.Index = filepath.Join(t.TempDir(), "no-such-index.json")
 	f2 := NewFactory(f.IO, make(chan struct{}), make(chan struct{}))
 	*f2.Opts = *f.Opts
-	m2, err := ensureModel(context.Background(), f2, "Demo", false, 0)
+	m2, _, err := pullModel(context.Background(), &PullOptions{IO: f2.IO, Store: f2.Store, Model: "Demo"})
 	if err != nil || m2.Dir != m.Dir {
-		t.Fatalf("second ensureModel: %+v %v", m2, err)
+		t.Fatalf("second pullModel: %+v %v", m2, err)
 	}
 	if fs.Count("/w.bin") != 1 {
 		t.Errorf("%d downloads, want 1", fs.Count("/w.bin"))
@@ -158,20 +158,20 @@ func Test_ensureModel(t *testing.T) {
 
 func Test_rmRun_confirm(t *testing.T) {
 	f, _, errOut, _ := pullFixture(t, true)
-	if _, err := ensureModel(context.Background(), f, "demo", false, 0); err != nil {
+	if _, _, err := pullModel(context.Background(), &PullOptions{IO: f.IO, Store: f.Store, Model: "demo"}); err != nil {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(f.Opts.Home, "models", "Demo")
 	// no terminal: one line (it used to print the question, then a second line)
 	f.IO.InTTY = false
-	err := rmRun(context.Background(), &RmOptions{IO: f.IO, Factory: f, All: true})
+	err := rmRun(context.Background(), &RmOptions{IO: f.IO, Store: f.Store, All: true})
 	if err == nil || strings.Contains(err.Error(), "\n") || !strings.HasPrefix(err.Error(), "refusing to remove 1 downloaded model(s) (Demo) from ") ||
 		!strings.HasSuffix(err.Error(), "unasked: there is no terminal to ask on; pass --yes to confirm") {
 		t.Errorf("no terminal: %q", err)
 	}
 	f.IO.InTTY = true
 	f.IO.In = strings.NewReader("n\n")
-	err = rmRun(context.Background(), &RmOptions{IO: f.IO, Factory: f, All: true})
+	err = rmRun(context.Background(), &RmOptions{IO: f.IO, Store: f.Store, All: true})
 	if err == nil || !strings.Contains(errOut.String(), "Remove 1 downloaded model(s) (Demo)") {
 		t.Errorf("answer n: %v, stderr %q", err, errOut)
 	}
@@ -179,20 +179,17 @@ func Test_rmRun_confirm(t *testing.T) {
 		t.Fatalf("removed after answering n: %v", err)
 	}
 	// a running model is refused (the Docker check is stubbed)
-	saved := modelInUse
-	defer func() { modelInUse = saved }()
-	modelInUse = func(_ context.Context, _ *Factory, name, _ string) (bool, error) { return name == "Demo", nil }
-	err = rmRun(context.Background(), &RmOptions{IO: f.IO, Factory: f, Models: []string{"demo"}})
+	running := func(_ context.Context, name, _ string) (bool, error) { return name == "Demo", nil }
+	err = rmRun(context.Background(), &RmOptions{IO: f.IO, Store: f.Store, InUse: running, Models: []string{"demo"}})
 	if err == nil || !strings.Contains(err.Error(), "Demo is running; stop it first") {
 		t.Errorf("running model: %v", err)
 	}
-	_, err = ensureModel(context.Background(), f, "demo", true, 0)
+	err = pullRun(context.Background(), &PullOptions{IO: f.IO, Store: f.Store, InUse: running, Model: "demo", Update: true, Jobs: 1})
 	if err == nil || !strings.Contains(err.Error(), "Demo is running; stop it before updating it") {
 		t.Errorf("update of a running model: %v", err)
 	}
-	modelInUse = func(context.Context, *Factory, string, string) (bool, error) { return false, nil }
 	f.IO.In = strings.NewReader("y\n")
-	if err := rmRun(context.Background(), &RmOptions{IO: f.IO, Factory: f, All: true}); err != nil {
+	if err := rmRun(context.Background(), &RmOptions{IO: f.IO, Store: f.Store, All: true}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {

@@ -183,20 +183,3 @@ func (p *pullProgress) close() {
 	defer p.mu.Unlock()
 	p.finishBar()
 }
-
-// humanBytes formats n with IEC units ("1.5 MiB"); "unknown size" when negative.
-func humanBytes(n int64) string {
-	if n < 0 {
-		return "unknown size"
-	}
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}

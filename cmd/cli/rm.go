@@ -8,27 +8,26 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/modelhub-ai/modelhub/internal/store"
 	"github.com/spf13/cobra"
 )
 
 // RmOptions are the inputs of `modelhub rm`.
 type RmOptions struct {
-	IO      *IOStreams
-	Factory *Factory
+	IO    *IOStreams
+	Store func() (*store.Store, error)
+	// InUse reports whether a container runs the downloaded model at dir;
+	// rm refuses to remove it then.
+	InUse func(ctx context.Context, name, dir string) (bool, error)
 
 	Models []string
 	All    bool
 	Yes    bool
 }
 
-// modelInUse, when set, reports whether the downloaded model NAME at DIR is
-// running (the run command's file sets it, e.g. from an init function); rm
-// refuses to remove it then, and pull --update refuses to swap it.
-var modelInUse func(ctx context.Context, f *Factory, name, dir string) (bool, error)
-
 // NewCmdRm builds `modelhub rm`.
 func NewCmdRm(f *Factory, runF func(context.Context, *RmOptions) error) *cobra.Command {
-	opts := &RmOptions{IO: f.IO, Factory: f}
+	opts := &RmOptions{IO: f.IO, Store: f.Store, InUse: modelRunning(f.Docker)}
 	cmd := &cobra.Command{
 		Use:     "rm MODEL... | rm --all",
 		Aliases: []string{"remove"},
@@ -64,8 +63,7 @@ without a terminal --yes is required).`,
 }
 
 func rmRun(ctx context.Context, opts *RmOptions) error {
-	f := opts.Factory
-	s, err := newStore(f)
+	s, err := opts.Store()
 	if err != nil {
 		return err
 	}
@@ -102,8 +100,8 @@ func rmRun(ctx context.Context, opts *RmOptions) error {
 	}
 	for _, dir := range dirs {
 		name := filepath.Base(dir)
-		if modelInUse != nil {
-			busy, err := modelInUse(ctx, f, name, dir)
+		if opts.InUse != nil {
+			busy, err := opts.InUse(ctx, name, dir)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("rm %s: %w", name, err))
 				continue

@@ -46,7 +46,7 @@ URLs of its REST API and web UI, or of its Jupyter notebook with --expert.`,
 		Args:          noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if listAlias {
-				return listRun(cmd.Context(), &ListOptions{IO: f.IO, Factory: f})
+				return listRun(cmd.Context(), &ListOptions{IO: f.IO, Index: f.Index, Paths: f.Paths})
 			}
 			return cmd.Help()
 		},
@@ -101,37 +101,6 @@ func commands(f *Factory) []*cobra.Command {
 		NewCmdNew(f, nil),
 		NewCmdTest(f, nil),
 	}
-}
-
-func noArgs(cmd *cobra.Command, args []string) error {
-	if len(args) > 0 {
-		return usageErrorf("unknown command %q for %q", args[0], cmd.CommandPath())
-	}
-	return nil
-}
-
-// exactArgs is cobra.ExactArgs with a usage error that names what is missing.
-func exactArgs(n int, what string) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		switch {
-		case len(args) < n:
-			return usageErrorf("%s needs %s", cmd.CommandPath(), what)
-		case len(args) > n:
-			return usageErrorf("%s takes %s, got %d arguments", cmd.CommandPath(), what, len(args))
-		}
-		return noEmptyArgs(cmd, args, what)
-	}
-}
-
-// noEmptyArgs refuses an empty argument (`modelhub pull ""`, an unset shell
-// variable) before it reaches a lookup that would report it as a nameless model.
-func noEmptyArgs(cmd *cobra.Command, args []string, what string) error {
-	for _, a := range args {
-		if strings.TrimSpace(a) == "" {
-			return usageErrorf("%s got an empty argument: give %s", cmd.CommandPath(), what)
-		}
-	}
-	return nil
 }
 
 // Main runs modelhub with os.Args and returns the exit code.

@@ -4,9 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"time"
 
 	"golang.org/x/term"
+
+	"github.com/modelhub-ai/modelhub/internal/launch"
 )
 
 // fdOf returns the file descriptor behind a stream, if any.
@@ -18,28 +19,24 @@ func fdOf(v any) (int, bool) {
 	return int(f.Fd()), true
 }
 
-// runBash attaches the terminal to a shell in the container (raw mode,
-// resizes forwarded) and exits with the shell's status.
-func runBash(ctx context.Context, opts *RunOptions, d dockerAPI, st *started) error {
-	ios := opts.IO
-	defer removeQuietly(ctx, d, st.id)
+// runBash connects the terminal to the shell launch started (raw mode,
+// resizes forwarded), removes the container when the shell ends and exits
+// with the shell's status.
+func runBash(ctx context.Context, ios *IOStreams, h *launch.Handle) error {
+	defer h.Remove(ctx)
+	att := h.Attachment
+	defer att.Close()
 	inFd, ok := fdOf(ios.In)
 	outFd, ok2 := fdOf(ios.Out)
 	if !ok || !ok2 {
 		return fmt.Errorf("bash mode needs a terminal")
 	}
-	att, err := d.Attach(ctx, st.id)
-	if err != nil {
-		return err
-	}
-	defer att.Close()
-	if err := d.Start(ctx, st.id); err != nil {
-		return err
-	}
-	ios.Notef("shell in %s (container %s); `exit` ends it and removes the container", st.model.Name, st.name)
+	u := h.URLs()
+	ios.Notef("shell in %s (container %s); `exit` ends it and removes the container", h.Model, h.Container)
+	ios.Notef("published ports: REST API (port 80) at %s, notebook (port 8080) at %s", u.APIPort, u.Jupyter)
 	resize := func() {
-		if w, h, err := term.GetSize(outFd); err == nil {
-			_ = d.Resize(context.WithoutCancel(ctx), st.id, uint(h), uint(w))
+		if w, ht, err := term.GetSize(outFd); err == nil {
+			_ = h.Resize(context.WithoutCancel(ctx), uint(ht), uint(w))
 		}
 	}
 	resize()
@@ -61,30 +58,17 @@ func runBash(ctx context.Context, opts *RunOptions, d dockerAPI, st *started) er
 		_, _ = io.Copy(att, ios.In)
 		_ = att.CloseWrite()
 	}()
-	type waitResult struct {
-		code int
-		err  error
-	}
-	waited := make(chan waitResult, 1)
-	go func() {
-		code, err := d.Wait(context.WithoutCancel(ctx), st.id)
-		waited <- waitResult{code, err}
-	}()
-	var code int
 	select {
 	case <-ctx.Done(): // SIGTERM (in raw mode Ctrl-C goes to the shell)
 		term.Restore(inFd, state)
-		cctx, cancel := cleanupContext(ctx, 30*time.Second)
-		defer cancel()
-		_ = d.Kill(cctx, st.id)
-		return ErrInterrupted
-	case r := <-waited:
-		<-outDone
-		term.Restore(inFd, state)
-		if r.err != nil {
-			return r.err
-		}
-		code = r.code
+		return ErrInterrupted // the deferred Remove kills it
+	case <-h.Exited():
+	}
+	<-outDone
+	term.Restore(inFd, state)
+	code, err := h.Wait(ctx)
+	if err != nil {
+		return err
 	}
 	if code != 0 {
 		return &ExitError{Code: code, Silent: true}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/launch"
 	"github.com/modelhub-ai/modelhub/internal/testutil"
 )
 
@@ -39,7 +40,7 @@ func BenchmarkRunDetach(b *testing.B) {
 		}
 		t1 := time.Now()
 		b.StopTimer()
-		ct, err := c.Inspect(ctx, containerName(model))
+		ct, err := c.Inspect(ctx, launch.ContainerName(model))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -82,7 +83,7 @@ func BenchmarkContainerStart(b *testing.B) {
 		if err := c.Start(ctx, id); err != nil {
 			b.Fatal(err)
 		}
-		if err := waitReady(ctx, localHTTP, url, nil); err != nil {
+		if err := (launch.Poller{}).Wait(ctx, url, time.Minute, nil); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
@@ -115,7 +116,7 @@ func BenchmarkReadinessNotice(b *testing.B) {
 		delay := 10*time.Millisecond + time.Duration(n*37%100)*time.Millisecond
 		at := time.Now().Add(delay)
 		readyAt.Store(at.UnixNano())
-		if err := waitReady(context.Background(), localHTTP, srv.URL, nil); err != nil {
+		if err := (launch.Poller{}).Wait(context.Background(), srv.URL, time.Minute, nil); err != nil {
 			b.Fatal(err)
 		}
 		late := time.Since(at)

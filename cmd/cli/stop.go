@@ -13,19 +13,20 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/launch"
 )
 
 // StopOptions are the inputs of `modelhub stop`.
 type StopOptions struct {
-	IO      *IOStreams
-	Factory *Factory
-	Names   []string
-	All     bool
+	IO     *IOStreams
+	Docker func(ctx context.Context) (dockerrun.API, error)
+	Names  []string
+	All    bool
 }
 
 // NewCmdStop builds `modelhub stop`.
 func NewCmdStop(f *Factory, runF func(context.Context, *StopOptions) error) *cobra.Command {
-	opts := &StopOptions{IO: f.IO, Factory: f}
+	opts := &StopOptions{IO: f.IO, Docker: f.Docker}
 	cmd := &cobra.Command{
 		Use:   "stop NAME...|--all",
 		Short: "Stop and remove running models",
@@ -57,7 +58,7 @@ them. --all stops every model modelhub started.`,
 }
 
 func stopRun(ctx context.Context, opts *StopOptions) error {
-	d, err := opts.Factory.Docker(ctx)
+	d, err := opts.Docker(ctx)
 	if err != nil {
 		return err
 	}
@@ -99,7 +100,7 @@ func stopRun(ctx context.Context, opts *StopOptions) error {
 	for _, c := range targets {
 		g.Go(func() error {
 			if c.Running {
-				if err := d.Stop(gctx, c.ID, stopGrace); err != nil && !errors.Is(err, dockerrun.ErrContainerNotFound) {
+				if err := d.Stop(gctx, c.ID, launch.StopGrace); err != nil && !errors.Is(err, dockerrun.ErrContainerNotFound) {
 					return fmt.Errorf("stop %s: %w", c.Model, err)
 				}
 			}
@@ -117,37 +118,37 @@ func stopRun(ctx context.Context, opts *StopOptions) error {
 	return g.Wait()
 }
 
-func init() { modelInUse = modelRunning }
-
-// modelRunning reports whether a running container uses the model folder dir
-// (mounts its contrib_src), for `modelhub rm`. With no Docker daemon
-// answering nothing can be running.
-func modelRunning(ctx context.Context, f *Factory, name, dir string) (bool, error) {
-	d, err := f.Docker(ctx)
-	if errors.Is(err, dockerrun.ErrUnreachable) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	cs, err := d.List(ctx, false)
-	if err != nil {
-		return false, err
-	}
-	want := filepath.Join(dir, "contrib_src")
-	for _, c := range cs {
-		if !c.Running {
-			continue
+// modelRunning returns the check of `rm` and `pull --update`: whether a
+// running container uses the model folder dir (mounts its contrib_src). With
+// no Docker daemon answering nothing can be running.
+func modelRunning(docker func(context.Context) (dockerrun.API, error)) func(ctx context.Context, name, dir string) (bool, error) {
+	return func(ctx context.Context, name, dir string) (bool, error) {
+		d, err := docker(ctx)
+		if errors.Is(err, dockerrun.ErrUnreachable) {
+			return false, nil
 		}
-		if c.ContribSrc != "" {
-			if sameFolder(c.ContribSrc, want) {
+		if err != nil {
+			return false, err
+		}
+		cs, err := d.List(ctx, false)
+		if err != nil {
+			return false, err
+		}
+		want := filepath.Join(dir, "contrib_src")
+		for _, c := range cs {
+			if !c.Running {
+				continue
+			}
+			if c.ContribSrc != "" {
+				if sameFolder(c.ContribSrc, want) {
+					return true, nil
+				}
+			} else if strings.EqualFold(c.Model, name) {
 				return true, nil
 			}
-		} else if strings.EqualFold(c.Model, name) {
-			return true, nil
 		}
+		return false, nil
 	}
-	return false, nil
 }
 
 // sameFolder compares two host paths, resolving symbolic links when it can.

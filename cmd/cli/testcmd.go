@@ -12,13 +12,15 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelhub-ai/modelhub/internal/config"
+	"github.com/modelhub-ai/modelhub/internal/launch"
 	"github.com/modelhub-ai/modelhub/internal/modeltest"
+	"github.com/modelhub-ai/modelhub/internal/store"
 )
 
 // TestOptions are the inputs of `modelhub test`.
 type TestOptions struct {
-	IO      *IOStreams
-	Factory *Factory
+	IO    *IOStreams
+	Store func() (*store.Store, error)
 
 	Model   string
 	Manual  bool
@@ -46,7 +48,7 @@ type TestEngine interface {
 
 // NewCmdTest builds `modelhub test`.
 func NewCmdTest(f *Factory, runF func(context.Context, *TestOptions) error) *cobra.Command {
-	opts := &TestOptions{IO: f.IO, Factory: f, Engine: testEngineFor(f)}
+	opts := &TestOptions{IO: f.IO, Store: f.Store, Engine: testEngineFor(f.IO, f.Docker, f.Forced)}
 	cmd := &cobra.Command{
 		Use:   "test MODEL",
 		Short: "Start a model and run the integration test against its REST API",
@@ -117,7 +119,7 @@ func testRun(ctx context.Context, opts *TestOptions) error {
 	if opts.JSON {
 		hint = "see the checks with status FAIL"
 	}
-	dir, name, err := modelFolder(ctx, opts.Factory, opts.Model)
+	dir, name, err := modelFolder(ctx, opts.Store, opts.Model)
 	if err != nil {
 		rep.Add(checkFolder, modeltest.Fail, "%v", err)
 		return finishReport(ios, rep, opts.JSON, hint)
@@ -158,7 +160,7 @@ func testRun(ctx context.Context, opts *TestOptions) error {
 		// a model that does not answer yet is waited for: say so, or a wrong
 		// -p looks like a hang for the whole --timeout
 		ios.Notef("waiting up to %s for %s to answer at %s", opts.Timeout, name, baseURL)
-		if err := modeltest.WaitReady(ctx, localHTTP, baseURL, opts.Timeout, nil); err != nil {
+		if err := (launch.Poller{}).Wait(ctx, baseURL+"/api/get_config", opts.Timeout, nil); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -176,7 +178,7 @@ func testRun(ctx context.Context, opts *TestOptions) error {
 			return err
 		}
 		defer func() {
-			cctx, cancel := cleanupContext(ctx, stopGrace+30*time.Second)
+			cctx, cancel := cleanupContext(ctx, launch.StopGrace+30*time.Second)
 			defer cancel()
 			if err := stop(cctx); err != nil {
 				ios.Warnf("could not remove the test container of %s: %v (remove it with `docker rm -f`)", name, err)

@@ -19,10 +19,10 @@ func Test_dockerTestEngine_Start(t *testing.T) {
 	dir := tinyModel(t)
 	f, out, _ := testFactory(t, "[]", false, 0)
 	var served *http.Server
-	d := &fakeDocker{info: dockerrun.EngineInfo{OS: "linux", Arch: "amd64"},
-		images: map[string]dockerrun.Image{"a/b:1": {OS: "linux", Arch: "amd64"}}}
+	d := &testutil.FakeDocker{InfoFunc: engine(dockerrun.EngineInfo{OS: "linux", Arch: "amd64"})}
+	d.Images(map[string]dockerrun.Image{"a/b:1": {OS: "linux", Arch: "amd64"}})
 	// The "container" serves the engine API on the host port it was given.
-	d.create = func(s dockerrun.Spec) (string, error) {
+	d.CreateFunc = func(_ context.Context, s dockerrun.Spec) (string, error) {
 		if len(s.Ports) != 1 || s.Ports[0].Container != 80 || s.HostIP != "127.0.0.1" {
 			t.Errorf("ports %v on %s, want the API on 127.0.0.1", s.Ports, s.HostIP)
 		}
@@ -37,16 +37,17 @@ func Test_dockerTestEngine_Start(t *testing.T) {
 		go served.Serve(l)
 		return "cid", nil
 	}
-	e := &dockerTestEngine{f: f, d: d}
+	e := &dockerTestEngine{d: d, io: f.IO}
 	base, stop, err := e.Start(context.Background(), dir, "tiny", 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer served.Close()
-	if len(d.specs) != 1 {
-		t.Fatalf("specs %v", d.specs)
+	specs := d.Specs()
+	if len(specs) != 1 {
+		t.Fatalf("specs %v", specs)
 	}
-	s := d.specs[0]
+	s := specs[0]
 	if !strings.HasPrefix(s.Name, "modelhub-tiny-test-") || len(s.Name) != len("modelhub-tiny-test-")+8 {
 		t.Errorf("container name %q, want modelhub-tiny-test-XXXXXXXX", s.Name)
 	}
@@ -59,21 +60,21 @@ func Test_dockerTestEngine_Start(t *testing.T) {
 	if out.Len() != 0 {
 		t.Errorf("run's output reached stdout: %q", out)
 	}
-	if d.called("stop") || d.called("remove") {
+	if d.Called("stop") || d.Called("remove") {
 		t.Error("stopped before the test ran")
 	}
 	if err := stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if !d.called("stop cid 3s") || !d.called("remove cid") {
-		t.Errorf("calls %v, want stop and remove", d.calls)
+	if !d.Called("stop cid 3s") || !d.Called("remove cid") {
+		t.Errorf("calls %v, want stop and remove", d.Calls())
 	}
 }
 
 func Test_dockerTestEngine_StartRefuses(t *testing.T) {
 	f, _, _ := testFactory(t, "[]", false, 0)
-	d := &fakeDocker{info: dockerrun.EngineInfo{OS: "linux", Arch: "amd64"}}
-	e := &dockerTestEngine{f: f, d: d}
+	d := &testutil.FakeDocker{InfoFunc: engine(dockerrun.EngineInfo{OS: "linux", Arch: "amd64"})}
+	e := &dockerTestEngine{d: d, io: f.IO}
 
 	dir := tinyModel(t)
 	os.WriteFile(filepath.Join(dir, "init", "init.json"), []byte(`{"docker_id": "YOUR IMAGE", "external_contrib_files": []}`), 0o644)
@@ -87,21 +88,22 @@ func Test_dockerTestEngine_StartRefuses(t *testing.T) {
 	if _, _, err := e.Start(context.Background(), dir, "tiny", time.Second); err == nil || !strings.Contains(err.Error(), "NVIDIA") {
 		t.Errorf("GPU model without a GPU: %v", err)
 	}
-	if d.called("create") {
+	if d.Called("create") {
 		t.Error("created a container anyway")
 	}
 }
 
 func Test_dockerTestEngine_RunningAndPort(t *testing.T) {
 	f, _, _ := testFactory(t, "[]", false, 0)
-	d := &listDocker{list: []dockerrun.Container{
+	list := []dockerrun.Container{
 		{Name: "modelhub-tiny", Model: "tiny", Running: true, Ports: []dockerrun.Port{{Container: 8080, Host: 9999}, {Container: 80, Host: 8123}}},
 		{Name: "modelhub-tiny-test-1", Model: "Tiny", Running: true},
 		{Name: "old", Model: "tiny", Running: false},
 		{Name: "modelhub-other", Model: "other", Running: true},
 		{Name: "modelhub-noport", Model: "noport", Running: true},
-	}}
-	e := &dockerTestEngine{f: f, d: d}
+	}
+	d := &testutil.FakeDocker{ListFunc: func(context.Context, bool) ([]dockerrun.Container, error) { return list, nil }}
+	e := &dockerTestEngine{d: d, io: f.IO}
 	ctx := context.Background()
 	if n, err := e.Running(ctx, "tiny"); err != nil || n != 2 {
 		t.Errorf("Running(tiny) = %d, %v; want 2 (case-insensitive, running only)", n, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/launch"
 	"github.com/modelhub-ai/modelhub/internal/webui"
 )
 
@@ -20,8 +21,10 @@ const defaultUIPort = 8800
 
 // UIOptions are the inputs of `modelhub ui`.
 type UIOptions struct {
-	IO      *IOStreams
-	Factory *Factory
+	IO     *IOStreams
+	Docker func(ctx context.Context) (dockerrun.API, error)
+	// OpenURL opens a URL in the user's browser; nil means the system's opener.
+	OpenURL func(url string) error
 
 	Port    int
 	PortSet bool // --port given: a busy port is an error, not skipped
@@ -30,7 +33,7 @@ type UIOptions struct {
 
 // NewCmdUI builds `modelhub ui`.
 func NewCmdUI(f *Factory, runF func(context.Context, *UIOptions) error) *cobra.Command {
-	opts := &UIOptions{IO: f.IO, Factory: f}
+	opts := &UIOptions{IO: f.IO, Docker: f.Docker, OpenURL: f.OpenURL}
 	cmd := &cobra.Command{
 		Use:   "ui",
 		Short: "Serve the web UI of every running model until Ctrl-C",
@@ -60,7 +63,7 @@ Ctrl-C. It listens on 127.0.0.1 only and answers only requests addressed to
 }
 
 func uiRun(ctx context.Context, opts *UIOptions) error {
-	d, err := opts.Factory.Docker(ctx)
+	d, err := opts.Docker(ctx)
 	if err != nil {
 		return err
 	}
@@ -74,7 +77,7 @@ func uiRun(ctx context.Context, opts *UIOptions) error {
 	fprintf(opts.IO.Out, "Web UI: %s\n", url)
 	opts.IO.Notef("serving the web UI of every running model; press Ctrl+C to stop")
 	if opts.Open {
-		openInBrowser(opts.Factory, opts.IO, url)
+		openInBrowser(opts.OpenURL, opts.IO, url)
 	}
 	if err := srv.Serve(ctx, l); err != nil {
 		return err
@@ -83,7 +86,7 @@ func uiRun(ctx context.Context, opts *UIOptions) error {
 }
 
 // runningModels lists the running models from their containers' labels.
-func runningModels(d dockerAPI) webui.Lister {
+func runningModels(d dockerrun.API) webui.Lister {
 	return func(ctx context.Context) ([]webui.Model, error) {
 		cs, err := d.List(ctx, false)
 		if err != nil {
@@ -108,7 +111,7 @@ func uiModel(c dockerrun.Container) webui.Model {
 // listenUI binds the web UI's port on 127.0.0.1: the port asked for, or for a
 // busy default the next free one (with a note).
 func listenUI(ios *IOStreams, want int, explicit bool, flag string) (net.Listener, error) {
-	for p := want; p < want+portSearchSpan && p <= 65535; p++ {
+	for p := want; p < want+launch.DefaultPortSpan && p <= 65535; p++ {
 		l, err := webui.Listen(p)
 		if err == nil {
 			if p != want {
@@ -120,12 +123,11 @@ func listenUI(ios *IOStreams, want int, explicit bool, flag string) (net.Listene
 			return nil, fmt.Errorf("%w: choose another port with %s", err, flag)
 		}
 	}
-	return nil, fmt.Errorf("no free port on 127.0.0.1 from %d to %d for the web UI: free one or choose one with %s", want, want+portSearchSpan-1, flag)
+	return nil, fmt.Errorf("no free port on 127.0.0.1 from %d to %d for the web UI: free one or choose one with %s", want, want+launch.DefaultPortSpan-1, flag)
 }
 
 // openInBrowser opens url with the system's opener; failing, it says to open it by hand.
-func openInBrowser(f *Factory, ios *IOStreams, url string) {
-	open := f.OpenURL
+func openInBrowser(open func(string) error, ios *IOStreams, url string) {
 	if open == nil {
 		open = systemOpenURL
 	}

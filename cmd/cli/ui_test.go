@@ -53,18 +53,21 @@ func Test_uiRun(t *testing.T) {
 		_, _ = io.WriteString(w, `{"meta": {"name": "alpha"}, "path": "`+r.URL.Path+`"}`)
 	}))
 	defer engine.Close()
-	d := &listDocker{list: []dockerrun.Container{
+	list := []dockerrun.Container{
 		{Name: "modelhub-alpha", Model: "alpha", Mode: "api", APIURL: engine.URL, Running: true},
 		{Name: "modelhub-nb", Model: "nb", Mode: "expert", NotebookURL: "http://127.0.0.1:8888/notebooks/sandbox.ipynb?token=t", Running: true},
-	}}
+	}
+	d := &testutil.FakeDocker{ListFunc: func(context.Context, bool) ([]dockerrun.Container, error) { return list, nil }}
 	f, out, errOut := testFactory(t, "[]", false, 0)
-	f.Docker = func(ctx context.Context) (dockerAPI, error) { return d, nil }
+	docker := func(ctx context.Context) (dockerrun.API, error) { return d, nil }
 	var opened string
 	f.OpenURL = func(u string) error { opened = u; return nil }
 	port := testutil.FreePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- uiRun(ctx, &UIOptions{IO: f.IO, Factory: f, Port: port, PortSet: true, Open: true}) }()
+	go func() {
+		done <- uiRun(ctx, &UIOptions{IO: f.IO, Docker: docker, OpenURL: f.OpenURL, Port: port, PortSet: true, Open: true})
+	}()
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	testutil.WaitHTTP(t, base+"/", 10*time.Second)
 	if code, body := get(t, base+"/"); code != 200 || !strings.Contains(body, `href="/m/alpha/">alpha</a>`) || !strings.Contains(body, "sandbox.ipynb?token=t") {

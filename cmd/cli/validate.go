@@ -2,17 +2,20 @@ package cli
 
 import (
 	"context"
+	"net/http"
 
 	"github.com/spf13/cobra"
 
 	"github.com/modelhub-ai/modelhub/internal/config"
 	"github.com/modelhub-ai/modelhub/internal/modeltest"
+	"github.com/modelhub-ai/modelhub/internal/store"
 )
 
 // ValidateOptions are the inputs of `modelhub validate`.
 type ValidateOptions struct {
-	IO      *IOStreams
-	Factory *Factory
+	IO         *IOStreams
+	Store      func() (*store.Store, error)
+	HTTPClient func() *http.Client // for a --schema URL
 
 	Model  string
 	Schema string
@@ -21,7 +24,7 @@ type ValidateOptions struct {
 
 // NewCmdValidate builds `modelhub validate`.
 func NewCmdValidate(f *Factory, runF func(context.Context, *ValidateOptions) error) *cobra.Command {
-	opts := &ValidateOptions{IO: f.IO, Factory: f}
+	opts := &ValidateOptions{IO: f.IO, Store: f.Store, HTTPClient: f.HTTPClient}
 	cmd := &cobra.Command{
 		Use:   "validate MODEL",
 		Short: "Check a model folder before publishing it (no Docker needed)",
@@ -57,13 +60,13 @@ such as the upstream config_schema.json.`,
 }
 
 func validateRun(ctx context.Context, opts *ValidateOptions) error {
-	dir, name, err := modelFolder(ctx, opts.Factory, opts.Model)
+	dir, name, err := modelFolder(ctx, opts.Store, opts.Model)
 	if err != nil {
 		return err
 	}
 	schema := config.DefaultSchema()
 	if opts.Schema != "" {
-		schema, err = config.LoadSchema(ctx, opts.Factory.HTTPClient(), opts.Schema)
+		schema, err = config.LoadSchema(ctx, opts.HTTPClient(), opts.Schema)
 		if err != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/modelhub-ai/modelhub/internal/jsonpos"
 	"github.com/modelhub-ai/modelhub/internal/safepath"
 )
 
@@ -240,33 +241,16 @@ func describeJSONError(data []byte, err error) error {
 	var te *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &se):
-		line, col := LineCol(data, se.Offset)
+		line, col := jsonpos.LineCol(data, se.Offset)
 		return fmt.Errorf("invalid JSON at line %d, column %d (byte %d): %v", line, col, se.Offset, se)
 	case errors.As(err, &te):
-		line, col := LineCol(data, te.Offset)
+		line, col := jsonpos.LineCol(data, te.Offset)
 		return fmt.Errorf("line %d, column %d: %s must be %s, not %s", line, col, te.Field, te.Type, te.Value)
 	case errors.Is(err, io.EOF):
 		return errors.New("empty file: expected a JSON object")
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		line, col := LineCol(data, int64(len(data)))
+		line, col := jsonpos.LineCol(data, int64(len(data)))
 		return fmt.Errorf("invalid JSON: the file ends at line %d, column %d before its brackets and braces are closed", line, col)
 	}
 	return err
-}
-
-// LineCol converts a byte offset in data to a 1-based line and column.
-func LineCol(data []byte, off int64) (line, col int) {
-	if off > int64(len(data)) {
-		off = int64(len(data))
-	}
-	line, col = 1, 1
-	for _, b := range data[:off] {
-		if b == '\n' {
-			line++
-			col = 1
-		} else {
-			col++
-		}
-	}
-	return line, col
 }

@@ -25,9 +25,6 @@ type Paths struct {
 	Cache string
 }
 
-// ModelsDir is where downloaded models live.
-func (p Paths) ModelsDir() string { return filepath.Join(p.Home, "models") }
-
 // DefaultHome is the data folder: $MODELHUB_HOME, else $XDG_DATA_HOME/modelhub
 // (~/.local/share/modelhub) on Unix, %LocalAppData%\modelhub on Windows and
 // ~/Library/Application Support/modelhub on macOS.

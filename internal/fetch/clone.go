@@ -44,6 +44,9 @@ type CloneOptions struct {
 	Depth int
 	// Progress receives the remote's progress lines.
 	Progress func(CloneProgress)
+	// Origin names where URL came from, for what to check when the clone
+	// fails ("": "the model's github URL in the index").
+	Origin string
 }
 
 // Clone makes a shallow single-branch clone of URL at Branch into Dir and
@@ -92,7 +95,11 @@ func cloneErr(o CloneOptions, err error) error {
 	if strings.Contains(err.Error(), "couldn't find remote ref") {
 		return fmt.Errorf("clone %s: %w: %q", o.URL, ErrBranchNotFound, o.Branch)
 	}
-	return fmt.Errorf("clone %s: %w (check your network connection, and the model's github URL in the index)", o.URL, err)
+	origin := o.Origin
+	if origin == "" {
+		origin = "the model's github URL in the index"
+	}
+	return fmt.Errorf("clone %s: %w (check your network connection, and %s)", o.URL, err, origin)
 }
 
 // RemoteHead returns the hash at the tip of branch on the remote without

@@ -457,6 +457,7 @@ func TestDownload_batchError(t *testing.T) {
 		t.Errorf("part of the stopped download: %v, want kept", err)
 	}
 }
+
 // writeSidecar writes the sidecar of a .part file as an earlier run would have.
 func writeSidecar(path string, m sidecar) error {
 	data, err := json.Marshal(m)

@@ -26,7 +26,7 @@ const configPath = "contrib_src/model/config.json"
 
 // IsEntry reports whether the index entry is a notebook: its backend list
 // names "colab". It needs nothing but the index.
-func IsEntry(m *registry.Model) bool {
+func IsEntry(m *registry.Entry) bool {
 	if m == nil {
 		return false
 	}

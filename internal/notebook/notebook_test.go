@@ -32,7 +32,7 @@ func TestIsEntry(t *testing.T) {
 		{[]string{"caffe"}, false},
 		{nil, false},
 	} {
-		if got := IsEntry(&registry.Model{Backend: c.backend}); got != c.want {
+		if got := IsEntry(&registry.Entry{Backend: c.backend}); got != c.want {
 			t.Errorf("IsEntry(%q) = %v, want %v", c.backend, got, c.want)
 		}
 	}

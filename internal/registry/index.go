@@ -12,10 +12,12 @@ import (
 	"sort"
 	"strings"
 	"unicode"
+
+	"github.com/modelhub-ai/modelhub/internal/jsonpos"
 )
 
-// Model is one entry of the index.
-type Model struct {
+// Entry is one model of the index.
+type Entry struct {
 	ID           string   `json:"id"`
 	Name         string   `json:"name"`
 	TaskExtended string   `json:"task_extended"`
@@ -26,7 +28,7 @@ type Model struct {
 }
 
 // Branch is the branch to clone: github_branch, or "master" when the entry has none.
-func (m *Model) Branch() string {
+func (m *Entry) Branch() string {
 	if m.GitHubBranch == "" {
 		return "master"
 	}
@@ -38,7 +40,7 @@ type Index struct {
 	// Source names where the index came from (a URL or a path).
 	Source string
 	// Models are the usable entries, sorted by name (case-insensitive).
-	Models []Model
+	Models []Entry
 	// Warnings name entries that were skipped and why.
 	Warnings []string
 }
@@ -80,7 +82,7 @@ func Parse(data []byte, source string) (*Index, error) {
 	ix := &Index{Source: source}
 	seen := map[string]bool{}
 	for i, r := range raw {
-		var m Model
+		var m Entry
 		if len(r) == 0 || r[0] != '{' {
 			ix.Warnings = append(ix.Warnings, fmt.Sprintf("skipped entry %d: %s is not a model (want an object)", i+1, jsonKind(r)))
 			continue
@@ -132,18 +134,8 @@ func syntaxError(data []byte, source string, err error, off int64) error {
 		msg = "unexpected end of the file"
 		off = int64(len(data))
 	}
-	if off > int64(len(data)) {
-		off = int64(len(data))
-	}
-	line, col := 1, 1
-	for _, b := range data[:off] {
-		if b == '\n' {
-			line++
-			col = 1
-		} else {
-			col++
-		}
-	}
+	off = min(off, int64(len(data)))
+	line, col := jsonpos.LineCol(data, off)
 	return &SyntaxError{Source: source, Offset: off, Line: line, Column: col, Msg: msg, NotList: notList}
 }
 

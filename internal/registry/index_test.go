@@ -175,7 +175,7 @@ func TestDistance(t *testing.T) {
 
 func TestFilter(t *testing.T) {
 	ix, _ := Parse([]byte(sample), "test")
-	names := func(ms []Model) string {
+	names := func(ms []Entry) string {
 		var s []string
 		for _, m := range ms {
 			s = append(s, m.Name)

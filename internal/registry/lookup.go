@@ -36,7 +36,7 @@ func (e *NotFoundError) Error() string {
 func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
 
 // Lookup finds a model by name, ignoring case.
-func (ix *Index) Lookup(name string) (*Model, error) {
+func (ix *Index) Lookup(name string) (*Entry, error) {
 	for i := range ix.Models {
 		if strings.EqualFold(ix.Models[i].Name, name) {
 			return &ix.Models[i], nil
@@ -108,8 +108,8 @@ func Distance(a, b string) int {
 
 // Filter keeps the models matching every word (case-insensitive, in name or task),
 // the backend (if not empty) and, when gpu is set, only GPU models.
-func (ix *Index) Filter(words []string, backend string, gpu bool) []Model {
-	var out []Model
+func (ix *Index) Filter(words []string, backend string, gpu bool) []Entry {
+	var out []Entry
 next:
 	for _, m := range ix.Models {
 		hay := strings.ToLower(m.Name + " " + m.TaskExtended)

@@ -16,9 +16,9 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/go-git/go-git/v5"
 	"github.com/google/uuid"
 	"github.com/modelhub-ai/modelhub/internal/config"
+	"github.com/modelhub-ai/modelhub/internal/fetch"
 )
 
 //go:embed all:template
@@ -58,7 +58,7 @@ type Options struct {
 	TemplateURL string
 	// Offline skips the clone and uses the embedded template.
 	Offline bool
-	// Clone clones url into dir; nil uses go-git. Tests may replace it.
+	// Clone clones url into dir; nil uses fetch.Clone. Tests may replace it.
 	Clone func(ctx context.Context, url, dir string) error
 	// OnClone, when set, is called just before the template is cloned.
 	OnClone func(url string)
@@ -168,17 +168,11 @@ func checkLayout(dir string) error {
 	return nil
 }
 
+// gitClone clones the template's default branch, depth 1, through fetch (the
+// one owner of go-git).
 func gitClone(ctx context.Context, url, dir string) error {
-	_, err := git.PlainCloneContext(ctx, dir, false, &git.CloneOptions{
-		URL:          url,
-		Depth:        1,
-		SingleBranch: true,
-		Tags:         git.NoTags,
-	})
-	if err != nil {
-		return fmt.Errorf("clone %s: %w", url, err)
-	}
-	return nil
+	_, err := fetch.Clone(ctx, fetch.CloneOptions{URL: url, Dir: dir, Origin: "the --template URL"})
+	return err
 }
 
 // writeEmbedded copies the embedded template into dir.

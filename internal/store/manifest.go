@@ -19,7 +19,7 @@ type Manifest struct {
 	// Version of the manifest format.
 	Version int `json:"version"`
 	// Entry is the index entry the model was pulled from.
-	Entry registry.Model `json:"entry"`
+	Entry registry.Entry `json:"entry"`
 	// Commit is the git commit cloned.
 	Commit string `json:"commit"`
 	// Branch is the branch cloned: the index's github_branch, or the
@@ -136,11 +136,16 @@ func (m *Manifest) file(path string) *ManifestFile {
 	return nil
 }
 
-// TotalSize is the sum of the external files' sizes.
-func (m *Manifest) TotalSize() int64 {
-	var n int64
-	for _, f := range m.Files {
-		n += f.Size
+// Changed returns the indexes in Files of the external files of the model
+// folder dir that are missing, incomplete, not regular files or no longer of
+// their recorded size: what a pull repairs (and `run` checks first).
+func (m *Manifest) Changed(dir string) []int {
+	var todo []int
+	for i, f := range m.Files {
+		fi, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(f.Path)))
+		if err != nil || !fi.Mode().IsRegular() || fi.Size() != f.Size || !f.Complete {
+			todo = append(todo, i)
+		}
 	}
-	return n
+	return todo
 }

@@ -238,7 +238,7 @@ func short(commit string) string {
 // set), reusing one left by an interrupted pull. branch is the branch to
 // clone; "" means the index's, or the remote's default branch when the
 // index's does not exist (with a note naming both).
-func (s *Store) stageClone(ctx context.Context, stage string, entry *registry.Model, branch, target string, o PullOptions) (ci cloneInfo, cloned bool, err error) {
+func (s *Store) stageClone(ctx context.Context, stage string, entry *registry.Entry, branch, target string, o PullOptions) (ci cloneInfo, cloned bool, err error) {
 	// A staging folder is ours: anything else found under its name (a link
 	// to elsewhere) is dropped, never followed.
 	if fi, err := os.Lstat(stage); err == nil && !fi.IsDir() {
@@ -306,7 +306,7 @@ func (s *Store) stageClone(ctx context.Context, stage string, entry *registry.Mo
 // plan builds the staging manifest and the list of files still to download:
 // files finished by an interrupted run are kept, and on update files whose
 // src_url did not change are linked from the current version.
-func (s *Store) plan(stage string, entry *registry.Model, commit string, in *config.Init, cur *Manifest, curDir string, res *PullResult) (*Manifest, []int, error) {
+func (s *Store) plan(stage string, entry *registry.Entry, commit string, in *config.Init, cur *Manifest, curDir string, res *PullResult) (*Manifest, []int, error) {
 	staged, _ := ReadManifest(stage)
 	man := &Manifest{Entry: *entry, Commit: commit, DockerID: in.DockerID}
 	var todo []int
@@ -395,13 +395,7 @@ func (s *Store) download(ctx context.Context, dir string, man *Manifest, todo []
 // repair re-fetches, in place, the files of a complete model whose size on
 // disk no longer matches the manifest; the others are never fetched again.
 func (s *Store) repair(ctx context.Context, m *Model, man *Manifest, o PullOptions, res *PullResult) (*PullResult, error) {
-	var todo []int
-	for i, f := range man.Files {
-		fi, err := os.Lstat(filepath.Join(m.Dir, filepath.FromSlash(f.Path)))
-		if err != nil || !fi.Mode().IsRegular() || fi.Size() != f.Size || !f.Complete {
-			todo = append(todo, i)
-		}
-	}
+	todo := man.Changed(m.Dir)
 	m.Manifest = man
 	if len(todo) == 0 {
 		res.UpToDate = true

@@ -39,7 +39,7 @@ type Model struct {
 	// current directory holding init/init.json); it is never fetched.
 	Local bool
 	// Entry is the index entry (nil for a local model).
-	Entry *registry.Model
+	Entry *registry.Entry
 	// Manifest is the model's manifest when it is downloaded completely.
 	Manifest *Manifest
 }

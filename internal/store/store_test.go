@@ -56,7 +56,7 @@ func newFixture(t *testing.T) *fixture {
 			config.ExternalFile{SrcURL: fx.fs.URL + "/b.bin", Dest: "contrib_src/model/b.bin"}),
 		"contrib_src/run.py": "print('hi')\n",
 	})
-	ix := &registry.Index{Source: "test", Models: []registry.Model{{ID: "1", Name: "Demo", GitHub: fx.repo.URL, GitHubBranch: "master"}}}
+	ix := &registry.Index{Source: "test", Models: []registry.Entry{{ID: "1", Name: "Demo", GitHub: fx.repo.URL, GitHubBranch: "master"}}}
 	fx.s = &Store{Home: t.TempDir(), Index: func(context.Context) (*registry.Index, error) {
 		fx.index.Add(1)
 		return ix, nil
@@ -166,19 +166,19 @@ func TestResolve(t *testing.T) {
 	}
 	// ...and not once downloaded, whatever the case.
 	dir := filepath.Join(fx.s.ModelsDir(), "Demo")
-	WriteManifest(dir, &Manifest{Entry: registry.Model{Name: "Demo", GitHub: "x"}, Complete: true})
+	WriteManifest(dir, &Manifest{Entry: registry.Entry{Name: "Demo", GitHub: "x"}, Complete: true})
 	m, err := fx.s.Resolve(ctx, "DEMO")
 	if err != nil || m.Name != "Demo" || m.Dir != dir || m.Local || !m.Complete() {
 		t.Errorf("Resolve(DEMO) = %+v, %v", m, err)
 	}
 	// An incomplete folder is not a model.
-	WriteManifest(dir, &Manifest{Entry: registry.Model{Name: "Demo"}, Complete: false})
+	WriteManifest(dir, &Manifest{Entry: registry.Entry{Name: "Demo"}, Complete: false})
 	if _, err := fx.s.Resolve(ctx, "demo"); err == nil {
 		t.Error("an incomplete folder resolved without the index")
 	}
 	// Not found in the index: the registry's error with suggestions.
 	fx.s.Index = func(context.Context) (*registry.Index, error) {
-		return &registry.Index{Models: []registry.Model{{Name: "Demo"}}}, nil
+		return &registry.Index{Models: []registry.Entry{{Name: "Demo"}}}, nil
 	}
 	if _, err := fx.s.Resolve(ctx, "demox"); !errors.Is(err, registry.ErrNotFound) || !strings.Contains(err.Error(), "Demo") {
 		t.Errorf("Resolve(demox) = %v, want not found suggesting Demo", err)

@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Output helpers shared by the commands: one place for tables, the URL box and sizes.
+
+func fprintf(w interface{ Write([]byte) (int, error) }, format string, args ...any) {
+	_, _ = fmt.Fprintf(w, format, args...)
+}
+
+// writeTable prints rows in columns sized to their content, two spaces apart. When
+// width > 0 (a terminal), column shrink is truncated with "…" to fit that width.
+func writeTable(w interface{ Write([]byte) (int, error) }, rows [][]string, shrink, width int) {
+	if len(rows) == 0 {
+		return
+	}
+	widths := make([]int, len(rows[0]))
+	for _, r := range rows {
+		for i, c := range r {
+			widths[i] = max(widths[i], utf8.RuneCountInString(c))
+		}
+	}
+	if width > 0 {
+		total := 2 * (len(widths) - 1)
+		for _, cw := range widths {
+			total += cw
+		}
+		if over := total - width; over > 0 {
+			widths[shrink] = max(widths[shrink]-over, utf8.RuneCountInString(rows[0][shrink]), 8)
+		}
+	}
+	var b strings.Builder
+	for _, r := range rows {
+		b.Reset()
+		for i, c := range r {
+			if n := utf8.RuneCountInString(c); n > widths[i] {
+				c = string([]rune(c)[:widths[i]-1]) + "…"
+			}
+			b.WriteString(c)
+			if i < len(r)-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c)+2))
+			}
+		}
+		b.WriteString("\n")
+		_, _ = w.Write([]byte(strings.TrimRight(b.String(), " \n") + "\n"))
+	}
+}
+
+func yes(b bool) string {
+	if b {
+		return "yes"
+	}
+	return ""
+}
+
+// humanBytes formats n with IEC units ("1.5 MiB"); "unknown size" when negative.
+func humanBytes(n int64) string {
+	if n < 0 {
+		return "unknown size"
+	}
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// humanDuration is a short uptime: 42s, 5m, 3h12m, 2d4h.
+func humanDuration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d/time.Minute))
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh%dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
+	}
+	return fmt.Sprintf("%dd%dh", int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour))
+}
+
+func pluralS(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// box draws lines in a rounded frame.
+func box(lines []string) string {
+	w := 0
+	for _, l := range lines {
+		w = max(w, utf8.RuneCountInString(l))
+	}
+	bar := strings.Repeat("─", w+2)
+	var b strings.Builder
+	b.WriteString("╭" + bar + "╮\n")
+	for _, l := range lines {
+		b.WriteString("│ " + l + strings.Repeat(" ", w-utf8.RuneCountInString(l)) + " │\n")
+	}
+	b.WriteString("╰" + bar + "╯\n")
+	return b.String()
+}

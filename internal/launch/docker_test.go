@@ -1,0 +1,87 @@
+package launch_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/launch"
+	"github.com/modelhub-ai/modelhub/internal/store"
+	"github.com/modelhub-ai/modelhub/internal/testutil"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testutil.RemoveDemoImages()
+	os.Exit(code)
+}
+
+// cancelling wraps the real engine and cancels a context a set time after
+// Create or Start is called, while the request is in flight.
+type cancelling struct {
+	dockerrun.API
+	at     string // "create" or "start"
+	after  time.Duration
+	cancel context.CancelFunc
+}
+
+func (c *cancelling) Create(ctx context.Context, s dockerrun.Spec) (string, error) {
+	if c.at == "create" {
+		time.AfterFunc(c.after, c.cancel)
+	}
+	return c.API.Create(ctx, s)
+}
+
+func (c *cancelling) Start(ctx context.Context, id string) error {
+	if c.at == "start" {
+		time.AfterFunc(c.after, c.cancel)
+	}
+	return c.API.Start(ctx, id)
+}
+
+// A cancellation at any moment around create and start (a Ctrl-C or SIGTERM
+// in the first tens of milliseconds of `run`) leaves no container behind, on
+// the real engine with the demo image.
+func TestStart_cancelLeavesNoContainer(t *testing.T) {
+	c := testutil.Docker(t)
+	image := testutil.DemoImage(t, c)
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(testutil.DemoModelDir(t))); err != nil {
+		t.Fatal(err)
+	}
+	model := testutil.UniqueName("demo")
+	m := &store.Model{Name: model, Dir: dir, Local: true, Manifest: &store.Manifest{Complete: true, DockerID: image}}
+	n := 0
+	for _, at := range []string{"create", "start"} {
+		for _, after := range []time.Duration{0, time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond,
+			20 * time.Millisecond, 35 * time.Millisecond, 50 * time.Millisecond, 80 * time.Millisecond, 120 * time.Millisecond} {
+			n++
+			ctx, cancel := context.WithCancel(context.Background())
+			d := &cancelling{API: c, at: at, after: after, cancel: cancel}
+			deps := launch.Deps{Docker: func(context.Context) (dockerrun.API, error) { return d, nil }}
+			h, err := launch.Start(ctx, deps, launch.Options{Resolved: m, Timeout: time.Minute}, launch.Events{})
+			if err == nil {
+				// ready before the cancellation: a Ctrl-C now stops it
+				<-ctx.Done()
+				err = h.Stop(ctx)
+			} else if !errors.Is(err, context.Canceled) {
+				t.Errorf("%s+%s: %v", at, after, err)
+			}
+			cancel()
+			cs, lerr := c.List(context.Background(), true)
+			if lerr != nil {
+				t.Fatal(lerr)
+			}
+			for _, ct := range cs {
+				if ct.Model == model {
+					t.Errorf("cancelled %s after %s: container %s left in state %s", at, after, ct.Name, ct.State)
+					c.Remove(context.Background(), ct.ID)
+				}
+			}
+		}
+	}
+	t.Logf("%d cancelled starts", n)
+}
