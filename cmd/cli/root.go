@@ -8,10 +8,13 @@ import (
 	"errors"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/modelhub-ai/modelhub/internal/config"
 )
 
 // Version is set with -ldflags "-X github.com/modelhub-ai/modelhub/cmd/cli.Version=...".
@@ -57,7 +60,7 @@ URLs of its REST API and web UI, or of its Jupyter notebook with --expert.`,
 	})
 	pf := root.PersistentFlags()
 	pf.StringVar(&f.Opts.Index, "index", "", "index URL or path of a models.json (env MODELHUB_INDEX; default the public modelhub index)")
-	pf.StringVar(&f.Opts.Home, "home", "", "folder for downloaded models (env MODELHUB_HOME; default ~/.local/share/modelhub)")
+	pf.StringVar(&f.Opts.Home, "home", "", "folder for downloaded models (env MODELHUB_HOME; default "+config.DefaultHomeHelp(runtime.GOOS)+")")
 	pf.BoolVarP(&f.Opts.Quiet, "quiet", "q", false, "print no progress or notes, only results and errors")
 	pf.BoolVar(&f.Opts.Offline, "offline", false, "never use the network for the index: use the cached copy")
 	pf.BoolVar(&f.Opts.Refresh, "refresh", false, "revalidate the cached index with the server even if it is fresh")

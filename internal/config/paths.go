@@ -55,6 +55,18 @@ func DefaultHome() (string, error) {
 	return filepath.Join(home, ".local", "share", "modelhub"), nil
 }
 
+// DefaultHomeHelp names the default data folder of the platform goos the way
+// --help shows it (environment variables unexpanded).
+func DefaultHomeHelp(goos string) string {
+	switch goos {
+	case "windows":
+		return `%LocalAppData%\modelhub`
+	case "darwin":
+		return "~/Library/Application Support/modelhub"
+	}
+	return "$XDG_DATA_HOME/modelhub or ~/.local/share/modelhub"
+}
+
 // DefaultCache is the cache folder: $MODELHUB_CACHE, else $XDG_CACHE_HOME/modelhub on Unix
 // (~/.cache/modelhub), %LocalAppData%\modelhub\cache on Windows,
 // ~/Library/Caches/modelhub on macOS (os.UserCacheDir).

@@ -53,3 +53,17 @@ func TestDefaultCache(t *testing.T) {
 		t.Errorf("MODELHUB_CACHE ignored: %q", got)
 	}
 }
+
+// --help names the default of the platform it runs on.
+func TestDefaultHomeHelp(t *testing.T) {
+	for goos, want := range map[string]string{
+		"windows": `%LocalAppData%\modelhub`,
+		"darwin":  "~/Library/Application Support/modelhub",
+		"linux":   "$XDG_DATA_HOME/modelhub or ~/.local/share/modelhub",
+		"freebsd": "$XDG_DATA_HOME/modelhub or ~/.local/share/modelhub",
+	} {
+		if got := DefaultHomeHelp(goos); got != want {
+			t.Errorf("DefaultHomeHelp(%s) = %q, want %q", goos, got, want)
+		}
+	}
+}

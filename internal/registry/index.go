@@ -11,9 +11,9 @@ import (
 	"reflect"
 	"sort"
 	"strings"
-	"unicode"
 
 	"github.com/modelhub-ai/modelhub/internal/jsonpos"
+	"github.com/modelhub-ai/modelhub/internal/safepath"
 )
 
 // Entry is one model of the index.
@@ -199,7 +199,9 @@ func article(value string) string {
 	return value
 }
 
-// CheckName accepts a name that is safe as a single folder name on every OS.
+// CheckName accepts a name that is safe as a single folder name on every OS
+// (safepath.CheckSegment: no Windows device name, no trailing dot or space,
+// no character Windows refuses), whatever OS runs the check.
 func CheckName(name string) error {
 	switch {
 	case name == "":
@@ -210,17 +212,15 @@ func CheckName(name string) error {
 		// a hidden folder beside modelhub's own (.staging-NAME), and a MODEL
 		// starting with "." is read as a local path: it could never be pulled
 		return errors.New("the name starts with a dot")
-	case strings.ContainsAny(name, `/\:*?"<>|`):
-		return errors.New("the name contains a path separator or a character not allowed in folder names")
-	case strings.TrimSpace(name) != name || strings.HasSuffix(name, "."):
-		return errors.New("the name starts or ends with a space or ends with a dot")
+	case strings.ContainsAny(name, `/\`):
+		return errors.New("the name contains a path separator")
+	case strings.TrimSpace(name) != name:
+		return errors.New("the name starts or ends with a space")
 	case len(name) > 128:
 		return errors.New("the name is longer than 128 characters")
 	}
-	for _, r := range name {
-		if unicode.IsControl(r) {
-			return errors.New("the name contains control characters")
-		}
+	if err := safepath.CheckSegment(name); err != nil {
+		return fmt.Errorf("the name %w", err)
 	}
 	return nil
 }

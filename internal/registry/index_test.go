@@ -109,12 +109,13 @@ func TestParseMalformed(t *testing.T) {
 }
 
 func TestCheckName(t *testing.T) {
-	for _, ok := range []string{"squeezenet", "deepscan-brats", "colab_liver", "Cardiac-FCN", "v1.2"} {
+	for _, ok := range []string{"squeezenet", "deepscan-brats", "colab_liver", "Cardiac-FCN", "v1.2", "console", "nullnet", "com10", "lpt", "auxiliary.v2"} {
 		if err := CheckName(ok); err != nil {
 			t.Errorf("CheckName(%q) = %v", ok, err)
 		}
 	}
-	for _, bad := range []string{"", ".", "..", ".hidden", ".staging-x", "a/b", `a\b`, "x..y", "tab\tname", "c:", " lead", "trail.", strings.Repeat("a", 200)} {
+	for _, bad := range []string{"", ".", "..", ".hidden", ".staging-x", "a/b", `a\b`, "x..y", "tab\tname", "c:", " lead", "trail.", strings.Repeat("a", 200),
+		"CON", "nul", "Aux.json", "com1", "LPT9.txt", "com¹", "prn ", "a:b", "a|b", "a?", "trail ", "ab"} {
 		if err := CheckName(bad); err == nil {
 			t.Errorf("CheckName(%q) accepted", bad)
 		}

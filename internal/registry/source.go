@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -88,14 +89,50 @@ func (s *Source) Load(ctx context.Context) (*Result, error) {
 	return s.loadURL(ctx)
 }
 
+// FileURLPath turns a file:// URL into the path it names, with Windows
+// rules when windows is set (file:///C:/x/models.json is C:\x\models.json,
+// file://server/share/x is \\server\share\x) and Unix rules otherwise
+// (file:///x/models.json is /x/models.json; only an empty host or localhost).
+func FileURLPath(raw string, windows bool) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", err
+	}
+	if u.Scheme != "file" {
+		return "", fmt.Errorf("not a file:// URL")
+	}
+	host, p := u.Host, u.Path
+	if strings.EqualFold(host, "localhost") {
+		host = ""
+	}
+	if !windows {
+		if host != "" {
+			return "", fmt.Errorf("a file URL names a file on this machine: write file:///PATH, not file://%s/PATH", host)
+		}
+		return p, nil
+	}
+	isDrive := func(s string) bool {
+		return len(s) == 2 && s[1] == ':' && (s[0]|0x20) >= 'a' && (s[0]|0x20) <= 'z'
+	}
+	switch {
+	case isDrive(host): // file://C:/x (a common mistake for file:///C:/x)
+		p = host + p
+	case host != "": // a share: file://server/share/x
+		p = "//" + host + p
+	case len(p) >= 3 && p[0] == '/' && isDrive(p[1:3]): // file:///C:/x
+		p = p[1:]
+	}
+	return strings.ReplaceAll(p, "/", `\`), nil
+}
+
 func (s *Source) loadFile() (*Result, error) {
 	p := s.Location
 	if strings.HasPrefix(p, "file://") {
-		u, err := url.Parse(p)
+		fp, err := FileURLPath(p, runtime.GOOS == "windows")
 		if err != nil {
-			return nil, fmt.Errorf("index %s: %w", p, err)
+			return nil, fmt.Errorf("index %s: %w (check --index or MODELHUB_INDEX)", p, err)
 		}
-		p = filepath.FromSlash(u.Path)
+		p = fp
 	}
 	data, err := os.ReadFile(p)
 	if err != nil {

@@ -228,3 +228,32 @@ func TestSourceDamagedCacheIsRefetched(t *testing.T) {
 		t.Errorf("full downloads = %d, want 2", full)
 	}
 }
+
+// file:// URLs become paths by each platform's rules, whatever platform runs
+// the test.
+func TestFileURLPath(t *testing.T) {
+	for _, tc := range []struct {
+		url     string
+		windows bool
+		want    string
+	}{
+		{"file:///C:/path/models.json", true, `C:\path\models.json`},
+		{"file:///c:/My%20Models/models.json", true, `c:\My Models\models.json`},
+		{"file://localhost/C:/path/models.json", true, `C:\path\models.json`},
+		{"file://C:/path/models.json", true, `C:\path\models.json`},
+		{"file://server/share/models.json", true, `\\server\share\models.json`},
+		{"file:///home/me/models.json", true, `\home\me\models.json`},
+		{"file:///home/me/models.json", false, "/home/me/models.json"},
+		{"file://localhost/srv/models.json", false, "/srv/models.json"},
+		{"file:///C:/path/models.json", false, "/C:/path/models.json"},
+		{"file:///tmp/a%20b.json", false, "/tmp/a b.json"},
+	} {
+		got, err := FileURLPath(tc.url, tc.windows)
+		if err != nil || got != tc.want {
+			t.Errorf("FileURLPath(%q, windows=%v) = %q, %v; want %q", tc.url, tc.windows, got, err, tc.want)
+		}
+	}
+	if _, err := FileURLPath("file://server/models.json", false); err == nil || !strings.Contains(err.Error(), "file:///PATH") {
+		t.Errorf("a host on Unix: %v", err)
+	}
+}

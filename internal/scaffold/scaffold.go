@@ -17,8 +17,10 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+
 	"github.com/modelhub-ai/modelhub/internal/config"
 	"github.com/modelhub-ai/modelhub/internal/fetch"
+	"github.com/modelhub-ai/modelhub/internal/safepath"
 )
 
 //go:embed all:template
@@ -44,6 +46,9 @@ func ValidName(name string) error {
 	// a trailing dot: the index would skip the name (and Windows drops it from folder names)
 	if !nameRE.MatchString(name) || strings.Contains(name, "..") || strings.HasSuffix(name, ".") {
 		return fmt.Errorf("%w %q: use letters, digits, '-', '_' and '.', starting with a letter or digit, with no \"..\" and no dot at the end, e.g. my-model", ErrInvalidName, name)
+	}
+	if safepath.IsReserved(name) {
+		return fmt.Errorf("%w %q: it is a Windows device name (CON, PRN, AUX, NUL, COM0-9, LPT0-9, also with an extension), which no folder can be called there; e.g. my-model", ErrInvalidName, name)
 	}
 	return nil
 }

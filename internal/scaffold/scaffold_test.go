@@ -143,7 +143,7 @@ func TestValidName(t *testing.T) {
 			t.Errorf("new accepts %q, the index skips it: %v", name, registry.CheckName(name))
 		}
 	}
-	for _, bad := range []string{"", ".", "..", "a/b", `a\b`, "-x", ".hidden", "a..b", "with space", "trailing."} {
+	for _, bad := range []string{"", ".", "..", "a/b", `a\b`, "-x", ".hidden", "a..b", "with space", "trailing.", "CON", "nul", "Com1", "lpt9.model", "aux.v1"} {
 		if err := ValidName(bad); !errors.Is(err, ErrInvalidName) {
 			t.Errorf("%q: got %v", bad, err)
 		}

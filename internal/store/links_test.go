@@ -116,3 +116,40 @@ func TestRemoveAndStaging_doNotFollowLinks(t *testing.T) {
 		t.Errorf("the folder outside holds %v", ents)
 	}
 }
+
+// A .trash-NAME-N folder left by a failed removal is removed by the next pull
+// or rm of any model, unless its model is in use (its lock is held).
+func TestSweepTrash(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t)
+	ctx := context.Background()
+	mk := func(name string) string {
+		p := filepath.Join(fx.s.ModelsDir(), name)
+		if err := os.MkdirAll(filepath.Join(p, "contrib_src"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(p, "contrib_src", "w.bin"), []byte("x"), 0o644)
+		return p
+	}
+	own, free, busy := mk(".trash-demo-1"), mk(".trash-other-model-2"), mk(".trash-busy-3")
+	l, err := LockModel(ctx, fx.s.Home, "Busy", time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.pull(ctx, "demo", PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]bool{own: false, free: false, busy: true} {
+		if _, err := os.Stat(p); (err == nil) != want {
+			t.Errorf("after pull: %s exists=%v, want %v", filepath.Base(p), err == nil, want)
+		}
+	}
+	l.Unlock()
+	dir := filepath.Join(fx.s.ModelsDir(), "Demo")
+	if err := fx.s.Remove(ctx, dir, time.Second, nil); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(fx.s.ModelsDir()); len(ents) != 0 {
+		t.Errorf("after rm: %v left", ents)
+	}
+}

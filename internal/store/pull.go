@@ -121,6 +121,7 @@ func (s *Store) Pull(ctx context.Context, m *Model, o PullOptions) (*PullResult,
 	defer lock.Unlock()
 
 	s.recoverSwap(m.Name, m.Dir)
+	s.sweepTrash(m.Name)
 	// Another process may have finished this model while we waited.
 	var cur *Manifest
 	if man, err := ReadManifest(m.Dir); err == nil && man.Complete {

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/gofrs/flock"
 )
 
 // ErrNotDownloaded: rm was given a name that is not under Home/models.
@@ -53,22 +55,26 @@ func (s *Store) Remove(ctx context.Context, dir string, lockTimeout time.Duratio
 		return err
 	}
 	defer lock.Unlock()
-	// Leftovers of a removal an older version could not finish.
-	litter := s.trashOf(name)
 	// Nothing moves until everything can be deleted: files a model container
 	// wrote as root are given back first, or the error says how to.
 	image := imageOf(dir)
-	for _, p := range append([]string{dir, s.stagingDir(name), s.oldDir(name)}, litter...) {
+	for _, p := range []string{dir, s.stagingDir(name), s.oldDir(name)} {
 		if err := s.ensureRemovable(ctx, p, image); err != nil {
 			return err
 		}
 	}
-	trash := filepath.Join(s.ModelsDir(), ".trash-"+strings.ToLower(name)+"-"+fmt.Sprint(time.Now().UnixNano()))
+	// Leftovers of removals that failed on such files (older versions):
+	// given back too when possible, then swept.
+	for _, p := range s.trashOf(name) {
+		_ = s.ensureRemovable(ctx, p, imageOf(p))
+	}
+	s.sweepTrash(name)
+	trash := filepath.Join(s.ModelsDir(), trashPrefix+strings.ToLower(name)+"-"+fmt.Sprint(time.Now().UnixNano()))
 	if err := os.Rename(dir, trash); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove %s: %w", dir, err)
 	}
 	var errs []error
-	for _, p := range append([]string{trash, s.stagingDir(name), s.oldDir(name)}, litter...) {
+	for _, p := range []string{trash, s.stagingDir(name), s.oldDir(name)} {
 		if err := os.RemoveAll(p); err != nil {
 			errs = append(errs, err)
 		}
@@ -81,7 +87,7 @@ func (s *Store) Remove(ctx context.Context, dir string, lockTimeout time.Duratio
 
 // trashOf lists the .trash-NAME-NANOSECONDS folders of the model name.
 func (s *Store) trashOf(name string) []string {
-	prefix := ".trash-" + strings.ToLower(name) + "-"
+	prefix := trashPrefix + strings.ToLower(name) + "-"
 	matches, _ := filepath.Glob(filepath.Join(s.ModelsDir(), prefix+"*"))
 	var out []string
 	for _, m := range matches {
@@ -91,6 +97,40 @@ func (s *Store) trashOf(name string) []string {
 		}
 	}
 	return out
+}
+
+// trashPrefix starts the name of a model folder being removed
+// (.trash-NAME-NANOSECONDS): renamed aside first, so a half-deleted model is
+// never mistaken for one.
+const trashPrefix = ".trash-"
+
+// sweepTrash removes the trash folders failed removals left: those of model
+// held (whose lock the caller holds) and of every model whose lock is free;
+// one whose model is in use is left for a later pull or rm. It is best effort:
+// what cannot be removed now is tried again next time.
+func (s *Store) sweepTrash(held string) {
+	ents, err := os.ReadDir(s.ModelsDir())
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), trashPrefix)
+		i := strings.LastIndex(rest, "-")
+		if !ok || i <= 0 {
+			continue
+		}
+		name, p := rest[:i], filepath.Join(s.ModelsDir(), e.Name())
+		if strings.EqualFold(name, held) {
+			_ = os.RemoveAll(p)
+			continue
+		}
+		fl := flock.New(LockPath(s.Home, name))
+		if ok, err := fl.TryLock(); err != nil || !ok {
+			continue
+		}
+		_ = os.RemoveAll(p)
+		_ = fl.Unlock()
+	}
 }
 
 func readJSON(path string, v any) error {
