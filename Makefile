@@ -5,7 +5,7 @@ PKG     := github.com/modelhub-ai/modelhub
 LDFLAGS := -s -w -X $(PKG)/cmd/cli.Version=$(VERSION)
 BIN     := bin/modelhub
 
-.PHONY: build test install bench fuzz demo cross dist clean conformance
+.PHONY: build test install bench fuzz demo cross dist image clean conformance
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/modelhub
@@ -73,6 +73,19 @@ dist: cross
 	done; \
 	cd dist/release && sha256sum *.tar.gz *.zip > SHA256SUMS && cat SHA256SUMS; \
 	ls -l ../cross
+
+# image builds the modelhub image (FROM scratch: the static binary, the host's CA
+# certificates, user 65532) with no base image to pull, so it works offline. The
+# release process pushes $(IMAGE):$(VERSION); `modelhub deploy` uses that name.
+IMAGE    ?= ghcr.io/modelhub-ai/modelhub
+CA_CERTS ?= /etc/ssl/certs/ca-certificates.crt
+DOCKER   ?= docker
+
+image:
+	CGO_ENABLED=0 GOOS=linux $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o dist/image/modelhub ./cmd/modelhub
+	$(GO) run ./internal/tools/imagecontext -bin dist/image/modelhub -certs $(CA_CERTS) -version $(VERSION) \
+		| $(DOCKER) build -t $(IMAGE):$(VERSION) -
+	@echo "built $(IMAGE):$(VERSION)"
 
 clean:
 	rm -rf bin dist

@@ -55,6 +55,7 @@ type dockerCleanup struct{ m *testing.M }
 func (d dockerCleanup) Run() int {
 	code := d.m.Run()
 	testutil.RemoveDemoImages()
+	testutil.RemoveModelhubImage()
 	if isolatedDir != "" {
 		os.RemoveAll(isolatedDir)
 	}
@@ -82,6 +83,7 @@ func init() {
 	scriptCmds["serve-demo-model"] = cmdServeDemoModel
 	scriptCmds["stop-demo-index"] = cmdStopDemoIndex
 	scriptCmds["stop-demo-files"] = cmdStopDemoFiles
+	scriptCmds["stop-registry"] = cmdStopRegistry
 	scriptCmds["http-get"] = cmdHTTPGet
 	scriptCmds["container"] = cmdContainer
 	scriptCmds["hold-port"] = cmdHoldPort
@@ -247,13 +249,17 @@ func cmdHoldPort(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // registry-image: serve an in-process registry holding a unique demo image
-// that is not present locally; $REMOTE_IMAGE names it.
+// that is not present locally; $REMOTE_IMAGE names it. `stop-registry` stops
+// the registry.
 func cmdRegistryImage(ts *testscript.TestScript, neg bool, args []string) {
 	c := mustDocker(ts)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	host, stop := testutil.StartRegistry()
+	stop = sync.OnceFunc(stop)
 	ts.Defer(stop)
+	registries.Store(ts, stop)
+	ts.Defer(func() { registries.Delete(ts) })
 	local, err := testutil.BuildUniqueDemoImage(ctx, c)
 	ts.Check(err)
 	remote, err := testutil.MoveToRegistry(ctx, c, local, host)
@@ -266,6 +272,17 @@ func cmdRegistryImage(ts *testscript.TestScript, neg bool, args []string) {
 		testutil.RemoveImage(c, remote)
 	})
 	ts.Setenv("REMOTE_IMAGE", remote)
+}
+
+var registries sync.Map // *testscript.TestScript -> func()
+
+// stop-registry: stop the registry of registry-image.
+func cmdStopRegistry(ts *testscript.TestScript, neg bool, args []string) {
+	v, ok := registries.Load(ts)
+	if !ok {
+		ts.Fatalf("stop-registry: no registry-image in this script")
+	}
+	v.(func())()
 }
 
 // serve-demo-model [-gpu]: serve, on 127.0.0.1, an index whose only entry is

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -23,6 +24,7 @@ type PullOptions struct {
 
 	Model  string
 	Update bool
+	Commit string
 	Jobs   int
 	JSON   bool
 }
@@ -51,6 +53,14 @@ directory with init/init.json, which is used in place and never downloaded.`,
 			if opts.Jobs < 1 {
 				return usageErrorf("--jobs must be at least 1, got %d", opts.Jobs)
 			}
+			if opts.Commit != "" {
+				if opts.Update {
+					return usageErrorf("--commit and --update contradict each other: --update goes to the tip of the branch; pass one")
+				}
+				if !isFullCommit(opts.Commit) {
+					return usageErrorf("--commit needs a full 40-character commit hash, got %q", opts.Commit)
+				}
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -58,6 +68,7 @@ directory with init/init.json, which is used in place and never downloaded.`,
 		},
 	}
 	cmd.Flags().BoolVarP(&opts.Update, "update", "u", false, "bring a downloaded model to the tip of its branch (unchanged files are kept)")
+	cmd.Flags().StringVar(&opts.Commit, "commit", "", "install this commit of the model's branch (a full hash) instead of its tip")
 	cmd.Flags().IntVarP(&opts.Jobs, "jobs", "j", 4, "how many files to download at once")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print {name, path, docker_id, files} as JSON")
 	return cmd
@@ -141,7 +152,11 @@ func pullModel(ctx context.Context, opts *PullOptions) (*store.Model, *store.Pul
 	if err != nil {
 		return nil, nil, err
 	}
-	if opts.Update && !m.Local && opts.InUse != nil {
+	if opts.Commit != "" && m.Local {
+		return nil, nil, fmt.Errorf("%s is a local model folder: --commit applies only to models from the index", m.Dir)
+	}
+	moves := opts.Update || (opts.Commit != "" && (m.Manifest == nil || !strings.EqualFold(m.Manifest.Commit, opts.Commit)))
+	if moves && !m.Local && opts.InUse != nil {
 		// Swapping the folder under a running container would pull the
 		// files out from under it.
 		busy, err := opts.InUse(ctx, m.Name, m.Dir)
@@ -154,9 +169,22 @@ func pullModel(ctx context.Context, opts *PullOptions) (*store.Model, *store.Pul
 	}
 	pp := newPullProgress(opts.IO)
 	defer pp.close()
-	res, err := s.Pull(ctx, m, pp.options(store.PullOptions{Update: opts.Update, Jobs: opts.Jobs}))
+	res, err := s.Pull(ctx, m, pp.options(store.PullOptions{Update: opts.Update, Commit: opts.Commit, Jobs: opts.Jobs}))
 	if err != nil {
 		return nil, nil, err
 	}
 	return res.Model, res, nil
+}
+
+// isFullCommit: 40 hexadecimal digits (a git SHA-1).
+func isFullCommit(s string) bool {
+	if len(s) != 40 {
+		return false
+	}
+	for _, r := range s {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", r) {
+			return false
+		}
+	}
+	return true
 }

@@ -26,12 +26,16 @@ func Test_NewCmdPull_flags(t *testing.T) {
 		{args: "", wantErr: "needs one MODEL"},
 		{args: "a b", wantErr: "takes one MODEL, got 2"},
 		{args: "--jobs 0 demo", wantErr: "--jobs must be at least 1"},
+		{args: "--commit " + strings.Repeat("aB", 20) + " demo", want: PullOptions{Model: "demo", Commit: strings.Repeat("aB", 20), Jobs: 4}},
+		{args: "--commit abc123 demo", wantErr: "--commit needs a full 40-character commit hash"},
+		{args: "--commit " + strings.Repeat("g", 40) + " demo", wantErr: "--commit needs a full 40-character commit hash"},
+		{args: "-u --commit " + strings.Repeat("a", 40) + " demo", wantErr: "--commit and --update contradict"},
 	} {
 		got := flagCase(t, NewCmdPull, tc.args, tc.wantErr, false)
 		if got == nil {
 			continue
 		}
-		if got.Model != tc.want.Model || got.Update != tc.want.Update || got.Jobs != tc.want.Jobs || got.JSON != tc.want.JSON {
+		if got.Model != tc.want.Model || got.Update != tc.want.Update || got.Commit != tc.want.Commit || got.Jobs != tc.want.Jobs || got.JSON != tc.want.JSON {
 			t.Errorf("%q: got %+v, want %+v", tc.args, got, tc.want)
 		}
 	}

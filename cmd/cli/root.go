@@ -100,6 +100,7 @@ func commands(f *Factory) []*cobra.Command {
 		NewCmdLogs(f, nil),
 		NewCmdUI(f, nil),
 		NewCmdRm(f, nil),
+		NewCmdDeploy(f, nil),
 		NewCmdValidate(f, nil),
 		NewCmdNew(f, nil),
 		NewCmdTest(f, nil),

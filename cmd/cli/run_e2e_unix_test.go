@@ -186,7 +186,8 @@ func Test_run_bash_pty(t *testing.T) {
 	c := testutil.Docker(t)
 	model, env := e2eModel(t, testutil.DemoImage(t, c))
 	cleanupModel(t, model)
-	cmd := exec.Command("modelhub", "run", "-b", "--api-port", fmt.Sprint(testutil.FreePort(t)), model)
+	api, jup := testutil.FreePort(t), testutil.FreePort(t)
+	cmd := exec.Command("modelhub", "run", "-b", "--api-port", fmt.Sprint(api), "--jupyter-port", fmt.Sprint(jup), model)
 	cmd.Env = env
 	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 31, Cols: 97})
 	if err != nil {
@@ -196,6 +197,23 @@ func Test_run_bash_pty(t *testing.T) {
 	var out safeBuffer
 	go io.Copy(&out, ptmx)
 	waitFor(t, &out, regexp.MustCompile(`demo\$ `), 30*time.Second)
+	// both ports are published, as start.py did, and printed
+	if want := fmt.Sprintf("published ports: REST API (port 80) at http://127.0.0.1:%d, notebook (port 8080) at http://127.0.0.1:%d", api, jup); !strings.Contains(out.String(), want) {
+		t.Errorf("output lacks %q:\n%s", want, out.String())
+	}
+	cs, err := c.List(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ct := range cs {
+		published := map[int]int{}
+		for _, p := range ct.Ports {
+			published[p.Container] = p.Host
+		}
+		if ct.Model == model && (len(published) != 2 || published[80] != api || published[8080] != jup) {
+			t.Errorf("published ports %v, want 80 -> %d and 8080 -> %d", ct.Ports, api, jup)
+		}
+	}
 	io.WriteString(ptmx, "echo hello $((1+1))\r")
 	waitFor(t, &out, regexp.MustCompile(`hello \$\(\(1\+1\)\)`), 10*time.Second)
 	io.WriteString(ptmx, "size\r")

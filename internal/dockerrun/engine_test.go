@@ -296,3 +296,40 @@ func TestEngine_imageRemoveInUse(t *testing.T) {
 		t.Errorf("remove of a missing image: %v", err)
 	}
 }
+
+func TestEngine_volumes(t *testing.T) {
+	c := testutil.Docker(t)
+	ctx := t.Context()
+	name := testutil.UniqueName("modelhub-test-vol")
+	v, err := c.VolumeCreate(ctx, name, map[string]string{"ai.modelhub.test": "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.VolumeRemove(context.Background(), name) })
+	if v.Name != name || !strings.HasPrefix(v.Mountpoint, "/") {
+		t.Errorf("volume %+v", v)
+	}
+	img := testutil.DemoImage(t, c)
+	id, err := c.CreateContainer(ctx, dockerrun.ContainerSpec{
+		Name: testutil.UniqueName("modelhub-test-generic"), Image: img, Cmd: []string{"python3", "run.py"},
+		Env: []string{"A=1"}, User: "65532:65532", HostIP: "127.0.0.1", Ports: []dockerrun.Port{{Container: 80, Host: testutil.FreePort(t)}},
+		Mounts: []dockerrun.Mount{{Volume: name, Target: "/models"}, {HostPath: v.Mountpoint, Target: "/contrib_src", ReadOnly: true}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	removeAfter(t, c, id)
+	ct, err := c.Inspect(ctx, id)
+	if err != nil || ct.ContribSrc != v.Mountpoint || len(ct.Ports) != 1 {
+		t.Errorf("inspect %+v %v", ct, err)
+	}
+	// once the container is gone the volume can be removed, and removing it again is no error
+	if err := c.Remove(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := c.VolumeRemove(ctx, name); err != nil {
+			t.Errorf("remove volume: %v", err)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -19,6 +20,9 @@ import (
 
 // ErrBranchNotFound: the remote has no such branch.
 var ErrBranchNotFound = errors.New("branch not found")
+
+// ErrCommitNotFound: the commit asked for is not in the branch's history.
+var ErrCommitNotFound = errors.New("commit not found")
 
 // CloneProgress is one progress report from the remote ("Counting objects:
 // 50% (1/2)"). Percent, Current and Total are -1 when the line has none.
@@ -42,6 +46,10 @@ type CloneOptions struct {
 	Dir string
 	// Depth of history; 0 means 1 (a shallow clone).
 	Depth int
+	// Commit, when set, is the full hash to check out: it must be in
+	// Branch's history. The tip is cloned shallow first; only when the
+	// branch has moved past Commit is its whole history fetched.
+	Commit string
 	// Progress receives the remote's progress lines.
 	Progress func(CloneProgress)
 	// Origin names where URL came from, for what to check when the clone
@@ -79,7 +87,40 @@ func Clone(ctx context.Context, o CloneOptions) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("clone %s: read HEAD: %w", o.URL, err)
 	}
-	return head.Hash().String(), nil
+	if o.Commit == "" || strings.EqualFold(head.Hash().String(), o.Commit) {
+		return head.Hash().String(), nil
+	}
+	return cloneCommit(ctx, o, co)
+}
+
+// cloneCommit clones the whole history of the branch again and checks out
+// o.Commit (detached).
+func cloneCommit(ctx context.Context, o CloneOptions, co *git.CloneOptions) (string, error) {
+	if err := os.RemoveAll(o.Dir); err != nil {
+		return "", err
+	}
+	full := *co
+	full.Depth = 0
+	full.NoCheckout = true
+	repo, err := git.PlainCloneContext(ctx, o.Dir, false, &full)
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		return "", cloneErr(o, err)
+	}
+	h := plumbing.NewHash(strings.ToLower(o.Commit))
+	if _, err := repo.CommitObject(h); err != nil {
+		return "", fmt.Errorf("clone %s: %w: %s is not in the history of branch %q (pin a commit of that branch, or drop --commit)", o.URL, ErrCommitNotFound, o.Commit, o.Branch)
+	}
+	wt, err := repo.Worktree()
+	if err == nil {
+		err = wt.Checkout(&git.CheckoutOptions{Hash: h, Force: true})
+	}
+	if err != nil {
+		return "", fmt.Errorf("clone %s: check out %s: %w", o.URL, o.Commit, err)
+	}
+	return h.String(), nil
 }
 
 func cloneErr(o CloneOptions, err error) error {

@@ -156,3 +156,42 @@ func TestDefaultBranch(t *testing.T) {
 		t.Errorf("DefaultBranch of a missing repository: no error")
 	}
 }
+
+func TestClone_commit(t *testing.T) {
+	t.Parallel()
+	gs := testutil.NewGitServer(t)
+	repo := gs.Repo(t, "model", map[string]string{"a.txt": "first"})
+	first := repo.Head()
+	repo.WriteFiles(map[string]string{"a.txt": "second"})
+	second := repo.Commit("second")
+
+	// the tip: a shallow clone is enough
+	dir := filepath.Join(t.TempDir(), "tip")
+	hash, err := Clone(context.Background(), CloneOptions{URL: repo.URL, Branch: "master", Dir: dir, Commit: second})
+	if err != nil || hash != second {
+		t.Fatalf("clone at the tip: %s %v, want %s", hash, err, second)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".git", "shallow")); err != nil {
+		t.Errorf("a clone of the tip commit is not shallow: %v", err)
+	}
+
+	// an older commit of the branch: checked out
+	dir = filepath.Join(t.TempDir(), "old")
+	hash, err = Clone(context.Background(), CloneOptions{URL: repo.URL, Branch: "master", Dir: dir, Commit: strings.ToUpper(first)})
+	if err != nil || hash != first {
+		t.Fatalf("clone of the first commit: %s %v, want %s", hash, err, first)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "a.txt")); string(got) != "first" {
+		t.Errorf("a.txt = %q, want the first commit's content", got)
+	}
+	if h, _, err := LocalHead(dir); err != nil || h != first {
+		t.Errorf("LocalHead = %s %v, want %s", h, err, first)
+	}
+
+	// a commit that is not on the branch
+	dir = filepath.Join(t.TempDir(), "none")
+	_, err = Clone(context.Background(), CloneOptions{URL: repo.URL, Branch: "master", Dir: dir, Commit: strings.Repeat("ab", 20)})
+	if !errors.Is(err, ErrCommitNotFound) || !strings.Contains(err.Error(), "not in the history of branch \"master\"") {
+		t.Errorf("unknown commit: %v, want ErrCommitNotFound naming the branch", err)
+	}
+}

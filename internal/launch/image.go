@@ -76,7 +76,7 @@ func updateImage(ctx context.Context, d dockerrun.API, ref string, old dockerrun
 		}
 		return fmt.Errorf("--update-image: %w", err)
 	}
-	ev.note("removed the local image %s (kept until the new one is pulled)", ref)
+	ev.note("removed the local image %s (a copy stays until the new one is in place)", ref)
 	if err := pullImage(ctx, d, ref, platform, ev); err != nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupWait)
 		defer cancel()

@@ -328,7 +328,7 @@ func acquire(ctx context.Context, s *store.Store, m *store.Model, update bool, e
 	if m.Complete() && !m.Local && m.Manifest != nil {
 		changed = len(m.Manifest.Changed(m.Dir))
 	}
-	if !m.Local && (!m.Complete() || update || changed > 0) {
+	if !m.Complete() || update || changed > 0 { // a local folder is only checked
 		if s == nil {
 			return nil, errors.New("launch: no store to pull " + m.Name)
 		}

@@ -25,6 +25,10 @@ import (
 type PullOptions struct {
 	// Update brings a downloaded model to the tip of its branch.
 	Update bool
+	// Commit pins the full commit hash to install (it must be in the
+	// branch's history): a model downloaded at another commit is replaced,
+	// one at this commit is only checked.
+	Commit string
 	// Jobs is how many files download at once (0: fetch.DefaultJobs).
 	Jobs int
 	// HTTPClient for the downloads (nil: fetch's default).
@@ -136,11 +140,13 @@ func (s *Store) Pull(ctx context.Context, m *Model, o PullOptions) (*PullResult,
 	if entry == nil {
 		return nil, fmt.Errorf("model %s has no index entry", m.Name)
 	}
-	if cur != nil && !o.Update {
+	if cur != nil && !o.Update && (o.Commit == "" || strings.EqualFold(cur.Commit, o.Commit)) {
 		return s.repair(ctx, m, cur, o, res)
 	}
 	target, branch := "", ""
-	if cur != nil {
+	if o.Commit != "" {
+		target = strings.ToLower(o.Commit)
+	} else if cur != nil {
 		if s.Index != nil {
 			if ix, err := s.Index(ctx); err == nil {
 				if e, err := ix.Lookup(m.Name); err == nil {
@@ -173,7 +179,7 @@ func (s *Store) Pull(ctx context.Context, m *Model, o PullOptions) (*PullResult,
 	m.Entry = entry
 
 	stage := s.stagingDir(m.Name)
-	ci, cloned, err := s.stageClone(ctx, stage, entry, branch, target, o)
+	ci, cloned, err := s.stageClone(ctx, stage, entry, branch, target, o.Commit != "", o)
 	if err != nil {
 		return nil, err
 	}
@@ -239,7 +245,8 @@ func short(commit string) string {
 // set), reusing one left by an interrupted pull. branch is the branch to
 // clone; "" means the index's, or the remote's default branch when the
 // index's does not exist (with a note naming both).
-func (s *Store) stageClone(ctx context.Context, stage string, entry *registry.Entry, branch, target string, o PullOptions) (ci cloneInfo, cloned bool, err error) {
+// With pin, target may be any commit of the branch, not only its tip.
+func (s *Store) stageClone(ctx context.Context, stage string, entry *registry.Entry, branch, target string, pin bool, o PullOptions) (ci cloneInfo, cloned bool, err error) {
 	// A staging folder is ours: anything else found under its name (a link
 	// to elsewhere) is dropped, never followed.
 	if fi, err := os.Lstat(stage); err == nil && !fi.IsDir() {
@@ -272,9 +279,18 @@ func (s *Store) stageClone(ctx context.Context, stage string, entry *registry.En
 	if err := os.RemoveAll(stage); err != nil {
 		return ci, false, err
 	}
+	clone := func(b string) (string, error) {
+		co := fetch.CloneOptions{URL: entry.GitHub, Branch: b, Dir: stage, Progress: o.Clone}
+		if pin {
+			co.Commit = target
+			o.note("cloning %s (branch %s, commit %s)", entry.GitHub, b, short(target))
+		} else {
+			o.note("cloning %s (branch %s)", entry.GitHub, b)
+		}
+		return fetch.Clone(ctx, co)
+	}
 	ci = cloneInfo{URL: entry.GitHub, Branch: wanted}
-	o.note("cloning %s (branch %s)", entry.GitHub, wanted)
-	commit, err := fetch.Clone(ctx, fetch.CloneOptions{URL: entry.GitHub, Branch: wanted, Dir: stage, Progress: o.Clone})
+	commit, err := clone(wanted)
 	if errors.Is(err, fetch.ErrBranchNotFound) && branch == "" {
 		// The index names a branch the repository does not have (the
 		// notebook repositories have only "main" where the index says
@@ -284,7 +300,7 @@ func (s *Store) stageClone(ctx context.Context, stage string, entry *registry.En
 			os.RemoveAll(stage)
 			o.note("%s has no branch %q (the index's github_branch); cloning its default branch %q instead", entry.GitHub, wanted, def)
 			ci = cloneInfo{URL: entry.GitHub, Branch: def, Wanted: wanted}
-			commit, err = fetch.Clone(ctx, fetch.CloneOptions{URL: entry.GitHub, Branch: def, Dir: stage, Progress: o.Clone})
+			commit, err = clone(def)
 		} else if ctx.Err() != nil {
 			err = ctx.Err()
 		}

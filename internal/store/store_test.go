@@ -557,3 +557,66 @@ func TestPull_stagedCloneOutdated(t *testing.T) {
 		t.Errorf("result %+v notes %q, want a fresh clone of %s", res, notes, fixed)
 	}
 }
+
+// A pinned commit: an older commit of the branch is installed; a pull of the
+// same commit is only checked; another commit replaces it.
+func TestPull_commit(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t)
+	ctx := context.Background()
+	first := fx.repo.Head()
+	fx.repo.WriteFiles(map[string]string{"contrib_src/run.py": "print('v2')\n"})
+	second := fx.repo.Commit("v2")
+	dir := filepath.Join(fx.s.ModelsDir(), "Demo")
+
+	if _, err := fx.pull(ctx, "demo", PullOptions{Commit: first}); err != nil {
+		t.Fatal(err)
+	}
+	if man := fx.checkComplete(dir); man.Commit != first {
+		t.Errorf("commit %s, want the pinned %s", man.Commit, first)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "contrib_src/run.py")); string(got) != "print('hi')\n" {
+		t.Errorf("run.py = %q, want the first commit's", got)
+	}
+
+	gitBefore, filesBefore := fx.gs.Requests(), fx.fs.Count("")
+	res, err := fx.pull(ctx, "demo", PullOptions{Commit: first})
+	if err != nil || !res.UpToDate || res.Cloned {
+		t.Fatalf("pull of the installed commit: %+v %v, want up to date", res, err)
+	}
+	if fx.gs.Requests() != gitBefore || fx.fs.Count("") != filesBefore {
+		t.Error("pull of the installed commit used the network")
+	}
+
+	res, err = fx.pull(ctx, "demo", PullOptions{Commit: second})
+	if err != nil || !res.Cloned || res.Fetched != 0 || res.Reused != 2 {
+		t.Fatalf("pull of another commit: %+v %v, want a clone that keeps both files", res, err)
+	}
+	if man := fx.checkComplete(dir); man.Commit != second {
+		t.Errorf("commit %s, want %s", man.Commit, second)
+	}
+
+	_, err = fx.pull(ctx, "demo", PullOptions{Commit: strings.Repeat("cd", 20)})
+	if !errors.Is(err, fetch.ErrCommitNotFound) {
+		t.Errorf("unknown commit: %v, want ErrCommitNotFound", err)
+	}
+	if man := fx.checkComplete(dir); man.Commit != second {
+		t.Errorf("a failed pinned pull changed the model to %s", man.Commit)
+	}
+}
+
+func TestPeek(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t)
+	ix, _ := fx.s.Index(context.Background())
+	commit, in, err := Peek(context.Background(), &ix.Models[0])
+	if err != nil || commit != fx.repo.Head() || in.DockerID != "modelhub/demo" {
+		t.Fatalf("Peek = %s %+v %v, want the tip and its docker_id", commit, in, err)
+	}
+	if fx.fs.Count("") != 0 {
+		t.Error("Peek downloaded external files")
+	}
+	if ents, _ := os.ReadDir(fx.s.ModelsDir()); len(ents) != 0 {
+		t.Errorf("Peek wrote into the models folder: %v", ents)
+	}
+}

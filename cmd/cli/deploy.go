@@ -1,0 +1,188 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/modelhub-ai/modelhub/internal/config"
+	"github.com/modelhub-ai/modelhub/internal/kube"
+	"github.com/modelhub-ai/modelhub/internal/registry"
+	"github.com/modelhub-ai/modelhub/internal/store"
+)
+
+// DeployOptions are the inputs of `modelhub deploy`.
+type DeployOptions struct {
+	IO      *IOStreams
+	Factory *Factory
+
+	Model  string
+	Kube   bool
+	Output string
+	GPU    bool
+	CPU    bool
+	// K holds the flags that go into the objects as they are.
+	K kube.Options
+}
+
+// NewCmdDeploy builds `modelhub deploy`.
+func NewCmdDeploy(f *Factory, runF func(context.Context, *DeployOptions) error) *cobra.Command {
+	opts := &DeployOptions{IO: f.IO, Factory: f}
+	var replicas int
+	cmd := &cobra.Command{
+		Use:   "deploy MODEL --kube",
+		Short: "Write the Kubernetes objects that serve a model in a cluster",
+		Long: `Write, as YAML, the Kubernetes objects that serve MODEL in a cluster: a Deployment
+running the model's image unchanged, a Service (ClusterIP unless --service-type), and
+with --pvc a PersistentVolumeClaim for the model's files. An init container runs the
+modelhub image and pulls the model inside the cluster, pinned to the commit installed
+here (or, when the model is not installed, the tip of its index branch now). Nothing is
+sent to a cluster: apply the output with kubectl.`,
+		Example: `  modelhub deploy squeezenet --kube > squeezenet.yaml && kubectl apply -f squeezenet.yaml
+  modelhub deploy deepscan-brats --kube --replicas 2 --namespace radiology --pvc 20Gi
+  modelhub deploy squeezenet --kube --service-type LoadBalancer -o squeezenet.yaml`,
+		GroupID:           "use",
+		Args:              exactArgs(1, "one MODEL"),
+		ValidArgsFunction: completeModels(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Model = args[0]
+			if !opts.Kube {
+				return usageErrorf("deploy needs a target: pass --kube (Kubernetes is the only one so far)")
+			}
+			if opts.GPU && opts.CPU {
+				return usageErrorf("--gpu and --cpu contradict each other; pass one")
+			}
+			if replicas < 1 || replicas > 1000 {
+				return usageErrorf("--replicas must be between 1 and 1000, got %d", replicas)
+			}
+			opts.K.Replicas = int32(replicas)
+			if opts.K.StartupTimeout < 10*time.Second {
+				return usageErrorf("--startup-timeout must be between 10s and 24h, got %s", opts.K.StartupTimeout)
+			}
+			if opts.Output == "-" {
+				opts.Output = ""
+			}
+			if err := opts.K.CheckFlags(); err != nil {
+				return &UsageError{Err: err}
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return deployRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&opts.Kube, "kube", false, "write Kubernetes objects (required: the only target so far)")
+	fl.StringVarP(&opts.Output, "output", "o", "", "write the YAML to FILE (atomically) instead of stdout")
+	fl.IntVar(&replicas, "replicas", 1, "how many pods serve the model")
+	fl.StringVarP(&opts.K.Namespace, "namespace", "n", "", "namespace of the objects (default: kubectl's current one)")
+	fl.StringVar(&opts.K.Name, "name", "", "name of the objects (default: the model's name made a valid Kubernetes name)")
+	fl.StringVar(&opts.K.PVCSize, "pvc", "", "keep the model's files in a PersistentVolumeClaim of SIZE (e.g. 20Gi) so restarts and replicas do not download them again")
+	fl.StringVar(&opts.K.StorageClass, "storage-class", "", "storage class of the --pvc claim (default: the cluster's default)")
+	fl.StringVar(&opts.K.AccessMode, "pvc-access-mode", "", "access mode of the --pvc claim (default ReadWriteOnce for one replica, ReadWriteMany for more)")
+	fl.StringVar(&opts.K.ServiceType, "service-type", "ClusterIP", "type of the Service: ClusterIP (inside the cluster only), NodePort or LoadBalancer")
+	fl.BoolVar(&opts.GPU, "gpu", false, "ask for one NVIDIA GPU per pod even if the index does not mark the model as a GPU model")
+	fl.BoolVar(&opts.CPU, "cpu", false, "ask for no GPU even for a GPU model")
+	fl.StringVar(&opts.K.CPURequest, "cpu-request", "", "CPU the model container requests (e.g. 500m, 2)")
+	fl.StringVar(&opts.K.CPULimit, "cpu-limit", "", "CPU limit of the model container")
+	fl.StringVar(&opts.K.MemoryRequest, "memory-request", "", "memory the model container requests (e.g. 2Gi)")
+	fl.StringVar(&opts.K.MemoryLimit, "memory-limit", "", "memory limit of the model container")
+	fl.DurationVar(&opts.K.StartupTimeout, "startup-timeout", kube.DefaultStartupTimeout, "how long the model may take to load before Kubernetes restarts it")
+	fl.StringVar(&opts.K.ModelhubImage, "modelhub-image", "", "image of modelhub for the init container (default "+kube.ImageRepository+":VERSION)")
+	return cmd
+}
+
+func deployRun(ctx context.Context, opts *DeployOptions) error {
+	f := opts.Factory
+	k := opts.K
+	if idx := f.IndexLocation(); idx != config.DefaultIndexURL {
+		if u, err := url.Parse(idx); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+			return fmt.Errorf("the index %s is a local file: the pod must download it, so serve it over http(s) and pass its URL with --index", idx)
+		}
+		k.IndexURL = idx
+	}
+	s, err := f.Store()
+	if err != nil {
+		return err
+	}
+	m, err := s.Resolve(ctx, opts.Model)
+	if err != nil {
+		return err
+	}
+	if m.Local || m.Entry == nil {
+		return fmt.Errorf("%s is a local model folder: deploy needs a model from the index, which the cluster can download (publish the model and add it to the index, or pass --index with an index that lists it)", m.Dir)
+	}
+	if notebookModel(m.Entry) {
+		return fmt.Errorf("%s is a notebook (backend colab), not a model with a Docker image: there is nothing to deploy (open it in Google Colab from %s)", m.Name, m.Entry.GitHub)
+	}
+	k.Model, k.Branch = m.Name, m.Entry.Branch()
+	if m.Manifest != nil && m.Manifest.Complete && m.Manifest.Commit != "" {
+		k.Commit, k.Image = m.Manifest.Commit, m.Manifest.DockerID
+		opts.IO.Notef("pinned to commit %s of %s, the one installed here", shortCommit(k.Commit), m.Name)
+	} else {
+		commit, in, err := store.Peek(ctx, m.Entry)
+		if err != nil {
+			return err
+		}
+		k.Commit, k.Image = commit, in.DockerID
+		opts.IO.Notef("%s is not installed here: pinned to commit %s, the tip of branch %s now", m.Name, shortCommit(commit), k.Branch)
+	}
+	if k.Image == "" {
+		return fmt.Errorf("model %s (commit %s) has no docker_id in its init/init.json: there is no image to deploy", m.Name, shortCommit(k.Commit))
+	}
+	k.GPU = (m.Entry.GPU || opts.GPU) && !opts.CPU
+	if k.ModelhubImage == "" {
+		k.ModelhubImage = kube.DefaultModelhubImage(version())
+		if v := version(); v == "dev" || strings.Contains(v, "dirty") || strings.Contains(v, "+") {
+			opts.IO.Warnf("this modelhub is a development build (%s): no published image %s exists; build one with `make image`, push it to a registry the cluster can pull from and pass --modelhub-image", v, k.ModelhubImage)
+		}
+	}
+	res, err := kube.Generate(k)
+	if err != nil {
+		return err
+	}
+	if res.Renamed {
+		opts.IO.Notef("%q is not a valid Kubernetes name: the objects are named %s (or pass --name)", m.Name, res.Name)
+	}
+	header := fmt.Sprintf("modelhub deploy %s --kube (modelhub %s)\nmodel image %s; files: commit %s of branch %s, pulled in the pod by %s\napply with: kubectl apply -f FILE",
+		m.Name, version(), k.Image, k.Commit, k.Branch, k.ModelhubImage)
+	data, err := kube.Marshal(header, res.Objects)
+	if err != nil {
+		return err
+	}
+	if opts.Output == "" {
+		_, err = opts.IO.Out.Write(data)
+		return err
+	}
+	if err := config.WriteFileAtomic(opts.Output, data, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", opts.Output, err)
+	}
+	var kinds []string
+	for _, o := range res.Objects {
+		kinds = append(kinds, o.GetObjectKind().GroupVersionKind().Kind)
+	}
+	opts.IO.Notef("wrote %s (%s %s); apply it with: kubectl apply -f %s", opts.Output, strings.Join(kinds, ", "), res.Name, opts.Output)
+	return nil
+}
+
+// notebookModel reports whether the index entry is a notebook (backend
+// colab) rather than a model with a Docker image.
+func notebookModel(e *registry.Entry) bool {
+	for _, b := range e.Backend {
+		if strings.EqualFold(b, "colab") {
+			return true
+		}
+	}
+	return false
+}
+
+func shortCommit(c string) string {
+	if len(c) > 12 {
+		return c[:12]
+	}
+	return c
+}
