@@ -44,7 +44,8 @@ func (s *Store) Find(name string) (string, error) {
 
 // Remove deletes the downloaded model at dir (from Find) with its staging
 // leftovers, under the model's lock. The folder is first renamed aside, so a
-// half-deleted model is never mistaken for one.
+// half-deleted model is never mistaken for one. A ctx cancelled before that
+// rename removes nothing; once renamed, the removal completes.
 func (s *Store) Remove(ctx context.Context, dir string, lockTimeout time.Duration, wait func(string)) error {
 	name := filepath.Base(dir)
 	if filepath.Dir(dir) != s.ModelsDir() || strings.HasPrefix(name, ".") {
@@ -55,6 +56,9 @@ func (s *Store) Remove(ctx context.Context, dir string, lockTimeout time.Duratio
 		return err
 	}
 	defer lock.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	// Nothing moves until everything can be deleted: files a model container
 	// wrote as root are given back first, or the error says how to.
 	image := imageOf(dir)
