@@ -78,7 +78,7 @@ func (s *Store) Remove(ctx context.Context, dir string, lockTimeout time.Duratio
 		return fmt.Errorf("remove %s: %w", dir, err)
 	}
 	var errs []error
-	for _, p := range []string{trash, s.stagingDir(name), s.oldDir(name)} {
+	for _, p := range []string{trash, s.stagingDir(name), s.loadingDir(name), s.oldDir(name)} {
 		if err := os.RemoveAll(p); err != nil {
 			errs = append(errs, err)
 		}
