@@ -33,6 +33,12 @@ type FakeDocker struct {
 	ListFunc         func(ctx context.Context, all bool) ([]dockerrun.Container, error)
 	AttachFunc       func(ctx context.Context, id string) (*dockerrun.Attachment, error)
 	ResizeFunc       func(ctx context.Context, id string, rows, cols uint) error
+	EndpointFunc     func() dockerrun.Endpoint
+	SyncVolumeFunc   func(ctx context.Context, v dockerrun.VolumeSync) (dockerrun.SyncResult, error)
+	ModelVolumesFunc func(ctx context.Context, model string) ([]string, error)
+	RemoveVolumeFunc func(ctx context.Context, name string) error
+	CopyFilesFunc    func(ctx context.Context, id, dest string, files []dockerrun.CopyFile) error
+	ExecFunc         func(ctx context.Context, id string, cmd []string) (int, string, error)
 
 	mu    sync.Mutex
 	calls []string
@@ -217,6 +223,41 @@ func (f *FakeDocker) Attach(ctx context.Context, id string) (*dockerrun.Attachme
 	return nil, errors.New("no attach in the fake")
 }
 
+// Endpoint is the local socket unless EndpointFunc says otherwise.
+func (f *FakeDocker) Endpoint() dockerrun.Endpoint {
+	if f.EndpointFunc != nil {
+		return f.EndpointFunc()
+	}
+	return dockerrun.Endpoint{Context: "default", Host: "unix:///var/run/docker.sock"}
+}
+
+// SyncVolume reports a volume filled with nothing unless SyncVolumeFunc is set.
+func (f *FakeDocker) SyncVolume(ctx context.Context, v dockerrun.VolumeSync) (dockerrun.SyncResult, error) {
+	f.record("sync-volume %s", v.Name)
+	if f.SyncVolumeFunc != nil {
+		return f.SyncVolumeFunc(ctx, v)
+	}
+	return dockerrun.SyncResult{Created: true}, nil
+}
+
+// ModelVolumes lists none unless ModelVolumesFunc is set.
+func (f *FakeDocker) ModelVolumes(ctx context.Context, model string) ([]string, error) {
+	f.record("model-volumes %s", model)
+	if f.ModelVolumesFunc != nil {
+		return f.ModelVolumesFunc(ctx, model)
+	}
+	return nil, nil
+}
+
+// RemoveVolume succeeds unless RemoveVolumeFunc is set.
+func (f *FakeDocker) RemoveVolume(ctx context.Context, name string) error {
+	f.record("remove-volume %s", name)
+	if f.RemoveVolumeFunc != nil {
+		return f.RemoveVolumeFunc(ctx, name)
+	}
+	return nil
+}
+
 // Resize: default success.
 func (f *FakeDocker) Resize(ctx context.Context, id string, rows, cols uint) error {
 	f.record("resize %s %dx%d", id, rows, cols)
@@ -224,6 +265,24 @@ func (f *FakeDocker) Resize(ctx context.Context, id string, rows, cols uint) err
 		return f.ResizeFunc(ctx, id, rows, cols)
 	}
 	return nil
+}
+
+// CopyFiles: default success.
+func (f *FakeDocker) CopyFiles(ctx context.Context, id, dest string, files []dockerrun.CopyFile) error {
+	f.record("copy %s %s %d file(s)", id, dest, len(files))
+	if f.CopyFilesFunc != nil {
+		return f.CopyFilesFunc(ctx, id, dest, files)
+	}
+	return nil
+}
+
+// Exec: default exit code 0, no output.
+func (f *FakeDocker) Exec(ctx context.Context, id string, cmd []string) (int, string, error) {
+	f.record("exec %s %s", id, strings.Join(cmd, " "))
+	if f.ExecFunc != nil {
+		return f.ExecFunc(ctx, id, cmd)
+	}
+	return 0, "", nil
 }
 
 // Images makes ImageInspect, ImagePull and ImageRemove act on the map images
