@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"time"
+
+	"github.com/modelhub-ai/modelhub/internal/dockerrun"
 )
 
 // chowner is the part of the Docker client that gives a folder back (dockerrun.Client.Chown).
@@ -27,6 +29,10 @@ func (f *Factory) reclaim(ctx context.Context, dir, image string) error {
 	c, ok := d.(chowner)
 	if !ok {
 		return errors.New("this Docker client cannot run a container")
+	}
+	// A remote engine would mount a folder of its own machine, not this one.
+	if ep, ok := d.(interface{ Endpoint() dockerrun.Endpoint }); !ok || ep.Endpoint().Remote() {
+		return errors.New("the Docker engine is not on this machine")
 	}
 	f.IO.Notef("%s holds files a container wrote as root; giving them back to you through a container of %s", dir, image)
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
