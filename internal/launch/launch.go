@@ -58,6 +58,17 @@ import (
 // GPU is the caller's choice about GPUs.
 type GPU int
 
+// GPUChoice maps the --gpu and --cpu flags (never both) to a GPU choice.
+func GPUChoice(gpu, cpu bool) GPU {
+	switch {
+	case gpu:
+		return GPUOn
+	case cpu:
+		return GPUOff
+	}
+	return GPUAuto
+}
+
 const (
 	// GPUAuto gives a GPU to models whose index entry says "gpu": true.
 	GPUAuto GPU = iota
@@ -195,7 +206,7 @@ func Start(ctx context.Context, deps Deps, opts Options, ev Events) (*Handle, er
 	if err != nil {
 		return nil, err
 	}
-	gpu, why := decideGPU(m, opts.GPU)
+	gpu, why := DecideGPU(m, opts.GPU)
 	var info dockerrun.EngineInfo
 	if gpu || opts.Platform == "" {
 		if info, err = d.Info(ctx); err != nil {
@@ -237,10 +248,10 @@ func Start(ctx context.Context, deps Deps, opts Options, ev Events) (*Handle, er
 	return h, h.serve(ctx, deps.Poller, opts)
 }
 
-// decideGPU is the one GPU decision: the choice, else the model's flag (from
-// the manifest of a downloaded model, recorded at pull time, else from the
-// index entry). why says what asked for the GPU.
-func decideGPU(m *store.Model, choice GPU) (bool, string) {
+// DecideGPU is the one GPU decision (run, test, deploy): the choice, else the
+// model's flag (from the manifest of a downloaded model, recorded at pull
+// time, else from the index entry). why says what asked for the GPU.
+func DecideGPU(m *store.Model, choice GPU) (want bool, why string) {
 	switch choice {
 	case GPUOn:
 		return true, "--gpu asks for a GPU"
