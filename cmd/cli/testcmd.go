@@ -189,7 +189,11 @@ func testRun(ctx context.Context, opts *TestOptions) error {
 	} else if n, err := engine.Running(ctx, name); err != nil {
 		rep.Add(checkContainer, modeltest.Warn, "cannot count the model's containers: %v", err)
 	} else if n != 1 {
-		rep.Add(checkContainer, modeltest.Fail, "%d containers of %s run: stop the others with `modelhub stop %s`", n, name, name)
+		if n == 0 {
+			rep.Add(checkContainer, modeltest.Fail, "no container of %s runs: what answers at %s was not started by modelhub (start the model with `modelhub run -d %s`)", name, baseURL, opts.Model)
+		} else {
+			rep.Add(checkContainer, modeltest.Fail, "%d containers of %s run: stop the others with `modelhub stop %s`", n, name, name)
+		}
 	} else {
 		rep.Add(checkContainer, modeltest.Pass, "")
 	}
