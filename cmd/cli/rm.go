@@ -99,9 +99,16 @@ func rmRun(ctx context.Context, opts *RmOptions) error {
 		}
 	}
 	for _, dir := range dirs {
+		// Ctrl-C aborts: what is not removed yet stays.
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		name := filepath.Base(dir)
 		if opts.InUse != nil {
 			busy, err := opts.InUse(ctx, name, dir)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 			if err != nil {
 				errs = append(errs, fmt.Errorf("rm %s: %w", name, err))
 				continue

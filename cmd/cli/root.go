@@ -100,6 +100,8 @@ func commands(f *Factory) []*cobra.Command {
 		NewCmdLogs(f, nil),
 		NewCmdUI(f, nil),
 		NewCmdRm(f, nil),
+		NewCmdSave(f, nil),
+		NewCmdLoad(f, nil),
 		NewCmdDeploy(f, nil),
 		NewCmdValidate(f, nil),
 		NewCmdNew(f, nil),

@@ -24,7 +24,7 @@ func TestMain(m *testing.M) {
 		isolatedDir = isolateUserDirs()
 	}
 	testscript.Main(dockerCleanup{m}, map[string]func(){
-		"modelhub": func() { os.Exit(Main()) },
+		"modelhub": func() { applyTestTimeouts(); os.Exit(Main()) },
 	})
 }
 

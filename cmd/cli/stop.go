@@ -120,10 +120,14 @@ func stopRun(ctx context.Context, opts *StopOptions) error {
 
 // modelRunning returns the check of `rm` and `pull --update`: whether a
 // running container uses the model folder dir (mounts its contrib_src). With
-// no Docker daemon answering nothing can be running.
+// no Docker daemon nothing can be running; a daemon that does not answer may
+// be running it.
 func modelRunning(docker func(context.Context) (dockerrun.API, error)) func(ctx context.Context, name, dir string) (bool, error) {
 	return func(ctx context.Context, name, dir string) (bool, error) {
 		d, err := docker(ctx)
+		if errors.Is(err, dockerrun.ErrNoAnswer) {
+			return false, fmt.Errorf("cannot tell whether %s is running: %w", name, err)
+		}
 		if errors.Is(err, dockerrun.ErrUnreachable) {
 			return false, nil
 		}

@@ -36,6 +36,11 @@ func New() (*Client, error) {
 	return &Client{api: api}, nil
 }
 
+// PingTimeout bounds Ping: connecting to the daemon and its first answer. A
+// daemon that accepts the connection and never answers is then reported as
+// an *UnreachableError instead of hanging the command. Tests shrink it.
+var PingTimeout = 10 * time.Second
+
 // Connect is New followed by Ping, so an unreachable daemon is reported once,
 // up front, as an *UnreachableError.
 func Connect(ctx context.Context) (*Client, error) {
@@ -56,9 +61,21 @@ func (c *Client) Close() error { return c.api.Close() }
 // Host is the daemon address in use, e.g. unix:///var/run/docker.sock.
 func (c *Client) Host() string { return c.api.DaemonHost() }
 
-// Ping checks that the daemon answers (and negotiates the API version).
+// Ping checks that the daemon answers within PingTimeout (and negotiates the
+// API version). A cancelled ctx gives ctx's error, never an *UnreachableError:
+// an interrupted command must not take an unanswered ping for "no daemon".
 func (c *Client) Ping(ctx context.Context) error {
-	_, err := c.api.Ping(ctx)
+	pctx, cancel := context.WithTimeout(ctx, PingTimeout)
+	defer cancel()
+	_, err := c.api.Ping(pctx)
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case pctx.Err() != nil:
+		return &UnreachableError{Host: c.Host(), FromEnv: os.Getenv("DOCKER_HOST") != "", Timeout: PingTimeout, Err: err}
+	}
 	return c.wrap(err)
 }
 
@@ -70,10 +87,23 @@ type UnreachableError struct {
 	Host       string // daemon address tried
 	FromEnv    bool   // Host came from DOCKER_HOST
 	Permission bool   // the socket exists but we may not use it
-	Err        error
+	// Timeout is set when the daemon did not answer within it (it may have
+	// accepted the connection): a daemon may be there, stuck or starting.
+	Timeout time.Duration
+	Err     error
 }
 
 func (e *UnreachableError) Error() string {
+	if e.Timeout > 0 {
+		switch {
+		case e.FromEnv:
+			return fmt.Sprintf("the Docker daemon at %s (DOCKER_HOST) did not answer within %s; check that DOCKER_HOST names a running Docker daemon (unset it to use the local daemon)", e.Host, e.Timeout)
+		case runtime.GOOS == "linux":
+			return fmt.Sprintf("the Docker daemon at %s did not answer within %s; it may be starting or stuck: check it (`systemctl status docker`, or Docker Desktop) and try again", e.Host, e.Timeout)
+		default:
+			return fmt.Sprintf("the Docker daemon at %s did not answer within %s; it may be starting or stuck: check Docker Desktop and try again", e.Host, e.Timeout)
+		}
+	}
 	reason := rootCause(e.Host, e.Err)
 	switch {
 	case e.Permission:
@@ -89,8 +119,15 @@ func (e *UnreachableError) Error() string {
 
 func (e *UnreachableError) Unwrap() error { return e.Err }
 
-// Is makes errors.Is(err, ErrUnreachable) true.
-func (e *UnreachableError) Is(target error) bool { return target == ErrUnreachable }
+// ErrNoAnswer matches an *UnreachableError whose daemon did not answer in
+// time: unlike a refused connection, a daemon may be there and running containers.
+var ErrNoAnswer = errors.New("docker daemon did not answer")
+
+// Is makes errors.Is(err, ErrUnreachable) true, and errors.Is(err, ErrNoAnswer)
+// after a timeout.
+func (e *UnreachableError) Is(target error) bool {
+	return target == ErrUnreachable || (target == ErrNoAnswer && e.Timeout > 0)
+}
 
 // rootCause says in a few words why host did not answer. The SDK drops the
 // network reason for refused connections, so dial once more to find it.

@@ -69,7 +69,7 @@ func BenchmarkDownload1GiB(b *testing.B) {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestBenchChildDownload$", "-test.count=1")
 		cmd.Env = append(append(os.Environ(), childURLEnv+"="+url, childDestEnv+"="+dest), env...)
 		el := runTimed(b, cmd)
-		if r, ok := maxRSS(cmd.ProcessState); ok {
+		if r, ok := testutil.MaxRSS(cmd.ProcessState); ok {
 			rss = max(rss, r)
 		}
 		fi, err := os.Stat(dest)

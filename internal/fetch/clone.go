@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"regexp"
 	"strconv"
@@ -76,12 +77,9 @@ func Clone(ctx context.Context, o CloneOptions) (string, error) {
 	if o.Progress != nil {
 		co.Progress = &progressParser{fn: o.Progress}
 	}
-	repo, err := git.PlainCloneContext(ctx, o.Dir, false, co)
+	repo, err := plainClone(ctx, o, co)
 	if err != nil {
-		if ctx.Err() != nil {
-			return "", ctx.Err()
-		}
-		return "", cloneErr(o, err)
+		return "", err
 	}
 	head, err := repo.Head()
 	if err != nil {
@@ -102,12 +100,9 @@ func cloneCommit(ctx context.Context, o CloneOptions, co *git.CloneOptions) (str
 	full := *co
 	full.Depth = 0
 	full.NoCheckout = true
-	repo, err := git.PlainCloneContext(ctx, o.Dir, false, &full)
+	repo, err := plainClone(ctx, o, &full)
 	if err != nil {
-		if ctx.Err() != nil {
-			return "", ctx.Err()
-		}
-		return "", cloneErr(o, err)
+		return "", err
 	}
 	h := plumbing.NewHash(strings.ToLower(o.Commit))
 	if _, err := repo.CommitObject(h); err != nil {
@@ -123,6 +118,24 @@ func cloneCommit(ctx context.Context, o CloneOptions, co *git.CloneOptions) (str
 	return h.String(), nil
 }
 
+// plainClone runs go-git's clone through the bounded transport and says
+// what failed.
+func plainClone(ctx context.Context, o CloneOptions, co *git.CloneOptions) (*git.Repository, error) {
+	installGitTransport()
+	gctx, st := withGitStall(ctx)
+	repo, err := git.PlainCloneContext(gctx, o.Dir, false, co)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if st.stalled.Load() || isTimeout(err) {
+			return nil, noAnswerErr("clone", o.URL, o.Origin)
+		}
+		return nil, cloneErr(o, err)
+	}
+	return repo, nil
+}
+
 func cloneErr(o CloneOptions, err error) error {
 	switch {
 	case errors.Is(err, plumbing.ErrReferenceNotFound), errors.Is(err, git.NoMatchingRefSpecError{}):
@@ -136,21 +149,39 @@ func cloneErr(o CloneOptions, err error) error {
 	if strings.Contains(err.Error(), "couldn't find remote ref") {
 		return fmt.Errorf("clone %s: %w: %q", o.URL, ErrBranchNotFound, o.Branch)
 	}
-	origin := o.Origin
+	return fmt.Errorf("clone %s: %w (check your network connection, and %s)", o.URL, err, originOr(o.Origin))
+}
+
+func originOr(origin string) string {
 	if origin == "" {
-		origin = "the model's github URL in the index"
+		return "the model's github URL in the index"
 	}
-	return fmt.Errorf("clone %s: %w (check your network connection, and %s)", o.URL, err, origin)
+	return origin
+}
+
+// noAnswerErr names the git URL that did not answer and what to check.
+func noAnswerErr(op, url, origin string) error {
+	return fmt.Errorf("%s %s: %w within %s (no connection, or no data); check your network or proxy and %s, then try again", op, url, ErrGitNoAnswer, StallTimeout, originOr(origin))
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // RemoteHead returns the hash at the tip of branch on the remote without
 // downloading objects ("" branch: the remote's HEAD).
 func RemoteHead(ctx context.Context, url, branch string) (string, error) {
+	installGitTransport()
 	rem := git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: "origin", URLs: []string{url}})
-	refs, err := rem.ListContext(ctx, &git.ListOptions{})
+	gctx, st := withGitStall(ctx)
+	refs, err := rem.ListContext(gctx, &git.ListOptions{})
 	if err != nil {
 		if ctx.Err() != nil {
 			return "", ctx.Err()
+		}
+		if st.stalled.Load() || isTimeout(err) {
+			return "", noAnswerErr("list", url, "")
 		}
 		return "", fmt.Errorf("list %s: %w", url, err)
 	}

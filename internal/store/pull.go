@@ -222,6 +222,8 @@ func (s *Store) stageClone(ctx context.Context, stage string, entry *registry.En
 				tip = t
 			} else if ctx.Err() != nil {
 				return "", false, ctx.Err()
+			} else {
+				o.note("could not check %s for changes: %v", entry.GitHub, err)
 			}
 		}
 		if tip == ci.Commit {

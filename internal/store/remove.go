@@ -44,7 +44,8 @@ func (s *Store) Find(name string) (string, error) {
 
 // Remove deletes the downloaded model at dir (from Find) with its staging
 // leftovers, under the model's lock. The folder is first renamed aside, so a
-// half-deleted model is never mistaken for one.
+// half-deleted model is never mistaken for one. A ctx cancelled before that
+// rename removes nothing; once renamed, the removal completes.
 func (s *Store) Remove(ctx context.Context, dir string, lockTimeout time.Duration, wait func(string)) error {
 	name := filepath.Base(dir)
 	if filepath.Dir(dir) != s.ModelsDir() || strings.HasPrefix(name, ".") {
@@ -55,13 +56,16 @@ func (s *Store) Remove(ctx context.Context, dir string, lockTimeout time.Duratio
 		return err
 	}
 	defer lock.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	s.sweepTrash(name)
 	trash := filepath.Join(s.ModelsDir(), trashPrefix+strings.ToLower(name)+"-"+fmt.Sprint(time.Now().UnixNano()))
 	if err := os.Rename(dir, trash); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove %s: %w", dir, err)
 	}
 	var errs []error
-	for _, p := range []string{trash, s.stagingDir(name), s.oldDir(name)} {
+	for _, p := range []string{trash, s.stagingDir(name), s.loadingDir(name), s.oldDir(name)} {
 		if err := os.RemoveAll(p); err != nil {
 			errs = append(errs, err)
 		}

@@ -453,6 +453,13 @@ func TestRemove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Interrupted before it starts: nothing is removed.
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := fx.s.Remove(cancelled, dir, time.Second, nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("Remove with a cancelled context: %v, want context.Canceled", err)
+	}
+	fx.checkComplete(dir)
 	if err := fx.s.Remove(ctx, dir, time.Second, nil); err != nil {
 		t.Fatal(err)
 	}

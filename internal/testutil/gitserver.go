@@ -39,7 +39,13 @@ type GitServer struct {
 	srv      *httptest.Server
 	work     string
 	requests atomic.Int64
+	silent   atomic.Bool
+	closing  chan struct{}
 }
+
+// SetSilent makes the server accept requests and never answer them (true),
+// as a hung git host does, or answer again (false).
+func (g *GitServer) SetSilent(on bool) { g.silent.Store(on) }
 
 // GitBackend returns the path of git-http-backend, or "" when git is not installed.
 func GitBackend() string {
@@ -63,7 +69,7 @@ func NewGitServer(t T) *GitServer {
 		t.Skip("git http-backend not available")
 	}
 	dir := t.TempDir()
-	g := &GitServer{Root: filepath.Join(dir, "repos"), work: filepath.Join(dir, "work")}
+	g := &GitServer{Root: filepath.Join(dir, "repos"), work: filepath.Join(dir, "work"), closing: make(chan struct{})}
 	for _, d := range []string{g.Root, g.work} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
@@ -82,10 +88,18 @@ func NewGitServer(t T) *GitServer {
 	}
 	g.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.requests.Add(1)
+		if g.silent.Load() {
+			select {
+			case <-r.Context().Done():
+			case <-g.closing:
+			}
+			return
+		}
 		h.ServeHTTP(w, r)
 	}))
 	g.URL = g.srv.URL
 	t.Cleanup(g.srv.Close)
+	t.Cleanup(func() { close(g.closing) }) // runs first: silent handlers end, then Close returns
 	return g
 }
 

@@ -1,13 +1,13 @@
-package fetch
+package testutil
 
 import (
 	"os"
 	"syscall"
 )
 
-// maxRSS returns the peak resident set size in bytes of a finished child
+// MaxRSS returns the peak resident set size in bytes of a finished child
 // process (Linux reports ru_maxrss in KiB).
-func maxRSS(ps *os.ProcessState) (int64, bool) {
+func MaxRSS(ps *os.ProcessState) (int64, bool) {
 	ru, ok := ps.SysUsage().(*syscall.Rusage)
 	if !ok || ru == nil {
 		return 0, false

@@ -1,0 +1,591 @@
+package bundle
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/store"
+)
+
+// LoadOptions tune Load.
+type LoadOptions struct {
+	// Path is the bundle file.
+	Path  string
+	Store *store.Store
+	// Docker loads the images (needed when the bundle holds any).
+	Docker Images
+	// Force replaces an installed model of another version.
+	Force       bool
+	LockTimeout time.Duration
+	Note        func(string)
+	Progress    func(Progress)
+
+	// openFile creates a file in a staging folder (tests simulate a full disk).
+	openFile func(root *os.Root, name string, mode os.FileMode) (io.WriteCloser, error)
+}
+
+func (o *LoadOptions) note(format string, args ...any) {
+	if o.Note != nil {
+		o.Note(fmt.Sprintf(format, args...))
+	}
+}
+
+// Model statuses in LoadResult.
+const (
+	StatusInstalled = "installed" // it was not there
+	StatusReplaced  = "replaced"  // another version was, --force
+	StatusUnchanged = "unchanged" // the same version was there
+)
+
+// LoadedModel is what Load did with one model.
+type LoadedModel struct {
+	Name   string `json:"name"`
+	Path   string `json:"path"`
+	Commit string `json:"commit"`
+	Status string `json:"status"`
+}
+
+// LoadResult says what Load did.
+type LoadResult struct {
+	Manifest *Manifest
+	Models   []LoadedModel
+	// ImagesLoaded is false when every image was already present (the
+	// export was then only verified).
+	ImagesLoaded bool
+}
+
+// bundleFile is an open bundle: its manifest read, the tar positioned on
+// the next entry.
+type bundleFile struct {
+	path  string
+	f     *os.File
+	size  int64
+	read  *countingReader
+	dec   io.Reader
+	comp  Compression
+	close func()
+	tr    *tar.Reader
+	man   *Manifest
+	seen  map[string]bool
+}
+
+type countingReader struct {
+	r        io.Reader
+	n, last  int64
+	total    int64
+	progress func(Progress)
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.progress != nil && c.n-c.last >= progressEvery {
+		c.last = c.n
+		c.progress(Progress{Phase: "reading", Done: c.n, Total: c.total})
+	}
+	return n, err
+}
+
+// open opens path and reads and checks its manifest.
+func open(path string, progress func(Progress)) (*bundleFile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a file", path)
+	}
+	b := &bundleFile{path: path, f: f, size: fi.Size()}
+	b.read = &countingReader{r: f, total: fi.Size(), progress: progress}
+	br := bufio.NewReaderSize(b.read, copyBuf)
+	b.dec, b.comp, b.close, err = decompress(br)
+	if err != nil {
+		f.Close()
+		return nil, b.errorf(err)
+	}
+	b.tr = tar.NewReader(b.dec)
+	hdr, err := b.tr.Next()
+	if err != nil && b.comp != None && !errors.Is(err, tar.ErrHeader) && !errors.Is(err, io.EOF) {
+		// The decompressor failed: a damaged compressed bundle.
+		b.Close()
+		return nil, b.errorf(err)
+	}
+	if err != nil || hdr.Name != ManifestName || hdr.Typeflag != tar.TypeReg {
+		b.Close()
+		why := "it does not start with " + ManifestName
+		if err != nil {
+			why = "it is not a tar archive"
+			if b.comp != None {
+				why = "its " + string(b.comp) + " content is not a tar archive"
+			}
+		}
+		return nil, fmt.Errorf("%s: %w (%s)", path, ErrNotBundle, why)
+	}
+	if hdr.Size > maxManifestSize {
+		b.Close()
+		return nil, fmt.Errorf("%s: %w (its manifest is %d bytes, more than the %d allowed)", path, ErrNotBundle, hdr.Size, maxManifestSize)
+	}
+	data, err := io.ReadAll(b.tr)
+	if err != nil {
+		b.Close()
+		return nil, b.errorf(err)
+	}
+	var man Manifest
+	if err := json.Unmarshal(data, &man); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("%s: %w (its manifest is not valid JSON: %v)", path, ErrNotBundle, err)
+	}
+	if err := man.check(); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	b.man = &man
+	return b, nil
+}
+
+func (b *bundleFile) Close() {
+	b.close()
+	b.f.Close()
+}
+
+// errorf words a read error of the bundle: truncated, or damaged.
+func (b *bundleFile) errorf(err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%s: %w: it is truncated (it ends after %d of its bytes); copy it again", b.path, ErrDamaged, b.read.n)
+	}
+	if errors.Is(err, tar.ErrHeader) {
+		return fmt.Errorf("%s: %w: a tar header is invalid (after %d of its bytes); copy it again", b.path, ErrDamaged, b.read.n)
+	}
+	if errors.Is(err, ErrNotBundle) || errors.Is(err, ErrDamaged) || errors.Is(err, ErrUnsafe) {
+		return fmt.Errorf("%s: %w", b.path, err)
+	}
+	return fmt.Errorf("%s: %w: %v; copy it again", b.path, ErrDamaged, err)
+}
+
+// Read returns the manifest of the bundle at path without reading further.
+func Read(path string) (*Manifest, error) {
+	b, err := open(path, nil)
+	if err != nil {
+		return nil, err
+	}
+	b.Close()
+	return b.man, nil
+}
+
+// next returns the next entry header, which must be want; a header that
+// could write outside its folder, is a link or a device, or repeats a name,
+// is refused by name.
+func (b *bundleFile) next(want Entry) (*tar.Header, error) {
+	hdr, err := b.tr.Next()
+	if err == io.EOF {
+		return nil, fmt.Errorf("%s: %w: it is truncated (it ends before %s); copy it again", b.path, ErrDamaged, want.Path)
+	}
+	if err != nil {
+		return nil, b.errorf(err)
+	}
+	if err := checkHeader(hdr); err != nil {
+		return nil, fmt.Errorf("%s: %w", b.path, err)
+	}
+	name := strings.TrimSuffix(hdr.Name, "/")
+	if b.seen == nil {
+		b.seen = map[string]bool{}
+	}
+	if b.seen[strings.ToLower(name)] {
+		return nil, fmt.Errorf("%s: %w: %q appears twice", b.path, ErrUnsafe, hdr.Name)
+	}
+	b.seen[strings.ToLower(name)] = true
+	if name != want.Path {
+		return nil, fmt.Errorf("%s: %w: entry %q is not the next one its manifest lists (%s)", b.path, ErrDamaged, hdr.Name, want.Path)
+	}
+	wantType := byte(tar.TypeReg)
+	if want.Type == TypeDir {
+		wantType = tar.TypeDir
+	}
+	if hdr.Typeflag != wantType || (want.Type == TypeFile && hdr.Size != want.Size) {
+		return nil, fmt.Errorf("%s: %w: entry %s does not match its manifest (type or size)", b.path, ErrDamaged, want.Path)
+	}
+	return hdr, nil
+}
+
+// checkHeader refuses links, devices and names that leave their folder.
+func checkHeader(hdr *tar.Header) error {
+	name := strings.TrimSuffix(hdr.Name, "/")
+	if err := checkName(name); err != nil {
+		return fmt.Errorf("%w: %q: %v", ErrUnsafe, hdr.Name, err)
+	}
+	switch hdr.Typeflag {
+	case tar.TypeReg, tar.TypeDir:
+		return nil
+	case tar.TypeSymlink:
+		return fmt.Errorf("%w: %q is a symbolic link (to %q); bundles hold no links", ErrUnsafe, hdr.Name, hdr.Linkname)
+	case tar.TypeLink:
+		return fmt.Errorf("%w: %q is a hard link (to %q); bundles hold no links", ErrUnsafe, hdr.Name, hdr.Linkname)
+	case tar.TypeChar, tar.TypeBlock:
+		return fmt.Errorf("%w: %q is a device file", ErrUnsafe, hdr.Name)
+	case tar.TypeFifo:
+		return fmt.Errorf("%w: %q is a named pipe", ErrUnsafe, hdr.Name)
+	}
+	return fmt.Errorf("%w: %q has tar type %q; bundles hold only files and folders", ErrUnsafe, hdr.Name, hdr.Typeflag)
+}
+
+// install is one model being loaded.
+type install struct {
+	model  Model
+	in     *store.Install // nil when the same version is installed
+	root   *os.Root
+	status string
+	// files are the files written, to be made durable before the commit.
+	files []string
+}
+
+// Load verifies the bundle at o.Path while streaming it, installs its
+// models (each in a staging folder renamed into place only once every
+// entry of the bundle has matched its checksum) and loads its images into
+// the engine. It needs no index and no network. On failure no model is
+// changed.
+func Load(ctx context.Context, o LoadOptions) (res *LoadResult, err error) {
+	if o.openFile == nil {
+		o.openFile = func(root *os.Root, name string, mode os.FileMode) (io.WriteCloser, error) {
+			return root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+		}
+	}
+	b, err := open(o.Path, o.Progress)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	man := b.man
+	if len(man.Images) > 0 && o.Docker == nil {
+		return nil, errors.New("loading a bundle with images needs the Docker engine")
+	}
+
+	// Lock every model (in name order, so two loads cannot deadlock) and
+	// check what is installed before writing anything.
+	models := append([]Model(nil), man.Models...)
+	sort.Slice(models, func(i, j int) bool { return strings.ToLower(models[i].Name) < strings.ToLower(models[j].Name) })
+	byName := map[string]*install{}
+	var all []*install
+	defer func() {
+		if err != nil {
+			for _, it := range all {
+				if it.root != nil {
+					it.root.Close()
+				}
+				if it.in != nil {
+					it.in.Abort()
+				}
+			}
+		}
+	}()
+	for _, m := range models {
+		in, err := o.Store.BeginInstall(ctx, m.Name, o.LockTimeout, o.Note)
+		if err != nil {
+			return nil, err
+		}
+		it := &install{model: m, in: in, status: StatusInstalled}
+		all = append(all, it)
+		byName[m.Name] = it
+		if cur := in.Current; cur != nil {
+			switch {
+			case cur.Commit == m.Commit && !o.Force:
+				it.status = StatusUnchanged
+			case cur.Commit != m.Commit && !o.Force:
+				return nil, fmt.Errorf("%w: %s is installed at commit %s, the bundle holds commit %s; pass --force to replace it (or `modelhub rm %s` first)", ErrConflict, m.Name, short(cur.Commit), short(m.Commit), m.Name)
+			default:
+				it.status = StatusReplaced
+			}
+		}
+		if it.status == StatusUnchanged {
+			in.Abort()
+			it.in = nil
+			continue
+		}
+		if it.root, err = os.OpenRoot(in.Dir); err != nil {
+			return nil, err
+		}
+	}
+
+	buf := make([]byte, copyBuf)
+	h := sha256.New()
+	res = &LoadResult{Manifest: man}
+	for _, e := range man.Entries {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if _, err := b.next(e); err != nil {
+			return nil, err
+		}
+		if e.Path == ImagesName {
+			if res.ImagesLoaded, err = loadImages(ctx, &o, b, e, h, buf); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		parts := strings.SplitN(e.Path, "/", 3)
+		it, rel := byName[parts[1]], parts[2]
+		if e.Type == TypeDir {
+			if it.root != nil {
+				if err := it.root.MkdirAll(rel, 0o755); err != nil {
+					return nil, writeErr(it, err)
+				}
+			}
+			continue
+		}
+		var w io.Writer = io.Discard
+		var f io.WriteCloser
+		if it.root != nil {
+			if dir := path.Dir(rel); dir != "." {
+				if err := it.root.MkdirAll(dir, 0o755); err != nil {
+					return nil, writeErr(it, err)
+				}
+			}
+			mode := os.FileMode(0o644)
+			if e.Mode&0o111 != 0 {
+				mode = 0o755
+			}
+			if f, err = o.openFile(it.root, rel, mode); err != nil {
+				return nil, writeErr(it, err)
+			}
+			w = &writeback{w: f}
+			it.files = append(it.files, rel)
+		}
+		h.Reset()
+		_, err := copyHashed(w, b.tr, h)
+		if osf, ok := f.(*os.File); ok && err == nil {
+			// Start writing the rest now; the fsync before the commit waits for it.
+			startWriteback(osf, 0, 0)
+		}
+		if f != nil {
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if isWriteErr(err) {
+				return nil, writeErr(it, err)
+			}
+			return nil, b.errorf(err)
+		}
+		if err := b.checkSum(e, h); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := b.tr.Next(); err != io.EOF {
+		if err == nil {
+			return nil, fmt.Errorf("%s: %w: it holds entries its manifest does not list", o.Path, ErrDamaged)
+		}
+		return nil, b.errorf(err)
+	}
+	// A compressed bundle ends with the compressor's own checksum.
+	if _, err := io.CopyBuffer(io.Discard, b.dec, buf); err != nil {
+		return nil, b.errorf(err)
+	}
+
+	// Every byte matched: put the models in place.
+	for _, it := range all {
+		lm := LoadedModel{Name: it.model.Name, Commit: it.model.Commit, Status: it.status}
+		if it.in == nil {
+			lm.Path = store.Dir(o.Store.Home, it.model.Name)
+			if m, err := o.Store.Resolve(ctx, it.model.Name); err == nil {
+				lm.Path = m.Dir
+			}
+			res.Models = append(res.Models, lm)
+			continue
+		}
+		if err := syncFiles(it.root, it.files); err != nil {
+			return nil, writeErr(it, err)
+		}
+		it.root.Close()
+		it.root = nil
+		sm, err := store.ReadManifest(it.in.Dir)
+		if err != nil || sm.Commit != it.model.Commit || (sm.DockerID != "" && sm.DockerID != it.model.DockerID) {
+			return nil, fmt.Errorf("%s: %w: model %s has no manifest of commit %s and image %s", o.Path, ErrDamaged, it.model.Name, short(it.model.Commit), it.model.DockerID)
+		}
+		lm.Path = it.in.Final
+		in := it.in
+		it.in = nil
+		if err := in.Commit(); err != nil {
+			return nil, err
+		}
+		res.Models = append(res.Models, lm)
+	}
+	return res, nil
+}
+
+func (b *bundleFile) checkSum(e Entry, h hash.Hash) error {
+	if got := hex.EncodeToString(h.Sum(nil)); got != e.SHA256 {
+		return fmt.Errorf("%s: %w: %s does not match its checksum (sha256 %s, the manifest says %s); copy the bundle again", b.path, ErrDamaged, e.Path, short(got), short(e.SHA256))
+	}
+	return nil
+}
+
+func writeErr(it *install, err error) error {
+	if errors.Is(err, syscall.ENOSPC) {
+		return fmt.Errorf("install %s: the disk is full; free some space and load again (nothing was installed)", it.model.Name)
+	}
+	return fmt.Errorf("install %s: %w (nothing was installed)", it.model.Name, err)
+}
+
+func short(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}
+
+// loadImages streams the image export into the engine while hashing it.
+// The last bytes are held back until the checksum matched, so the engine
+// never receives a complete export that is not the one saved. When every
+// image is already present with its ID, the export is only verified.
+func loadImages(ctx context.Context, o *LoadOptions, b *bundleFile, e Entry, h hash.Hash, buf []byte) (bool, error) {
+	present := true
+	for _, im := range b.man.Images {
+		got, err := o.Docker.ImageInspect(ctx, im.Ref)
+		if err != nil && !errors.Is(err, dockerrun.ErrImageNotFound) {
+			return false, err
+		}
+		if err != nil || got.ID != im.ID {
+			present = false
+		}
+	}
+	h.Reset()
+	if present {
+		if _, err := io.CopyBuffer(h, b.tr, buf); err != nil {
+			return false, b.errorf(err)
+		}
+		return false, b.checkSum(e, h)
+	}
+	o.note("loading %d image(s) into Docker", len(b.man.Images))
+	errStopped := errors.New("load images: the Docker engine stopped reading them before their end")
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := o.Docker.ImageLoad(ctx, pr)
+		if err != nil {
+			pr.CloseWithError(err)
+		} else {
+			pr.CloseWithError(errStopped)
+		}
+		done <- err
+	}()
+	hold := &holdback{w: pw, keep: 64 << 10}
+	_, err := copyHashed(hold, b.tr, h)
+	var perr pipeErr
+	switch {
+	case errors.As(err, &perr):
+		// The engine failed (or stopped) while we were writing.
+		if lerr := <-done; lerr != nil {
+			return false, lerr
+		}
+		return false, errStopped
+	case err != nil:
+		err = b.errorf(err)
+	default:
+		if err = b.checkSum(e, h); err == nil {
+			err = hold.flush()
+		}
+	}
+	if err != nil {
+		// The engine gets a broken request: it loads nothing of it.
+		pw.CloseWithError(err)
+		lerr := <-done
+		if errors.As(err, &perr) {
+			if lerr != nil {
+				return false, lerr
+			}
+			return false, errStopped
+		}
+		return false, err
+	}
+	pw.Close()
+	if lerr := <-done; lerr != nil {
+		return false, lerr
+	}
+	for _, im := range b.man.Images {
+		got, err := o.Docker.ImageInspect(ctx, im.Ref)
+		if err != nil {
+			return false, fmt.Errorf("image %s is not in Docker after loading: %w", im.Ref, err)
+		}
+		if got.ID != im.ID {
+			return false, fmt.Errorf("image %s has ID %s after loading, the bundle says %s", im.Ref, short(got.ID), short(im.ID))
+		}
+	}
+	return true, nil
+}
+
+// holdback writes through to w all but the last keep bytes, which flush
+// writes: the reader of w never sees the end before the caller allows it.
+type holdback struct {
+	w    io.Writer
+	keep int
+	buf  []byte
+}
+
+// pipeErr is a failed write to the engine.
+type pipeErr struct{ err error }
+
+func (e pipeErr) Error() string { return e.err.Error() }
+
+func (hb *holdback) Write(p []byte) (int, error) {
+	hb.buf = append(hb.buf, p...)
+	if over := len(hb.buf) - hb.keep; over > 0 {
+		if _, err := hb.w.Write(hb.buf[:over]); err != nil {
+			return 0, pipeErr{err}
+		}
+		hb.buf = hb.buf[:copy(hb.buf, hb.buf[over:])]
+	}
+	return len(p), nil
+}
+
+func (hb *holdback) flush() error {
+	_, err := hb.w.Write(hb.buf)
+	hb.buf = hb.buf[:0]
+	if err != nil {
+		return pipeErr{err}
+	}
+	return nil
+}
+
+// syncFiles makes the files written durable (most of their bytes are on
+// disk already, see startWriteback), so a crash after the commit never
+// leaves a complete-looking model with missing bytes.
+func syncFiles(root *os.Root, files []string) error {
+	for _, name := range files {
+		f, err := root.OpenFile(name, os.O_RDWR, 0)
+		if err != nil {
+			return err
+		}
+		err = f.Sync()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

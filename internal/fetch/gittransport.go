@@ -1,0 +1,99 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing/transport/client"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+)
+
+// ErrGitNoAnswer: the git server did not connect, or sent nothing for
+// StallTimeout (before its first byte or in the middle of a transfer).
+var ErrGitNoAnswer = errors.New("the git server did not answer")
+
+// installGitTransport makes go-git's http and https transports bounded:
+// go-git's own has no timeout, so a git host that accepts the connection
+// and never answers would hang a clone forever. go-git looks transports up
+// in a table of its own; this package is the only one that uses go-git, so
+// it installs them once, before its first clone or listing.
+var installGitTransport = sync.OnceFunc(func() {
+	t := githttp.NewClient(&http.Client{Transport: &watchdogTransport{base: newGitTransport()}})
+	client.InstallProtocol("http", t)
+	client.InstallProtocol("https", t)
+})
+
+func newGitTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		d := net.Dialer{Timeout: ConnectTimeout, KeepAlive: 30 * time.Second}
+		return d.DialContext(ctx, network, addr)
+	}
+	t.TLSHandshakeTimeout = ConnectTimeout
+	return t
+}
+
+// gitStall is put in the context of a clone or listing; the transport marks
+// it when its watchdog fires, so the caller can say what happened (go-git
+// flattens the transport's errors into text).
+type gitStall struct{ stalled atomic.Bool }
+
+type gitStallKey struct{}
+
+func withGitStall(ctx context.Context) (context.Context, *gitStall) {
+	st := &gitStall{}
+	return context.WithValue(ctx, gitStallKey{}, st), st
+}
+
+// watchdogTransport cancels a request that receives nothing for
+// StallTimeout: no connection, no response headers, or a body that stops.
+type watchdogTransport struct{ base http.RoundTripper }
+
+func (t *watchdogTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	stall := StallTimeout
+	ctx, cancel := context.WithCancelCause(req.Context())
+	timer := time.AfterFunc(stall, func() {
+		if st, ok := req.Context().Value(gitStallKey{}).(*gitStall); ok {
+			st.stalled.Store(true)
+		}
+		cancel(ErrGitNoAnswer)
+	})
+	resp, err := t.base.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		timer.Stop()
+		cancel(nil)
+		return nil, err
+	}
+	resp.Body = &watchdogBody{rc: resp.Body, timer: timer, stall: stall, cancel: cancel}
+	return resp, nil
+}
+
+type watchdogBody struct {
+	rc     io.ReadCloser
+	timer  *time.Timer
+	stall  time.Duration
+	cancel context.CancelCauseFunc
+}
+
+func (b *watchdogBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if n > 0 {
+		b.timer.Reset(b.stall)
+	}
+	if err != nil {
+		b.timer.Stop()
+	}
+	return n, err
+}
+
+func (b *watchdogBody) Close() error {
+	b.timer.Stop()
+	b.cancel(nil)
+	return b.rc.Close()
+}
