@@ -59,6 +59,7 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer removeModelImage()
+		defer testutil.RemoveModelhubImage()
 		return m.Run()
 	}()
 	os.Exit(code)

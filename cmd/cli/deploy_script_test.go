@@ -91,7 +91,8 @@ func cmdRunPod(ts *testscript.TestScript, neg bool, args []string) {
 	_, err = pod.Probe(ctx, mc.Name, mc.LivenessProbe, 30*time.Second)
 	ts.Check(err)
 	fmt.Fprintf(out, "liveness tcp %s: ok\n", mc.LivenessProbe.TCPSocket.Port.String())
-	ts.Check(pod.Stop(ctx))
+	_, err = pod.Stop(ctx)
+	ts.Check(err)
 }
 
 // decode-kube FILE: decode FILE strictly into the k8s.io/api types and print

@@ -333,3 +333,26 @@ func TestEngine_volumes(t *testing.T) {
 		}
 	}
 }
+
+func TestEngine_exec(t *testing.T) {
+	c := testutil.Docker(t)
+	ctx := t.Context()
+	img := testutil.DemoImage(t, c)
+	id, err := c.CreateContainer(ctx, dockerrun.ContainerSpec{Name: testutil.UniqueName("modelhub-test-exec"), Image: img,
+		Mounts: []dockerrun.Mount{{HostPath: filepath.Join(testutil.DemoModelDir(t), "contrib_src"), Target: "/contrib_src", ReadOnly: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	removeAfter(t, c, id)
+	if err := c.Start(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	code, out, err := c.Exec(ctx, id, []string{"bash", "-c", "echo hello from exec"})
+	if err != nil || code != 0 || out != "hello from exec\n" {
+		t.Errorf("exec echo: %d %q %v", code, out, err)
+	}
+	code, _, err = c.Exec(ctx, id, []string{"bash", "-c", "exit 3"})
+	if err != nil || code != 3 {
+		t.Errorf("exec exit 3: %d %v", code, err)
+	}
+}

@@ -1,6 +1,7 @@
 package dockerrun
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/volume"
+	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/docker/go-connections/nat"
 )
 
@@ -112,4 +114,36 @@ func (c *Client) VolumeRemove(ctx context.Context, name string) error {
 		return fmt.Errorf("remove volume %s: %w", name, c.wrap(err))
 	}
 	return nil
+}
+
+// Exec runs cmd in the running container id (as its user) until it ends or
+// ctx ends, and returns its exit code and its output (stdout and stderr).
+func (c *Client) Exec(ctx context.Context, id string, cmd []string) (int, string, error) {
+	resp, err := c.api.ContainerExecCreate(ctx, id, container.ExecOptions{Cmd: cmd, AttachStdout: true, AttachStderr: true})
+	if err != nil {
+		return -1, "", fmt.Errorf("exec in %s: %w", id, c.wrap(err))
+	}
+	att, err := c.api.ContainerExecAttach(ctx, resp.ID, container.ExecAttachOptions{})
+	if err != nil {
+		return -1, "", fmt.Errorf("exec in %s: %w", id, c.wrap(err))
+	}
+	defer att.Close()
+	var out bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		_, err := stdcopy.StdCopy(&out, &out, att.Reader)
+		done <- err
+	}()
+	select {
+	case <-ctx.Done():
+		att.Close()
+		<-done
+		return -1, out.String(), ctx.Err()
+	case <-done:
+	}
+	insp, err := c.api.ContainerExecInspect(ctx, resp.ID)
+	if err != nil {
+		return -1, out.String(), fmt.Errorf("exec in %s: %w", id, c.wrap(err))
+	}
+	return insp.ExitCode, out.String(), nil
 }

@@ -10,7 +10,8 @@
 // mounts (a subPath is bound from the volume's folder on the daemon's host,
 // as the kubelet binds it from the node), read-only root filesystem,
 // no-new-privileges and dropped capabilities; probes are run against the
-// containers' ports.
+// containers' ports; Stop runs the preStop exec hook, then SIGTERM, then
+// SIGKILL at the end of the grace period.
 //
 // Where it differs, and why: init containers use the host's network so they
 // reach the test's servers on 127.0.0.1 (in a cluster they reach the index
@@ -20,7 +21,7 @@
 // world-writable; a fresh Docker volume instead takes the owner of the folder
 // the first container's image has at the mount point (the modelhub image's
 // /models belongs to its non-root user), which gives that user the same
-// access. Resources, GPUs, lifecycle hooks, restarts and $(VAR) expansion are
+// access. Resources, GPUs, postStart and non-exec hooks, restarts and $(VAR) expansion are
 // not emulated: a spec that needs expansion or an unsupported volume is an
 // error, never silently ignored.
 package kubetest
@@ -385,20 +386,59 @@ func (p *Pod) Logs(name string) string {
 	return b.String()
 }
 
-// Stop stops the running containers as the kubelet does on deletion:
-// SIGTERM, then SIGKILL after the pod's termination grace period.
-func (p *Pod) Stop(ctx context.Context) error {
+// Stopped is how a container ended when its pod was stopped.
+type Stopped struct {
+	// Hook is the preStop exec hook's result ("" without a hook): "exit N",
+	// or the error that ended it, then its output.
+	Hook string
+	// ExitCode is the container's; 137 means it was killed at the end of
+	// the grace period.
+	ExitCode int
+}
+
+// Stop stops the containers as the kubelet does when the pod is deleted:
+// the preStop exec hook first (bounded by the grace period), then SIGTERM,
+// then SIGKILL when the rest of the grace period (at least 2 s) has passed.
+func (p *Pod) Stop(ctx context.Context) (map[string]Stopped, error) {
 	grace := 30 * time.Second
 	if g := p.spec.TerminationGracePeriodSeconds; g != nil {
 		grace = time.Duration(*g) * time.Second
 	}
+	out := map[string]Stopped{}
 	var errs []error
 	for _, c := range p.spec.Containers {
-		if id, ok := p.ids[c.Name]; ok {
-			errs = append(errs, p.r.Docker.Stop(ctx, id, grace))
+		id, ok := p.ids[c.Name]
+		if !ok {
+			continue
 		}
+		var st Stopped
+		deadline := time.Now().Add(grace)
+		if c.Lifecycle != nil && c.Lifecycle.PreStop != nil {
+			if h := c.Lifecycle.PreStop.Exec; h != nil {
+				hctx, cancel := context.WithDeadline(ctx, deadline)
+				code, output, err := p.r.Docker.Exec(hctx, id, h.Command)
+				cancel()
+				if err != nil {
+					st.Hook = err.Error() + ": " + output
+				} else {
+					st.Hook = fmt.Sprintf("exit %d: %s", code, output)
+				}
+			} else {
+				st.Hook = "only exec hooks are emulated"
+			}
+		}
+		rest := max(time.Until(deadline), 2*time.Second)
+		if err := p.r.Docker.Stop(ctx, id, rest); err != nil {
+			errs = append(errs, err)
+		}
+		ct, err := p.r.Docker.Inspect(ctx, id)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		st.ExitCode = ct.ExitCode
+		out[c.Name] = st
 	}
-	return errors.Join(errs...)
+	return out, errors.Join(errs...)
 }
 
 // Remove removes the pod's containers and emptyDir volumes (claims stay:
