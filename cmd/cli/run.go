@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,6 +14,7 @@ import (
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
 	"github.com/modelhub-ai/modelhub/internal/launch"
 	"github.com/modelhub-ai/modelhub/internal/store"
+	"github.com/modelhub-ai/modelhub/internal/webui"
 )
 
 // RunOptions are the inputs of `modelhub run`.
@@ -40,6 +42,9 @@ type RunOptions struct {
 	Detach         bool
 	JSON           bool
 	Timeout        time.Duration
+	UIPort         int  // the web UI's port on 127.0.0.1
+	UIPortSet      bool // --ui-port given: a busy port is an error, not skipped
+	NoUI           bool
 }
 
 // Defaults of `modelhub run`.
@@ -58,6 +63,10 @@ func NewCmdRun(f *Factory, runF func(context.Context, *RunOptions) error) *cobra
 it and print the URLs of its REST API and web UI. The container is named modelhub-MODEL;
 its ports are bound to 127.0.0.1 unless --host says otherwise. Ctrl-C stops and removes it.
 
+The web UI (the model's card, samples, and a form to run it on your files) is served
+by modelhub itself on 127.0.0.1:--ui-port while run runs; a model started with
+--detach has its page on ` + "`modelhub ui`" + `.
+
 With --expert the container runs a Jupyter notebook protected by a fresh random token;
 with --bash you get a shell in the container (the REST API and notebook ports are
 published too, for servers you start from the shell); with --detach it keeps running
@@ -73,6 +82,7 @@ in the background (see ps, logs and stop).`,
 			opts.Model = args[0]
 			opts.APIPortSet = cmd.Flags().Changed("api-port")
 			opts.JupyterPortSet = cmd.Flags().Changed("jupyter-port")
+			opts.UIPortSet = cmd.Flags().Changed("ui-port")
 			if err := opts.validate(); err != nil {
 				return err
 			}
@@ -88,7 +98,9 @@ in the background (see ps, logs and stop).`,
 	fl.StringVar(&opts.Platform, "platform", "", "image platform to pull and run, e.g. linux/amd64 (default: the engine's own)")
 	fl.StringVar(&opts.MountData, "mount-data", "", "mount folder `DIR` at /data in the container")
 	fl.StringVar(&opts.MountFramework, "mount-framework", "", "mount a local engine checkout `DIR` at /framework")
-	fl.IntVar(&opts.APIPort, "api-port", defaultAPIPort, "host port of the REST API and web UI (a busy default takes the next free port)")
+	fl.IntVar(&opts.APIPort, "api-port", defaultAPIPort, "host port of the REST API (a busy default takes the next free port)")
+	fl.IntVar(&opts.UIPort, "ui-port", defaultUIPort, "port on 127.0.0.1 of the web UI (a busy default takes the next free port); with -d, where to look for `modelhub ui`")
+	fl.BoolVar(&opts.NoUI, "no-ui", false, "do not serve the web UI")
 	fl.IntVar(&opts.JupyterPort, "jupyter-port", defaultJupyterPort, "host port of the notebook with --expert (and --bash)")
 	fl.StringVar(&opts.Host, "host", launch.DefaultHost, "host address the ports bind to (0.0.0.0 exposes the model to your network)")
 	fl.BoolVarP(&opts.GPU, "gpu", "g", false, "give the container all NVIDIA GPUs (automatic for models the index marks gpu)")
@@ -96,7 +108,7 @@ in the background (see ps, logs and stop).`,
 	fl.BoolVarP(&opts.Expert, "expert", "e", false, "start a Jupyter notebook (with a random token) instead of the REST API")
 	fl.BoolVarP(&opts.Bash, "bash", "b", false, "open a shell in the container (needs a terminal)")
 	fl.BoolVarP(&opts.Detach, "detach", "d", false, "leave the model running in the background once it is ready")
-	fl.BoolVar(&opts.JSON, "json", false, "with --detach: print {name, container, mode, api_url, notebook_url} as JSON")
+	fl.BoolVar(&opts.JSON, "json", false, "with --detach: print {name, container, mode, api_url, notebook_url, web_ui_url} as JSON")
 	fl.DurationVar(&opts.Timeout, "timeout", launch.DefaultTimeout, "how long to wait for the model to answer")
 	cmd.MarkFlagsMutuallyExclusive("gpu", "cpu")
 	cmd.MarkFlagsMutuallyExclusive("expert", "bash")
@@ -111,7 +123,7 @@ func (o *RunOptions) validate() error {
 	for _, p := range []struct {
 		flag string
 		port int
-	}{{"--api-port", o.APIPort}, {"--jupyter-port", o.JupyterPort}} {
+	}{{"--api-port", o.APIPort}, {"--jupyter-port", o.JupyterPort}, {"--ui-port", o.UIPort}} {
 		if p.port < 1 || p.port > 65535 {
 			return usageErrorf("%s %d: a port is a number from 1 to 65535", p.flag, p.port)
 		}
@@ -150,6 +162,7 @@ type runResult struct {
 	Mode        string `json:"mode"`
 	APIURL      string `json:"api_url"`
 	NotebookURL string `json:"notebook_url"`
+	WebUIURL    string `json:"web_ui_url"`
 }
 
 func runRun(ctx context.Context, opts *RunOptions) error {
@@ -187,8 +200,16 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 			ios.Notef("starting %s (container %s); waiting for it to answer…", h.Model, h.Container)
 		}
 	}
+	// the web UI's port is taken first: a busy --ui-port fails before anything starts
+	uiListener, err := listenRunUI(opts)
+	if err != nil {
+		return err
+	}
 	h, err := launch.Start(ctx, launch.Deps{Docker: opts.Docker, Store: s}, lo, ev)
 	if err != nil {
+		if uiListener != nil {
+			uiListener.Close()
+		}
 		var gpuErr *launch.NoGPUError
 		if errors.As(err, &gpuErr) {
 			return fmt.Errorf("%w, or run with --cpu to try without a GPU", err)
@@ -199,7 +220,15 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	if opts.Bash {
 		return runBash(ctx, ios, h)
 	}
-	printReady(ios, h, opts.Detach, opts.JSON)
+	var webUI string
+	if uiListener != nil {
+		url, stopUI := serveRunUI(ctx, uiListener, webui.Model{Name: h.Model, Mode: h.Mode, APIURL: h.APIURL, ContribSrc: filepath.Join(h.Dir, "contrib_src")})
+		defer stopUI()
+		webUI = url
+	} else if opts.Detach {
+		webUI = detachedUIURL(ctx, opts, h.Model)
+	}
+	printReady(ios, h, webUI, opts.Detach, opts.JSON)
 	if opts.Detach {
 		return nil
 	}
@@ -237,17 +266,18 @@ func printLogTail(ios *IOStreams, err error) {
 }
 
 // printReady prints the URLs: a box on a terminal, bare lines otherwise, JSON
-// with --json.
-func printReady(ios *IOStreams, h *launch.Handle, detach, asJSON bool) {
+// with --json. webUI is the page modelhub serves for the model ("" for none;
+// the engine's own page, if any, is not shown: today's engine has none).
+func printReady(ios *IOStreams, h *launch.Handle, webUI string, detach, asJSON bool) {
 	u := h.URLs()
 	if asJSON {
 		enc := json.NewEncoder(ios.Out)
 		enc.SetIndent("", "  ")
-		_ = enc.Encode(runResult{Name: h.Model, Container: h.Container, Mode: h.Mode, APIURL: u.API, NotebookURL: u.Notebook})
+		_ = enc.Encode(runResult{Name: h.Model, Container: h.Container, Mode: h.Mode, APIURL: u.API, NotebookURL: u.Notebook, WebUIURL: webUI})
 		return
 	}
 	var lines [][2]string
-	for _, l := range [][2]string{{"REST API", u.Config}, {"Web UI", u.WebUI}, {"Notebook", u.Notebook}} {
+	for _, l := range [][2]string{{"REST API", u.Config}, {"Web UI", webUI}, {"Notebook", u.Notebook}} {
 		if l[1] != "" {
 			lines = append(lines, l)
 		}

@@ -46,8 +46,13 @@ func Test_NewCmdRun_flags(t *testing.T) {
 	}{
 		{args: "m", check: func(o *RunOptions) bool {
 			return o.Model == "m" && o.APIPort == 8000 && o.JupyterPort == 8888 && o.Host == "127.0.0.1" &&
-				o.Timeout == 5*time.Minute && !o.APIPortSet && o.mode() == "api"
+				o.Timeout == 5*time.Minute && !o.APIPortSet && o.mode() == "api" && o.UIPort == 8800 && !o.UIPortSet && !o.NoUI && o.servesUI()
 		}},
+		{args: "--ui-port 9100 m", check: func(o *RunOptions) bool { return o.UIPort == 9100 && o.UIPortSet && o.servesUI() }},
+		{args: "--no-ui m", check: func(o *RunOptions) bool { return o.NoUI && !o.servesUI() }},
+		{args: "-d m", check: func(o *RunOptions) bool { return !o.servesUI() }},
+		{args: "-e m", check: func(o *RunOptions) bool { return !o.servesUI() }},
+		{args: "--ui-port 0 m", wantErr: "--ui-port 0: a port is a number from 1 to 65535"},
 		{args: "-u --update-image --platform linux/arm64 --mount-data d --mount-framework fw m", check: func(o *RunOptions) bool {
 			return o.Update && o.UpdateImage && o.Platform == "linux/arm64" && o.MountData == "d" && o.MountFramework == "fw"
 		}},
@@ -164,30 +169,39 @@ func Test_runRun_crashBeforeReady(t *testing.T) {
 }
 
 func Test_printReady(t *testing.T) {
+	// the engine's own page (WebUI) is not what run shows: modelhub's is
 	h := &launch.Handle{Model: "m", Container: "modelhub-m", Mode: "api", APIURL: "http://127.0.0.1:8000", WebUI: true}
+	ui := "http://127.0.0.1:8800/"
 	// terminal: a box
 	f, out, _ := testFactory(t, "[]", true, 80)
-	printReady(f.IO, h, false, false)
-	for _, want := range []string{"╭", "✓ m is ready", "REST API  http://127.0.0.1:8000/api/get_config", "Web UI    http://127.0.0.1:8000/", "Press Ctrl+C to stop", "╯"} {
+	printReady(f.IO, h, ui, false, false)
+	for _, want := range []string{"╭", "✓ m is ready", "REST API  http://127.0.0.1:8000/api/get_config", "Web UI    http://127.0.0.1:8800/", "Press Ctrl+C to stop", "╯"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("box lacks %q:\n%s", want, out.String())
 		}
 	}
 	// piped: bare lines, the hint on stderr
 	f, out, errOut := testFactory(t, "[]", false, 0)
-	printReady(f.IO, h, false, false)
-	if out.String() != "REST API: http://127.0.0.1:8000/api/get_config\nWeb UI: http://127.0.0.1:8000/\n" || !strings.Contains(errOut.String(), "Press Ctrl+C to stop") {
+	printReady(f.IO, h, ui, false, false)
+	if out.String() != "REST API: http://127.0.0.1:8000/api/get_config\nWeb UI: http://127.0.0.1:8800/\n" || !strings.Contains(errOut.String(), "Press Ctrl+C to stop") {
 		t.Errorf("stdout %q stderr %q", out.String(), errOut.String())
+	}
+	// no web UI served: no line, even when the engine has a page
+	f, out, _ = testFactory(t, "[]", false, 0)
+	printReady(f.IO, h, "", true, false)
+	if out.String() != "REST API: http://127.0.0.1:8000/api/get_config\n" {
+		t.Errorf("without a web UI: stdout %q", out.String())
 	}
 	// JSON
 	f, out, _ = testFactory(t, "[]", false, 0)
-	printReady(f.IO, h, true, true)
+	printReady(f.IO, h, "http://127.0.0.1:8800/m/m/", true, true)
 	want := `{
   "name": "m",
   "container": "modelhub-m",
   "mode": "api",
   "api_url": "http://127.0.0.1:8000",
-  "notebook_url": ""
+  "notebook_url": "",
+  "web_ui_url": "http://127.0.0.1:8800/m/m/"
 }
 `
 	if out.String() != want {

@@ -11,6 +11,19 @@ import (
 func init() {
 	scriptCmds["free-port"] = cmdFreePort
 	scriptCmds["http-wait"] = cmdHTTPWait
+	scriptCmds["http-down"] = cmdHTTPDown
+}
+
+// http-down URL: nothing answers at URL.
+func cmdHTTPDown(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: http-down URL")
+	}
+	c := &http.Client{Timeout: 5 * time.Second}
+	if resp, err := c.Get(args[0]); err == nil {
+		resp.Body.Close()
+		ts.Fatalf("%s still answers (%s)", args[0], resp.Status)
+	}
 }
 
 // free-port VAR: set $VAR to a port free on 127.0.0.1 now.

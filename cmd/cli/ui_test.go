@@ -14,6 +14,7 @@ import (
 
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
 	"github.com/modelhub-ai/modelhub/internal/testutil"
+	"github.com/modelhub-ai/modelhub/internal/webui"
 )
 
 func Test_NewCmdUI_flags(t *testing.T) {
@@ -119,5 +120,37 @@ func Test_listenUI(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), "port "+strconv.Itoa(port)+" is busy; the web UI uses") {
 		t.Errorf("stderr %q", errOut.String())
+	}
+}
+
+func Test_detachedUIURL(t *testing.T) {
+	f, _, errOut := testFactory(t, "[]", false, 0)
+	l, err := webui.Listen(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := webui.Port(l)
+	o := &RunOptions{IO: f.IO, UIPort: port, Detach: true}
+	// nothing answers: no URL, a note naming `modelhub ui`
+	l.Close()
+	if got := detachedUIURL(context.Background(), o, "m"); got != "" || !strings.Contains(errOut.String(), "run `modelhub ui`") {
+		t.Errorf("no ui: %q, stderr %q", got, errOut.String())
+	}
+	// a modelhub ui answers at --ui-port: its page of the model
+	l, err = webui.Listen(port)
+	if err != nil {
+		t.Skip("the port was taken meanwhile:", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- (&webui.Server{Models: webui.Fixed()}).Serve(ctx, l) }()
+	defer func() { cancel(); <-done }()
+	if got, want := detachedUIURL(context.Background(), o, "a b"), "http://127.0.0.1:"+strconv.Itoa(port)+"/m/a%20b/"; got != want {
+		t.Errorf("with a ui: %q, want %q", got, want)
+	}
+	// --no-ui, or a notebook: nothing
+	o.NoUI = true
+	if got := detachedUIURL(context.Background(), o, "m"); got != "" {
+		t.Errorf("--no-ui: %q", got)
 	}
 }

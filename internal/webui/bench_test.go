@@ -4,7 +4,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -75,18 +74,14 @@ func BenchmarkPageLoad(b *testing.B) {
 	b.ReportMetric(0, "ns/op")
 }
 
-// pageWeight is the size of a model's page and the assets it loads from the
-// UI (the engine's images not counted), uncompressed.
+// pageWeight is the size of a model's page, its style and script inlined (the
+// engine's images not counted), uncompressed.
 func pageWeight(b *testing.B, page string) int {
-	total := 0
-	for _, u := range []string{page, strings.TrimSuffix(page, "/m/fake/") + "/_ui/app.js"} {
-		resp, err := http.Get(u)
-		if err != nil {
-			b.Fatal(err)
-		}
-		n, _ := io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		total += int(n)
+	resp, err := http.Get(page)
+	if err != nil {
+		b.Fatal(err)
 	}
-	return total
+	defer resp.Body.Close()
+	n, _ := io.Copy(io.Discard, resp.Body)
+	return int(n)
 }

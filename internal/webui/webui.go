@@ -146,7 +146,6 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 func (s *Server) Handler(port int) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.serveIndex)
-	mux.Handle("GET /_ui/", http.StripPrefix("/_ui/", assetHandler()))
 	mux.HandleFunc("GET /_ui/server.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(serverInfo{ModelhubUI: true, AllModels: s.Single == ""})

@@ -1,0 +1,58 @@
+package cli
+
+import (
+	"context"
+	"net"
+
+	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/webui"
+)
+
+// The web UI of `modelhub run`: the engine in model images serves no page, so
+// run serves one itself, on 127.0.0.1:--ui-port, proxying /api/ to the model,
+// for as long as run runs. A detached model outlives run: its page is served
+// by `modelhub ui`, and run -d prints that URL only when one answers.
+
+// servesUI reports whether this run serves a web UI itself.
+func (o *RunOptions) servesUI() bool {
+	return o.mode() == dockerrun.ModeAPI && !o.Detach && !o.NoUI
+}
+
+// listenRunUI binds the web UI's port before the model starts, so a busy
+// --ui-port fails before anything is created. It returns nil when run serves
+// no UI.
+func listenRunUI(opts *RunOptions) (net.Listener, error) {
+	if !opts.servesUI() {
+		return nil, nil
+	}
+	return listenUI(opts.IO, opts.UIPort, opts.UIPortSet, "--ui-port")
+}
+
+// serveRunUI serves the page of model m on l until the returned stop is
+// called, and returns the page's URL.
+func serveRunUI(ctx context.Context, l net.Listener, m webui.Model) (url string, stop func()) {
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	srv := &webui.Server{Models: webui.Fixed(m), Single: m.Name}
+	go func() {
+		defer close(done)
+		_ = srv.Serve(sctx, l)
+	}()
+	return webui.URL(webui.Port(l), ""), func() {
+		cancel()
+		<-done
+	}
+}
+
+// detachedUIURL is the page of a detached model on a `modelhub ui` answering
+// at --ui-port, or "" (with a note saying how to get one).
+func detachedUIURL(ctx context.Context, opts *RunOptions, model string) string {
+	if opts.mode() != dockerrun.ModeAPI || opts.NoUI {
+		return ""
+	}
+	if webui.ServesAllModels(ctx, opts.UIPort) {
+		return webui.URL(opts.UIPort, model)
+	}
+	opts.IO.Notef("for a web UI of %s, run `modelhub ui` (it serves every running model until Ctrl-C)", model)
+	return ""
+}
