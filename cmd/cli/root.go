@@ -95,6 +95,7 @@ func commands(f *Factory) []*cobra.Command {
 		NewCmdList(f, nil),
 		NewCmdPull(f, nil),
 		NewCmdRun(f, nil),
+		NewCmdPredict(f, nil),
 		NewCmdPs(f, nil),
 		NewCmdStop(f, nil),
 		NewCmdLogs(f, nil),

@@ -1,6 +1,6 @@
 // Package demoimage makes the build context of the demo engine image: a
 // FROM scratch image holding the static demo/engine binary, also reachable as
-// /bin/bash, /usr/local/bin/jupyter and /usr/bin/python3 (symlinks), so the
+// /bin/bash, /bin/rm, /usr/local/bin/jupyter and /usr/bin/python3 (symlinks), so the
 // image answers the modelhub engine's default command and the expert and
 // bash modes. It builds the binary with the go command, so it is for tests
 // and the demo, never for the modelhub binary itself.
@@ -79,6 +79,7 @@ func Context(engine []byte, extra map[string]string) ([]byte, error) {
 		func() error { return link("rootfs/usr/local/bin/jupyter", "engine") },
 		func() error { return link("rootfs/bin/bash", "/usr/local/bin/engine") },
 		func() error { return link("rootfs/bin/sh", "/usr/local/bin/engine") },
+		func() error { return link("rootfs/bin/rm", "/usr/local/bin/engine") },
 		func() error { return link("rootfs/usr/bin/python3", "/usr/local/bin/engine") },
 	}
 	for name, data := range extra {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"archive/zip"
+	"bytes"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -10,7 +11,7 @@ import (
 	"image/color"
 	_ "image/gif"
 	_ "image/jpeg"
-	_ "image/png"
+	"image/png"
 	"io"
 	"io/fs"
 	"net"
@@ -18,6 +19,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,6 +29,17 @@ type engine struct {
 	root   string
 	log    io.Writer
 	client *http.Client // for predict?fileurl=; nil means a 30 s client
+	// outDir receives the output files of predictions (served under
+	// /api/output/); "" means contrib_src/output.
+	outDir string
+	// predictDelay makes every prediction take at least this long (tests of
+	// timeouts and interruptions).
+	predictDelay time.Duration
+	// declaredOutputs makes a prediction return every output config.json
+	// declares, of its type; otherwise it is one label_list whatever the
+	// config says (what `modelhub test` must catch).
+	declaredOutputs bool
+	outSeq          atomic.Int64
 }
 
 const modelhubLicense = `MIT License
@@ -51,7 +65,7 @@ func (e *engine) handler() http.Handler {
 	mux.HandleFunc("GET /api/get_samples", e.getSamples)
 	mux.HandleFunc("GET /api/samples/{name}", e.fileFrom("sample_data"))
 	mux.HandleFunc("GET /api/thumbnail/{name}", e.fileFrom("model"))
-	mux.HandleFunc("GET /api/output/{name}", e.fileFrom("output"))
+	mux.HandleFunc("GET /api/output/{name}", e.outputFile)
 	mux.HandleFunc("GET /api/get_model_files", e.getModelFiles)
 	mux.HandleFunc("GET /api/predict", e.predictURL)
 	mux.HandleFunc("POST /api/predict", e.predictUpload)
@@ -85,6 +99,7 @@ type config struct {
 	} `json:"meta"`
 	Model struct {
 		IO struct {
+			Input  map[string]json.RawMessage `json:"input"`
 			Output []struct {
 				Name        string `json:"name"`
 				Type        string `json:"type"`
@@ -267,7 +282,7 @@ func (e *engine) predictSample(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
-	e.predict(w, f)
+	e.predict(w, r, f)
 }
 
 func (e *engine) predictURL(w http.ResponseWriter, r *http.Request) {
@@ -290,7 +305,7 @@ func (e *engine) predictURL(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "fetch input: "+resp.Status)
 		return
 	}
-	e.predict(w, resp.Body)
+	e.predict(w, r, resp.Body)
 }
 
 func (e *engine) predictUpload(w http.ResponseWriter, r *http.Request) {
@@ -301,7 +316,7 @@ func (e *engine) predictUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
-	e.predict(w, f)
+	e.predict(w, r, f)
 }
 
 type label struct {
@@ -310,11 +325,11 @@ type label struct {
 }
 
 type output struct {
-	Prediction  []label `json:"prediction"`
-	Shape       []int   `json:"shape"`
-	Type        string  `json:"type"`
-	Name        string  `json:"name"`
-	Description string  `json:"description"`
+	Prediction  any    `json:"prediction"`
+	Shape       []int  `json:"shape"`
+	Type        string `json:"type"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
 }
 
 type prediction struct {
@@ -324,30 +339,284 @@ type prediction struct {
 	Model          map[string]string `json:"model"`
 }
 
-func (e *engine) predict(w http.ResponseWriter, in io.Reader) {
+func (e *engine) predict(w http.ResponseWriter, r *http.Request, in io.Reader) {
 	start := time.Now()
-	_, c, err := e.readConfig()
+	raw, c, err := e.readConfig()
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	img, _, err := image.Decode(in)
+	if e.predictDelay > 0 {
+		select {
+		case <-time.After(e.predictDelay):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	data, err := io.ReadAll(in)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "decode input image: "+err.Error())
+		writeError(w, http.StatusBadRequest, "read input: "+err.Error())
 		return
 	}
-	labels := classify(img)
-	out := output{Prediction: labels, Shape: []int{len(labels)}, Type: "label_list", Name: "brightness"}
-	if len(c.Model.IO.Output) > 0 {
-		o := c.Model.IO.Output[0]
-		out.Name, out.Description = o.Name, o.Description
+	var img image.Image
+	var means map[string]float64 // per input of a multi-input case
+	if names := inputNames(raw); len(names) > 0 && looksLikeJSON(data) {
+		img, means, err = e.loadCase(r, names, data)
+	} else {
+		img, _, err = image.Decode(bytes.NewReader(data))
+		if err != nil {
+			err = errors.New("decode input image: " + err.Error())
+		}
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	outs, err := e.outputs(r, c, img, means)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
 	}
 	writeJSON(w, http.StatusOK, prediction{
-		Output:         []output{out},
+		Output:         outs,
 		Timestamp:      start.UTC().Format(time.RFC3339Nano),
 		ProcessingTime: time.Since(start).Seconds(),
 		Model:          map[string]string{"id": c.ID, "name": c.Meta.Name},
 	})
+}
+
+// outputs computes the prediction's outputs. By default one label_list (the
+// brightness labels) named after the first declared output. With
+// declaredOutputs, every output config.json declares: label_list =
+// brightness labels, vector = the mean intensity (per input for a case),
+// mask_image/heatmap/image = a PNG mask of the bright pixels saved to the
+// output folder and returned as its /api/output/ URL.
+func (e *engine) outputs(r *http.Request, c config, img image.Image, means map[string]float64) ([]output, error) {
+	decl := c.Model.IO.Output
+	if !e.declaredOutputs && len(decl) > 0 {
+		labels := classify(img)
+		return []output{{Prediction: labels, Shape: []int{len(labels)}, Type: "label_list", Name: decl[0].Name, Description: decl[0].Description}}, nil
+	}
+	if len(decl) == 0 {
+		decl = append(decl, struct {
+			Name        string `json:"name"`
+			Type        string `json:"type"`
+			Description string `json:"description"`
+		}{Name: "brightness", Type: "label_list"})
+	}
+	var outs []output
+	for i, d := range decl {
+		o := output{Name: d.Name, Description: d.Description, Type: d.Type}
+		switch d.Type {
+		case "vector":
+			v := []float64{meanIntensity(img)}
+			if len(means) > 0 {
+				v = v[:0]
+				for _, n := range sortedKeys(means) {
+					v = append(v, means[n])
+				}
+			}
+			o.Prediction, o.Shape = v, []int{len(v)}
+		case "mask_image", "heatmap", "image":
+			name, err := e.saveMask(img)
+			if err != nil {
+				return nil, err
+			}
+			b := img.Bounds()
+			o.Prediction, o.Shape = "http://"+r.Host+"/api/output/"+name, []int{b.Dy(), b.Dx()}
+		default:
+			if i > 0 && d.Type != "label_list" {
+				continue
+			}
+			labels := classify(img)
+			o.Prediction, o.Shape, o.Type = labels, []int{len(labels)}, "label_list"
+		}
+		outs = append(outs, o)
+	}
+	return outs, nil
+}
+
+func sortedKeys(m map[string]float64) []string {
+	var k []string
+	for n := range m {
+		k = append(k, n)
+	}
+	sort.Strings(k)
+	return k
+}
+
+// saveMask writes the mask of img's bright pixels (mean above 0.5) as a PNG
+// into the output folder and returns its file name.
+func (e *engine) saveMask(img image.Image) (string, error) {
+	b := img.Bounds()
+	mask := image.NewGray(image.Rect(0, 0, b.Dx(), b.Dy()))
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			if color.Gray16Model.Convert(img.At(x, y)).(color.Gray16).Y > 0x7fff {
+				mask.SetGray(x-b.Min.X, y-b.Min.Y, color.Gray{Y: 255})
+			}
+		}
+	}
+	dir := e.outputDir()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("output folder: %w", err)
+	}
+	name := fmt.Sprintf("%s-%d.png", time.Now().UTC().Format("2006-01-02-15-04-05"), e.outSeq.Add(1))
+	f, err := os.Create(filepath.Join(dir, name))
+	if err != nil {
+		return "", err
+	}
+	if err := png.Encode(f, mask); err != nil {
+		f.Close()
+		return "", err
+	}
+	return name, f.Close()
+}
+
+func (e *engine) outputDir() string {
+	if e.outDir != "" {
+		return e.outDir
+	}
+	return filepath.Join(e.root, "output")
+}
+
+func (e *engine) outputFile(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if !fs.ValidPath(name) || filepath.Base(name) != name || name == "." {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("invalid file name %q", name))
+		return
+	}
+	f, err := os.Open(filepath.Join(e.outputDir(), name))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("no file %q in output", name))
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("no file %q in output", name))
+		return
+	}
+	http.ServeContent(w, r, name, st.ModTime(), f)
+}
+
+// inputNames are the named inputs of a multi-input model: config.json's
+// model.io.input.format holds application/json and the other keys of
+// model.io.input with a format are the inputs.
+func inputNames(raw map[string]any) []string {
+	model, _ := raw["model"].(map[string]any)
+	io, _ := model["io"].(map[string]any)
+	in, _ := io["input"].(map[string]any)
+	formats, _ := in["format"].([]any)
+	multi := false
+	for _, f := range formats {
+		if f == "application/json" {
+			multi = true
+		}
+	}
+	if !multi {
+		return nil
+	}
+	var names []string
+	for k, v := range in {
+		if m, ok := v.(map[string]any); ok && k != "format" {
+			if _, ok := m["format"]; ok {
+				names = append(names, k)
+			}
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+func looksLikeJSON(data []byte) bool {
+	t := bytes.TrimLeft(data, " \t\r\n")
+	return len(t) > 0 && t[0] == '{'
+}
+
+// loadCase reads a multi-input case as the modelhub engine takes it: a JSON
+// object naming, for every input, {"fileurl": a path in the container
+// (relative to contrib_src) or an http(s) URL}. The inputs are images; the
+// result is their pixel-wise mean (they must have the same size) and each
+// one's mean intensity.
+func (e *engine) loadCase(r *http.Request, names []string, data []byte) (image.Image, map[string]float64, error) {
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, nil, fmt.Errorf("input JSON: %v", err)
+	}
+	var imgs []image.Image
+	means := map[string]float64{}
+	for _, n := range names {
+		var entry struct {
+			FileURL string `json:"fileurl"`
+		}
+		rawEntry, ok := doc[n]
+		if !ok || json.Unmarshal(rawEntry, &entry) != nil || entry.FileURL == "" {
+			return nil, nil, fmt.Errorf("the input json does not match the input schema in the configuration file: no fileurl for %q", n)
+		}
+		rc, err := e.openInput(r, entry.FileURL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("input %s: %v", n, err)
+		}
+		img, _, err := image.Decode(rc)
+		rc.Close()
+		if err != nil {
+			return nil, nil, fmt.Errorf("input %s: decode image: %v", n, err)
+		}
+		if len(imgs) > 0 && img.Bounds().Size() != imgs[0].Bounds().Size() {
+			return nil, nil, fmt.Errorf("input %s is %v, input %s is %v: the inputs of a case must have the same size", n, img.Bounds().Size(), names[0], imgs[0].Bounds().Size())
+		}
+		imgs = append(imgs, img)
+		means[n] = meanIntensity(img)
+	}
+	return meanImage(imgs), means, nil
+}
+
+func (e *engine) openInput(r *http.Request, ref string) (io.ReadCloser, error) {
+	if strings.HasPrefix(ref, "http://") || strings.HasPrefix(ref, "https://") {
+		c := e.client
+		if c == nil {
+			c = &http.Client{Timeout: 30 * time.Second}
+		}
+		req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, ref, nil)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+			return nil, fmt.Errorf("fetch %s: %s", ref, resp.Status)
+		}
+		return resp.Body, nil
+	}
+	p := ref
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(e.root, p)
+	}
+	return os.Open(p)
+}
+
+// meanImage is the pixel-wise mean luma of same-sized images.
+func meanImage(imgs []image.Image) image.Image {
+	if len(imgs) == 1 {
+		return imgs[0]
+	}
+	b := imgs[0].Bounds()
+	out := image.NewGray16(image.Rect(0, 0, b.Dx(), b.Dy()))
+	for y := 0; y < b.Dy(); y++ {
+		for x := 0; x < b.Dx(); x++ {
+			var sum int
+			for _, im := range imgs {
+				ib := im.Bounds()
+				sum += int(color.Gray16Model.Convert(im.At(ib.Min.X+x, ib.Min.Y+y)).(color.Gray16).Y)
+			}
+			out.SetGray16(x, y, color.Gray16{Y: uint16(sum / len(imgs))})
+		}
+	}
+	return out
 }
 
 // meanIntensity is the mean luma of img in [0, 1].

@@ -82,7 +82,7 @@ func TestAPI_samplesAndPredictSample(t *testing.T) {
 		t.Error("sample is not a PNG")
 	}
 	for name, top := range map[string]string{"bright.png": "bright", "dark.png": "dark"} {
-		p := decode[prediction](t, get(t, srv.URL+"/api/predict_sample?filename="+name, 200))
+		p := decode[labelAnswer](t, get(t, srv.URL+"/api/predict_sample?filename="+name, 200))
 		if len(p.Output) != 1 || p.Output[0].Type != "label_list" || p.Output[0].Name != "brightness" {
 			t.Fatalf("%s: output = %+v", name, p.Output)
 		}
@@ -100,6 +100,18 @@ func TestAPI_samplesAndPredictSample(t *testing.T) {
 			t.Errorf("timestamp %q: %v", p.Timestamp, err)
 		}
 	}
+}
+
+// labelAnswer is a prediction whose first output is a label_list.
+type labelAnswer struct {
+	Output []struct {
+		Prediction []label `json:"prediction"`
+		Shape      []int   `json:"shape"`
+		Type       string  `json:"type"`
+		Name       string  `json:"name"`
+	} `json:"output"`
+	Timestamp string            `json:"timestamp"`
+	Model     map[string]string `json:"model"`
 }
 
 func solid(v uint8) []byte {
@@ -125,7 +137,7 @@ func TestAPI_predictUploadAndURL(t *testing.T) {
 	}
 	data, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	p := decode[prediction](t, data)
+	p := decode[labelAnswer](t, data)
 	if got := p.Output[0].Prediction[0]; got.Label != "bright" || got.Probability != 1 {
 		t.Errorf("white image: %+v", got)
 	}
@@ -134,7 +146,7 @@ func TestAPI_predictUploadAndURL(t *testing.T) {
 		w.Write(solid(0))
 	}))
 	defer files.Close()
-	p = decode[prediction](t, get(t, srv.URL+"/api/predict?fileurl="+files.URL+"/black.png", 200))
+	p = decode[labelAnswer](t, get(t, srv.URL+"/api/predict?fileurl="+files.URL+"/black.png", 200))
 	if got := p.Output[0].Prediction[0]; got.Label != "dark" || got.Probability != 1 {
 		t.Errorf("black image: %+v", got)
 	}

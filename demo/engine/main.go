@@ -6,6 +6,7 @@
 //	engine | python3 run.py                 the REST API on :80 for the model at /contrib_src
 //	jupyter notebook --port=P --NotebookApp.token=T ...   a token-protected notebook stand-in
 //	bash [-c CMD]                           a tiny line shell for bash-mode tests
+//	rm [-rf] PATH...                        removes files (modelhub predict cleans up cases)
 //
 // The model folder may hold contrib_src/demo_engine.json to make the engine
 // misbehave on purpose (see behaviour), so tests can cover crashes and timeouts.
@@ -38,6 +39,12 @@ type behaviour struct {
 	// IgnoreSIGTERM makes the engine ignore SIGTERM, so only SIGKILL stops it
 	// (a model that does not shut down in its grace period).
 	IgnoreSIGTERM bool `json:"ignore_sigterm"`
+	// PredictDelay (a Go duration) makes every prediction take this long
+	// (per-input timeouts, interrupting a batch).
+	PredictDelay string `json:"predict_delay"`
+	// DeclaredOutputs makes predictions return every output config.json
+	// declares (masks saved under /api/output/), not one label_list.
+	DeclaredOutputs bool `json:"declared_outputs"`
 }
 
 func loadBehaviour(root string) (behaviour, error) {
@@ -65,13 +72,15 @@ func env(key, def string) string {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	name := filepath.Base(args[0])
 	rest := args[1:]
-	if name != "bash" && name != "sh" && name != "jupyter" && len(rest) > 0 {
+	if name != "bash" && name != "sh" && name != "jupyter" && name != "rm" && len(rest) > 0 {
 		switch rest[0] {
-		case "bash", "jupyter":
+		case "bash", "jupyter", "rm":
 			name, rest = rest[0], rest[1:]
 		}
 	}
 	switch name {
+	case "rm":
+		return remove(rest, stderr)
 	case "bash", "sh":
 		return shell(rest, stdin, stdout, stderr)
 	case "jupyter":
@@ -111,7 +120,13 @@ func serveAPI(root, addr string, stdout, stderr io.Writer) int {
 	if st, err := os.Stat(filepath.Join(root, "model", "weights.bin")); err == nil {
 		fmt.Fprintf(stdout, "demo engine: loaded weights.bin (%d bytes)\n", st.Size())
 	}
-	e := &engine{root: root, log: stdout}
+	e := &engine{root: root, log: stdout, outDir: env("DEMO_ENGINE_OUTPUT", "/output"), declaredOutputs: b.DeclaredOutputs}
+	if b.PredictDelay != "" {
+		if e.predictDelay, err = time.ParseDuration(b.PredictDelay); err != nil {
+			fmt.Fprintln(stderr, "engine: predict_delay:", err)
+			return 1
+		}
+	}
 	fmt.Fprintf(stdout, "demo engine: serving the REST API on %s\n", addr)
 	if err := listenAndServe(addr, e.handler()); err != nil {
 		fmt.Fprintln(stderr, "engine:", err)
@@ -136,4 +151,20 @@ func splitArgs(args []string) map[string]string {
 		m[k] = v
 	}
 	return m
+}
+
+// remove is a minimal rm: every argument not starting with "-" is removed
+// with what it holds (rm -rf).
+func remove(args []string, stderr io.Writer) int {
+	status := 0
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") {
+			continue
+		}
+		if err := os.RemoveAll(a); err != nil {
+			fmt.Fprintln(stderr, "rm:", err)
+			status = 1
+		}
+	}
+	return status
 }

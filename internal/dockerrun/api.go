@@ -25,6 +25,8 @@ type API interface {
 	List(ctx context.Context, all bool) ([]Container, error)
 	Attach(ctx context.Context, id string) (*Attachment, error)
 	Resize(ctx context.Context, id string, rows, cols uint) error
+	CopyFiles(ctx context.Context, id, dest string, files []CopyFile) error
+	Exec(ctx context.Context, id string, cmd []string) (int, string, error)
 }
 
 var _ API = (*Client)(nil)

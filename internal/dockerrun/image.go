@@ -18,9 +18,12 @@ import (
 type Image struct {
 	ID       string
 	RepoTags []string
-	OS       string
-	Arch     string
-	Size     int64
+	// RepoDigests are the image's registry digests (repo@sha256:…); empty
+	// for an image built locally and never pushed or pulled.
+	RepoDigests []string
+	OS          string
+	Arch        string
+	Size        int64
 }
 
 // Platform is the image's platform, e.g. linux/amd64.
@@ -35,7 +38,7 @@ func (c *Client) ImageInspect(ctx context.Context, ref string) (Image, error) {
 		}
 		return Image{}, c.wrap(err)
 	}
-	return Image{ID: r.ID, RepoTags: r.RepoTags, OS: r.Os, Arch: r.Architecture, Size: r.Size}, nil
+	return Image{ID: r.ID, RepoTags: r.RepoTags, RepoDigests: r.RepoDigests, OS: r.Os, Arch: r.Architecture, Size: r.Size}, nil
 }
 
 // PullProgress is the state of a pull, summed over all layers so far.

@@ -33,6 +33,8 @@ type FakeDocker struct {
 	ListFunc         func(ctx context.Context, all bool) ([]dockerrun.Container, error)
 	AttachFunc       func(ctx context.Context, id string) (*dockerrun.Attachment, error)
 	ResizeFunc       func(ctx context.Context, id string, rows, cols uint) error
+	CopyFilesFunc    func(ctx context.Context, id, dest string, files []dockerrun.CopyFile) error
+	ExecFunc         func(ctx context.Context, id string, cmd []string) (int, string, error)
 
 	mu    sync.Mutex
 	calls []string
@@ -224,6 +226,24 @@ func (f *FakeDocker) Resize(ctx context.Context, id string, rows, cols uint) err
 		return f.ResizeFunc(ctx, id, rows, cols)
 	}
 	return nil
+}
+
+// CopyFiles: default success.
+func (f *FakeDocker) CopyFiles(ctx context.Context, id, dest string, files []dockerrun.CopyFile) error {
+	f.record("copy %s %s %d file(s)", id, dest, len(files))
+	if f.CopyFilesFunc != nil {
+		return f.CopyFilesFunc(ctx, id, dest, files)
+	}
+	return nil
+}
+
+// Exec: default exit code 0, no output.
+func (f *FakeDocker) Exec(ctx context.Context, id string, cmd []string) (int, string, error) {
+	f.record("exec %s %s", id, strings.Join(cmd, " "))
+	if f.ExecFunc != nil {
+		return f.ExecFunc(ctx, id, cmd)
+	}
+	return 0, "", nil
 }
 
 // Images makes ImageInspect, ImagePull and ImageRemove act on the map images

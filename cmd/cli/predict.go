@@ -1,0 +1,347 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/modelhub-ai/modelhub/internal/config"
+	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/predict"
+	"github.com/modelhub-ai/modelhub/internal/store"
+)
+
+// PredictOptions are the inputs of `modelhub predict`.
+type PredictOptions struct {
+	IO     *IOStreams
+	Store  func() (*store.Store, error)
+	Docker func(ctx context.Context) (dockerrun.API, error)
+	Forced <-chan struct{} // the second Ctrl-C: kill at once
+	Now    func() time.Time
+
+	Model        string
+	Args         []string // files, folders, URLs, "-"
+	Inputs       []predict.NamedPath
+	OutDir       string
+	JSON         bool
+	Jobs         int
+	InputTimeout time.Duration
+	Force        bool
+	KeepRunning  bool
+	CPU          bool
+	Timeout      time.Duration
+	// Command is the command line, for provenance.json.
+	Command []string
+}
+
+// defaultPredictJobs is --jobs' default, from measurements (README,
+// Performance): the real modelhub engine loses uploads when requests overlap
+// (each prediction empties /working, where the others' uploads wait: 15 of 200
+// inputs failed with 2 jobs, 35 with 4), so one at a time is the only safe
+// default; the demo engine gains at most ~10% from 2 on 2 cores.
+const defaultPredictJobs = 1
+
+// NewCmdPredict builds `modelhub predict`.
+func NewCmdPredict(f *Factory, runF func(context.Context, *PredictOptions) error) *cobra.Command {
+	opts := &PredictOptions{IO: f.IO, Store: f.Store, Docker: f.Docker, Forced: f.Forced, Now: f.Now}
+	var inputs []string
+	cmd := &cobra.Command{
+		Use:   "predict MODEL [FILE|FOLDER|URL|-]...",
+		Short: "Run a model on your files: one, a folder, or a whole cohort",
+		Long: `Run MODEL on files, every accepted file of folders (recursively), URLs (the engine
+fetches them) or the paths listed on standard input (-). A file is accepted when its
+type is one the model's config.json declares (model.io.input.format); other files of a
+folder are skipped and counted, a named file of another type is an error.
+
+For a model with several named inputs (config.json lists application/json and the
+inputs), give one case with --input NAME=PATH for each input, or folders: a folder
+whose sub-folders are cases, or a case folder itself. A case's files are matched to
+the inputs by their names (t1.nii.gz or BraTS_001_t1.nii.gz -> t1) or by a JSON in the
+case folder like the model's sample.json.
+
+If the model already runs (modelhub run -d), predict uses it; otherwise it starts it
+on a free port of 127.0.0.1 and stops and removes it at the end, also after an error or
+Ctrl-C (unless --keep-running). With -o DIR, each result is appended to
+DIR/results.jsonl as it comes, output files are downloaded into DIR/<input>/ and
+DIR/provenance.json records the model, image and weights; rerunning the same command
+skips the inputs already done (--force redoes them).`,
+		Example: `  modelhub predict squeezenet cat.jpg dog.png
+  modelhub predict squeezenet ./photos -o results/
+  modelhub predict deepscan-brats --input t1=a.nii.gz --input t1c=b.nii.gz --input t2=c.nii.gz --input flair=d.nii.gz
+  modelhub predict deepscan-brats ./cohort -o out/
+  find . -name '*.png' | modelhub predict squeezenet - --json`,
+		GroupID:           "use",
+		Args:              cobra.ArbitraryArgs,
+		ValidArgsFunction: completeModels(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageErrorf("predict needs a MODEL and inputs: files, folders, URLs, - or --input NAME=PATH")
+			}
+			if err := noEmptyArgs(cmd, args, "a MODEL and inputs"); err != nil {
+				return err
+			}
+			opts.Model, opts.Args = args[0], args[1:]
+			for _, in := range inputs {
+				name, p, ok := strings.Cut(in, "=")
+				if !ok || strings.TrimSpace(name) == "" || strings.TrimSpace(p) == "" {
+					return usageErrorf("--input %q: want NAME=PATH, e.g. --input t1=case1/t1.nii.gz", in)
+				}
+				opts.Inputs = append(opts.Inputs, predict.NamedPath{Name: strings.TrimSpace(name), Path: p})
+			}
+			if len(opts.Args) == 0 && len(opts.Inputs) == 0 {
+				return usageErrorf("predict needs inputs after the model: files, folders, URLs, - (paths on stdin) or --input NAME=PATH")
+			}
+			if opts.Jobs < 1 {
+				return usageErrorf("--jobs %d: give at least 1", opts.Jobs)
+			}
+			if opts.InputTimeout < 0 {
+				return usageErrorf("--input-timeout must not be negative (0 waits without limit)")
+			}
+			if opts.Timeout <= 0 {
+				return usageErrorf("--timeout must be positive")
+			}
+			if opts.Force && opts.OutDir == "" {
+				return usageErrorf("--force redoes inputs recorded in -o DIR's results.jsonl: give -o DIR")
+			}
+			opts.Command = append([]string{"modelhub"}, os.Args[1:]...)
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return predictRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVarP(&inputs, "input", "i", nil, "one input of a multi-input model's case, `NAME=PATH` (repeat for each input)")
+	fl.StringVarP(&opts.OutDir, "output", "o", "", "write results.jsonl, output files and provenance.json into `DIR`")
+	fl.BoolVar(&opts.JSON, "json", false, "print one JSON object per input (see README) instead of a table")
+	fl.IntVarP(&opts.Jobs, "jobs", "j", defaultPredictJobs, "requests in flight at once (more than 1 only for engines that take concurrent predictions: the modelhub engine loses uploads)")
+	fl.DurationVar(&opts.InputTimeout, "input-timeout", 10*time.Minute, "give up on an input after this long (0: no limit)")
+	fl.BoolVar(&opts.Force, "force", false, "with -o: redo inputs already in results.jsonl")
+	fl.BoolVar(&opts.KeepRunning, "keep-running", false, "leave a model predict started running at the end")
+	fl.BoolVar(&opts.CPU, "cpu", false, "never request GPUs, even for a GPU model")
+	fl.DurationVar(&opts.Timeout, "timeout", 5*time.Minute, "how long to wait for a model predict starts to answer")
+	return cmd
+}
+
+func predictRun(ctx context.Context, opts *PredictOptions) error {
+	ios := opts.IO
+	started := opts.Now()
+	model, err := predictModel(ctx, opts)
+	if err != nil {
+		return err
+	}
+	spec, err := modelSpec(model.Dir)
+	if err != nil {
+		return err
+	}
+	coll, err := predict.Collect(spec, predict.Request{Args: opts.Args, Stdin: ios.In, Named: opts.Inputs})
+	if errors.Is(err, predict.ErrNoInputs) {
+		return fmt.Errorf("no input to predict on: %s", noInputsHint(spec, coll))
+	}
+	if err != nil {
+		return err
+	}
+	var outDir string
+	if opts.OutDir != "" {
+		if outDir, err = filepath.Abs(opts.OutDir); err != nil {
+			return err
+		}
+		if fi, err := os.Stat(outDir); err == nil && !fi.IsDir() {
+			return fmt.Errorf("-o %s is a file: give a folder (it is created if missing)", opts.OutDir)
+		}
+	}
+	popts := predict.Options{Jobs: opts.Jobs, InputTimeout: opts.InputTimeout, OutDir: outDir, Force: opts.Force}
+	plan, err := predict.Prepare(ctx, coll.Items, popts)
+	if err != nil {
+		return err
+	}
+	notSkipped := len(coll.Skipped)
+	if notSkipped > 0 {
+		ios.Notef("%d file(s) skipped (%s)", notSkipped, skipExample(coll.Skipped))
+	}
+	if plan.Skipped > 0 {
+		ios.Notef("%d input(s) already done in %s (--force redoes them)", plan.Skipped, filepath.Join(opts.OutDir, predict.ResultsFile))
+	}
+	if len(plan.Pending) == 0 {
+		printPredictSummary(ios, predict.Summary{Skipped: plan.Skipped}, notSkipped)
+		return nil
+	}
+
+	eng, err := predictEngineFor(ctx, opts, model)
+	if err != nil {
+		return err
+	}
+	defer eng.release(ctx, ios)
+
+	var prov *predict.Provenance
+	if outDir != "" {
+		if err := os.MkdirAll(outDir, 0o755); err != nil {
+			return err
+		}
+		prov = provenanceFor(ctx, opts, model, eng, started)
+		if err := predict.WriteProvenance(outDir, prov); err != nil {
+			return fmt.Errorf("write %s: %w", filepath.Join(opts.OutDir, predict.ProvenanceFile), err)
+		}
+	}
+	out := newPredictOutput(ios, opts.JSON, len(plan.Pending))
+	out.outDir = opts.OutDir
+	r := &predict.Runner{
+		Client:   &predict.Client{Base: eng.apiBase(), HTTP: predict.NewHTTPClient(opts.Jobs)},
+		Copier:   eng.copier(),
+		Options:  popts,
+		OnResult: out.result,
+		Now:      opts.Now,
+	}
+	sum, runErr := r.Run(ctx, plan)
+	out.finish()
+	if prov != nil {
+		prov.EndedAt = opts.Now().UTC()
+		prov.OK, prov.Failed, prov.Skipped = sum.OK, sum.Failed, sum.Skipped+notSkipped
+		if err := predict.WriteProvenance(outDir, prov); err != nil && runErr == nil {
+			runErr = fmt.Errorf("write %s: %w", filepath.Join(opts.OutDir, predict.ProvenanceFile), err)
+		}
+	}
+	if runErr != nil {
+		if errors.Is(runErr, predict.ErrInterrupted) {
+			ios.Notef("interrupted: %d ok, %d failed; rerun the same command to resume", sum.OK, sum.Failed)
+			return ErrInterrupted
+		}
+		return runErr
+	}
+	out.table(plan.Pending)
+	printPredictSummary(ios, sum, notSkipped)
+	if out.unsaved > 0 && outDir == "" {
+		ios.Notef("%d output file(s) stayed in the container: pass -o DIR to download them", out.unsaved)
+	}
+	if sum.Failed > 0 {
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%d of %d input(s) failed (see the errors above)", sum.Failed, sum.OK+sum.Failed)}
+	}
+	return nil
+}
+
+func printPredictSummary(ios *IOStreams, s predict.Summary, notInputs int) {
+	fprintf(ios.ErrOut, "%d ok, %d failed, %d skipped\n", s.OK, s.Failed, s.Skipped+notInputs)
+}
+
+func skipExample(skips []predict.Skip) string {
+	var ex []string
+	for i, s := range skips {
+		if i == 3 {
+			ex = append(ex, "…")
+			break
+		}
+		ex = append(ex, filepath.Base(s.Path)+": "+s.Reason)
+	}
+	return strings.Join(ex, "; ")
+}
+
+func noInputsHint(spec *predict.Spec, coll *predict.Collection) string {
+	n := 0
+	if coll != nil {
+		n = len(coll.Skipped)
+	}
+	if spec.Multi() {
+		return fmt.Sprintf("found no case (%d file(s) skipped); the model takes %s per case", n, strings.Join(spec.Names(), ", "))
+	}
+	return fmt.Sprintf("%d file(s) skipped, none of a type the model accepts (%s)", n, strings.Join(spec.Formats, ", "))
+}
+
+// predictModel resolves MODEL and makes it complete on disk (pulled as run
+// pulls it), so its config.json can be read before anything starts.
+func predictModel(ctx context.Context, opts *PredictOptions) (*store.Model, error) {
+	s, err := opts.Store()
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.Resolve(ctx, opts.Model)
+	if err != nil {
+		return nil, err
+	}
+	if !m.Complete() {
+		opts.IO.Notef("pulling %s…", m.Name)
+		pp := newPullProgress(opts.IO)
+		res, err := s.Pull(ctx, m, pp.options(store.PullOptions{}))
+		pp.close()
+		if err != nil {
+			return nil, err
+		}
+		m = res.Model
+	}
+	return m, nil
+}
+
+// imageOf is the model's image: the manifest's docker_id, else init.json's.
+func imageOf(m *store.Model) string {
+	if m.Manifest != nil && m.Manifest.DockerID != "" {
+		return m.Manifest.DockerID
+	}
+	if in, err := config.LoadInit(m.Dir); err == nil {
+		return in.DockerID
+	}
+	return ""
+}
+
+// modelSpec reads what the model accepts from its config.json.
+func modelSpec(dir string) (*predict.Spec, error) {
+	p := filepath.Join(dir, "contrib_src", "model", "config.json")
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("read the model's config.json: %w", err)
+	}
+	c, err := config.ParseModelConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	s, err := predict.SpecFromConfig(c)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w; the model cannot say which files it takes", p, err)
+	}
+	return s, nil
+}
+
+// provenanceFor gathers what produced the results.
+func provenanceFor(ctx context.Context, opts *PredictOptions, m *store.Model, eng *predictEngine, started time.Time) *predict.Provenance {
+	p := &predict.Provenance{
+		Model: m.Name, ModelDir: m.Dir, Image: eng.imageRef, Engine: eng.apiBase(), Container: eng.container(),
+		Reused: eng.reused, GPU: eng.gpu, ModelhubVersion: version(), Command: opts.Command,
+		StartedAt: started.UTC(), WeightFiles: []predict.WeightFile{},
+	}
+	if man := m.Manifest; man != nil {
+		p.IndexEntry = man.Entry
+		p.GitCommit = man.Commit
+		for _, f := range man.Files {
+			wf := predict.WeightFile{Path: f.Path, URL: f.SrcURL, Size: f.Size, SHA256: f.SHA256}
+			if wf.SHA256 == "" {
+				wf.SHA256 = hashModelFile(m.Dir, f.Path)
+			}
+			p.WeightFiles = append(p.WeightFiles, wf)
+		}
+	} else if m.Entry != nil {
+		p.IndexEntry = m.Entry
+	}
+	if img, err := eng.image(ctx); err == nil {
+		p.ImageID, p.ImageDigests = img.ID, img.RepoDigests
+	}
+	return p
+}
+
+func hashModelFile(dir, rel string) string {
+	sum, err := predict.HashFile(context.Background(), filepath.Join(dir, filepath.FromSlash(rel)))
+	if err != nil {
+		return ""
+	}
+	return sum
+}
+
+// jsonLine is one --json line: the result as results.jsonl holds it.
+func jsonLine(r *predict.Result) []byte {
+	data, _ := json.Marshal(r)
+	return append(data, '\n')
+}

@@ -1,0 +1,77 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"time"
+
+	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+func init() {
+	scriptCmds["png"] = cmdPNG
+	scriptCmds["wait-log"] = cmdWaitLog
+}
+
+// wait-log REGEXP: wait (up to a minute) until the log of $MODEL's running
+// container matches REGEXP.
+func cmdWaitLog(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: wait-log REGEXP")
+	}
+	re := regexp.MustCompile(args[0])
+	c := mustDocker(ts)
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		cs, err := c.List(ctx, false)
+		ts.Check(err)
+		for _, ct := range cs {
+			if ct.Model != ts.Getenv("MODEL") {
+				continue
+			}
+			var buf bytes.Buffer
+			_ = c.Logs(ctx, ct.ID, dockerrun.LogsOptions{}, &buf, &buf)
+			if re.Match(buf.Bytes()) {
+				cancel()
+				return
+			}
+		}
+		cancel()
+		time.Sleep(100 * time.Millisecond)
+	}
+	ts.Fatalf("no log of a container of %s matches %q after a minute", ts.Getenv("MODEL"), args[0])
+}
+
+// png FILE GRAY [SIZE]: write a SIZExSIZE (default 4) PNG of one gray level (0-255).
+func cmdPNG(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 || len(args) > 3 {
+		ts.Fatalf("usage: png FILE GRAY [SIZE]")
+	}
+	gray, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	size := 4
+	if len(args) == 3 {
+		size, err = strconv.Atoi(args[2])
+		ts.Check(err)
+	}
+	img := image.NewGray(image.Rect(0, 0, size, size))
+	for i := range img.Pix {
+		img.Pix[i] = color.Gray{Y: uint8(gray)}.Y
+	}
+	p := ts.MkAbs(args[0])
+	ts.Check(os.MkdirAll(filepath.Dir(p), 0o755))
+	f, err := os.Create(p)
+	ts.Check(err)
+	ts.Check(png.Encode(f, img))
+	ts.Check(f.Close())
+}

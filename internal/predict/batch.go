@@ -1,0 +1,502 @@
+package predict
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// Copier puts the local files of a case where the engine can open them (in
+// the model's container) and says where they are.
+type Copier interface {
+	// CopyCase copies files and returns each input's path as the engine
+	// sees it, and a function that removes them again.
+	CopyCase(ctx context.Context, files []CaseFile) (map[string]string, func(context.Context), error)
+}
+
+// Options tune a batch.
+type Options struct {
+	Jobs         int           // requests in flight (at least 1)
+	InputTimeout time.Duration // per input; 0 = none
+	OutDir       string        // results.jsonl and output files; "" = none
+	Force        bool          // redo inputs already in results.jsonl
+}
+
+// Runner sends a batch to one model.
+type Runner struct {
+	Client *Client
+	Copier Copier // for cases with local files; nil fails them
+	Options
+	// OnResult is called after each input, one call at a time, once the
+	// result is in results.jsonl.
+	OnResult func(r *Result, s Summary)
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// Summary counts a batch's outcomes.
+type Summary struct {
+	OK, Failed int
+	// Skipped are inputs already answered in results.jsonl (not redone).
+	Skipped int
+}
+
+// Plan is a batch ready to run: the inputs still to do.
+type Plan struct {
+	Pending []Item
+	Skipped int // already done in an earlier run
+	hashes  map[int]string
+	cut     bool // results.jsonl ends in a cut line
+}
+
+// Prepare finds the inputs an earlier run with the same output folder has
+// already answered ("ok" lines of results.jsonl, by sha256), unless Force.
+// It hashes every input only when there is such a file.
+func Prepare(ctx context.Context, items []Item, o Options) (*Plan, error) {
+	p := &Plan{Pending: items, hashes: map[int]string{}}
+	if o.OutDir == "" {
+		return p, nil
+	}
+	done, cut, err := readDone(filepath.Join(o.OutDir, ResultsFile))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", filepath.Join(o.OutDir, ResultsFile), err)
+	}
+	p.cut = cut
+	if o.Force || len(done) == 0 {
+		return p, nil
+	}
+	hashes := make([]string, len(items))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(o.Jobs, 1))
+	for i := range items {
+		if items[i].Err != nil {
+			continue
+		}
+		g.Go(func() error {
+			h, err := hashItem(gctx, &items[i])
+			if err != nil {
+				return err
+			}
+			hashes[i] = h
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	p.Pending = nil
+	for i, it := range items {
+		if hashes[i] != "" && done[hashes[i]] {
+			p.Skipped++
+			continue
+		}
+		if hashes[i] != "" {
+			p.hashes[len(p.Pending)] = hashes[i]
+		}
+		p.Pending = append(p.Pending, it)
+	}
+	return p, nil
+}
+
+// HashFile is the hex sha256 of a file's content.
+func HashFile(ctx context.Context, p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, ctxReader{ctx, f}); err != nil {
+		return "", fmt.Errorf("hash %s: %w", p, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+func hashString(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// hashItem identifies an input's content: a file's sha256; for a URL the
+// sha256 of the URL; for a case the sha256 of its lines "NAME SHA256\n"
+// (each input's own hash), sorted by name.
+func hashItem(ctx context.Context, it *Item) (string, error) {
+	switch {
+	case it.Path != "":
+		return HashFile(ctx, it.Path)
+	case it.URL != "":
+		return hashString(it.URL), nil
+	}
+	var lines []string
+	for _, cf := range it.Case {
+		h := hashString(cf.URL)
+		if cf.Path != "" {
+			var err error
+			if h, err = HashFile(ctx, cf.Path); err != nil {
+				return "", err
+			}
+		}
+		lines = append(lines, cf.Input+" "+h+"\n")
+	}
+	sort.Strings(lines)
+	return hashString(strings.Join(lines, "")), nil
+}
+
+// ErrInterrupted is returned by Run when its context ends before the batch does.
+var ErrInterrupted = errors.New("batch interrupted")
+
+// Run sends every pending input, jobs at a time, and records each result as
+// it comes: a line appended to results.jsonl, then OnResult. A failed input
+// is recorded and the batch goes on. When ctx ends, inputs in flight are
+// abandoned without a line (a rerun redoes them) and Run returns what was
+// done with an error wrapping ctx's.
+func (r *Runner) Run(ctx context.Context, p *Plan) (Summary, error) {
+	sum := Summary{Skipped: p.Skipped}
+	var log *resultsLog
+	if r.OutDir != "" {
+		if err := os.MkdirAll(r.OutDir, 0o755); err != nil {
+			return sum, err
+		}
+		var err error
+		if log, err = openResults(r.OutDir, p.cut); err != nil {
+			return sum, err
+		}
+		defer log.close()
+	}
+	jobs := max(r.Jobs, 1)
+	work := make(chan int)
+	results := make(chan *Result)
+	wctx, stopWorkers := context.WithCancel(ctx)
+	defer stopWorkers()
+	var wg sync.WaitGroup
+	for range min(jobs, max(len(p.Pending), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				res := r.one(wctx, &p.Pending[i], p.hashes[i])
+				if res == nil {
+					continue // interrupted
+				}
+				select {
+				case results <- res:
+				case <-wctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		defer close(work)
+		for i := range p.Pending {
+			select {
+			case work <- i:
+			case <-wctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(results) }()
+	var writeErr error
+	for res := range results {
+		if writeErr != nil {
+			continue
+		}
+		if log != nil {
+			if err := log.append(res); err != nil {
+				writeErr = fmt.Errorf("write %s: %w", filepath.Join(r.OutDir, ResultsFile), err)
+				stopWorkers()
+				continue
+			}
+		}
+		if res.Status == StatusOK {
+			sum.OK++
+		} else {
+			sum.Failed++
+		}
+		if r.OnResult != nil {
+			r.OnResult(res, sum)
+		}
+	}
+	if writeErr != nil {
+		return sum, writeErr
+	}
+	if ctx.Err() != nil {
+		return sum, fmt.Errorf("%w: %w", ErrInterrupted, context.Cause(ctx))
+	}
+	return sum, nil
+}
+
+func (r *Runner) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// one predicts on one input; nil when ctx ended first.
+func (r *Runner) one(ctx context.Context, it *Item, knownHash string) *Result {
+	res := &Result{Input: it.Name, Source: it.Source(), SHA256: knownHash}
+	if len(it.Case) > 0 {
+		res.Files = map[string]string{}
+		for _, cf := range it.Case {
+			res.Files[cf.Input] = cf.Path + cf.URL
+		}
+	}
+	fail := func(err error) *Result {
+		res.Status, res.Error, res.Time = StatusFailed, err.Error(), r.now().UTC()
+		return res
+	}
+	if it.Err != nil {
+		return fail(it.Err)
+	}
+	ictx, cancel := ctx, context.CancelFunc(func() {})
+	if r.InputTimeout > 0 {
+		ictx, cancel = context.WithTimeout(ctx, r.InputTimeout)
+	}
+	defer cancel()
+	raw, latency, err := r.send(ictx, it, res)
+	res.LatencyMS = float64(latency.Microseconds()) / 1000
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && ictx.Err() != nil {
+			err = fmt.Errorf("no answer within %s (raise --input-timeout if the model needs longer)", r.InputTimeout)
+		}
+		return fail(err)
+	}
+	res.Output = raw
+	ans, err := ParseAnswer(raw)
+	if err != nil {
+		return fail(err)
+	}
+	if r.OutDir != "" {
+		used := map[string]bool{}
+		for _, f := range r.Client.Files(ans) {
+			saved, err := r.save(ictx, it.Name, f, used)
+			if ctx.Err() != nil {
+				return nil
+			}
+			if err != nil {
+				return fail(fmt.Errorf("download output %s (%s): %w", f.Name, f.URL, err))
+			}
+			res.Saved = append(res.Saved, saved)
+		}
+	}
+	res.Status, res.Time = StatusOK, r.now().UTC()
+	return res
+}
+
+// send makes the request for it and fills res.SHA256 if unknown.
+func (r *Runner) send(ctx context.Context, it *Item, res *Result) (json.RawMessage, time.Duration, error) {
+	switch {
+	case it.Path != "":
+		f, err := os.Open(it.Path)
+		if err != nil {
+			return nil, 0, err
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			return nil, 0, err
+		}
+		var body io.Reader = f
+		var h hash.Hash
+		var n countWriter
+		if res.SHA256 == "" { // hash while uploading: one read of the file
+			h = sha256.New()
+			body = io.TeeReader(f, io.MultiWriter(h, &n))
+		}
+		start := time.Now()
+		raw, err := r.Client.PredictReader(ctx, body, st.Size(), filepath.Base(it.Path), it.Type)
+		lat := time.Since(start)
+		if h != nil {
+			if int64(n) == st.Size() {
+				res.SHA256 = hex.EncodeToString(h.Sum(nil))
+			} else if s, herr := HashFile(ctx, it.Path); herr == nil { // the engine stopped reading early
+				res.SHA256 = s
+			}
+		}
+		return raw, lat, err
+	case it.URL != "":
+		res.SHA256 = hashString(it.URL)
+		start := time.Now()
+		raw, err := r.Client.PredictURL(ctx, it.URL)
+		return raw, time.Since(start), err
+	}
+	if res.SHA256 == "" {
+		h, err := hashItem(ctx, it)
+		if err != nil {
+			return nil, 0, err
+		}
+		res.SHA256 = h
+	}
+	doc, cleanup, err := r.caseJSON(ctx, it)
+	if err != nil {
+		return nil, 0, err
+	}
+	if cleanup != nil {
+		defer cleanup(context.WithoutCancel(ctx))
+	}
+	start := time.Now()
+	raw, err := r.Client.PredictReader(ctx, bytes.NewReader(doc), int64(len(doc)), SafeFileName(it.Name)+".json", TypeJSON)
+	return raw, time.Since(start), err
+}
+
+type countWriter int64
+
+func (c *countWriter) Write(p []byte) (int, error) { *c += countWriter(len(p)); return len(p), nil }
+
+// caseJSON is the engine's multi-input document for a case:
+// {"format": ["application/json"], NAME: {"type": [T], "format": [T], "fileurl": P}, ...}
+// where P is the file's path in the container (copied there by the Copier)
+// or a URL, which the engine downloads itself.
+func (r *Runner) caseJSON(ctx context.Context, it *Item) ([]byte, func(context.Context), error) {
+	var local []CaseFile
+	for _, cf := range it.Case {
+		if cf.Path != "" {
+			local = append(local, cf)
+		}
+	}
+	var paths map[string]string
+	var cleanup func(context.Context)
+	if len(local) > 0 {
+		if r.Copier == nil {
+			return nil, nil, errors.New("cannot give the model local files: no container to copy them into")
+		}
+		var err error
+		paths, cleanup, err = r.Copier.CopyCase(ctx, local)
+		if err != nil {
+			return nil, nil, fmt.Errorf("copy the case's files into the container: %w", err)
+		}
+	}
+	doc := map[string]any{"format": []string{TypeJSON}}
+	for _, cf := range it.Case {
+		ref := cf.URL
+		if cf.Path != "" {
+			ref = paths[cf.Input]
+		}
+		doc[cf.Input] = map[string]any{"type": []string{cf.Type}, "format": []string{cf.Type}, "fileurl": ref}
+	}
+	data, err := json.Marshal(doc)
+	if err != nil {
+		if cleanup != nil {
+			cleanup(ctx)
+		}
+		return nil, nil, err
+	}
+	return data, cleanup, nil
+}
+
+// SafeFileName makes s a harmless file name (one path component).
+func SafeFileName(s string) string {
+	b := []rune(s)
+	for i, c := range b {
+		if c < 0x20 || strings.ContainsRune(`<>:"/\|?*`, c) {
+			b[i] = '_'
+		}
+	}
+	out := strings.Trim(string(b), " .")
+	if out == "" {
+		return "input"
+	}
+	return out
+}
+
+// OutputFolder is the folder (relative to the output folder, slash-separated)
+// that receives an input's output files: its name, component by component,
+// without anything that could leave the folder.
+func OutputFolder(name string) string {
+	var parts []string
+	for _, p := range strings.Split(filepath.ToSlash(name), "/") {
+		if p == "" || p == "." || p == ".." {
+			continue
+		}
+		parts = append(parts, SafeFileName(p))
+	}
+	if len(parts) == 0 {
+		return "input"
+	}
+	return strings.Join(parts, "/")
+}
+
+// FileExt is the extension of a file name or URL (.nii.gz counts as one).
+func FileExt(u string) string {
+	base := path.Base(filepath.ToSlash(strings.SplitN(u, "?", 2)[0]))
+	lower := strings.ToLower(base)
+	for _, e := range []string{".nii.gz", ".tar.gz"} {
+		if strings.HasSuffix(lower, e) {
+			return base[len(base)-len(e):]
+		}
+	}
+	return path.Ext(base)
+}
+
+// save downloads an output file into OUT/<input's folder>/<output name><ext>
+// (two outputs of the same name: the second gets -INDEX), through an os.Root
+// so nothing is written outside the output folder, via a .part file renamed
+// when complete.
+func (r *Runner) save(ctx context.Context, input string, f OutputURL, used map[string]bool) (SavedFile, error) {
+	name := f.Name
+	if strings.TrimSpace(name) == "" {
+		name = fmt.Sprintf("output-%d", f.Index)
+	}
+	rel := OutputFolder(input) + "/" + SafeFileName(name) + FileExt(f.URL)
+	if used[rel] {
+		rel = OutputFolder(input) + "/" + SafeFileName(fmt.Sprintf("%s-%d", name, f.Index)) + FileExt(f.URL)
+	}
+	used[rel] = true
+	root, err := os.OpenRoot(r.OutDir)
+	if err != nil {
+		return SavedFile{}, err
+	}
+	defer root.Close()
+	if err := root.MkdirAll(path.Dir(rel), 0o755); err != nil {
+		return SavedFile{}, err
+	}
+	part := rel + ".part"
+	w, err := root.Create(part)
+	if err != nil {
+		return SavedFile{}, err
+	}
+	_, err = r.Client.Download(ctx, f.URL, w)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = root.Rename(part, rel)
+	}
+	if err != nil {
+		_ = root.Remove(part)
+		return SavedFile{}, err
+	}
+	return SavedFile{Output: f.Name, URL: f.URL, Path: rel}, nil
+}
