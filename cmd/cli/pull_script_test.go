@@ -26,6 +26,7 @@ import (
 //	                        SEED: other bytes, a new version); prints the sha256
 //	fault PATH K=V...       inject faults: rate=BYTES/S status=CODE times=N cut=BYTES ignore-range
 //	                        ignore-if-range no-etag weak-etag no-validators
+//	redirect FROM TO        answer $FILES_URL/FROM with a 302 to TO (a path or URL)
 //	file-requests PATH      print "requests=N ranges=N" (ranges: 206 answers)
 //	expand FILE...          replace $FILES_URL and $GIT_URL in FILEs
 //	wait-file FILE BYTES    wait until FILE holds at least BYTES bytes
@@ -102,6 +103,12 @@ func init() {
 	scriptCmds["serve-pattern"] = cmdServePattern
 	scriptCmds["fault"] = cmdFault
 	scriptCmds["file-requests"] = cmdFileRequests
+	scriptCmds["redirect"] = func(ts *testscript.TestScript, neg bool, args []string) {
+		if neg || len(args) != 2 {
+			ts.Fatalf("usage: redirect FROM TO")
+		}
+		servers(ts).files.Redirect(args[0], args[1])
+	}
 	scriptCmds["expand"] = cmdExpand
 	scriptCmds["wait-file"] = cmdWaitFile
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -133,7 +132,7 @@ func testRun(ctx context.Context, opts *TestOptions) error {
 
 	var local *config.ModelConfig
 	cfgPath := filepath.Join(dir, filepath.FromSlash(modeltest.ConfigFile))
-	if data, err := os.ReadFile(cfgPath); err != nil {
+	if data, err := config.ReadRegularFile(cfgPath); err != nil {
 		rep.Add("local config.json", modeltest.Fail, "%v", err)
 	} else if local, err = config.ParseModelConfig(data); err != nil {
 		rep.Add("local config.json", modeltest.Fail, "%s: %v", cfgPath, err)
@@ -188,12 +187,12 @@ func testRun(ctx context.Context, opts *TestOptions) error {
 		rep.Add(checkContainer, modeltest.Warn, "cannot count the model's containers without Docker")
 	} else if n, err := engine.Running(ctx, name); err != nil {
 		rep.Add(checkContainer, modeltest.Warn, "cannot count the model's containers: %v", err)
-	} else if n != 1 {
-		if n == 0 {
-			rep.Add(checkContainer, modeltest.Fail, "no container of %s runs: what answers at %s was not started by modelhub (start the model with `modelhub run -d %s`)", name, baseURL, opts.Model)
-		} else {
-			rep.Add(checkContainer, modeltest.Fail, "%d containers of %s run: stop the others with `modelhub stop %s`", n, name, name)
-		}
+	} else if n == 0 && opts.Manual {
+		rep.Add(checkContainer, modeltest.Warn, "no container of %s started by modelhub runs: the model answering at %s was started some other way", name, baseURL)
+	} else if n == 0 {
+		rep.Add(checkContainer, modeltest.Fail, "no container of %s runs any more: the test container stopped during the test", name)
+	} else if n > 1 {
+		rep.Add(checkContainer, modeltest.Fail, "%d containers of %s run: stop the others with `modelhub stop %s`", n, name, name)
 	} else {
 		rep.Add(checkContainer, modeltest.Pass, "")
 	}
