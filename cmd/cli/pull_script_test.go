@@ -17,7 +17,7 @@ import (
 // $GIT_URL/NAME.git) and file server ($FILES_URL) per script, and commands to
 // fill them:
 //
-//	serve-repo NAME DIR     commit the files of DIR to NAME.git (again: a new commit),
+//	serve-repo [-branch B] NAME DIR  commit the files of DIR to NAME.git on B (default master; again: a new commit),
 //	                        with $FILES_URL and $GIT_URL replaced in their text;
 //	                        symbolic links in DIR (testscript's symlink) are committed as links
 //	serve-file PATH FILE    serve FILE at $FILES_URL/PATH
@@ -122,8 +122,12 @@ func expandURLs(ts *testscript.TestScript, s string) string {
 }
 
 func cmdServeRepo(ts *testscript.TestScript, neg bool, args []string) {
+	branch := "master"
+	if len(args) > 2 && args[0] == "-branch" {
+		branch, args = args[1], args[2:]
+	}
 	if neg || len(args) != 2 {
-		ts.Fatalf("usage: serve-repo NAME DIR")
+		ts.Fatalf("usage: serve-repo [-branch B] NAME DIR")
 	}
 	s := servers(ts)
 	if s.git == nil {
@@ -148,7 +152,7 @@ func cmdServeRepo(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	r := s.repos[name]
 	if r == nil {
-		r = s.git.NewRepo(tsAdapter(ts), name, "master")
+		r = s.git.NewRepo(tsAdapter(ts), name, branch)
 		s.repos[name] = r
 	}
 	r.WriteFiles(files)

@@ -124,6 +124,10 @@ func testRun(ctx context.Context, opts *TestOptions) error {
 		return finishReport(ios, rep, opts.JSON, hint)
 	}
 	rep.Model, rep.Path = name, dir
+	if err := notebookFolder(ios, dir, name, opts.JSON); err != nil {
+		rep.Add(checkFolder, modeltest.Fail, "%v", err)
+		return finishReport(ios, rep, opts.JSON, hint)
+	}
 	if _, err := config.LoadInit(dir); err != nil {
 		rep.Add(checkFolder, modeltest.Fail, "%v", err)
 		return finishReport(ios, rep, opts.JSON, hint)
