@@ -136,7 +136,7 @@ func deployRun(ctx context.Context, opts *DeployOptions) error {
 	if k.Image == "" {
 		return fmt.Errorf("model %s (commit %s) has no docker_id in its init/init.json: there is no image to deploy", m.Name, shortCommit(k.Commit))
 	}
-	k.GPU, _ = launch.DecideGPU(m, launch.GPUChoice(opts.GPU, opts.CPU))
+	k.GPU, _ = launch.DecideGPU(m, launch.GPUChoice(opts.GPU, opts.CPU), "")
 	if k.ModelhubImage == "" {
 		k.ModelhubImage = kube.DefaultModelhubImage(version())
 		if v := version(); v == "dev" || strings.Contains(v, "dirty") || strings.Contains(v, "+") {
