@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -142,6 +143,7 @@ func Test_testRun_startsAndAlwaysStops(t *testing.T) {
 		wantErr string
 	}{
 		{name: "good", running: 1, wantOut: []string{"PASS  exactly one container of the model runs", "PASSED"}},
+		{name: "no container left", running: 0, wantOut: []string{"FAIL  exactly one container of the model runs: no container of tiny runs any more: the test container stopped during the test"}, wantErr: "1 check failed"},
 		{name: "two containers", running: 2, wantOut: []string{"FAIL  exactly one container of the model runs: 2 containers of tiny run"}, wantErr: "1 check failed"},
 		{name: "engine error", running: 1, predict: func(string) (int, any) { return 400, map[string]string{"error": "boom"} },
 			wantOut: []string{"FAIL  predict_sample on the first sample: a.png: GET /api/predict_sample: engine error (status 400): boom"}, wantErr: "2 checks failed"},
@@ -242,5 +244,29 @@ func Test_printCheck_tty(t *testing.T) {
 	checkPrinter(&IOStreams{Out: &out})(modeltest.Check{Name: "run.py exists", Status: modeltest.Pass})
 	if out.String() != "PASS  run.py exists\n" {
 		t.Errorf("no file, no detail: %q", out.String())
+	}
+}
+
+// test -m against a model started some other way (no modelhub container):
+// a warning that says so, never "0 containers … stop the others".
+func Test_testRun_manualNoContainer(t *testing.T) {
+	dir := tinyModel(t)
+	f, out, _ := testFactory(t, "[]", false, 0)
+	fe := testutil.NewFakeEngine([]byte(tinyConfig))
+	url := fe.Start()
+	defer fe.Close()
+	port, err := strconv.Atoi(url[strings.LastIndex(url, ":")+1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := &fakeTestEngine{engine: fe, running: 0}
+	err = testRun(context.Background(), &TestOptions{IO: f.IO, Store: f.Store, Model: dir, Manual: true, Port: port, Timeout: 5 * time.Second,
+		Engine: func(context.Context) (TestEngine, error) { return eng, nil }})
+	if err != nil {
+		t.Fatalf("err = %v\n%s", err, out)
+	}
+	want := "WARN  exactly one container of the model runs: no container of tiny started by modelhub runs: the model answering at " + url + " was started some other way"
+	if !strings.Contains(out.String(), want) || strings.Contains(out.String(), "stop the others") {
+		t.Errorf("stdout lacks %q:\n%s", want, out)
 	}
 }

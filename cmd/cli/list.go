@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelhub-ai/modelhub/internal/config"
+	"github.com/modelhub-ai/modelhub/internal/notebook"
 	"github.com/modelhub-ai/modelhub/internal/registry"
 	"github.com/modelhub-ai/modelhub/internal/store"
 )
@@ -32,8 +33,9 @@ func NewCmdList(f *Factory, runF func(context.Context, *ListOptions) error) *cob
 		Aliases: []string{"ls"},
 		Short:   "List the models in the index",
 		Long: `List the models in the index, sorted by name. WORDS keep only the models whose
-name or task contains every word (case-insensitive). LOCAL says whether a model is
-already downloaded.`,
+name or task contains every word (case-insensitive). NOTEBOOK marks the entries that
+are Google Colab notebooks (backend colab) rather than Docker models; LOCAL says
+whether a model is already downloaded.`,
 		Example: `  modelhub list
   modelhub list segmentation lung
   modelhub list --backend pytorch --gpu
@@ -64,6 +66,8 @@ type listEntry struct {
 	Backend      []string `json:"backend"`
 	GPU          bool     `json:"gpu"`
 	Local        bool     `json:"local"`
+	// Notebook: a Google Colab notebook (backend "colab"), not a Docker model.
+	Notebook bool `json:"notebook"`
 }
 
 func listRun(ctx context.Context, opts *ListOptions) error {
@@ -84,7 +88,7 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 		}
 		entries[i] = listEntry{ID: m.ID, Name: m.Name, TaskExtended: m.TaskExtended, GitHub: m.GitHub,
 			GitHubBranch: m.GitHubBranch, Backend: backend, GPU: m.GPU,
-			Local: store.IsComplete(store.Dir(paths.Home, m.Name))}
+			Local: store.IsComplete(store.Dir(paths.Home, m.Name)), Notebook: notebook.IsEntry(&m)}
 	}
 	if opts.JSON {
 		enc := json.NewEncoder(opts.IO.Out)
@@ -99,9 +103,9 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 		}
 		return nil
 	}
-	rows := [][]string{{"NAME", "TASK", "BACKEND", "GPU", "LOCAL"}}
+	rows := [][]string{{"NAME", "TASK", "BACKEND", "GPU", "NOTEBOOK", "LOCAL"}}
 	for _, e := range entries {
-		rows = append(rows, []string{e.Name, e.TaskExtended, strings.Join(e.Backend, ","), yes(e.GPU), yes(e.Local)})
+		rows = append(rows, []string{e.Name, e.TaskExtended, strings.Join(e.Backend, ","), yes(e.GPU), yes(e.Notebook), yes(e.Local)})
 	}
 	width := 0
 	if opts.IO.OutTTY {

@@ -80,6 +80,8 @@ type pullJSON struct {
 	Path     string         `json:"path"`
 	DockerID string         `json:"docker_id"`
 	Files    []pullJSONFile `json:"files"`
+	// Notebook is set for a notebook model (nothing is downloaded but its repository).
+	Notebook *notebookJSON `json:"notebook,omitempty"`
 }
 
 type pullJSONFile struct {
@@ -116,6 +118,9 @@ func pullRun(ctx context.Context, opts *PullOptions) error {
 			}
 			out.Files = append(out.Files, jf)
 		}
+	}
+	if m.IsNotebook() {
+		return pullNotebook(opts, m, out)
 	}
 	if opts.JSON {
 		enc := json.NewEncoder(opts.IO.Out)

@@ -17,7 +17,7 @@ import (
 // $GIT_URL/NAME.git) and file server ($FILES_URL) per script, and commands to
 // fill them:
 //
-//	serve-repo NAME DIR     commit the files of DIR to NAME.git (again: a new commit),
+//	serve-repo [-branch B] NAME DIR  commit the files of DIR to NAME.git on B (default master; again: a new commit),
 //	                        with $FILES_URL and $GIT_URL replaced in their text;
 //	                        symbolic links in DIR (testscript's symlink) are committed as links
 //	serve-file PATH FILE    serve FILE at $FILES_URL/PATH
@@ -26,6 +26,7 @@ import (
 //	                        SEED: other bytes, a new version); prints the sha256
 //	fault PATH K=V...       inject faults: rate=BYTES/S status=CODE times=N cut=BYTES ignore-range
 //	                        ignore-if-range no-etag weak-etag no-validators
+//	redirect FROM TO        answer $FILES_URL/FROM with a 302 to TO (a path or URL)
 //	file-requests PATH      print "requests=N ranges=N" (ranges: 206 answers)
 //	expand FILE...          replace $FILES_URL and $GIT_URL in FILEs
 //	wait-file FILE BYTES    wait until FILE holds at least BYTES bytes
@@ -102,6 +103,12 @@ func init() {
 	scriptCmds["serve-pattern"] = cmdServePattern
 	scriptCmds["fault"] = cmdFault
 	scriptCmds["file-requests"] = cmdFileRequests
+	scriptCmds["redirect"] = func(ts *testscript.TestScript, neg bool, args []string) {
+		if neg || len(args) != 2 {
+			ts.Fatalf("usage: redirect FROM TO")
+		}
+		servers(ts).files.Redirect(args[0], args[1])
+	}
 	scriptCmds["expand"] = cmdExpand
 	scriptCmds["wait-file"] = cmdWaitFile
 }
@@ -115,8 +122,12 @@ func expandURLs(ts *testscript.TestScript, s string) string {
 }
 
 func cmdServeRepo(ts *testscript.TestScript, neg bool, args []string) {
+	branch := "master"
+	if len(args) > 2 && args[0] == "-branch" {
+		branch, args = args[1], args[2:]
+	}
 	if neg || len(args) != 2 {
-		ts.Fatalf("usage: serve-repo NAME DIR")
+		ts.Fatalf("usage: serve-repo [-branch B] NAME DIR")
 	}
 	s := servers(ts)
 	if s.git == nil {
@@ -141,7 +152,7 @@ func cmdServeRepo(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	r := s.repos[name]
 	if r == nil {
-		r = s.git.NewRepo(tsAdapter(ts), name, "master")
+		r = s.git.NewRepo(tsAdapter(ts), name, branch)
 		s.repos[name] = r
 	}
 	r.WriteFiles(files)

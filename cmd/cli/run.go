@@ -193,6 +193,9 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	if err != nil {
 		return err
 	}
+	if m, err := s.Resolve(ctx, opts.Model); err == nil && m.IsNotebook() {
+		return runNotebook(ctx, ios, s, m, "run") // a Colab notebook: no container
+	}
 	lo := launch.Options{
 		Model: opts.Model, Update: opts.Update, UpdateImage: opts.UpdateImage, Platform: opts.Platform,
 		Mode: opts.mode(), Host: opts.Host, GPU: opts.gpu(), DataDir: dataDir, FrameworkDir: frameworkDir,

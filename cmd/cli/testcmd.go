@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -125,6 +124,10 @@ func testRun(ctx context.Context, opts *TestOptions) error {
 		return finishReport(ios, rep, opts.JSON, hint)
 	}
 	rep.Model, rep.Path = name, dir
+	if err := notebookFolder(ios, dir, name, opts.JSON); err != nil {
+		rep.Add(checkFolder, modeltest.Fail, "%v", err)
+		return finishReport(ios, rep, opts.JSON, hint)
+	}
 	if _, err := config.LoadInit(dir); err != nil {
 		rep.Add(checkFolder, modeltest.Fail, "%v", err)
 		return finishReport(ios, rep, opts.JSON, hint)
@@ -133,7 +136,7 @@ func testRun(ctx context.Context, opts *TestOptions) error {
 
 	var local *config.ModelConfig
 	cfgPath := filepath.Join(dir, filepath.FromSlash(modeltest.ConfigFile))
-	if data, err := os.ReadFile(cfgPath); err != nil {
+	if data, err := config.ReadRegularFile(cfgPath); err != nil {
 		rep.Add("local config.json", modeltest.Fail, "%v", err)
 	} else if local, err = config.ParseModelConfig(data); err != nil {
 		rep.Add("local config.json", modeltest.Fail, "%s: %v", cfgPath, err)
@@ -188,7 +191,11 @@ func testRun(ctx context.Context, opts *TestOptions) error {
 		rep.Add(checkContainer, modeltest.Warn, "cannot count the model's containers without Docker")
 	} else if n, err := engine.Running(ctx, name); err != nil {
 		rep.Add(checkContainer, modeltest.Warn, "cannot count the model's containers: %v", err)
-	} else if n != 1 {
+	} else if n == 0 && opts.Manual {
+		rep.Add(checkContainer, modeltest.Warn, "no container of %s started by modelhub runs: the model answering at %s was started some other way", name, baseURL)
+	} else if n == 0 {
+		rep.Add(checkContainer, modeltest.Fail, "no container of %s runs any more: the test container stopped during the test", name)
+	} else if n > 1 {
 		rep.Add(checkContainer, modeltest.Fail, "%d containers of %s run: stop the others with `modelhub stop %s`", n, name, name)
 	} else {
 		rep.Add(checkContainer, modeltest.Pass, "")

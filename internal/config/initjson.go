@@ -60,7 +60,7 @@ func ParseInit(data []byte) (*Init, error) {
 // LoadInit reads and parses MODELDIR/init/init.json.
 func LoadInit(modelDir string) (*Init, error) {
 	p := filepath.Join(modelDir, filepath.FromSlash(InitPath))
-	data, err := os.ReadFile(p)
+	data, err := ReadRegularFile(p)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%s is missing: a model folder needs init/init.json", p)
@@ -240,11 +240,14 @@ func describeJSONError(data []byte, err error) error {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
+	// The decoder's Offset counts the bytes read, the offending one included:
+	// that byte is at Offset-1.
 	case errors.As(err, &se):
-		line, col := jsonpos.LineCol(data, se.Offset)
-		return fmt.Errorf("invalid JSON at line %d, column %d (byte %d): %v", line, col, se.Offset, se)
+		off := max(se.Offset-1, 0)
+		line, col := jsonpos.LineCol(data, off)
+		return fmt.Errorf("invalid JSON at line %d, column %d (byte %d): %v", line, col, off, se)
 	case errors.As(err, &te):
-		line, col := jsonpos.LineCol(data, te.Offset)
+		line, col := jsonpos.LineCol(data, max(te.Offset-1, 0))
 		return fmt.Errorf("line %d, column %d: %s must be %s, not %s", line, col, te.Field, te.Type, te.Value)
 	case errors.Is(err, io.EOF):
 		return errors.New("empty file: expected a JSON object")

@@ -33,9 +33,16 @@ func TestParseInit(t *testing.T) {
 			t.Errorf("ParseInit(%q) accepted", bad)
 		}
 	}
-	_, err = ParseInit([]byte("{\n  \"docker_id\": \"a\",\n}"))
-	if err == nil || !strings.Contains(err.Error(), "line 3") {
-		t.Errorf("syntax error must name the line: %v", err)
+	// Lines and columns are 1-based and point at the offending byte.
+	for in, want := range map[string]string{
+		"{\n  \"docker_id\": \"a\",\n}": "invalid JSON at line 3, column 1 (byte 22)",
+		`{"docker_id": x}`:              "invalid JSON at line 1, column 15 (byte 14)",
+		`{"docker_id": 5}`:              "line 1, column 15: docker_id must be string, not number",
+		"{\n\t\"docker_id\": [1]}":      "line 2, column 15: docker_id must be string, not array",
+	} {
+		if _, err := ParseInit([]byte(in)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseInit(%q): %v, want %q", in, err, want)
+		}
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -95,7 +94,7 @@ func LoadSchema(ctx context.Context, client *http.Client, loc string) (*Schema, 
 		}
 	} else {
 		var err error
-		data, err = os.ReadFile(loc)
+		data, err = ReadRegularFile(loc)
 		if err != nil {
 			return nil, fmt.Errorf("load schema: %w (pass an existing file or an http(s) URL to --schema)", err)
 		}

@@ -196,7 +196,7 @@ func TestParseModelConfig(t *testing.T) {
 	// malformed JSON names where, like init.json (it was "parse config.json: EOF",
 	// "unexpected EOF", or the decoder's message without a position)
 	for data, want := range map[string]string{
-		"{\n \"a\": ,\n}": "parse config.json: invalid JSON at line 2, column 8 (byte 9): invalid character ','",
+		"{\n \"a\": ,\n}": "parse config.json: invalid JSON at line 2, column 7 (byte 8): invalid character ','",
 		"{\n \"a\": 1":    "parse config.json: invalid JSON: the file ends at line 2, column 8 before its brackets and braces are closed",
 		"":                "parse config.json: empty file: expected a JSON object",
 	} {

@@ -206,6 +206,40 @@ func RemoteHead(ctx context.Context, url, branch string) (string, error) {
 	return "", fmt.Errorf("list %s: %w: %q", url, ErrBranchNotFound, branch)
 }
 
+// DefaultBranch returns the name of the remote's default branch (the branch
+// its HEAD points to), without downloading objects.
+func DefaultBranch(ctx context.Context, url string) (string, error) {
+	rem := git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: "origin", URLs: []string{url}})
+	refs, err := rem.ListContext(ctx, &git.ListOptions{})
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		return "", fmt.Errorf("list %s: %w", url, err)
+	}
+	var head *plumbing.Reference
+	branches := map[plumbing.Hash][]plumbing.ReferenceName{}
+	for _, r := range refs {
+		switch {
+		case r.Name() == plumbing.HEAD:
+			head = r
+		case r.Name().IsBranch() && r.Type() == plumbing.HashReference:
+			branches[r.Hash()] = append(branches[r.Hash()], r.Name())
+		}
+	}
+	if head == nil {
+		return "", fmt.Errorf("list %s: %w: the remote names no default branch (HEAD)", url, ErrBranchNotFound)
+	}
+	if head.Type() == plumbing.SymbolicReference && head.Target().IsBranch() {
+		return head.Target().Short(), nil
+	}
+	// A server that does not say where HEAD points: the one branch at its commit.
+	if names := branches[head.Hash()]; len(names) == 1 {
+		return names[0].Short(), nil
+	}
+	return "", fmt.Errorf("list %s: %w: cannot tell which branch HEAD is", url, ErrBranchNotFound)
+}
+
 // LocalHead returns the commit checked out in the clone at dir and its
 // origin URL; it fails when dir is not a readable clone.
 func LocalHead(dir string) (hash, url string, err error) {

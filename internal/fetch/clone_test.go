@@ -141,6 +141,22 @@ func TestParseProgressLine(t *testing.T) {
 	}
 }
 
+// The default branch is the one the remote's HEAD names (here "main", as
+// GitHub's notebook repositories have), also beside other branches.
+func TestDefaultBranch(t *testing.T) {
+	g := testutil.NewGitServer(t)
+	repo := g.NewRepo(t, "nb", "main")
+	repo.WriteFiles(map[string]string{"a.ipynb": "{}"})
+	repo.Commit("one")
+	got, err := DefaultBranch(context.Background(), repo.URL)
+	if err != nil || got != "main" {
+		t.Fatalf("DefaultBranch = %q, %v; want main", got, err)
+	}
+	if _, err := DefaultBranch(context.Background(), g.URL+"/absent.git"); err == nil {
+		t.Errorf("DefaultBranch of a missing repository: no error")
+	}
+}
+
 func TestClone_commit(t *testing.T) {
 	t.Parallel()
 	gs := testutil.NewGitServer(t)

@@ -528,7 +528,7 @@ func (s *state) attempt(ctx context.Context) (done bool, err error) {
 	watchdog := time.AfterFunc(stall, func() { cancel(ErrStalled) })
 	defer watchdog.Stop()
 
-	resp, err := s.d.client().Do(req)
+	resp, err := s.d.redirectClient().Do(req)
 	if err != nil {
 		return false, s.netErr(ctx, err)
 	}
@@ -662,7 +662,41 @@ func (s *state) netErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	var re *RedirectError
+	if errors.As(err, &re) {
+		return fmt.Errorf("download %s: %w", s.f.URL, re) // retrying would only loop again
+	}
 	return &transientError{fmt.Errorf("download %s: %w", s.f.URL, err)}
+}
+
+// MaxRedirects is how many redirects a download follows.
+const MaxRedirects = 10
+
+// RedirectError: a download was redirected somewhere it cannot follow (not
+// http(s)) or too many times (a loop). It is never retried.
+type RedirectError struct {
+	To     string
+	Reason string
+}
+
+func (e *RedirectError) Error() string {
+	return fmt.Sprintf("redirected to %s: %s (the file's link is broken; tell the model's maintainers)", e.To, e.Reason)
+}
+
+// redirectClient is the download client with modelhub's redirect rules,
+// whatever rules the client given had.
+func (d *Downloader) redirectClient() *http.Client {
+	c := *d.client()
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		switch {
+		case req.URL.Scheme != "http" && req.URL.Scheme != "https":
+			return &RedirectError{To: req.URL.String(), Reason: "only http and https are followed"}
+		case len(via) >= MaxRedirects:
+			return &RedirectError{To: req.URL.String(), Reason: fmt.Sprintf("more than %d redirects (a redirect loop)", MaxRedirects)}
+		}
+		return nil
+	}
+	return &c
 }
 
 // finish verifies the hash, syncs and renames DEST.part to DEST.

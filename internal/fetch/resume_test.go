@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -322,4 +323,48 @@ func FuzzParseRetryAfter(f *testing.F) {
 			t.Fatalf("%q: %v, want within [0, %v]", v, d, maxRetryAfter)
 		}
 	})
+}
+
+// A redirect loop, or a redirect to file:// (or any non-http(s) URL), fails at
+// once with one request chain: it is not retried as if transient.
+func TestDownload_badRedirectFailsAtOnce(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, from, want string
+		setup            func(srv *testutil.FileServer)
+	}{
+		{"loop", "/a", "more than 10 redirects (a redirect loop)", func(srv *testutil.FileServer) {
+			srv.Redirect("/a", "/b")
+			srv.Redirect("/b", "/a")
+		}},
+		{"file", "/f", "redirected to file:///etc/passwd: only http and https are followed", func(srv *testutil.FileServer) {
+			srv.Redirect("/f", "file:///etc/passwd")
+		}},
+		{"ftp", "/g", "redirected to ftp://127.0.0.1/w: only http and https are followed", func(srv *testutil.FileServer) {
+			srv.Redirect("/g", "ftp://127.0.0.1/w")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := testutil.NewFileServer(t)
+			tc.setup(srv)
+			d := fastDownloader()
+			retries := 0
+			d.Progress = func(e Event) {
+				if e.Kind == FileRetry {
+					retries++
+				}
+			}
+			dest := filepath.Join(t.TempDir(), "w")
+			_, err := d.Fetch(context.Background(), File{URL: srv.URL + tc.from, Dest: dest})
+			var re *RedirectError
+			if !errors.As(err, &re) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), srv.URL+tc.from) {
+				t.Fatalf("err %v, want a RedirectError saying %q", err, tc.want)
+			}
+			if retries != 0 || srv.Count("") > MaxRedirects+1 {
+				t.Errorf("%d retries, %d requests: want no retry", retries, srv.Count(""))
+			}
+			noFile(t, dest)
+		})
+	}
 }

@@ -51,7 +51,7 @@ func Validate(dir string, opts ValidateOptions, rep *Report) {
 	validateInit(dir, add)
 
 	cfgPath := filepath.Join(dir, filepath.FromSlash(ConfigFile))
-	data, err := os.ReadFile(cfgPath)
+	data, err := config.ReadRegularFile(cfgPath)
 	var cfg *config.ModelConfig
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -96,8 +96,10 @@ func Validate(dir string, opts ValidateOptions, rep *Report) {
 	}
 	for _, f := range []string{ModelLicenseFile, SampleDataLicenseFile} {
 		name := filepath.Base(f) + " license"
-		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f)))
+		data, err := config.ReadRegularFile(filepath.Join(dir, filepath.FromSlash(f)))
 		switch {
+		case errors.Is(err, config.ErrNotRegular):
+			add(f, name, Fail, "%v", err)
 		case err != nil:
 			add(f, name, Warn, "missing: add the license text to %s", f)
 		case strings.TrimSpace(string(data)) == "":
@@ -120,7 +122,7 @@ func Validate(dir string, opts ValidateOptions, rep *Report) {
 
 func validateInit(dir string, add func(file, name string, st Status, format string, args ...any)) {
 	const f = config.InitPath
-	data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f)))
+	data, err := config.ReadRegularFile(filepath.Join(dir, filepath.FromSlash(f)))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			add(f, "init.json parses", Fail, "missing: a model folder needs %s (is %s a model folder?)", f, dir)

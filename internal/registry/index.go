@@ -99,7 +99,7 @@ func Parse(data []byte, source string) (*Index, error) {
 			ix.Warnings = append(ix.Warnings, fmt.Sprintf("skipped model %q: github %v", m.Name, err))
 			continue
 		}
-		key := strings.ToLower(m.Name)
+		key := safepath.Key(m.Name) // one folder on Windows and macOS: case, Unicode normalisation
 		if seen[key] {
 			ix.Warnings = append(ix.Warnings, fmt.Sprintf("skipped model %q: the name appears twice in the index", m.Name))
 			continue

@@ -260,3 +260,18 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// Two names that are one folder on Windows or macOS (case, Unicode
+// normalisation) are one model: the second is skipped with a warning.
+func TestParse_duplicateNamesAsPlatformsCompare(t *testing.T) {
+	ix, err := Parse([]byte(`[
+	  {"id": "1", "name": "caf\u00e9", "task_extended": "a", "github": "https://example.invalid/a"},
+	  {"id": "2", "name": "cafe\u0301", "task_extended": "a", "github": "https://example.invalid/b"},
+	  {"id": "3", "name": "CAF\u00c9", "task_extended": "a", "github": "https://example.invalid/c"}]`), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ix.Models) != 1 || len(ix.Warnings) != 2 || !strings.Contains(ix.Warnings[0], "appears twice") {
+		t.Errorf("models %v, warnings %q; want one model and two warnings", ix.Models, ix.Warnings)
+	}
+}

@@ -142,7 +142,7 @@ func New(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 	cfgPath := filepath.Join(work, filepath.FromSlash(ConfigPath))
-	data, err := os.ReadFile(cfgPath)
+	data, err := config.ReadRegularFile(cfgPath)
 	if err != nil {
 		return nil, fmt.Errorf("template has no %s: %w", ConfigPath, err)
 	}

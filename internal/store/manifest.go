@@ -22,6 +22,13 @@ type Manifest struct {
 	Entry registry.Entry `json:"entry"`
 	// Commit is the git commit cloned.
 	Commit string `json:"commit"`
+	// Branch is the branch cloned: the index's github_branch, or the
+	// repository's default branch when that one does not exist (then
+	// `pull --update` follows this branch). Empty in older manifests.
+	Branch string `json:"branch,omitempty"`
+	// Notebook is true for a notebook model (a Google Colab notebook, not a
+	// Docker model): only its repository is cloned; DockerID and Files are empty.
+	Notebook bool `json:"notebook,omitempty"`
 	// DockerID is init.json's docker_id at that commit.
 	DockerID string `json:"docker_id"`
 	// Files are the external files, in init.json order.

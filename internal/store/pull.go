@@ -15,6 +15,7 @@ import (
 
 	"github.com/modelhub-ai/modelhub/internal/config"
 	"github.com/modelhub-ai/modelhub/internal/fetch"
+	"github.com/modelhub-ai/modelhub/internal/notebook"
 	"github.com/modelhub-ai/modelhub/internal/registry"
 	"github.com/modelhub-ai/modelhub/internal/safepath"
 )
@@ -77,8 +78,19 @@ func (s *Store) oldDir(name string) string {
 
 type cloneInfo struct {
 	URL    string `json:"url"`
-	Branch string `json:"branch"`
+	Branch string `json:"branch"` // the branch cloned
 	Commit string `json:"commit"`
+	// Wanted is the branch asked for (the index's), when Branch is the
+	// remote's default branch cloned instead because Wanted does not exist.
+	Wanted string `json:"wanted,omitempty"`
+}
+
+// wanted is the branch the clone was asked for.
+func (ci cloneInfo) wanted() string {
+	if ci.Wanted != "" {
+		return ci.Wanted
+	}
+	return ci.Branch
 }
 
 // Pull makes m complete on disk: it takes the model's lock, clones the
@@ -88,6 +100,10 @@ type cloneInfo struct {
 // resume. A local model is only checked.
 func (s *Store) Pull(ctx context.Context, m *Model, o PullOptions) (*PullResult, error) {
 	res := &PullResult{Model: m}
+	if m.Local && m.IsNotebook() {
+		res.UpToDate = true // a notebook's init.json is not followed
+		return res, nil
+	}
 	if m.Local {
 		in, err := config.LoadInit(m.Dir)
 		if err != nil {
@@ -127,7 +143,7 @@ func (s *Store) Pull(ctx context.Context, m *Model, o PullOptions) (*PullResult,
 	if cur != nil && !o.Update && (o.Commit == "" || strings.EqualFold(cur.Commit, o.Commit)) {
 		return s.repair(ctx, m, cur, o, res)
 	}
-	target := ""
+	target, branch := "", ""
 	if o.Commit != "" {
 		target = strings.ToLower(o.Commit)
 	} else if cur != nil {
@@ -142,7 +158,15 @@ func (s *Store) Pull(ctx context.Context, m *Model, o PullOptions) (*PullResult,
 				o.note("using the index entry recorded in the manifest (%v)", err)
 			}
 		}
-		tip, err := fetch.RemoteHead(ctx, entry.GitHub, entry.Branch())
+		branch = entry.Branch()
+		tip, err := fetch.RemoteHead(ctx, entry.GitHub, branch)
+		if errors.Is(err, fetch.ErrBranchNotFound) && entry.GitHub == cur.Entry.GitHub &&
+			cur.Branch != "" && cur.Branch != branch {
+			// The index's branch still does not exist: follow the branch
+			// the model was cloned from (the remote's default branch then).
+			branch = cur.Branch
+			tip, err = fetch.RemoteHead(ctx, entry.GitHub, branch)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("update %s: %w", m.Name, err)
 		}
@@ -155,11 +179,27 @@ func (s *Store) Pull(ctx context.Context, m *Model, o PullOptions) (*PullResult,
 	m.Entry = entry
 
 	stage := s.stagingDir(m.Name)
-	commit, cloned, err := s.stageClone(ctx, stage, entry, target, o.Commit != "", o)
+	ci, cloned, err := s.stageClone(ctx, stage, entry, branch, target, o.Commit != "", o)
 	if err != nil {
 		return nil, err
 	}
+	commit := ci.Commit
 	res.Cloned = cloned
+	if notebook.IsEntry(entry) || notebook.IsFolder(stage) {
+		// A notebook is not a Docker model: its init.json (the template's
+		// placeholders) is neither checked nor followed; the clone is kept
+		// so the notebook can be opened locally.
+		man := &Manifest{Entry: *entry, Commit: commit, Branch: ci.Branch, Notebook: true, Files: []ManifestFile{}, Complete: true, PulledAt: time.Now().UTC()}
+		os.Remove(filepath.Join(stage, filepath.FromSlash(cloneMarker)))
+		if err := WriteManifest(stage, man); err != nil {
+			return nil, err
+		}
+		if err := s.swap(m.Name, stage, m.Dir); err != nil {
+			return nil, err
+		}
+		m.Manifest = man
+		return res, nil
+	}
 	in, err := config.LoadInit(stage)
 	if err == nil {
 		err = in.Check(stage)
@@ -174,6 +214,7 @@ func (s *Store) Pull(ctx context.Context, m *Model, o PullOptions) (*PullResult,
 	if err != nil {
 		return nil, err
 	}
+	man.Branch = ci.Branch
 	if err := WriteManifest(stage, man); err != nil {
 		return nil, err
 	}
@@ -201,61 +242,84 @@ func short(commit string) string {
 }
 
 // stageClone makes sure stage holds a complete clone of entry (at target when
-// set), reusing one left by an interrupted pull.
+// set), reusing one left by an interrupted pull. branch is the branch to
+// clone; "" means the index's, or the remote's default branch when the
+// index's does not exist (with a note naming both).
 // With pin, target may be any commit of the branch, not only its tip.
-func (s *Store) stageClone(ctx context.Context, stage string, entry *registry.Entry, target string, pin bool, o PullOptions) (commit string, cloned bool, err error) {
+func (s *Store) stageClone(ctx context.Context, stage string, entry *registry.Entry, branch, target string, pin bool, o PullOptions) (ci cloneInfo, cloned bool, err error) {
 	// A staging folder is ours: anything else found under its name (a link
 	// to elsewhere) is dropped, never followed.
 	if fi, err := os.Lstat(stage); err == nil && !fi.IsDir() {
 		if err := os.Remove(stage); err != nil {
-			return "", false, err
+			return ci, false, err
 		}
 	}
-	var ci cloneInfo
+	wanted := branch
+	if wanted == "" {
+		wanted = entry.Branch()
+	}
 	if readJSON(filepath.Join(stage, filepath.FromSlash(cloneMarker)), &ci) == nil &&
-		ci.URL == entry.GitHub && ci.Branch == entry.Branch() && (target == "" || ci.Commit == target) {
+		ci.URL == entry.GitHub && (ci.wanted() == wanted || ci.Branch == wanted) && (target == "" || ci.Commit == target) {
 		// A fresh pull resumes the staged clone unless the branch moved on
 		// (e.g. a broken init.json was fixed); without network it resumes anyway.
 		tip := ci.Commit
 		if target == "" {
-			if t, err := fetch.RemoteHead(ctx, entry.GitHub, entry.Branch()); err == nil {
+			if t, err := fetch.RemoteHead(ctx, entry.GitHub, ci.Branch); err == nil {
 				tip = t
 			} else if ctx.Err() != nil {
-				return "", false, ctx.Err()
+				return ci, false, ctx.Err()
 			} else {
 				o.note("could not check %s for changes: %v", entry.GitHub, err)
 			}
 		}
 		if tip == ci.Commit {
 			o.note("resuming the interrupted download of %s", entry.Name)
-			return ci.Commit, false, nil
+			return ci, false, nil
 		}
 		o.note("%s changed since the interrupted download (now at %s); starting over", entry.Name, short(tip))
 	}
 	if err := os.RemoveAll(stage); err != nil {
-		return "", false, err
+		return ci, false, err
 	}
-	co := fetch.CloneOptions{URL: entry.GitHub, Branch: entry.Branch(), Dir: stage, Progress: o.Clone}
-	if pin {
-		co.Commit = target
-		o.note("cloning %s (branch %s, commit %s)", entry.GitHub, entry.Branch(), short(target))
-	} else {
-		o.note("cloning %s (branch %s)", entry.GitHub, entry.Branch())
+	clone := func(b string) (string, error) {
+		co := fetch.CloneOptions{URL: entry.GitHub, Branch: b, Dir: stage, Progress: o.Clone}
+		if pin {
+			co.Commit = target
+			o.note("cloning %s (branch %s, commit %s)", entry.GitHub, b, short(target))
+		} else {
+			o.note("cloning %s (branch %s)", entry.GitHub, b)
+		}
+		return fetch.Clone(ctx, co)
 	}
-	commit, err = fetch.Clone(ctx, co)
+	ci = cloneInfo{URL: entry.GitHub, Branch: wanted}
+	commit, err := clone(wanted)
+	if errors.Is(err, fetch.ErrBranchNotFound) && branch == "" {
+		// The index names a branch the repository does not have (the
+		// notebook repositories have only "main" where the index says
+		// "master"): clone the default branch, and record it.
+		def, derr := fetch.DefaultBranch(ctx, entry.GitHub)
+		if derr == nil && def != wanted {
+			os.RemoveAll(stage)
+			o.note("%s has no branch %q (the index's github_branch); cloning its default branch %q instead", entry.GitHub, wanted, def)
+			ci = cloneInfo{URL: entry.GitHub, Branch: def, Wanted: wanted}
+			commit, err = clone(def)
+		} else if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+	}
 	if err != nil {
 		os.RemoveAll(stage)
-		return "", false, err
+		return ci, false, err
 	}
 	// Our bookkeeping folder is ours alone: drop one the repository may carry.
 	if err := os.RemoveAll(filepath.Join(stage, ".modelhub")); err != nil {
-		return "", false, err
+		return ci, false, err
 	}
-	ci = cloneInfo{URL: entry.GitHub, Branch: entry.Branch(), Commit: commit}
+	ci.Commit = commit
 	if err := writeJSON(stage, cloneMarker, ci); err != nil {
-		return "", false, err
+		return ci, false, err
 	}
-	return commit, true, nil
+	return ci, true, nil
 }
 
 // plan builds the staging manifest and the list of files still to download:

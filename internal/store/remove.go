@@ -59,6 +59,19 @@ func (s *Store) Remove(ctx context.Context, dir string, lockTimeout time.Duratio
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	// Nothing moves until everything can be deleted: files a model container
+	// wrote as root are given back first, or the error says how to.
+	image := imageOf(dir)
+	for _, p := range []string{dir, s.stagingDir(name), s.oldDir(name)} {
+		if err := s.ensureRemovable(ctx, p, image); err != nil {
+			return err
+		}
+	}
+	// Leftovers of removals that failed on such files (older versions):
+	// given back too when possible, then swept.
+	for _, p := range s.trashOf(name) {
+		_ = s.ensureRemovable(ctx, p, imageOf(p))
+	}
 	s.sweepTrash(name)
 	trash := filepath.Join(s.ModelsDir(), trashPrefix+strings.ToLower(name)+"-"+fmt.Sprint(time.Now().UnixNano()))
 	if err := os.Rename(dir, trash); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -74,6 +87,20 @@ func (s *Store) Remove(ctx context.Context, dir string, lockTimeout time.Duratio
 		return fmt.Errorf("remove %s: %w", dir, err)
 	}
 	return nil
+}
+
+// trashOf lists the .trash-NAME-NANOSECONDS folders of the model name.
+func (s *Store) trashOf(name string) []string {
+	prefix := trashPrefix + strings.ToLower(name) + "-"
+	matches, _ := filepath.Glob(filepath.Join(s.ModelsDir(), prefix+"*"))
+	var out []string
+	for _, m := range matches {
+		rest := strings.TrimPrefix(filepath.Base(m), prefix)
+		if rest != "" && strings.Trim(rest, "0123456789") == "" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // trashPrefix starts the name of a model folder being removed

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/modelhub-ai/modelhub/internal/config"
+	"github.com/modelhub-ai/modelhub/internal/notebook"
 	"github.com/modelhub-ai/modelhub/internal/registry"
 )
 
@@ -21,6 +22,10 @@ type Store struct {
 	// already downloaded (or on update), so a downloaded model needs no
 	// index and no network.
 	Index func(ctx context.Context) (*registry.Index, error)
+	// Reclaim, when set, gives back files another user wrote in a model
+	// folder (root, in a model container) before Remove or an update
+	// replaces it; without it such files make them fail before any change.
+	Reclaim Reclaimer
 }
 
 // Model is a resolved MODEL argument.
@@ -160,4 +165,17 @@ func (s *Store) Downloaded() []string {
 	}
 	sort.Slice(names, func(i, j int) bool { return strings.ToLower(names[i]) < strings.ToLower(names[j]) })
 	return names
+}
+
+// IsNotebook reports whether the model is a notebook (a Google Colab
+// notebook, not a Docker model): its index entry's backend is "colab", its
+// manifest says so, or its config.json has meta.colab_link.
+func (m *Model) IsNotebook() bool {
+	switch {
+	case m.Manifest != nil:
+		return m.Manifest.Notebook || notebook.IsEntry(&m.Manifest.Entry)
+	case m.Entry != nil:
+		return notebook.IsEntry(m.Entry)
+	}
+	return notebook.IsFolder(m.Dir)
 }
