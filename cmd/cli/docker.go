@@ -11,7 +11,7 @@ import (
 // dockerConnector returns the lazy Factory.Docker: the first call connects
 // (and pings, so an unreachable daemon is one clear error); later calls reuse
 // the client.
-func dockerConnector() func(ctx context.Context) (dockerrun.API, error) {
+func dockerConnector(opts *GlobalOptions) func(ctx context.Context) (dockerrun.API, error) {
 	var (
 		mu  sync.Mutex
 		cli *dockerrun.Client
@@ -22,7 +22,11 @@ func dockerConnector() func(ctx context.Context) (dockerrun.API, error) {
 		if cli != nil {
 			return cli, nil
 		}
-		c, err := dockerrun.Connect(ctx)
+		ep, err := dockerrun.ResolveEndpoint(dockerrun.EndpointOptions{Context: opts.Context})
+		if err != nil {
+			return nil, err
+		}
+		c, err := dockerrun.ConnectTo(ctx, ep)
 		if err != nil {
 			return nil, err
 		}

@@ -232,6 +232,12 @@ func cmdContainer(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		sort.Strings(ports)
 		fmt.Fprintln(ts.Stdout(), strings.Join(ports, "\n"))
+		switch {
+		case ct.ContribVolume != "":
+			fmt.Fprintf(ts.Stdout(), "contrib_src volume %s\n", ct.ContribVolume)
+		case ct.ContribSrc != "":
+			fmt.Fprintf(ts.Stdout(), "contrib_src bind %s\n", ct.ContribSrc)
+		}
 	}
 	if n == 0 {
 		fmt.Fprintln(ts.Stdout(), "none")

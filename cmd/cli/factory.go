@@ -22,6 +22,7 @@ type GlobalOptions struct {
 	Quiet   bool
 	Offline bool
 	Refresh bool
+	Context string // --context: a Docker CLI context
 }
 
 // Factory carries the dependencies of commands, built lazily: a command that never
@@ -53,7 +54,7 @@ type Factory struct {
 func NewFactory(ios *IOStreams, interrupted, forced <-chan struct{}) *Factory {
 	f := &Factory{IO: ios, Opts: &GlobalOptions{}, Now: time.Now, Interrupted: interrupted, Forced: forced}
 	f.HTTPClient = sync.OnceValue(registry.DefaultHTTPClient)
-	f.Docker = dockerConnector()
+	f.Docker = dockerConnector(f.Opts)
 	f.Paths = func() (config.Paths, error) {
 		var p config.Paths
 		var err error

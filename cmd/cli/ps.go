@@ -52,6 +52,8 @@ type psEntry struct {
 	Image       string    `json:"image"`
 	StartedAt   time.Time `json:"started_at"`
 	UpSeconds   int64     `json:"up_seconds"`
+	GPUs        string    `json:"gpus"`   // the GPU request (--gpus syntax); "" for none
+	Engine      string    `json:"engine"` // the Docker engine's address
 }
 
 func psRun(ctx context.Context, opts *PsOptions) error {
@@ -71,7 +73,8 @@ func psRun(ctx context.Context, opts *PsOptions) error {
 			up = 0
 		}
 		entries = append(entries, psEntry{Name: c.Model, Container: c.Name, Mode: c.Mode, APIURL: c.APIURL,
-			NotebookURL: c.NotebookURL, Image: c.Image, StartedAt: c.StartedAt.UTC(), UpSeconds: int64(up / time.Second)})
+			NotebookURL: c.NotebookURL, Image: c.Image, StartedAt: c.StartedAt.UTC(), UpSeconds: int64(up / time.Second),
+			GPUs: c.GPUs, Engine: d.Endpoint().Host})
 	}
 	if opts.JSON {
 		enc := json.NewEncoder(opts.IO.Out)
@@ -82,7 +85,7 @@ func psRun(ctx context.Context, opts *PsOptions) error {
 		opts.IO.Notef("no models are running; start one with `modelhub run MODEL`")
 		return nil
 	}
-	rows := [][]string{{"NAME", "MODE", "URLS", "UP", "IMAGE"}}
+	rows := [][]string{{"NAME", "MODE", "URLS", "UP", "GPUS", "IMAGE"}}
 	for _, e := range entries {
 		var urls []string
 		for _, u := range []string{e.APIURL, e.NotebookURL} {
@@ -93,7 +96,16 @@ func psRun(ctx context.Context, opts *PsOptions) error {
 		if len(urls) == 0 {
 			urls = []string{"-"}
 		}
-		rows = append(rows, []string{e.Name, e.Mode, strings.Join(urls, " "), humanDuration(time.Duration(e.UpSeconds) * time.Second), e.Image})
+		gpus := e.GPUs
+		if gpus == "" {
+			gpus = "-"
+		}
+		rows = append(rows, []string{e.Name, e.Mode, strings.Join(urls, " "), humanDuration(time.Duration(e.UpSeconds) * time.Second), gpus, e.Image})
+	}
+	if ep := d.Endpoint(); ep.Kind() == dockerrun.EngineSSH {
+		opts.IO.Notef("these models run on %s: their URLs answer here while `modelhub forward NAME` runs (`run -d` starts one; after a reboot, start it again)", ep.Describe())
+	} else if ep.Remote() {
+		opts.IO.Notef("these models run on %s: their ports are on that machine", ep.Describe())
 	}
 	width := 0
 	if opts.IO.OutTTY {

@@ -78,7 +78,7 @@ func Test_psRun_table(t *testing.T) {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	list := []dockerrun.Container{
 		{Name: "modelhub-a", Model: "a", Mode: "api", APIURL: "http://127.0.0.1:8000", Image: "img:1", Running: true, StartedAt: now.Add(-90 * time.Second)},
-		{Name: "modelhub-b", Model: "b", Mode: "expert", NotebookURL: "http://127.0.0.1:8888/notebooks/sandbox.ipynb?token=t", Image: "img:2", Running: true, StartedAt: now.Add(-3 * time.Hour)},
+		{Name: "modelhub-b", Model: "b", Mode: "expert", NotebookURL: "http://127.0.0.1:8888/notebooks/sandbox.ipynb?token=t", Image: "img:2", Running: true, StartedAt: now.Add(-3 * time.Hour), GPUs: "device=0,2"},
 	}
 	d := &testutil.FakeDocker{ListFunc: func(context.Context, bool) ([]dockerrun.Container, error) { return list, nil }}
 	f, out, _ := testFactory(t, "[]", false, 0)
@@ -86,9 +86,9 @@ func Test_psRun_table(t *testing.T) {
 	if err := psRun(context.Background(), &PsOptions{IO: f.IO, Docker: docker, Now: func() time.Time { return now }}); err != nil {
 		t.Fatal(err)
 	}
-	want := `NAME  MODE    URLS                                                   UP    IMAGE
-a     api     http://127.0.0.1:8000                                  1m    img:1
-b     expert  http://127.0.0.1:8888/notebooks/sandbox.ipynb?token=t  3h0m  img:2
+	want := `NAME  MODE    URLS                                                   UP    GPUS        IMAGE
+a     api     http://127.0.0.1:8000                                  1m    -           img:1
+b     expert  http://127.0.0.1:8888/notebooks/sandbox.ipynb?token=t  3h0m  device=0,2  img:2
 `
 	if out.String() != want {
 		t.Errorf("ps =\n%s\nwant\n%s", out.String(), want)

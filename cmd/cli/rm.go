@@ -19,6 +19,9 @@ type RmOptions struct {
 	// InUse reports whether a container runs the downloaded model at dir;
 	// rm refuses to remove it then.
 	InUse func(ctx context.Context, name, dir string) (bool, error)
+	// DropVolumes removes the volumes holding copies of the model's files on
+	// a remote engine and returns their names (nil: not checked).
+	DropVolumes func(ctx context.Context, name string) ([]string, error)
 
 	Models []string
 	All    bool
@@ -27,7 +30,7 @@ type RmOptions struct {
 
 // NewCmdRm builds `modelhub rm`.
 func NewCmdRm(f *Factory, runF func(context.Context, *RmOptions) error) *cobra.Command {
-	opts := &RmOptions{IO: f.IO, Store: f.Store, InUse: modelRunning(f.Docker)}
+	opts := &RmOptions{IO: f.IO, Store: f.Store, InUse: modelRunning(f.Docker), DropVolumes: dropModelVolumes(f.Docker)}
 	cmd := &cobra.Command{
 		Use:     "rm MODEL... | rm --all",
 		Aliases: []string{"remove"},
@@ -126,6 +129,15 @@ func rmRun(ctx context.Context, opts *RmOptions) error {
 			continue
 		}
 		opts.IO.Notef("removed %s (%s)", name, dir)
+		if opts.DropVolumes != nil {
+			vols, err := opts.DropVolumes(ctx, name)
+			for _, v := range vols {
+				opts.IO.Notef("removed volume %s (its files on the Docker engine)", v)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("rm %s: the model folder is gone, but its volume on the Docker engine was not removed: %w", name, err))
+			}
+		}
 	}
 	return errors.Join(errs...)
 }

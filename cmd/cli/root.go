@@ -64,6 +64,7 @@ URLs of its REST API and web UI, or of its Jupyter notebook with --expert.`,
 	pf.BoolVarP(&f.Opts.Quiet, "quiet", "q", false, "print no progress or notes, only results and errors")
 	pf.BoolVar(&f.Opts.Offline, "offline", false, "never use the network for the index: use the cached copy")
 	pf.BoolVar(&f.Opts.Refresh, "refresh", false, "revalidate the cached index with the server even if it is fresh")
+	pf.StringVar(&f.Opts.Context, "context", "", "Docker context to use (env DOCKER_CONTEXT; default DOCKER_HOST, else the Docker CLI's current context)")
 	root.Flags().BoolVarP(&listAlias, "list", "l", false, "list the models, like the list command (for start.py users)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
 		f.IO.Quiet = f.Opts.Quiet
@@ -95,6 +96,7 @@ func commands(f *Factory) []*cobra.Command {
 		NewCmdList(f, nil),
 		NewCmdPull(f, nil),
 		NewCmdRun(f, nil),
+		NewCmdForward(f, nil),
 		NewCmdPredict(f, nil),
 		NewCmdPs(f, nil),
 		NewCmdStop(f, nil),

@@ -36,6 +36,7 @@ type RunOptions struct {
 	JupyterPortSet bool
 	Host           string
 	GPU            bool
+	GPUs           string
 	CPU            bool
 	Expert         bool
 	Bash           bool
@@ -104,13 +105,15 @@ in the background (see ps, logs and stop).`,
 	fl.IntVar(&opts.JupyterPort, "jupyter-port", defaultJupyterPort, "host port of the notebook with --expert (and --bash)")
 	fl.StringVar(&opts.Host, "host", launch.DefaultHost, "host address the ports bind to (0.0.0.0 exposes the model to your network)")
 	fl.BoolVarP(&opts.GPU, "gpu", "g", false, "give the container all NVIDIA GPUs (automatic for models the index marks gpu)")
+	fl.StringVar(&opts.GPUs, "gpus", "", "which GPUs, in Docker's syntax: all, a number (2) or device=ID[,ID] (device=0,2)")
 	fl.BoolVar(&opts.CPU, "cpu", false, "never request GPUs, even for a GPU model")
 	fl.BoolVarP(&opts.Expert, "expert", "e", false, "start a Jupyter notebook (with a random token) instead of the REST API")
 	fl.BoolVarP(&opts.Bash, "bash", "b", false, "open a shell in the container (needs a terminal)")
 	fl.BoolVarP(&opts.Detach, "detach", "d", false, "leave the model running in the background once it is ready")
-	fl.BoolVar(&opts.JSON, "json", false, "with --detach: print {name, container, mode, api_url, notebook_url, web_ui_url} as JSON")
+	fl.BoolVar(&opts.JSON, "json", false, "with --detach: print {name, container, mode, api_url, notebook_url, web_ui_url, engine, uploaded_bytes} as JSON")
 	fl.DurationVar(&opts.Timeout, "timeout", launch.DefaultTimeout, "how long to wait for the model to answer")
 	cmd.MarkFlagsMutuallyExclusive("gpu", "cpu")
+	cmd.MarkFlagsMutuallyExclusive("gpus", "cpu")
 	cmd.MarkFlagsMutuallyExclusive("expert", "bash")
 	cmd.MarkFlagsMutuallyExclusive("bash", "detach")
 	return cmd
@@ -119,6 +122,11 @@ in the background (see ps, logs and stop).`,
 func (o *RunOptions) validate() error {
 	if o.JSON && !o.Detach {
 		return usageErrorf("--json needs --detach")
+	}
+	if o.GPUs != "" {
+		if _, err := dockerrun.ParseGPUs(o.GPUs); err != nil {
+			return &UsageError{Err: err}
+		}
 	}
 	for _, p := range []struct {
 		flag string
@@ -173,6 +181,10 @@ type runResult struct {
 	APIURL      string `json:"api_url"`
 	NotebookURL string `json:"notebook_url"`
 	WebUIURL    string `json:"web_ui_url"`
+	// Engine is the Docker engine's address, e.g. ssh://me@gpu-server.
+	Engine string `json:"engine"`
+	// UploadedBytes is what was copied to a remote engine's volume (0: none).
+	UploadedBytes int64 `json:"uploaded_bytes"`
 }
 
 func runRun(ctx context.Context, opts *RunOptions) error {
@@ -198,7 +210,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	}
 	lo := launch.Options{
 		Model: opts.Model, Update: opts.Update, UpdateImage: opts.UpdateImage, Platform: opts.Platform,
-		Mode: opts.mode(), Host: opts.Host, GPU: opts.gpu(), DataDir: dataDir, FrameworkDir: frameworkDir,
+		Mode: opts.mode(), Host: opts.Host, GPU: opts.gpu(), GPUs: opts.GPUs, DataDir: dataDir, FrameworkDir: frameworkDir,
 		APIPort: opts.APIPort, JupyterPort: opts.JupyterPort, APIPortFixed: opts.APIPortSet, JupyterPortFixed: opts.JupyterPortSet,
 		Timeout: opts.Timeout, Kill: opts.Forced,
 	}
@@ -232,6 +244,12 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	}
 	if opts.Bash {
 		return runBash(ctx, ios, h)
+	}
+	if ep, remote := h.Remote(); remote && opts.Detach && ep.Kind() == dockerrun.EngineSSH {
+		// This process ends: a forward of its own keeps the URLs answering.
+		if err := forwardInBackground(ctx, h, ep, forwardLogPath(h.Container)); err != nil {
+			return err
+		}
 	}
 	var webUI string
 	if uiListener != nil {
@@ -286,7 +304,8 @@ func printReady(ios *IOStreams, h *launch.Handle, webUI string, detach, asJSON b
 	if asJSON {
 		enc := json.NewEncoder(ios.Out)
 		enc.SetIndent("", "  ")
-		_ = enc.Encode(runResult{Name: h.Model, Container: h.Container, Mode: h.Mode, APIURL: u.API, NotebookURL: u.Notebook, WebUIURL: webUI})
+		_ = enc.Encode(runResult{Name: h.Model, Container: h.Container, Mode: h.Mode, APIURL: u.API, NotebookURL: u.Notebook, WebUIURL: webUI,
+			Engine: h.Engine, UploadedBytes: h.Uploaded})
 		return
 	}
 	var lines [][2]string

@@ -170,7 +170,7 @@ func Test_runRun_crashBeforeReady(t *testing.T) {
 
 func Test_printReady(t *testing.T) {
 	// the engine's own page (WebUI) is not what run shows: modelhub's is
-	h := &launch.Handle{Model: "m", Container: "modelhub-m", Mode: "api", APIURL: "http://127.0.0.1:8000", WebUI: true}
+	h := &launch.Handle{Model: "m", Container: "modelhub-m", Mode: "api", APIURL: "http://127.0.0.1:8000", WebUI: true, Engine: "unix:///var/run/docker.sock"}
 	ui := "http://127.0.0.1:8800/"
 	// terminal: a box
 	f, out, _ := testFactory(t, "[]", true, 80)
@@ -201,7 +201,9 @@ func Test_printReady(t *testing.T) {
   "mode": "api",
   "api_url": "http://127.0.0.1:8000",
   "notebook_url": "",
-  "web_ui_url": "http://127.0.0.1:8800/m/m/"
+  "web_ui_url": "http://127.0.0.1:8800/m/m/",
+  "engine": "unix:///var/run/docker.sock",
+  "uploaded_bytes": 0
 }
 `
 	if out.String() != want {

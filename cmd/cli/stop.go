@@ -155,6 +155,34 @@ func modelRunning(docker func(context.Context) (dockerrun.API, error)) func(ctx 
 	}
 }
 
+// dropModelVolumes removes a model's volumes (remote engines keep its files
+// in them); an engine that does not answer is skipped.
+func dropModelVolumes(docker func(context.Context) (dockerrun.API, error)) func(ctx context.Context, name string) ([]string, error) {
+	return func(ctx context.Context, name string) ([]string, error) {
+		d, err := docker(ctx)
+		if errors.Is(err, dockerrun.ErrUnreachable) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		names, err := d.ModelVolumes(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		var removed []string
+		var errs []error
+		for _, n := range names {
+			if err := d.RemoveVolume(ctx, n); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			removed = append(removed, n)
+		}
+		return removed, errors.Join(errs...)
+	}
+}
+
 // sameFolder compares two host paths, resolving symbolic links when it can.
 func sameFolder(a, b string) bool {
 	if filepath.Clean(a) == filepath.Clean(b) {

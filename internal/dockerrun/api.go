@@ -25,6 +25,11 @@ type API interface {
 	List(ctx context.Context, all bool) ([]Container, error)
 	Attach(ctx context.Context, id string) (*Attachment, error)
 	Resize(ctx context.Context, id string, rows, cols uint) error
+	// Endpoint says which engine this is and whether it is remote.
+	Endpoint() Endpoint
+	SyncVolume(ctx context.Context, v VolumeSync) (SyncResult, error)
+	ModelVolumes(ctx context.Context, model string) ([]string, error)
+	RemoveVolume(ctx context.Context, name string) error
 	CopyFiles(ctx context.Context, id, dest string, files []CopyFile) error
 	Exec(ctx context.Context, id string, cmd []string) (int, string, error)
 }

@@ -6,10 +6,13 @@ package dockerrun
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"runtime"
@@ -17,24 +20,87 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/cli/cli/connhelper"
 	"github.com/docker/docker/client"
 )
 
 // Client talks to one Docker Engine. Build it with New or Connect.
 type Client struct {
 	api *client.Client
+	ep  Endpoint
 }
 
-// New builds a client from the environment (DOCKER_HOST, DOCKER_TLS_VERIFY,
-// DOCKER_CERT_PATH, DOCKER_API_VERSION) with API version negotiation. It does
-// not connect: the first call does.
+// New builds a client of the engine the Docker CLI would use (see
+// ResolveEndpoint) with API version negotiation. It does not connect: the
+// first call does.
 func New() (*Client, error) {
-	api, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	ep, err := ResolveEndpoint(EndpointOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("docker client: %w (check DOCKER_HOST and DOCKER_CERT_PATH)", err)
+		return nil, err
 	}
-	return &Client{api: api}, nil
+	return NewFor(ep)
 }
+
+// NewFor builds a client of one endpoint. An ssh:// engine is reached as the
+// Docker CLI reaches it: the system ssh runs `docker system dial-stdio` on
+// the server.
+func NewFor(ep Endpoint) (*Client, error) {
+	opts := []client.Opt{client.WithAPIVersionNegotiation()}
+	if ep.Context == defaultContext || ep.Context == "" {
+		opts = append(opts, client.FromEnv)
+	}
+	if ep.Kind() == EngineSSH {
+		helper, err := connhelper.GetConnectionHelper(ep.Host)
+		if err != nil {
+			return nil, fmt.Errorf("docker host %s: %w; use ssh://[user@]host[:port]", ep.Host, err)
+		}
+		hc := &http.Client{Transport: &http.Transport{DialContext: helper.Dialer}}
+		opts = append(opts, client.WithHTTPClient(hc), client.WithHost(helper.Host), client.WithDialContext(helper.Dialer))
+	} else {
+		opts = append(opts, client.WithHost(ep.Host))
+		if ep.CAFile != "" || ep.CertFile != "" || ep.SkipTLSVerify {
+			opts = append(opts, withContextTLS(ep))
+		}
+	}
+	api, err := client.NewClientWithOpts(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("docker client for %s: %w (check DOCKER_HOST, DOCKER_CERT_PATH or the context)", ep.Describe(), err)
+	}
+	return &Client{api: api, ep: ep}, nil
+}
+
+// withContextTLS sets the client TLS of a Docker context's files.
+func withContextTLS(ep Endpoint) client.Opt {
+	return func(c *client.Client) error {
+		cfg := &tls.Config{InsecureSkipVerify: ep.SkipTLSVerify} //nolint:gosec // the context asks for it
+		if ep.CAFile != "" {
+			pem, err := os.ReadFile(ep.CAFile)
+			if err != nil {
+				return err
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return fmt.Errorf("%s holds no certificate", ep.CAFile)
+			}
+			cfg.RootCAs = pool
+		}
+		if ep.CertFile != "" && ep.KeyFile != "" {
+			cert, err := tls.LoadX509KeyPair(ep.CertFile, ep.KeyFile)
+			if err != nil {
+				return err
+			}
+			cfg.Certificates = []tls.Certificate{cert}
+		}
+		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}
+		if err := client.WithHTTPClient(hc)(c); err != nil {
+			return err
+		}
+		return client.WithScheme("https")(c)
+	}
+}
+
+// Endpoint is the engine this client talks to.
+func (c *Client) Endpoint() Endpoint { return c.ep }
 
 // PingTimeout bounds Ping: connecting to the daemon and its first answer. A
 // daemon that accepts the connection and never answers is then reported as
@@ -48,6 +114,19 @@ func Connect(ctx context.Context) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	return connected(ctx, c)
+}
+
+// ConnectTo is NewFor followed by Ping.
+func ConnectTo(ctx context.Context, ep Endpoint) (*Client, error) {
+	c, err := NewFor(ep)
+	if err != nil {
+		return nil, err
+	}
+	return connected(ctx, c)
+}
+
+func connected(ctx context.Context, c *Client) (*Client, error) {
 	if err := c.Ping(ctx); err != nil {
 		c.Close()
 		return nil, err
@@ -59,13 +138,22 @@ func Connect(ctx context.Context) (*Client, error) {
 func (c *Client) Close() error { return c.api.Close() }
 
 // Host is the daemon address in use, e.g. unix:///var/run/docker.sock.
-func (c *Client) Host() string { return c.api.DaemonHost() }
+func (c *Client) Host() string {
+	if c.ep.Host != "" {
+		return c.ep.Host
+	}
+	return c.api.DaemonHost()
+}
 
 // Ping checks that the daemon answers within PingTimeout (and negotiates the
 // API version). A cancelled ctx gives ctx's error, never an *UnreachableError:
 // an interrupted command must not take an unanswered ping for "no daemon".
 func (c *Client) Ping(ctx context.Context) error {
-	pctx, cancel := context.WithTimeout(ctx, PingTimeout)
+	timeout := PingTimeout
+	if c.ep.Kind() == EngineSSH {
+		timeout *= 3 // an ssh login comes first
+	}
+	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	_, err := c.api.Ping(pctx)
 	switch {
@@ -74,7 +162,7 @@ func (c *Client) Ping(ctx context.Context) error {
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case pctx.Err() != nil:
-		return &UnreachableError{Host: c.Host(), FromEnv: os.Getenv("DOCKER_HOST") != "", Timeout: PingTimeout, Err: err}
+		return &UnreachableError{Host: c.Host(), FromEnv: os.Getenv("DOCKER_HOST") != "", Timeout: timeout, Err: err}
 	}
 	return c.wrap(err)
 }

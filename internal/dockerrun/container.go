@@ -55,13 +55,19 @@ type Spec struct {
 	Cmd      []string // nil keeps the image's command
 	TTY      bool     // allocate a TTY and keep stdin open (bash mode)
 
-	ContribSrc   string // absolute host path mounted at /contrib_src
-	DataDir      string // optional absolute host path mounted at /data
-	FrameworkDir string // optional absolute host path mounted at /framework
+	ContribSrc string // absolute host path mounted at /contrib_src
+	// ContribVolume, when set, is a volume of the engine mounted at
+	// /contrib_src instead of ContribSrc (remote engines: see SyncVolume).
+	ContribVolume string
+	DataDir       string // optional absolute host path mounted at /data
+	FrameworkDir  string // optional absolute host path mounted at /framework
 
 	HostIP string // address the ports bind to, e.g. 127.0.0.1
 	Ports  []Port
 	GPU    bool // request all GPUs (the API form of --gpus all)
+	// GPUs, when set, says which GPUs (Docker's --gpus, see ParseGPUs);
+	// it implies GPU.
+	GPUs string
 
 	APIURL      string // recorded in LabelAPIURL
 	NotebookURL string // recorded in LabelNotebookURL
@@ -122,7 +128,7 @@ func stopSignal(s Spec) string {
 
 // containerConfig turns a Spec into the engine's create request.
 func containerConfig(s Spec) (*container.Config, *container.HostConfig, *ocispec.Platform, error) {
-	if s.Image == "" || s.Name == "" || s.ContribSrc == "" {
+	if s.Image == "" || s.Name == "" || (s.ContribSrc == "" && s.ContribVolume == "") {
 		return nil, nil, nil, errors.New("container spec needs a name, an image and a contrib_src folder")
 	}
 	platform, err := ParsePlatform(s.Platform)
@@ -154,18 +160,33 @@ func containerConfig(s Spec) (*container.Config, *container.HostConfig, *ocispec
 	for _, p := range s.Ports {
 		port := nat.Port(strconv.Itoa(p.Container) + "/tcp")
 		cfg.ExposedPorts[port] = struct{}{}
-		hc.PortBindings[port] = []nat.PortBinding{{HostIP: s.HostIP, HostPort: strconv.Itoa(p.Host)}}
+		hostPort := "" // 0: the engine picks a free port (see Inspect)
+		if p.Host != 0 {
+			hostPort = strconv.Itoa(p.Host)
+		}
+		hc.PortBindings[port] = []nat.PortBinding{{HostIP: s.HostIP, HostPort: hostPort}}
 	}
 	bind := func(src, dst string) {
 		if src != "" {
 			hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeBind, Source: src, Target: dst})
 		}
 	}
-	bind(s.ContribSrc, ContribSrcTarget)
+	if s.ContribVolume != "" {
+		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeVolume, Source: s.ContribVolume, Target: ContribSrcTarget})
+	} else {
+		bind(s.ContribSrc, ContribSrcTarget)
+	}
 	bind(s.DataDir, DataTarget)
 	bind(s.FrameworkDir, FrameworkTarget)
-	if s.GPU {
-		hc.DeviceRequests = []container.DeviceRequest{{Count: -1, Capabilities: [][]string{{"gpu"}}}}
+	if s.GPU || s.GPUs != "" {
+		g := GPURequest{Count: -1}
+		if s.GPUs != "" {
+			if g, err = ParseGPUs(s.GPUs); err != nil {
+				return nil, nil, nil, err
+			}
+		}
+		hc.DeviceRequests = []container.DeviceRequest{g.deviceRequest()}
+		labels[LabelGPUs] = g.String()
 	}
 	return cfg, hc, platform, nil
 }
@@ -194,7 +215,24 @@ func (c *Client) Start(ctx context.Context, id string) error {
 	if strings.Contains(msg, "port is already allocated") || strings.Contains(msg, "address already in use") {
 		return fmt.Errorf("start container: %w (%s)", ErrPortBusy, engineReason(err))
 	}
+	if gerr := gpuStartError(err, c.ep); gerr != nil {
+		return gerr
+	}
 	return fmt.Errorf("start container: %w", c.wrap(err))
+}
+
+// ErrNoSuchGPU matches a start that failed because a GPU asked for with
+// --gpus does not exist on the engine's machine.
+var ErrNoSuchGPU = errors.New("no such GPU")
+
+// gpuStartError turns the NVIDIA runtime's refusal of a device into an error
+// that says what to do; nil when err is something else.
+func gpuStartError(err error, ep Endpoint) error {
+	msg := strings.ToLower(err.Error())
+	if !strings.Contains(msg, "unknown device") && !strings.Contains(msg, "invalid device") && !strings.Contains(msg, "device not found") {
+		return nil
+	}
+	return fmt.Errorf("start container: %w on %s (%s): list its GPUs with `nvidia-smi -L` on that machine and pass --gpus device=ID, or --gpus all", ErrNoSuchGPU, ep.Describe(), engineReason(err))
 }
 
 // Wait blocks until the container is not running and returns its exit code.
@@ -304,6 +342,9 @@ type Container struct {
 	HostIP      string
 	Ports       []Port
 	ContribSrc  string // host folder mounted at /contrib_src
+	// ContribVolume is the volume mounted at /contrib_src (remote engines)
+	ContribVolume string
+	GPUs          string // the GPU request in --gpus syntax; empty for none
 }
 
 // Inspect finds a container by name or ID; ErrContainerNotFound if absent.
@@ -323,6 +364,7 @@ func (c *Client) Inspect(ctx context.Context, nameOrID string) (Container, error
 		ct.Mode = r.Config.Labels[LabelMode]
 		ct.APIURL = r.Config.Labels[LabelAPIURL]
 		ct.NotebookURL = r.Config.Labels[LabelNotebookURL]
+		ct.GPUs = r.Config.Labels[LabelGPUs]
 	}
 	if r.State != nil {
 		ct.State, ct.Running, ct.ExitCode = r.State.Status, r.State.Running, r.State.ExitCode
@@ -331,13 +373,26 @@ func (c *Client) Inspect(ctx context.Context, nameOrID string) (Container, error
 	}
 	for _, m := range r.Mounts {
 		if m.Destination == ContribSrcTarget {
-			ct.ContribSrc = m.Source
+			if m.Type == mount.TypeVolume {
+				ct.ContribVolume = m.Name
+			} else {
+				ct.ContribSrc = m.Source
+			}
 		}
 	}
 	if r.HostConfig != nil {
 		for port, bs := range r.HostConfig.PortBindings {
 			for _, b := range bs {
 				h, _ := strconv.Atoi(b.HostPort)
+				if h == 0 && r.NetworkSettings != nil {
+					// the engine picked the port: it is known once started
+					for _, nb := range r.NetworkSettings.Ports[port] {
+						if n, _ := strconv.Atoi(nb.HostPort); n != 0 {
+							h = n
+							break
+						}
+					}
+				}
 				ct.HostIP = b.HostIP
 				ct.Ports = append(ct.Ports, Port{Container: port.Int(), Host: h})
 			}

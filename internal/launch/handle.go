@@ -23,6 +23,7 @@ type Handle struct {
 	Container string // the container's name
 	ID        string // the container's ID
 	Mode      string // dockerrun.ModeAPI, ModeExpert or ModeBash
+	Engine    string // the Docker engine's address, e.g. unix:///var/run/docker.sock
 
 	// APIURL is the REST API's base URL, e.g. http://127.0.0.1:8000
 	// (published in every mode; it answers in API mode).
@@ -38,6 +39,13 @@ type Handle struct {
 	// Attachment is the container's terminal in bash mode, attached before
 	// it started; the caller closes it.
 	Attachment *dockerrun.Attachment
+	// Volume is the engine's volume holding the model's files (remote
+	// engines), Uploaded the bytes copied into it by this Start (0: reused).
+	Volume   string
+	Uploaded int64
+
+	remote      *remote // nil on a local engine
+	unreachable bool    // the URLs cannot be polled from here (tcp engine, loopback ports)
 
 	d        dockerrun.API
 	kill     <-chan struct{}
@@ -122,6 +130,7 @@ func (h *Handle) removeByName(ctx context.Context) {
 // Remove removes the container (killing it if it runs), even after ctx was
 // cancelled; a container already gone is fine.
 func (h *Handle) Remove(ctx context.Context) error {
+	h.closeRemote()
 	cctx, cancel := cleanupContext(ctx, cleanupWait)
 	defer cancel()
 	if err := h.d.Remove(cctx, h.ID); err != nil && !errors.Is(err, dockerrun.ErrContainerNotFound) {
@@ -159,6 +168,13 @@ func (h *Handle) startAttached(ctx context.Context) error {
 	if err := h.start(ctx); err != nil {
 		att.Close()
 		return err
+	}
+	if h.remote != nil {
+		if err := h.connectRemote(ctx, h.ev); err != nil {
+			att.Close()
+			h.Remove(ctx)
+			return err
+		}
 	}
 	h.Attachment = att
 	h.watch(ctx)
@@ -218,6 +234,12 @@ func (h *Handle) serve(ctx context.Context, p Poller, opts Options) error {
 	if err := h.start(ctx); err != nil {
 		return err
 	}
+	if h.remote != nil {
+		if err := h.connectRemote(ctx, h.ev); err != nil {
+			h.Remove(ctx)
+			return err
+		}
+	}
 	h.watch(ctx)
 	if opts.Logs != nil {
 		h.streamLogs(ctx, opts.Logs)
@@ -225,7 +247,10 @@ func (h *Handle) serve(ctx context.Context, p Poller, opts Options) error {
 	if h.ev.Starting != nil {
 		h.ev.Starting(h)
 	}
-	err := p.Wait(ctx, h.readyURL, opts.Timeout, h.exited)
+	var err error
+	if !h.unreachable {
+		err = p.Wait(ctx, h.readyURL, opts.Timeout, h.exited)
+	}
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrExited):
@@ -247,7 +272,7 @@ func (h *Handle) serve(ctx context.Context, p Poller, opts Options) error {
 		h.Remove(cctx)
 		return te
 	}
-	if h.Mode == dockerrun.ModeAPI {
+	if h.Mode == dockerrun.ModeAPI && !h.unreachable {
 		h.WebUI = p.Answers(ctx, h.APIURL+"/") == nil
 	}
 	return nil

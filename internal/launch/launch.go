@@ -107,6 +107,9 @@ type Options struct {
 	APIPortFixed, JupyterPortFixed bool
 	// GPU overrides the model's GPU flag.
 	GPU GPU
+	// GPUs chooses GPUs in Docker's --gpus syntax ("all", "2",
+	// "device=0,2"); "" is all of them when a GPU is wanted.
+	GPUs string
 	// DataDir and FrameworkDir are absolute host folders mounted at /data and
 	// /framework ("": none).
 	DataDir, FrameworkDir string
@@ -195,7 +198,10 @@ func Start(ctx context.Context, deps Deps, opts Options, ev Events) (*Handle, er
 	if err != nil {
 		return nil, err
 	}
-	gpu, why := decideGPU(m, opts.GPU)
+	if err := checkRemote(d.Endpoint(), opts); err != nil {
+		return nil, err
+	}
+	gpu, why := decideGPU(m, opts)
 	var info dockerrun.EngineInfo
 	if gpu || opts.Platform == "" {
 		if info, err = d.Info(ctx); err != nil {
@@ -227,7 +233,12 @@ func Start(ctx context.Context, deps Deps, opts Options, ev Events) (*Handle, er
 	if err != nil {
 		return nil, err
 	}
-	h.d, h.kill, h.ev = d, opts.Kill, ev
+	h.d, h.kill, h.ev, h.Engine = d, opts.Kill, ev, d.Endpoint().Host
+	if ep := d.Endpoint(); ep.Remote() {
+		if err := h.planRemote(ctx, d, ep, m, &spec, ev); err != nil {
+			return nil, err
+		}
+	}
 	if err := h.create(ctx, spec); err != nil {
 		return nil, err
 	}
@@ -240,8 +251,11 @@ func Start(ctx context.Context, deps Deps, opts Options, ev Events) (*Handle, er
 // decideGPU is the one GPU decision: the choice, else the model's flag (from
 // the manifest of a downloaded model, recorded at pull time, else from the
 // index entry). why says what asked for the GPU.
-func decideGPU(m *store.Model, choice GPU) (bool, string) {
-	switch choice {
+func decideGPU(m *store.Model, opts Options) (bool, string) {
+	if opts.GPUs != "" && opts.GPU != GPUOff {
+		return true, "--gpus " + opts.GPUs + " asks for GPUs"
+	}
+	switch opts.GPU {
 	case GPUOn:
 		return true, "--gpu asks for a GPU"
 	case GPUOff:
@@ -393,6 +407,9 @@ func plan(deps Deps, opts Options, m *store.Model, name, image string, gpu bool,
 	spec := dockerrun.Spec{
 		Name: name, Image: image, Platform: opts.Platform, Model: m.Name, Mode: opts.Mode,
 		ContribSrc: contrib, DataDir: opts.DataDir, FrameworkDir: opts.FrameworkDir, HostIP: opts.Host, GPU: gpu,
+	}
+	if gpu {
+		spec.GPUs = opts.GPUs
 	}
 	pk := portPicker{host: opts.Host, span: deps.PortSpan, taken: map[int]bool{}, ev: ev}
 	apiPort, err := pk.pick(opts.APIPort, opts.APIPortFixed, "--api-port")

@@ -33,6 +33,10 @@ type FakeDocker struct {
 	ListFunc         func(ctx context.Context, all bool) ([]dockerrun.Container, error)
 	AttachFunc       func(ctx context.Context, id string) (*dockerrun.Attachment, error)
 	ResizeFunc       func(ctx context.Context, id string, rows, cols uint) error
+	EndpointFunc     func() dockerrun.Endpoint
+	SyncVolumeFunc   func(ctx context.Context, v dockerrun.VolumeSync) (dockerrun.SyncResult, error)
+	ModelVolumesFunc func(ctx context.Context, model string) ([]string, error)
+	RemoveVolumeFunc func(ctx context.Context, name string) error
 	CopyFilesFunc    func(ctx context.Context, id, dest string, files []dockerrun.CopyFile) error
 	ExecFunc         func(ctx context.Context, id string, cmd []string) (int, string, error)
 
@@ -217,6 +221,41 @@ func (f *FakeDocker) Attach(ctx context.Context, id string) (*dockerrun.Attachme
 		return f.AttachFunc(ctx, id)
 	}
 	return nil, errors.New("no attach in the fake")
+}
+
+// Endpoint is the local socket unless EndpointFunc says otherwise.
+func (f *FakeDocker) Endpoint() dockerrun.Endpoint {
+	if f.EndpointFunc != nil {
+		return f.EndpointFunc()
+	}
+	return dockerrun.Endpoint{Context: "default", Host: "unix:///var/run/docker.sock"}
+}
+
+// SyncVolume reports a volume filled with nothing unless SyncVolumeFunc is set.
+func (f *FakeDocker) SyncVolume(ctx context.Context, v dockerrun.VolumeSync) (dockerrun.SyncResult, error) {
+	f.record("sync-volume %s", v.Name)
+	if f.SyncVolumeFunc != nil {
+		return f.SyncVolumeFunc(ctx, v)
+	}
+	return dockerrun.SyncResult{Created: true}, nil
+}
+
+// ModelVolumes lists none unless ModelVolumesFunc is set.
+func (f *FakeDocker) ModelVolumes(ctx context.Context, model string) ([]string, error) {
+	f.record("model-volumes %s", model)
+	if f.ModelVolumesFunc != nil {
+		return f.ModelVolumesFunc(ctx, model)
+	}
+	return nil, nil
+}
+
+// RemoveVolume succeeds unless RemoveVolumeFunc is set.
+func (f *FakeDocker) RemoveVolume(ctx context.Context, name string) error {
+	f.record("remove-volume %s", name)
+	if f.RemoveVolumeFunc != nil {
+		return f.RemoveVolumeFunc(ctx, name)
+	}
+	return nil
 }
 
 // Resize: default success.
