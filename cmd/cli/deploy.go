@@ -11,14 +11,17 @@ import (
 
 	"github.com/modelhub-ai/modelhub/internal/config"
 	"github.com/modelhub-ai/modelhub/internal/kube"
+	"github.com/modelhub-ai/modelhub/internal/launch"
 	"github.com/modelhub-ai/modelhub/internal/registry"
 	"github.com/modelhub-ai/modelhub/internal/store"
 )
 
 // DeployOptions are the inputs of `modelhub deploy`.
 type DeployOptions struct {
-	IO      *IOStreams
-	Factory *Factory
+	IO    *IOStreams
+	Store func() (*store.Store, error)
+	// IndexLocation is the index the pod downloads (--index, $MODELHUB_INDEX).
+	IndexLocation func() string
 
 	Model  string
 	Kube   bool
@@ -31,7 +34,7 @@ type DeployOptions struct {
 
 // NewCmdDeploy builds `modelhub deploy`.
 func NewCmdDeploy(f *Factory, runF func(context.Context, *DeployOptions) error) *cobra.Command {
-	opts := &DeployOptions{IO: f.IO, Factory: f}
+	opts := &DeployOptions{IO: f.IO, Store: f.Store, IndexLocation: f.IndexLocation}
 	var replicas int
 	cmd := &cobra.Command{
 		Use:   "deploy MODEL --kube",
@@ -97,15 +100,14 @@ sent to a cluster: apply the output with kubectl.`,
 }
 
 func deployRun(ctx context.Context, opts *DeployOptions) error {
-	f := opts.Factory
 	k := opts.K
-	if idx := f.IndexLocation(); idx != config.DefaultIndexURL {
+	if idx := opts.IndexLocation(); idx != config.DefaultIndexURL {
 		if u, err := url.Parse(idx); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 			return fmt.Errorf("the index %s is a local file: the pod must download it, so serve it over http(s) and pass its URL with --index", idx)
 		}
 		k.IndexURL = idx
 	}
-	s, err := f.Store()
+	s, err := opts.Store()
 	if err != nil {
 		return err
 	}
@@ -134,7 +136,7 @@ func deployRun(ctx context.Context, opts *DeployOptions) error {
 	if k.Image == "" {
 		return fmt.Errorf("model %s (commit %s) has no docker_id in its init/init.json: there is no image to deploy", m.Name, shortCommit(k.Commit))
 	}
-	k.GPU = (m.Entry.GPU || opts.GPU) && !opts.CPU
+	k.GPU, _ = launch.DecideGPU(m, launch.GPUChoice(opts.GPU, opts.CPU), "")
 	if k.ModelhubImage == "" {
 		k.ModelhubImage = kube.DefaultModelhubImage(version())
 		if v := version(); v == "dev" || strings.Contains(v, "dirty") || strings.Contains(v, "+") {

@@ -79,7 +79,7 @@ func deployFixture(t *testing.T) (f *Factory, out, errOut *strings.Builder, repo
 }
 
 func deployOpts(f *Factory, model string) *DeployOptions {
-	return &DeployOptions{IO: f.IO, Factory: f, Model: model, Kube: true,
+	return &DeployOptions{IO: f.IO, Store: f.Store, IndexLocation: f.IndexLocation, Model: model, Kube: true,
 		K: kube.Options{Replicas: 1, ModelhubImage: "reg/modelhub:t", StartupTimeout: kube.DefaultStartupTimeout}}
 }
 

@@ -77,7 +77,7 @@ func NewFactory(ios *IOStreams, interrupted, forced <-chan struct{}) *Factory {
 		if fi, err := os.Stat(p.Home); err == nil && !fi.IsDir() {
 			return nil, fmt.Errorf("home %s is a file, not a folder: pass a folder with --home or MODELHUB_HOME", p.Home)
 		}
-		return &store.Store{Home: p.Home, Index: f.Index}, nil
+		return &store.Store{Home: p.Home, Index: f.Index, Reclaim: f.reclaim}, nil
 	}
 	var (
 		once   sync.Once

@@ -156,6 +156,10 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 		if fi, err := os.Stat(outDir); err == nil && !fi.IsDir() {
 			return fmt.Errorf("-o %s is a file: give a folder (it is created if missing)", opts.OutDir)
 		}
+		// results of another model in the folder would count as done
+		if prev, err := predict.ReadProvenance(outDir); err == nil && !strings.EqualFold(prev.Model, model.Name) && !opts.Force {
+			return fmt.Errorf("-o %s holds the results of %s, not %s: give another folder (or --force to add these results to it)", opts.OutDir, prev.Model, model.Name)
+		}
 	}
 	popts := predict.Options{Jobs: opts.Jobs, InputTimeout: opts.InputTimeout, OutDir: outDir, Force: opts.Force}
 	plan, err := predict.Prepare(ctx, coll.Items, popts)

@@ -163,16 +163,6 @@ func (o *RunOptions) mode() string {
 	return dockerrun.ModeAPI
 }
 
-func (o *RunOptions) gpu() launch.GPU {
-	switch {
-	case o.GPU:
-		return launch.GPUOn
-	case o.CPU:
-		return launch.GPUOff
-	}
-	return launch.GPUAuto
-}
-
 // runResult is `run --detach --json`.
 type runResult struct {
 	Name        string `json:"name"`
@@ -210,7 +200,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	}
 	lo := launch.Options{
 		Model: opts.Model, Update: opts.Update, UpdateImage: opts.UpdateImage, Platform: opts.Platform,
-		Mode: opts.mode(), Host: opts.Host, GPU: opts.gpu(), GPUs: opts.GPUs, DataDir: dataDir, FrameworkDir: frameworkDir,
+		Mode: opts.mode(), Host: opts.Host, GPU: launch.GPUChoice(opts.GPU, opts.CPU), GPUs: opts.GPUs, DataDir: dataDir, FrameworkDir: frameworkDir,
 		APIPort: opts.APIPort, JupyterPort: opts.JupyterPort, APIPortFixed: opts.APIPortSet, JupyterPortFixed: opts.JupyterPortSet,
 		Timeout: opts.Timeout, Kill: opts.Forced,
 	}

@@ -300,3 +300,31 @@ func TestLoadDiskFull(t *testing.T) {
 	}
 	leftovers(t, home)
 }
+
+// Ctrl-C (a cancelled context) in the middle of a save or a load leaves
+// nothing: no bundle, no .part, no model, no staging folder.
+func TestInterrupted(t *testing.T) {
+	e := saved(t, None)
+	ctx, cancel := context.WithCancel(context.Background())
+	out := filepath.Join(t.TempDir(), "x.mhb")
+	e.saver.called = cancel
+	_, err := Save(ctx, SaveOptions{Store: &store.Store{Home: e.home}, Models: []string{"demo"}, Output: out, Docker: e.saver})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("save: %v", err)
+	}
+	if ents, _ := os.ReadDir(filepath.Dir(out)); len(ents) != 0 {
+		t.Errorf("save left %v", ents)
+	}
+
+	home := t.TempDir()
+	ctx, cancel = context.WithCancel(context.Background())
+	d := &fakeImages{onLoad: e.saver.images, called: cancel}
+	_, err = Load(ctx, LoadOptions{Path: e.out, Store: &store.Store{Home: home}, Docker: d})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("load: %v", err)
+	}
+	if store.Installed(home) != nil {
+		t.Errorf("load installed %v", store.Installed(home))
+	}
+	leftovers(t, home)
+}

@@ -28,6 +28,8 @@ type fakeImages struct {
 
 	inspect func(ref string) (dockerrun.Image, error)
 	load    func(r io.Reader) ([]string, error)
+	// called runs first in ImageSave and ImageLoad.
+	called func()
 }
 
 func (f *fakeImages) ImageInspect(ctx context.Context, ref string) (dockerrun.Image, error) {
@@ -47,6 +49,9 @@ func (f *fakeImages) ImageDigests(ctx context.Context, ref string) ([]string, er
 }
 
 func (f *fakeImages) ImageSave(ctx context.Context, refs []string) (io.ReadCloser, error) {
+	if f.called != nil {
+		f.called()
+	}
 	if f.export == nil {
 		var buf bytes.Buffer
 		tw := tar.NewWriter(&buf)
@@ -64,6 +69,9 @@ func (f *fakeImages) ImageSave(ctx context.Context, refs []string) (io.ReadClose
 // ImageLoad reads r to its end like the engine: only a complete stream
 // "loads" the images (every ref gets its ID back).
 func (f *fakeImages) ImageLoad(ctx context.Context, r io.Reader) ([]string, error) {
+	if f.called != nil {
+		f.called()
+	}
 	if f.load != nil {
 		return f.load(r)
 	}

@@ -405,7 +405,10 @@ func Load(ctx context.Context, o LoadOptions) (res *LoadResult, err error) {
 		return nil, b.errorf(err)
 	}
 
-	// Every byte matched: put the models in place.
+	// Every byte matched: put the models in place (unless interrupted).
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	for _, it := range all {
 		lm := LoadedModel{Name: it.model.Name, Commit: it.model.Commit, Status: it.status}
 		if it.in == nil {

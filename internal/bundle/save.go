@@ -207,6 +207,10 @@ func Save(ctx context.Context, o SaveOptions) (*Manifest, error) {
 		}
 		os.Remove(tarPath)
 	}
+	// Interrupted at the last moment: still no bundle.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := os.Rename(part, o.Output); err != nil {
 		return nil, fmt.Errorf("save %s: %w", o.Output, err)
 	}

@@ -157,6 +157,9 @@ func (s *Schema) ValidateJSON(data []byte) ([]Violation, error) {
 // DecodeJSON decodes one JSON document keeping numbers exact (json.Number), as the
 // validator expects.
 func DecodeJSON(data []byte) (any, error) {
+	if err := CheckDepth(data); err != nil {
+		return nil, err
+	}
 	return jsonschema.UnmarshalJSON(bytes.NewReader(data))
 }
 

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
@@ -145,6 +146,17 @@ func cloneErr(o CloneOptions, err error) error {
 		return fmt.Errorf("clone %s: %w (check the model's github URL in the index; a private repository cannot be cloned)", o.URL, transport.ErrRepositoryNotFound)
 	case errors.Is(err, transport.ErrEmptyRemoteRepository):
 		return fmt.Errorf("clone %s: %w (the model's repository has no commits; tell the index maintainers)", o.URL, transport.ErrEmptyRemoteRepository)
+	}
+	// Local failures are not network trouble: say what really failed.
+	if errors.Is(err, syscall.ENOSPC) {
+		return fmt.Errorf("clone %s: disk full writing %s: %w (free some space and try again)", o.URL, o.Dir, err)
+	}
+	if strings.Contains(err.Error(), "invalid path") {
+		return fmt.Errorf("clone %s: the repository holds a file name that is refused on this system: %w (tell the repository's maintainers)", o.URL, err)
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("clone %s: writing the clone failed: %w", o.URL, err)
 	}
 	if strings.Contains(err.Error(), "couldn't find remote ref") {
 		return fmt.Errorf("clone %s: %w: %q", o.URL, ErrBranchNotFound, o.Branch)

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -94,5 +96,24 @@ func TestGit_silentHostCancelled(t *testing.T) {
 	_, err := Clone(ctx, CloneOptions{URL: "http://" + l.Addr + "/m.git", Dir: filepath.Join(t.TempDir(), "c")})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err %v, want context.Canceled", err)
+	}
+}
+
+// Local failures during a clone say what failed, not "check your network".
+func TestCloneErr_local(t *testing.T) {
+	t.Parallel()
+	o := CloneOptions{URL: "http://h/m.git", Dir: "/x/stage"}
+	for in, want := range map[error]string{
+		&os.PathError{Op: "write", Path: "/x/stage/.git/objects/pack/tmp", Err: syscall.ENOSPC}: "clone http://h/m.git: disk full writing /x/stage: write /x/stage/.git/objects/pack/tmp: no space left on device (free some space and try again)",
+		errors.New(`invalid path: ".git/hooks/x"`):                                              `clone http://h/m.git: the repository holds a file name that is refused on this system: invalid path: ".git/hooks/x" (tell the repository's maintainers)`,
+		&os.PathError{Op: "open", Path: "/x/stage/a", Err: syscall.EACCES}:                      "clone http://h/m.git: writing the clone failed: open /x/stage/a: permission denied",
+	} {
+		got := cloneErr(o, in).Error()
+		if got != want {
+			t.Errorf("cloneErr(%v) =\n%s\nwant\n%s", in, got, want)
+		}
+		if strings.Contains(got, "network") {
+			t.Errorf("%q blames the network", got)
+		}
 	}
 }

@@ -58,6 +58,17 @@ import (
 // GPU is the caller's choice about GPUs.
 type GPU int
 
+// GPUChoice maps the --gpu and --cpu flags (never both) to a GPU choice.
+func GPUChoice(gpu, cpu bool) GPU {
+	switch {
+	case gpu:
+		return GPUOn
+	case cpu:
+		return GPUOff
+	}
+	return GPUAuto
+}
+
 const (
 	// GPUAuto gives a GPU to models whose index entry says "gpu": true.
 	GPUAuto GPU = iota
@@ -201,7 +212,7 @@ func Start(ctx context.Context, deps Deps, opts Options, ev Events) (*Handle, er
 	if err := checkRemote(d.Endpoint(), opts); err != nil {
 		return nil, err
 	}
-	gpu, why := decideGPU(m, opts)
+	gpu, why := DecideGPU(m, opts.GPU, opts.GPUs)
 	var info dockerrun.EngineInfo
 	if gpu || opts.Platform == "" {
 		if info, err = d.Info(ctx); err != nil {
@@ -248,14 +259,15 @@ func Start(ctx context.Context, deps Deps, opts Options, ev Events) (*Handle, er
 	return h, h.serve(ctx, deps.Poller, opts)
 }
 
-// decideGPU is the one GPU decision: the choice, else the model's flag (from
-// the manifest of a downloaded model, recorded at pull time, else from the
-// index entry). why says what asked for the GPU.
-func decideGPU(m *store.Model, opts Options) (bool, string) {
-	if opts.GPUs != "" && opts.GPU != GPUOff {
-		return true, "--gpus " + opts.GPUs + " asks for GPUs"
+// DecideGPU is the one GPU decision (run, test, deploy): a device list
+// (--gpus) or the choice, else the model's flag (from the manifest of a
+// downloaded model, recorded at pull time, else from the index entry). why
+// says what asked for the GPU.
+func DecideGPU(m *store.Model, choice GPU, gpus string) (want bool, why string) {
+	if gpus != "" && choice != GPUOff {
+		return true, "--gpus " + gpus + " asks for GPUs"
 	}
-	switch opts.GPU {
+	switch choice {
 	case GPUOn:
 		return true, "--gpu asks for a GPU"
 	case GPUOff:

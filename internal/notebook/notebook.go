@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/modelhub-ai/modelhub/internal/config"
 	"github.com/modelhub-ai/modelhub/internal/registry"
 )
 
@@ -36,7 +37,8 @@ func IsEntry(m *registry.Entry) bool {
 // ColabLink returns config.json's meta.colab_link in the model folder dir,
 // or "" when there is none.
 func ColabLink(dir string) string {
-	data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(configPath)))
+	// Never a plain read: a FIFO there would block for ever.
+	data, err := config.ReadRegularFile(filepath.Join(dir, filepath.FromSlash(configPath)))
 	if err != nil {
 		return ""
 	}

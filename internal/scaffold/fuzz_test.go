@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"testing"
+
+	"github.com/modelhub-ai/modelhub/internal/config"
 )
 
 // FillConfig never panics; given a JSON object and a valid name it always
@@ -24,6 +26,12 @@ func FuzzFillConfig(f *testing.F) {
 		var in map[string]any
 		if ValidName(name) != nil || !json.Valid(data) || json.Unmarshal(data, &in) != nil || in == nil {
 			return // only "no panic" is promised
+		}
+		if config.CheckDepth(data) != nil {
+			if err == nil {
+				t.Fatalf("FillConfig(%q) accepted nesting deeper than %d", data, config.MaxDepth)
+			}
+			return
 		}
 		if err != nil {
 			t.Fatalf("FillConfig(%q, %q) = %v, want success on a JSON object", data, name, err)

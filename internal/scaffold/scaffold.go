@@ -215,6 +215,9 @@ func writeEmbedded(dir string) error {
 // byte for byte (key order, indentation). When a key is missing or not a string, the
 // document is rewritten as indented JSON with the values set.
 func FillConfig(data []byte, name, id string) ([]byte, error) {
+	if err := config.CheckDepth(data); err != nil {
+		return nil, err
+	}
 	out, err := replaceString(data, []string{"id"}, id)
 	if err == nil {
 		out, err = replaceString(out, []string{"meta", "name"}, name)

@@ -288,3 +288,21 @@ func TestConformance_fillRealTemplate(t *testing.T) {
 		t.Errorf("filled real template fails at %v, want only %v", got, want)
 	}
 }
+
+// A template whose config.json nests a million levels deep is refused with a
+// clear error (it crashed with a stack overflow), and nothing is left behind.
+func TestNew_deeplyNestedTemplateConfig(t *testing.T) {
+	gs := testutil.NewGitServer(t)
+	url := templateRepo(t, gs, "deep", map[string]string{
+		config.InitPath: `{"docker_id": "x", "external_contrib_files": []}`,
+		ConfigPath:      `{"id": "", "meta": {"name": ""}, "x": ` + strings.Repeat("[", 1_000_000) + strings.Repeat("]", 1_000_000) + `}`,
+	}).URL
+	parent := t.TempDir()
+	_, err := New(context.Background(), Options{Name: "deep", Dir: parent, TemplateURL: url})
+	if err == nil || !strings.Contains(err.Error(), "nests deeper than 64 levels") {
+		t.Fatalf("err = %v, want the nesting refused", err)
+	}
+	if ents, _ := os.ReadDir(parent); len(ents) != 0 {
+		t.Errorf("left %v", ents)
+	}
+}

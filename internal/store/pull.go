@@ -177,6 +177,13 @@ func (s *Store) Pull(ctx context.Context, m *Model, o PullOptions) (*PullResult,
 		target = tip
 	}
 	m.Entry = entry
+	if cur != nil {
+		// The current folder is replaced at the end: files a model container
+		// wrote in it as root must be deletable before anything is fetched.
+		if err := s.ensureRemovable(ctx, m.Dir, cur.DockerID); err != nil {
+			return nil, err
+		}
+	}
 
 	stage := s.stagingDir(m.Name)
 	ci, cloned, err := s.stageClone(ctx, stage, entry, branch, target, o.Commit != "", o)
