@@ -12,7 +12,6 @@ import (
 	"github.com/modelhub-ai/modelhub/internal/config"
 	"github.com/modelhub-ai/modelhub/internal/kube"
 	"github.com/modelhub-ai/modelhub/internal/launch"
-	"github.com/modelhub-ai/modelhub/internal/registry"
 	"github.com/modelhub-ai/modelhub/internal/store"
 )
 
@@ -118,7 +117,7 @@ func deployRun(ctx context.Context, opts *DeployOptions) error {
 	if m.Local || m.Entry == nil {
 		return fmt.Errorf("%s is a local model folder: deploy needs a model from the index, which the cluster can download (publish the model and add it to the index, or pass --index with an index that lists it)", m.Dir)
 	}
-	if notebookModel(m.Entry) {
+	if m.IsNotebook() {
 		return fmt.Errorf("%s is a notebook (backend colab), not a model with a Docker image: there is nothing to deploy (open it in Google Colab from %s)", m.Name, m.Entry.GitHub)
 	}
 	k.Model, k.Branch = m.Name, m.Entry.Branch()
@@ -169,17 +168,6 @@ func deployRun(ctx context.Context, opts *DeployOptions) error {
 	}
 	opts.IO.Notef("wrote %s (%s %s); apply it with: kubectl apply -f %s", opts.Output, strings.Join(kinds, ", "), res.Name, opts.Output)
 	return nil
-}
-
-// notebookModel reports whether the index entry is a notebook (backend
-// colab) rather than a model with a Docker image.
-func notebookModel(e *registry.Entry) bool {
-	for _, b := range e.Backend {
-		if strings.EqualFold(b, "colab") {
-			return true
-		}
-	}
-	return false
 }
 
 func shortCommit(c string) string {
