@@ -216,7 +216,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		}
 	}
 	// the web UI's port is taken first: a busy --ui-port fails before anything starts
-	uiListener, err := listenRunUI(opts)
+	uiListener, uiNote, err := listenRunUI(opts)
 	if err != nil {
 		return err
 	}
@@ -243,6 +243,9 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	}
 	var webUI string
 	if uiListener != nil {
+		if uiNote != "" {
+			ios.Notef("%s", uiNote)
+		}
 		url, stopUI := serveRunUI(ctx, uiListener, webui.Model{Name: h.Model, Mode: h.Mode, APIURL: h.APIURL, ContribSrc: filepath.Join(h.Dir, "contrib_src")})
 		defer stopUI()
 		webUI = url

@@ -20,12 +20,13 @@ func (o *RunOptions) servesUI() bool {
 
 // listenRunUI binds the web UI's port before the model starts, so a busy
 // --ui-port fails before anything is created. It returns nil when run serves
-// no UI.
-func listenRunUI(opts *RunOptions) (net.Listener, error) {
+// no UI. The note (a busy default port) is for when the page is served: a
+// run that fails says only why it failed.
+func listenRunUI(opts *RunOptions) (l net.Listener, note string, err error) {
 	if !opts.servesUI() {
-		return nil, nil
+		return nil, "", nil
 	}
-	return listenUI(opts.IO, opts.UIPort, opts.UIPortSet, "--ui-port")
+	return listenUI(opts.UIPort, opts.UIPortSet, "--ui-port")
 }
 
 // serveRunUI serves the page of model m on l until the returned stop is

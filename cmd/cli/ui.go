@@ -67,9 +67,12 @@ func uiRun(ctx context.Context, opts *UIOptions) error {
 	if err != nil {
 		return err
 	}
-	l, err := listenUI(opts.IO, opts.Port, opts.PortSet, "--port")
+	l, note, err := listenUI(opts.Port, opts.PortSet, "--port")
 	if err != nil {
 		return err
+	}
+	if note != "" {
+		opts.IO.Notef("%s", note)
 	}
 	live := runningModels(d)
 	srv := &webui.Server{Models: webui.Cached(live, time.Second), Fresh: live}
@@ -110,20 +113,20 @@ func uiModel(c dockerrun.Container) webui.Model {
 
 // listenUI binds the web UI's port on 127.0.0.1: the port asked for, or for a
 // busy default the next free one (with a note).
-func listenUI(ios *IOStreams, want int, explicit bool, flag string) (net.Listener, error) {
+func listenUI(want int, explicit bool, flag string) (l net.Listener, note string, err error) {
 	for p := want; p < want+launch.DefaultPortSpan && p <= 65535; p++ {
 		l, err := webui.Listen(p)
 		if err == nil {
 			if p != want {
-				ios.Notef("port %d is busy; the web UI uses %d instead (choose one with %s)", want, p, flag)
+				note = fmt.Sprintf("port %d is busy; the web UI uses %d instead (choose one with %s)", want, p, flag)
 			}
-			return l, nil
+			return l, note, nil
 		}
 		if explicit {
-			return nil, fmt.Errorf("%w: choose another port with %s", err, flag)
+			return nil, "", fmt.Errorf("%w: choose another port with %s", err, flag)
 		}
 	}
-	return nil, fmt.Errorf("no free port on 127.0.0.1 from %d to %d for the web UI: free one or choose one with %s", want, want+launch.DefaultPortSpan-1, flag)
+	return nil, "", fmt.Errorf("no free port on 127.0.0.1 from %d to %d for the web UI: free one or choose one with %s", want, want+launch.DefaultPortSpan-1, flag)
 }
 
 // openInBrowser opens url with the system's opener; failing, it says to open it by hand.

@@ -104,13 +104,12 @@ func Test_listenUI(t *testing.T) {
 	}
 	defer busy.Close()
 	port := busy.Addr().(*net.TCPAddr).Port
-	f, _, errOut := testFactory(t, "[]", false, 0)
 	// an explicit busy port is an error naming the flag
-	if _, err := listenUI(f.IO, port, true, "--port"); err == nil || !strings.Contains(err.Error(), "choose another port with --port") {
+	if _, _, err := listenUI(port, true, "--port"); err == nil || !strings.Contains(err.Error(), "choose another port with --port") {
 		t.Errorf("explicit busy port: %v", err)
 	}
 	// a busy default takes the next free port, with a note
-	l, err := listenUI(f.IO, port, false, "--ui-port")
+	l, note, err := listenUI(port, false, "--ui-port")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,8 +117,8 @@ func Test_listenUI(t *testing.T) {
 	if got := l.Addr().(*net.TCPAddr).Port; got <= port {
 		t.Errorf("port %d, want one after %d", got, port)
 	}
-	if !strings.Contains(errOut.String(), "port "+strconv.Itoa(port)+" is busy; the web UI uses") {
-		t.Errorf("stderr %q", errOut.String())
+	if !strings.Contains(note, "port "+strconv.Itoa(port)+" is busy; the web UI uses") {
+		t.Errorf("note %q", note)
 	}
 }
 
