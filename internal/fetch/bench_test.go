@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -182,4 +183,66 @@ func mustRead(p *testutil.Pattern) []byte {
 	buf := make([]byte, p.Size())
 	p.ReadAt(buf, 0)
 	return buf
+}
+
+const childCloneEnv = "MODELHUB_FETCH_BENCH_CLONE"
+
+// TestBenchChildClone is the subprocess of BenchmarkCloneLargeFile: it
+// clones one repository so that its peak RSS can be read.
+func TestBenchChildClone(t *testing.T) {
+	url, dest := os.Getenv(childCloneEnv), os.Getenv(childDestEnv)
+	if url == "" {
+		t.Skip("only run as the benchmark's subprocess")
+	}
+	if _, err := Clone(context.Background(), CloneOptions{URL: url, Branch: "master", Dir: dest}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// BenchmarkCloneLargeFile shallow-clones a repository holding one 400 MB
+// file, with Clone (in a subprocess) and with `git clone --depth 1`, each run
+// under /usr/bin/time so that the peak RSS is the process's own (a child
+// started straight from this test would be charged this process's memory).
+// Metrics: peak RSS of each in MiB.
+func BenchmarkCloneLargeFile(b *testing.B) {
+	if _, err := os.Stat("/usr/bin/time"); err != nil {
+		b.Skip("needs /usr/bin/time (apt-get install time)")
+	}
+	gs := testutil.NewGitServer(b)
+	repo := gs.NewRepo(b, "large", "master")
+	repo.WriteFiles(map[string]string{"contrib_src/model/weights.bin": string(mustRead(testutil.NewPattern(400<<20, 7)))})
+	repo.Commit("one large file")
+	dir := b.TempDir()
+	rss := func(cmd *exec.Cmd) float64 {
+		out, err := exec.Command("/usr/bin/time", append([]string{"-f", "RSS %M"}, cmd.Args...)...).CombinedOutput()
+		if err != nil {
+			b.Fatalf("%s: %v\n%s", cmd, err, out)
+		}
+		var kb float64
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(line, "RSS ") {
+				fmt.Sscan(strings.TrimPrefix(line, "RSS "), &kb)
+			}
+		}
+		return kb / 1024
+	}
+	self, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ours, git float64
+	for i := range b.N {
+		d := filepath.Join(dir, "ours"+strconv.Itoa(i))
+		os.Setenv(childCloneEnv, repo.URL)
+		os.Setenv(childDestEnv, d)
+		ours = max(ours, rss(exec.Command(self, "-test.run", "^TestBenchChildClone$")))
+		os.Unsetenv(childCloneEnv)
+		os.Unsetenv(childDestEnv)
+		os.RemoveAll(d)
+		g := filepath.Join(dir, "git"+strconv.Itoa(i))
+		git = max(git, rss(exec.Command("git", "clone", "-q", "--depth", "1", "--single-branch", "-b", "master", repo.URL, g)))
+		os.RemoveAll(g)
+	}
+	b.ReportMetric(ours, "peak-RSS-MiB-modelhub")
+	b.ReportMetric(git, "peak-RSS-MiB-git")
 }

@@ -7,16 +7,20 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 
+	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/go-git/go-git/v5/storage/memory"
 )
 
@@ -124,7 +128,7 @@ func cloneCommit(ctx context.Context, o CloneOptions, co *git.CloneOptions) (str
 func plainClone(ctx context.Context, o CloneOptions, co *git.CloneOptions) (*git.Repository, error) {
 	installGitTransport()
 	gctx, st := withGitStall(ctx)
-	repo, err := git.PlainCloneContext(gctx, o.Dir, false, co)
+	repo, err := git.CloneContext(gctx, boundedStorage(o.Dir), osfs.New(o.Dir), co)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -312,4 +316,16 @@ func ParseProgressLine(line string) CloneProgress {
 		ev.Stage = strings.TrimPrefix(stage, "remote: ")
 	}
 	return ev
+}
+
+// largeObject is the size from which go-git streams an object from disk
+// instead of reading it whole into memory (a weight file committed to the
+// repository would otherwise be held in memory while the clone is checked out).
+const largeObject = 1 << 20
+
+// boundedStorage is PlainClone's storage (dir/.git) with large objects
+// streamed from disk.
+func boundedStorage(dir string) *filesystem.Storage {
+	dot := osfs.New(filepath.Join(dir, ".git"))
+	return filesystem.NewStorageWithOptions(dot, cache.NewObjectLRUDefault(), filesystem.Options{LargeObjectThreshold: largeObject})
 }
