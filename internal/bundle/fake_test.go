@@ -44,10 +44,6 @@ func (f *fakeImages) ImageInspect(ctx context.Context, ref string) (dockerrun.Im
 	return dockerrun.Image{}, dockerrun.ErrImageNotFound
 }
 
-func (f *fakeImages) ImageDigests(ctx context.Context, ref string) ([]string, error) {
-	return []string{"registry.example/" + ref + "@sha256:0123"}, nil
-}
-
 func (f *fakeImages) ImageSave(ctx context.Context, refs []string) (io.ReadCloser, error) {
 	if f.called != nil {
 		f.called()

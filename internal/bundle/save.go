@@ -28,7 +28,6 @@ import (
 // implements it.
 type Images interface {
 	ImageInspect(ctx context.Context, ref string) (dockerrun.Image, error)
-	ImageDigests(ctx context.Context, ref string) ([]string, error)
 	ImageSave(ctx context.Context, refs []string) (io.ReadCloser, error)
 	ImageLoad(ctx context.Context, r io.Reader) ([]string, error)
 }
@@ -174,12 +173,8 @@ func Save(ctx context.Context, o SaveOptions) (*Manifest, error) {
 		if err != nil {
 			return nil, fmt.Errorf("image %s of %s: %w", md.DockerID, md.Name, err)
 		}
-		digests, err := o.Docker.ImageDigests(ctx, md.DockerID)
-		if err != nil {
-			return nil, err
-		}
 		refs = append(refs, md.DockerID)
-		man.Images = append(man.Images, Image{Ref: md.DockerID, ID: im.ID, Digests: digests, Size: im.Size})
+		man.Images = append(man.Images, Image{Ref: md.DockerID, ID: im.ID, Digests: im.RepoDigests, Size: im.Size})
 		total += im.Size
 	}
 	if len(refs) > 0 {

@@ -9,19 +9,6 @@ import (
 	"github.com/docker/docker/client"
 )
 
-// ImageDigests returns the registry digests (repo@sha256:...) the engine
-// knows for the local image ref; an image built locally has none.
-func (c *Client) ImageDigests(ctx context.Context, ref string) ([]string, error) {
-	r, err := c.api.ImageInspect(ctx, ref)
-	if err != nil {
-		if isNotFound(err) {
-			return nil, fmt.Errorf("image %s: %w", ref, ErrImageNotFound)
-		}
-		return nil, c.wrap(err)
-	}
-	return r.RepoDigests, nil
-}
-
 // ImageSave exports the local images refs as one tar stream (the engine's
 // `docker save`: layers shared between the images are written once). The
 // caller reads it to the end and closes it.
