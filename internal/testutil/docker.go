@@ -72,13 +72,9 @@ func buildDemoBase(ctx context.Context, c *dockerrun.Client) (string, error) {
 	if demoBase.ref != "" {
 		return demoBase.ref, nil
 	}
-	info, err := c.Info(ctx)
+	arch, err := engineArch(ctx, c)
 	if err != nil {
 		return "", err
-	}
-	arch := info.Arch
-	if arch == "" {
-		arch = runtime.GOARCH
 	}
 	bin, err := demoimage.BuildEngine(ctx, arch)
 	if err != nil {
@@ -268,4 +264,17 @@ func WaitHTTP(t testing.TB, url string, timeout time.Duration) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// engineArch is the engine's CPU architecture (this machine's when the
+// engine does not say), for the static binaries test images carry.
+func engineArch(ctx context.Context, c *dockerrun.Client) (string, error) {
+	info, err := c.Info(ctx)
+	if err != nil {
+		return "", err
+	}
+	if info.Arch == "" {
+		return runtime.GOARCH, nil
+	}
+	return info.Arch, nil
 }

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
@@ -30,13 +29,9 @@ func ModelhubImage(ctx context.Context, c *dockerrun.Client) (string, error) {
 	if modelhubImage.ref != "" {
 		return modelhubImage.ref, nil
 	}
-	info, err := c.Info(ctx)
+	arch, err := engineArch(ctx, c)
 	if err != nil {
 		return "", err
-	}
-	arch := info.Arch
-	if arch == "" {
-		arch = runtime.GOARCH
 	}
 	dir, err := os.MkdirTemp("", "modelhub-image-")
 	if err != nil {
