@@ -55,9 +55,7 @@ URLs of its REST API and web UI, or of its Jupyter notebook with --expert.`,
 		},
 	}
 	root.SetVersionTemplate("modelhub {{.Version}}\n")
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return &UsageError{Err: err}
-	})
+	root.SetFlagErrorFunc(flagError)
 	pf := root.PersistentFlags()
 	pf.StringVar(&f.Opts.Index, "index", "", "index URL or path of a models.json (env MODELHUB_INDEX; default the public modelhub index)")
 	pf.StringVar(&f.Opts.Home, "home", "", "folder for downloaded models (env MODELHUB_HOME; default "+config.DefaultHomeHelp(runtime.GOOS)+")")
