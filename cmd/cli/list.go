@@ -33,7 +33,8 @@ func NewCmdList(f *Factory, runF func(context.Context, *ListOptions) error) *cob
 		Aliases: []string{"ls"},
 		Short:   "List the models in the index",
 		Long: `List the models in the index, sorted by name. WORDS keep only the models whose
-name or task contains every word (case-insensitive). NOTEBOOK marks the entries that
+name or task has a word starting with every WORD (case-insensitive: CT finds "CT"
+and "CTA", not "Detection" or "Contrast"). NOTEBOOK marks the entries that
 are Google Colab notebooks (backend colab) rather than Docker models; LOCAL says
 whether a model is already downloaded.`,
 		Example: `  modelhub list
