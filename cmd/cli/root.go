@@ -49,7 +49,7 @@ URLs of its REST API and web UI, or of its Jupyter notebook with --expert.`,
 		Args:          noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if listAlias {
-				return listRun(cmd.Context(), &ListOptions{IO: f.IO, Index: f.Index, Paths: f.Paths})
+				return listRun(cmd.Context(), &ListOptions{IO: f.IO, Index: f.Index, Paths: f.Paths, Offline: f.Opts.Offline})
 			}
 			return cmd.Help()
 		},
@@ -92,6 +92,7 @@ URLs of its REST API and web UI, or of its Jupyter notebook with --expert.`,
 func commands(f *Factory) []*cobra.Command {
 	return []*cobra.Command{
 		NewCmdList(f, nil),
+		NewCmdInfo(f, nil),
 		NewCmdPull(f, nil),
 		NewCmdRun(f, nil),
 		NewCmdForward(f, nil),

@@ -83,10 +83,15 @@ func (s *Source) now() time.Time {
 
 // Load returns the index.
 func (s *Source) Load(ctx context.Context) (*Result, error) {
+	load := s.loadURL
 	if !IsRemote(s.Location) {
-		return s.loadFile()
+		load = func(context.Context) (*Result, error) { return s.loadFile() }
 	}
-	return s.loadURL(ctx)
+	r, err := load(ctx)
+	if err == nil && r.Index != nil {
+		r.Index.Location = s.Location
+	}
+	return r, err
 }
 
 // FileURLPath turns a file:// URL into the path it names, with Windows
