@@ -41,10 +41,16 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzCheckRel$$' -fuzztime=$(FUZZTIME) ./internal/safepath
 	$(GO) test -run='^$$' -fuzz='^FuzzFillConfig$$' -fuzztime=$(FUZZTIME) ./internal/scaffold
 
-# The bundled demo model, end to end and offline: needs Docker and git.
+# The bundled demo model, end to end and offline: needs Docker and git. The demo
+# model stays installed (and its image in Docker) so `bin/modelhub run demo` works
+# again offline; DEMO_CLEAN=1 leaves nothing behind. Ports: API_PORT, UI_PORT
+# (default modelhub's: 8000 and 8800, or the next free ones).
+API_PORT   ?=
+UI_PORT    ?=
+DEMO_CLEAN ?=
 demo: build
 	$(GO) build -o bin/modelhub-demo ./demo/cmd/demo
-	./bin/modelhub-demo -modelhub $(BIN)
+	./bin/modelhub-demo -modelhub $(BIN) $(if $(API_PORT),-api-port $(API_PORT)) $(if $(UI_PORT),-ui-port $(UI_PORT)) $(if $(DEMO_CLEAN),-clean) $(DEMO_FLAGS)
 
 # The release platforms. CGO is off: the binary is static and needs nothing on the host.
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
