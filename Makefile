@@ -5,7 +5,7 @@ PKG     := github.com/modelhub-ai/modelhub
 LDFLAGS := -s -w -X $(PKG)/cmd/cli.Version=$(VERSION)
 BIN     := bin/modelhub
 
-.PHONY: build test install bench fuzz demo cross dist image clean conformance
+.PHONY: build test install bench fuzz demo cross dist image clean conformance docs
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/modelhub
@@ -13,6 +13,10 @@ build:
 test:
 	$(GO) vet ./...
 	$(GO) test -race -timeout 30m ./...
+
+# docs/commands: one page per command from its --help (a test fails when they differ).
+docs:
+	$(GO) test ./cmd/cli -run '^Test_commandDocs$$' -count=1 -update-docs
 
 install:
 	CGO_ENABLED=0 $(GO) install -trimpath -ldflags "$(LDFLAGS)" ./cmd/modelhub
