@@ -31,7 +31,7 @@ func CommandDocs() map[string][]byte {
 	walk(root)
 	sort.Slice(all, func(i, j int) bool { return all[i].CommandPath() < all[j].CommandPath() })
 	var index bytes.Buffer
-	index.WriteString("# modelhub commands\n\nGenerated from the commands' own `--help` by `make docs`; a test fails when they differ.\nThe guide and the reference are in the [README](../../README.md) and [docs/](../).\n\n")
+	index.WriteString("# modelhub commands\n\nGenerated from the commands' own `--help` by `make docs`; a test fails when they differ.\nThe guide is the [README](../../README.md); the reference is [docs/reference.md](../reference.md).\n\n")
 	for _, c := range all {
 		name := docName(c)
 		var help bytes.Buffer

@@ -49,7 +49,7 @@ only (its inputs and outputs need its config.json: pull it first).`,
 			return infoRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print one JSON object (its keys only grow; listed in the README)")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print one JSON object (its keys only grow; listed in docs/reference.md)")
 	return cmd
 }
 
