@@ -162,6 +162,9 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 		}
 	}
 	popts := predict.Options{Jobs: opts.Jobs, InputTimeout: opts.InputTimeout, OutDir: outDir, Force: opts.Force}
+	if outDir != "" {
+		popts.RunID = predict.NewRunID(outDir, started)
+	}
 	plan, err := predict.Prepare(ctx, coll.Items, popts)
 	if err != nil {
 		return err
@@ -174,6 +177,11 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 		ios.Notef("%d input(s) already done in %s (--force redoes them)", plan.Skipped, filepath.Join(opts.OutDir, predict.ResultsFile))
 	}
 	if len(plan.Pending) == 0 {
+		if outDir != "" {
+			if err := writeReview(ctx, ios, opts.OutDir, outDir, model.Name); err != nil {
+				return err
+			}
+		}
 		printPredictSummary(ios, predict.Summary{Skipped: plan.Skipped}, notSkipped)
 		return nil
 	}
@@ -189,7 +197,7 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 		if err := os.MkdirAll(outDir, 0o755); err != nil {
 			return err
 		}
-		prov = provenanceFor(ctx, opts, model, eng, started)
+		prov = provenanceFor(ctx, opts, model, eng, started, popts.RunID)
 		if err := predict.WriteProvenance(outDir, prov); err != nil {
 			return fmt.Errorf("write %s: %w", filepath.Join(opts.OutDir, predict.ProvenanceFile), err)
 		}
@@ -208,8 +216,13 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 	if prov != nil {
 		prov.EndedAt = opts.Now().UTC()
 		prov.OK, prov.Failed, prov.Skipped = sum.OK, sum.Failed, sum.Skipped+notSkipped
+		prov.DoneBefore, prov.Unsupported = sum.Skipped, notSkipped
 		if err := predict.WriteProvenance(outDir, prov); err != nil && runErr == nil {
 			runErr = fmt.Errorf("write %s: %w", filepath.Join(opts.OutDir, predict.ProvenanceFile), err)
+		}
+		// results.csv and report.html cover the whole folder, also after Ctrl-C
+		if err := writeReview(context.WithoutCancel(ctx), ios, opts.OutDir, outDir, model.Name); err != nil && runErr == nil {
+			runErr = err
 		}
 	}
 	if runErr != nil {
@@ -219,7 +232,11 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 		}
 		return runErr
 	}
-	out.table(plan.Pending)
+	if outDir != "" {
+		out.folderTable(outDir)
+	} else {
+		out.table(plan.Pending)
+	}
 	printPredictSummary(ios, sum, notSkipped)
 	if out.unsaved > 0 && outDir == "" {
 		ios.Notef("%d output file(s) stayed in the container: pass -o DIR to download them", out.unsaved)
@@ -230,8 +247,10 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 	return nil
 }
 
-func printPredictSummary(ios *IOStreams, s predict.Summary, notInputs int) {
-	fprintf(ios.ErrOut, "%d ok, %d failed, %d skipped\n", s.OK, s.Failed, s.Skipped+notInputs)
+// printPredictSummary says what became of the inputs: done now, done in an
+// earlier run into the same folder, failed, and files the model does not take.
+func printPredictSummary(ios *IOStreams, s predict.Summary, unsupported int) {
+	fprintf(ios.ErrOut, "%d done now, %d done before, %d failed, %d unsupported\n", s.OK, s.Skipped, s.Failed, unsupported)
 }
 
 func skipExample(skips []predict.Skip) string {
@@ -311,8 +330,9 @@ func modelSpec(dir string) (*predict.Spec, error) {
 }
 
 // provenanceFor gathers what produced the results.
-func provenanceFor(ctx context.Context, opts *PredictOptions, m *store.Model, eng *predictEngine, started time.Time) *predict.Provenance {
+func provenanceFor(ctx context.Context, opts *PredictOptions, m *store.Model, eng *predictEngine, started time.Time, runID string) *predict.Provenance {
 	p := &predict.Provenance{
+		RunID: runID,
 		Model: m.Name, ModelDir: m.Dir, Image: eng.imageRef, Engine: eng.apiBase(), Container: eng.container(),
 		Reused: eng.reused, GPU: eng.gpu, ModelhubVersion: version(), Command: opts.Command,
 		StartedAt: started.UTC(), WeightFiles: []predict.WeightFile{},
