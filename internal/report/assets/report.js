@@ -80,6 +80,7 @@
     ["prev", "prev2"].forEach(function (id) { $(id).disabled = page === 0; });
     ["next", "next2"].forEach(function (id) { $(id).disabled = page >= pages - 1; });
     document.body.dataset.state = "ready";
+    if (!window.__readyAt) window.__readyAt = performance.now();
     document.body.dataset.shown = String(to - from);
   }
 
