@@ -73,8 +73,8 @@ type Case struct {
 // View is a set of planes drawn together: the input with the outputs over
 // it, or an output that cannot go over the input, on its own.
 type View struct {
-	Title  string  `json:"title"`
-	Planes []Pane  `json:"planes"`
+	Title  string   `json:"title"`
+	Planes []Pane   `json:"planes"`
 	Blank  []string `json:"blank,omitempty"` // masks with no label at all
 }
 
