@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/modelhub-ai/modelhub/internal/ndarray"
 	"github.com/modelhub-ai/modelhub/internal/predict"
 	"github.com/modelhub-ai/modelhub/internal/report"
+	"github.com/modelhub-ai/modelhub/internal/webui"
 )
 
 // writeReview writes the output folder's results.csv and report.html from
@@ -27,4 +29,18 @@ func writeReview(ctx context.Context, ios *IOStreams, given, dir, model string) 
 	}
 	ios.Notef("%d result(s) in %s and %s (%d drawn now)", st.Cases, filepath.Join(given, predict.CSVFile), filepath.Join(given, report.File), st.Rendered)
 	return nil
+}
+
+// previewOutput is the web UI's PreviewFunc: modelhub draws an engine's
+// output file (a mask, heatmap or image as .png, .h5 or .npy) for the page.
+func previewOutput(ctx context.Context, path, kind string) (*webui.Preview, error) {
+	pngs, names, blank, err := report.OutputPNG(path, kind, ndarray.Limits{})
+	if err != nil {
+		return nil, err
+	}
+	p := &webui.Preview{Blank: blank}
+	for i := range pngs {
+		p.Planes = append(p.Planes, webui.PreviewPlane{Name: names[i], PNG: pngs[i]})
+	}
+	return p, nil
 }
