@@ -2,12 +2,13 @@ package ndarray
 
 import (
 	"bytes"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"testing"
 )
 
-// FuzzRead: whatever the bytes, Read returns an array or an error; it never
+// FuzzRead: whatever the bytes, Read (and ReadNIfTI) returns an array or an error; it never
 // panics, and never returns more data than the limit allows (the fuzzer's
 // own memory limit catches an allocation a declared size slipped past).
 func FuzzRead(f *testing.F) {
@@ -22,8 +23,12 @@ func FuzzRead(f *testing.F) {
 	}
 	f.Add([]byte("\x93NUMPY\x01\x00\x10\x00{'descr': '<u1'}"))
 	f.Add([]byte("\x89HDF\r\n\x1a\n\x00"))
+	f.Add(nifti(binary.LittleEndian, 3, 2, 2))
 	const limit = 1 << 20
 	f.Fuzz(func(t *testing.T, b []byte) {
+		if a, err := ReadNIfTI(bytes.NewReader(b), Limits{MaxBytes: limit}); err == nil && len(a.Data) > limit {
+			t.Fatalf("nifti: %d bytes of data past the %d limit", len(a.Data), limit)
+		}
 		a, err := Read(bytes.NewReader(b), int64(len(b)), Limits{MaxBytes: limit})
 		if err != nil {
 			return

@@ -74,6 +74,16 @@ func Load(path string, lim ndarray.Limits) (*Volume, error) {
 		}
 		return FromArray(a)
 	}
+	if bytes.HasPrefix(head[:n], []byte{0x1f, 0x8b}) || ndarray.IsNIfTI(head[:n]) {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, err
+		}
+		a, err := ndarray.ReadNIfTI(f, lim)
+		if err != nil {
+			return nil, err
+		}
+		return FromArray(a)
+	}
 	if st.Size() > maxImageFile {
 		return nil, fmt.Errorf("%d MiB is too large for a preview", st.Size()>>20)
 	}
