@@ -69,9 +69,11 @@ case folder like the model's sample.json.
 If the model already runs (modelhub run -d), predict uses it; otherwise it starts it
 on a free port of 127.0.0.1 and stops and removes it at the end, also after an error or
 Ctrl-C (unless --keep-running). With -o DIR, each result is appended to
-DIR/results.jsonl as it comes, output files are downloaded into DIR/<input>/ and
-DIR/provenance.json records the model, image and weights; rerunning the same command
-skips the inputs already done (--force redoes them).`,
+DIR/results.jsonl as it comes, output files are downloaded into DIR/<input's stem>/,
+DIR/provenance.json (and DIR/runs/, one file per run) records the model, image and
+weights, and DIR/results.csv and DIR/report.html (open it in a browser: masks drawn
+over their inputs) cover every input of the folder; rerunning the same command skips
+the inputs already done (--force redoes them).`,
 		Example: `  modelhub predict squeezenet cat.jpg dog.png
   modelhub predict squeezenet ./photos -o results/
   modelhub predict deepscan-brats --input t1=a.nii.gz --input t1c=b.nii.gz --input t2=c.nii.gz --input flair=d.nii.gz
@@ -119,7 +121,7 @@ skips the inputs already done (--force redoes them).`,
 	}
 	fl := cmd.Flags()
 	fl.StringArrayVarP(&inputs, "input", "i", nil, "one input of a multi-input model's case, `NAME=PATH` (repeat for each input)")
-	fl.StringVarP(&opts.OutDir, "output", "o", "", "write results.jsonl, output files and provenance.json into `DIR`")
+	fl.StringVarP(&opts.OutDir, "output", "o", "", "write results.jsonl, results.csv, report.html, output files and provenance.json into `DIR`")
 	fl.BoolVar(&opts.JSON, "json", false, "print one JSON object per input (see README) instead of a table")
 	fl.IntVarP(&opts.Jobs, "jobs", "j", defaultPredictJobs, "requests in flight at once (more than 1 only for engines that take concurrent predictions: the modelhub engine loses uploads)")
 	fl.DurationVar(&opts.InputTimeout, "input-timeout", 10*time.Minute, "give up on an input after this long (0: no limit)")
