@@ -10,7 +10,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -125,4 +128,43 @@ func TestRealEngine_PredictMaskReport(t *testing.T) {
 	}
 	testutil.Screenshot(t, ctx, shots, "report")
 	t.Logf("mask of %d pixels drawn over square.png", n)
+}
+
+// The web UI with the real engine's .h5 masks: an uploaded image is shown
+// beside its result and the mask (an .h5 written by h5py in the container),
+// drawn by modelhub, lies over it with the opacity slider.
+func TestRealEngine_WebUIMaskOverlay(t *testing.T) {
+	e := newEnv(t)
+	ctx := testutil.Browser(t)
+	shots := testutil.ScreenshotDir(t)
+	model := filepath.Join(t.TempDir(), e.Model+"-mask")
+	if err := os.CopyFS(model, os.DirFS(filepath.Join("testdata", "maskmodel"))); err != nil {
+		t.Fatal(err)
+	}
+	initJSON, _ := json.Marshal(map[string]any{"docker_id": e.Image, "external_contrib_files": []any{}})
+	writeFiles(t, model, map[string][]byte{"init/init.json": initJSON})
+	upload := filepath.Join(t.TempDir(), "square.png")
+	if err := os.WriteFile(upload, squarePNG(t, 32, 24), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	port := testutil.FreePort(t)
+	p := e.start("run", "--ui-port", strconv.Itoa(port), model)
+	t.Cleanup(func() { _ = p.Cmd.Process.Signal(syscall.SIGINT); p.Wait(t, time.Minute) })
+	waitFor(t, p.Stdout, regexp.MustCompile(`Web UI: http://\S+`), 2*time.Minute)
+	testutil.BrowserDo(t, ctx, "upload", chromedp.Navigate("http://127.0.0.1:"+strconv.Itoa(port)+"/"),
+		chromedp.Query(chromedp.CSS(`body[data-state="ready"]`)),
+		chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{upload}))
+	testutil.AwaitRun(t, ctx, "done")
+	over := `.out[data-type="mask_image"] .stack img.base[src^="blob:"] + img.over`
+	testutil.BrowserDo(t, ctx, "the mask is drawn", chromedp.Query(chromedp.CSS(over)))
+	if !testutil.BrowserEval[bool](t, ctx, `new Promise(function (ok) {
+	  var i = document.querySelector('`+over+`');
+	  (function poll() { if (i.complete) ok(i.naturalWidth === 32 && i.naturalHeight === 24); else setTimeout(poll, 50); })();
+	})`, chromedp.EvalAwaitPromise) {
+		t.Error("the .h5 mask is not a 32×24 picture")
+	}
+	if !testutil.BrowserEval[bool](t, ctx, `!!document.querySelector('.out[data-type="input"] img[src^="blob:"]') && !!document.querySelector('.out[data-type="mask_image"] input.opacity') && /\.h5$/.test(document.querySelector('.out[data-type="mask_image"] a').textContent)`) {
+		t.Error("no input beside the result, no slider or no link to the .h5")
+	}
+	testutil.Screenshot(t, ctx, shots, "mask-overlay")
 }
