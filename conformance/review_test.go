@@ -74,7 +74,7 @@ func TestRealEngine_PredictMaskReport(t *testing.T) {
 	if r.Code != 0 {
 		t.Fatalf("want exit 0:\n%s", r)
 	}
-	mustMatch(t, "stdout", `(?m)^square\.png +ok +\S+ +lesion 0\.25, none 0\.75; mask_image \[24 32\] → \S+/out/square/Segmentation\.h5$`, r.Stdout)
+	mustMatch(t, "stdout", `(?m)^square\.png +ok +\S+ +none 0\.88, lesion 0\.12; mask_image \[24 32\] → \S+/out/square/Segmentation\.h5$`, r.Stdout)
 	mustMatch(t, "stderr", `(?m)^2 done now, 0 done before, 0 failed, 0 unsupported$`, r.Stderr)
 
 	// the engine's .h5, as h5py wrote it, read by modelhub
@@ -101,7 +101,7 @@ func TestRealEngine_PredictMaskReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustMatch(t, "results.csv", `(?m)^square\.png,ok,none,0\.75,square/Segmentation\.h5,`, string(csv))
+	mustMatch(t, "results.csv", `(?m)^square\.png,ok,none,0\.875,square/Segmentation\.h5,`, string(csv))
 
 	// the report, opened from disk in Chromium
 	ctx := testutil.Browser(t)
