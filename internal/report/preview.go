@@ -237,8 +237,8 @@ func (p *Plane) Gray() image.Image {
 		g := 0.0
 		if span > 0 {
 			g = (v - lo) / span * 255
-		} else if v > 0 {
-			g = 255
+		} else { // a flat image: its own grey level (an 8-bit value as it is)
+			g = v
 		}
 		img.Pix[i] = clamp8(g)
 	}

@@ -193,6 +193,14 @@ func TestOutputPNGKinds(t *testing.T) {
 	if err != nil || len(v.Planes) != 3 || v.Planes[0].W != 6 || v.Planes[0].H != 5 || v.Planes[2].W != 5 || v.Planes[2].H != 4 {
 		t.Fatalf("nifti volume: %+v %v", v, err)
 	}
+	// a flat image keeps its grey level (not stretched to white)
+	flat := FromImage(image.NewGray(image.Rect(0, 0, 3, 3)))
+	for i := range flat.Planes[0].v {
+		flat.Planes[0].v[i] = 10
+	}
+	if g := flat.Planes[0].Gray().(*image.Gray).Pix[0]; g != 10 {
+		t.Errorf("a flat image drawn at %d, want 10", g)
+	}
 	if KindOf("mask_image") != KindMask || KindOf("heatmap") != KindHeat || KindOf("label_list") != "" {
 		t.Error("KindOf")
 	}
