@@ -73,6 +73,9 @@ func TestBrowser_report(t *testing.T) {
 	if n := testutil.BrowserEval[int](t, ctx, `document.querySelectorAll('.card[data-input="case0001.png"] .stack img.base + img.layer.mask').length`); n != 1 {
 		t.Errorf("case0001: %d mask layers over the input", n)
 	}
+	if n := testutil.BrowserEval[int](t, ctx, `document.querySelectorAll('.card[data-input="case0003.png"] .stack img.base ~ img.layer.heat').length`); n != 1 {
+		t.Errorf("case0003: %d heatmap layers over the input", n)
+	}
 	if s := testutil.BrowserText(t, ctx, `.card[data-input="case0000.png"] .blank`); s != "mask: the mask is blank (no labelled pixel)" {
 		t.Errorf("blank mask note %q", s)
 	}

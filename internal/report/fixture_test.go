@@ -124,6 +124,16 @@ func cohort(t testing.TB, n int, h5 bool) string {
 			map[string]any{"type": "mask_image", "name": "mask", "shape": []int{h, w}, "prediction": fmt.Sprintf("http://127.0.0.1:1/api/output/m%d.npy", i)},
 		}}
 		l["saved"] = []any{map[string]any{"output": "mask", "url": fmt.Sprintf("http://127.0.0.1:2/api/output/m%d.npy", i), "path": folder + "/mask.npy"}}
+		if i == 3 { // a heatmap too: a horizontal ramp
+			heat := make([]byte, w*h)
+			for j := range heat {
+				heat[j] = uint8(j % w * 5)
+			}
+			writeNPY(t, filepath.Join(out, folder, "saliency.npy"), []int{h, w}, heat)
+			outs := l["output"].(map[string]any)["output"].([]any)
+			l["output"].(map[string]any)["output"] = append(outs, map[string]any{"type": "heatmap", "name": "saliency", "shape": []int{h, w}, "prediction": "http://127.0.0.1:1/api/output/s3.npy"})
+			l["saved"] = append(l["saved"].([]any), map[string]any{"output": "saliency", "url": "http://127.0.0.1:2/api/output/s3.npy", "path": folder + "/saliency.npy"})
+		}
 		lines = append(lines, l)
 	}
 	// a volume: input and mask [z, y, x]

@@ -22,8 +22,12 @@ import (
 // slices are scaled down (nearest neighbour) to it.
 const MaxSide = 512
 
-// maxImageFile bounds an image file decoded for a preview.
-const maxImageFile = 256 << 20
+// maxImageFile bounds an image file decoded for a preview, maxImagePixels
+// its pixels (decoding holds them all: 32 Mpx is 128 MiB as RGBA).
+const (
+	maxImageFile   = 256 << 20
+	maxImagePixels = 1 << 25
+)
 
 // Kinds of layer drawn over an input.
 const (
@@ -94,7 +98,7 @@ func Load(path string, lim ndarray.Limits) (*Volume, error) {
 	if err != nil {
 		return nil, fmt.Errorf("not an image or array modelhub can draw: %w", err)
 	}
-	if int64(cfg.Width)*int64(cfg.Height) > 1<<28 {
+	if int64(cfg.Width)*int64(cfg.Height) > maxImagePixels {
 		return nil, fmt.Errorf("an image of %d×%d pixels is too large for a preview", cfg.Width, cfg.Height)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {

@@ -103,6 +103,18 @@ func TestWrite(t *testing.T) {
 	if r, g, b, a := mask.At(24+1, 20).RGBA(); a == 0 || r>>8 != uint32(Palette[0].R) || g>>8 != uint32(Palette[0].G) || b>>8 != uint32(Palette[0].B) {
 		t.Errorf("the mask's label is drawn %v %v %v %v", r>>8, g>>8, b>>8, a)
 	}
+	// a heatmap: a second layer, a colour map from blue (left) to red (right)
+	hc := by["case0003.png"].Views[0].Planes[0]
+	if len(hc.Layers) != 2 || hc.Layers[1].Kind != KindHeat {
+		t.Fatalf("case0003 layers: %+v", hc.Layers)
+	}
+	heat := decodePNG(t, filepath.Join(dir, hc.Layers[1].Src))
+	if r, _, b, _ := heat.At(0, 0).RGBA(); b <= r {
+		t.Errorf("the heatmap's low end is not blue: r %d b %d", r>>8, b>>8)
+	}
+	if r, _, b, _ := heat.At(47, 0).RGBA(); r <= b {
+		t.Errorf("the heatmap's high end is not red: r %d b %d", r>>8, b>>8)
+	}
 	// the first case's mask is empty: said so
 	if v := by["case0000.png"].Views; len(v) != 1 || len(v[0].Blank) != 1 || !v[0].Planes[0].Layers[0].Blank {
 		t.Errorf("blank mask: %+v", v)
