@@ -76,6 +76,11 @@ func TestBrowser_report(t *testing.T) {
 	if n := testutil.BrowserEval[int](t, ctx, `document.querySelectorAll('.card[data-input="case0003.png"] .stack img.base ~ img.layer.heat').length`); n != 1 {
 		t.Errorf("case0003: %d heatmap layers over the input", n)
 	}
+	testutil.BrowserDo(t, ctx, "hide heatmaps", chromedp.Click(chromedp.CSS("#show-heat")))
+	if d := testutil.BrowserEval[string](t, ctx, `getComputedStyle(document.querySelector('.card[data-input="case0003.png"] img.layer.heat')).display + " " + getComputedStyle(document.querySelector('.card[data-input="case0003.png"] img.layer.mask')).display`); d != "none block" {
+		t.Errorf("heatmaps hidden, masks shown: display %q", d)
+	}
+	testutil.BrowserDo(t, ctx, "show heatmaps", chromedp.Click(chromedp.CSS("#show-heat")))
 	if s := testutil.BrowserText(t, ctx, `.card[data-input="case0000.png"] .blank`); s != "mask: the mask is blank (no labelled pixel)" {
 		t.Errorf("blank mask note %q", s)
 	}

@@ -166,6 +166,9 @@
   ["q", "pmin"].forEach(function (id) { $(id).addEventListener("input", apply); });
   ["status", "label", "sort"].forEach(function (id) { $(id).addEventListener("change", apply); });
   $("opacity").addEventListener("input", opacity);
+  ["mask", "heat"].forEach(function (k) {
+    $("show-" + k).addEventListener("change", function () { document.body.classList.toggle("hide-" + k, !this.checked); });
+  });
   $("controls").addEventListener("submit", function (e) { e.preventDefault(); });
   ["prev", "prev2"].forEach(function (id) { $(id).addEventListener("click", function () { page--; draw(); window.scrollTo(0, 0); }); });
   ["next", "next2"].forEach(function (id) { $(id).addEventListener("click", function () { page++; draw(); window.scrollTo(0, 0); }); });
