@@ -486,7 +486,9 @@ func assignFolders(items []Item, claims map[string]string) map[int]string {
 	mine := map[string]string{}
 	for f, in := range claims {
 		owner[strings.ToLower(f)] = in
-		mine[in] = f
+		if in != legacyOwner {
+			mine[in] = f
+		}
 	}
 	out := map[int]string{}
 	for i := range items {

@@ -34,6 +34,15 @@ func TestAssignFolders(t *testing.T) {
 			t.Errorf("%s -> %q, want %q", items[i].Name, got[i], w)
 		}
 	}
+	// folders of lines written before lines named their folder (b.png/) stay
+	// taken; their inputs move to their stems
+	got = assignFolders(items, map[string]string{"b.png": legacyOwner, "a": legacyOwner})
+	want = []string{"a~2", "a~3", "A~4", "b", "c"}
+	for i, w := range want {
+		if got[i] != w {
+			t.Errorf("%s -> %q, want %q", items[i].Name, got[i], w)
+		}
+	}
 }
 
 func TestRecordsCSV(t *testing.T) {
@@ -105,5 +114,22 @@ func TestRunsKeepEveryRun(t *testing.T) {
 	}
 	if p, err := ReadProvenance(dir); err != nil || p.RunID != id2 {
 		t.Errorf("provenance.json is the latest run: %+v %v", p, err)
+	}
+}
+
+func TestReadDoneClaims(t *testing.T) {
+	p := filepath.Join(t.TempDir(), ResultsFile)
+	lines := `{"input":"x.png","sha256":"1","status":"ok","saved":[{"output":"m","url":"u","path":"x.png/m.png"}]}
+{"input":"y.png","sha256":"2","status":"failed","folder":"y"}
+`
+	if err := os.WriteFile(p, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done, claims, cut, err := readDone(p)
+	if err != nil || cut || !done["1"] || done["2"] {
+		t.Fatalf("done %v cut %v err %v", done, cut, err)
+	}
+	if claims["x.png"] != legacyOwner || claims["y"] != "y.png" || len(claims) != 2 {
+		t.Errorf("claims %q", claims)
 	}
 }

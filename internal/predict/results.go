@@ -51,6 +51,9 @@ type resultsLog struct {
 	f *os.File
 }
 
+// legacyOwner owns the output folders of lines that do not name their folder.
+const legacyOwner = "\x00legacy"
+
 // readDone returns the sha256 of every input with an "ok" line in the
 // results file at p (a missing file is empty), the output folders earlier
 // lines used (folder -> input name), and whether the file ends without a
@@ -83,12 +86,14 @@ func readDone(p string) (map[string]bool, map[string]string, bool, error) {
 				if res.Status == StatusOK && res.SHA256 != "" {
 					done[res.SHA256] = true
 				}
-				folder := res.Folder
-				if folder == "" && len(res.Saved) > 0 { // lines of modelhub before "folder"
-					folder = path.Dir(res.Saved[0].Path)
-				}
-				if folder != "" && folder != "." && res.Input != "" {
-					claims[folder] = res.Input
+				switch {
+				case res.Folder != "" && res.Input != "":
+					claims[res.Folder] = res.Input
+				case len(res.Saved) > 0: // a line of modelhub before "folder" (case16.png/):
+					// the folder stays taken, but its input moves to its stem
+					if d := path.Dir(res.Saved[0].Path); d != "." {
+						claims[d] = legacyOwner
+					}
 				}
 			}
 		}
