@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
-	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -151,15 +150,4 @@ func printInfo(ios *IOStreams, in *modelinfo.Info) {
 		width = ios.TermWidth
 	}
 	writeTable(ios.Out, rows, 1, width)
-}
-
-// termSafe replaces control characters and bidirectional overrides (which
-// could rewrite or hide what the terminal shows) with "?".
-func termSafe(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) || r == 0x200E || r == 0x200F {
-			return '?'
-		}
-		return r
-	}, s)
 }
