@@ -105,6 +105,9 @@ func (h *Handle) create(ctx context.Context, spec dockerrun.Spec) error {
 			h.removeByName(ctx)
 			return ctx.Err()
 		}
+		if errors.Is(err, dockerrun.ErrNameInUse) {
+			return nameTaken(ctx, h.d, h.Container, h.Model)
+		}
 		return err
 	}
 	h.ID = id

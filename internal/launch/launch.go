@@ -331,19 +331,33 @@ func clearLeftover(ctx context.Context, d dockerrun.API, name, model string) err
 		return err
 	}
 	if ct.Running {
-		where := ct.APIURL
-		if ct.NotebookURL != "" {
-			where = ct.NotebookURL
-		}
-		if where == "" {
-			where = "container " + name
-		}
-		return fmt.Errorf("%s is already running at %s; `modelhub stop %s` first", model, where, model)
+		return alreadyRunning(ct, name, model)
 	}
 	if err := d.Remove(ctx, ct.ID); err != nil && !errors.Is(err, dockerrun.ErrContainerNotFound) {
 		return fmt.Errorf("remove the stopped container %s: %w", name, err)
 	}
 	return nil
+}
+
+// alreadyRunning is the error for a model whose container ct runs.
+func alreadyRunning(ct dockerrun.Container, name, model string) error {
+	where := ct.APIURL
+	if ct.NotebookURL != "" {
+		where = ct.NotebookURL
+	}
+	if where == "" {
+		where = "container " + name
+	}
+	return fmt.Errorf("%s is already running at %s; `modelhub stop %s` first", model, where, model)
+}
+
+// nameTaken words a create refused because the container name is taken:
+// another modelhub started the model since clearLeftover looked.
+func nameTaken(ctx context.Context, d dockerrun.API, name, model string) error {
+	if ct, err := d.Inspect(ctx, name); err == nil && ct.Running {
+		return alreadyRunning(ct, name, model)
+	}
+	return fmt.Errorf("%s is already running: another modelhub is starting it (container %s); `modelhub stop %s` first", model, name, model)
 }
 
 // acquire makes the model complete on disk through the store's pull: cloning

@@ -383,3 +383,37 @@ func TestFindRunning(t *testing.T) {
 		t.Errorf("absent: %v", err)
 	}
 }
+
+// Another modelhub created the model's container between the leftover check
+// and the create: Docker's name conflict becomes the friendly message.
+func TestStart_nameConflict(t *testing.T) {
+	s, _ := modelDir(t, false)
+	for _, running := range []bool{true, false} {
+		created := false
+		d := &testutil.FakeDocker{
+			InfoFunc: info(dockerrun.EngineInfo{}),
+			InspectFunc: func(_ context.Context, name string) (dockerrun.Container, error) {
+				if !created {
+					return dockerrun.Container{}, dockerrun.ErrContainerNotFound
+				}
+				return dockerrun.Container{ID: "theirs", Name: name, Model: "m", Running: running, State: map[bool]string{true: "running", false: "created"}[running], APIURL: "http://127.0.0.1:8000"}, nil
+			},
+			CreateFunc: func(_ context.Context, sp dockerrun.Spec) (string, error) {
+				created = true
+				return "", fmt.Errorf("create container %s: %w", sp.Name, dockerrun.ErrNameInUse)
+			},
+		}
+		d.Images(map[string]dockerrun.Image{"img:1": {}})
+		_, err := launch.Start(context.Background(), deps(s, d), launch.Options{Model: "m"}, launch.Events{})
+		want := "m is already running: another modelhub is starting it (container modelhub-m); `modelhub stop m` first"
+		if running {
+			want = "m is already running at http://127.0.0.1:8000; `modelhub stop m` first"
+		}
+		if err == nil || err.Error() != want {
+			t.Errorf("running=%v: err = %v, want %q", running, err, want)
+		}
+		if d.Called("remove") || d.Called("start") {
+			t.Errorf("running=%v: touched the other's container: %v", running, d.Calls())
+		}
+	}
+}
