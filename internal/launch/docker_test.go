@@ -146,3 +146,43 @@ func leftContainers(t *testing.T, c dockerrun.API, model string) {
 		}
 	}
 }
+
+// A cancellation (Ctrl-C) at each step of Start, on the real engine, leaves
+// no container: the steps report through Options.Step, and the test looks
+// for containers by the model's label, unique to the test.
+func TestStart_cancelAtEachStep(t *testing.T) {
+	c := testutil.Docker(t)
+	image := testutil.DemoImage(t, c)
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(testutil.DemoModelDir(t))); err != nil {
+		t.Fatal(err)
+	}
+	steps := []string{launch.StepEngine, launch.StepModel, launch.StepImage, launch.StepCreate, launch.StepCreated, launch.StepStarted, launch.StepReady}
+	for _, at := range steps {
+		t.Run(at, func(t *testing.T) {
+			model := testutil.UniqueName("demo-cancel")
+			m := &store.Model{Name: model, Dir: dir, Local: true, Manifest: &store.Manifest{Complete: true, DockerID: image}}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var seen []string
+			deps := launch.Deps{Docker: func(context.Context) (dockerrun.API, error) { return c, nil }}
+			_, err := launch.Start(ctx, deps, launch.Options{Resolved: m, Timeout: time.Minute, Step: func(s string) {
+				seen = append(seen, s)
+				if s == at {
+					cancel()
+				}
+			}}, launch.Events{})
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("err = %v (steps %v)", err, seen)
+			}
+			last := at
+			if at == launch.StepCreate {
+				last = launch.StepCreated // the create request runs to its end
+			}
+			if len(seen) == 0 || seen[len(seen)-1] != last {
+				t.Errorf("steps %v, want them to end at %s", seen, last)
+			}
+			leftContainers(t, c, model)
+		})
+	}
+}

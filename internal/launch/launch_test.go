@@ -315,19 +315,43 @@ func TestStart_cancelWhileWaiting(t *testing.T) {
 	kill := make(chan struct{})
 	d := &testutil.FakeDocker{InfoFunc: info(dockerrun.EngineInfo{})}
 	d.Images(map[string]dockerrun.Image{"img:1": {}})
-	d.StartFunc = func(context.Context, string) error { cancel(); return nil }
 	d.StopFunc = func(ctx context.Context, id string, grace time.Duration) error {
 		close(kill)
 		<-ctx.Done() // a container ignoring SIGTERM: only the kill ends it
 		return ctx.Err()
 	}
 	var rec recorder
-	_, err := launch.Start(ctx, deps(s, d), launch.Options{Model: "m", APIPort: testutil.FreePort(t), Kill: kill}, rec.events())
+	cancelStarted := func(s string) {
+		if s == launch.StepStarted {
+			cancel()
+		}
+	}
+	_, err := launch.Start(ctx, deps(s, d), launch.Options{Model: "m", APIPort: testutil.FreePort(t), Kill: kill, Step: cancelStarted}, rec.events())
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
 	}
 	if !d.Called("kill id-modelhub-m") || !d.Called("remove id-modelhub-m") || !strings.Contains(rec.String(), "stopping modelhub-m\nstopped modelhub-m") {
 		t.Errorf("calls %v, events %s", d.Calls(), rec.String())
+	}
+}
+
+// A cancellation during the start request lets it finish (the engine
+// would start the container anyway) and removes the container.
+func TestStart_cancelDuringStart(t *testing.T) {
+	s, _ := modelDir(t, false)
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &testutil.FakeDocker{InfoFunc: info(dockerrun.EngineInfo{})}
+	d.Images(map[string]dockerrun.Image{"img:1": {}})
+	d.StartFunc = func(sctx context.Context, id string) error {
+		cancel()
+		return sctx.Err() // the request is not cut short
+	}
+	_, err := launch.Start(ctx, deps(s, d), launch.Options{Model: "m", APIPort: testutil.FreePort(t)}, launch.Events{})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	if !d.Called("remove id-modelhub-m") || !d.Called("inspect id-modelhub-m") {
+		t.Errorf("calls %v: want the container removed and its removal checked", d.Calls())
 	}
 }
 
