@@ -75,7 +75,8 @@ func TestDownload_spaceReserved(t *testing.T) {
 	d.FreeSpace = func(string) (int64, error) { return 10 << 20, nil }
 	_, err := d.Download(t.Context(), []File{{URL: a, Dest: filepath.Join(dir, "a.bin")}, {URL: b, Dest: filepath.Join(dir, "b.bin")}})
 	var se *SpaceError
-	if !errors.As(err, &se) || se.Others != 6<<20 || se.Need != 6<<20 || !strings.Contains(err.Error(), "(6.0 MiB of it taken by the files downloading alongside)") {
+	// (the first file may have written a few bytes of its 6 MiB already)
+	if !errors.As(err, &se) || se.Others <= 5<<20 || se.Others > 6<<20 || se.Need != 6<<20 || !strings.Contains(err.Error(), " MiB of it taken by the files downloading alongside)") {
 		t.Fatalf("err = %v", err)
 	}
 	if d.reserved != 0 {
