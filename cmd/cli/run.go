@@ -235,6 +235,11 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	if opts.Bash {
 		return runBash(ctx, ios, h)
 	}
+	if err := ctx.Err(); err != nil && opts.Detach {
+		// Ctrl-C before run -d finished: it leaves nothing running.
+		h.Stop(ctx)
+		return err
+	}
 	if ep, remote := h.Remote(); remote && opts.Detach && ep.Kind() == dockerrun.EngineSSH {
 		// This process ends: a forward of its own keeps the URLs answering.
 		if err := forwardInBackground(ctx, h, ep, forwardLogPath(h.Container)); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	cerrdefs "github.com/containerd/errdefs"
 	"io"
 	"strconv"
 	"strings"
@@ -199,6 +200,9 @@ func (c *Client) Create(ctx context.Context, s Spec) (string, error) {
 	}
 	resp, err := c.api.ContainerCreate(ctx, cfg, hc, nil, platform, s.Name)
 	if err != nil {
+		if s.Name != "" && (cerrdefs.IsConflict(err) || strings.Contains(err.Error(), "is already in use")) {
+			return "", fmt.Errorf("create container %s: %w", s.Name, ErrNameInUse)
+		}
 		return "", fmt.Errorf("create container %s: %w", s.Name, c.wrap(err))
 	}
 	return resp.ID, nil

@@ -136,6 +136,27 @@ type Options struct {
 	// Kill, when closed during a stop, kills the container at once instead of
 	// waiting for StopGrace (a second Ctrl-C).
 	Kill <-chan struct{}
+	// Step, when set, is called as Start reaches each of its steps (the
+	// Step* names); tests cancel there to check that no step leaves a
+	// container behind.
+	Step func(step string)
+}
+
+// Steps of Start, as Options.Step reports them.
+const (
+	StepEngine  = "engine"  // connected to the engine
+	StepModel   = "model"   // the model is complete on disk
+	StepImage   = "image"   // the image is present
+	StepCreate  = "create"  // about to create the container
+	StepCreated = "created" // the container exists
+	StepStarted = "started" // the container runs
+	StepReady   = "ready"   // the model answers
+)
+
+func (o Options) step(s string) {
+	if o.Step != nil {
+		o.Step(s)
+	}
 }
 
 // Deps are what Start works with.
@@ -209,6 +230,7 @@ func Start(ctx context.Context, deps Deps, opts Options, ev Events) (*Handle, er
 	if err != nil {
 		return nil, err
 	}
+	opts.step(StepEngine)
 	if err := checkRemote(d.Endpoint(), opts); err != nil {
 		return nil, err
 	}
@@ -233,6 +255,7 @@ func Start(ctx context.Context, deps Deps, opts Options, ev Events) (*Handle, er
 	if m, err = acquire(ctx, deps.Store, m, opts.Update, ev); err != nil {
 		return nil, err
 	}
+	opts.step(StepModel)
 	image, err := dockerID(m)
 	if err != nil {
 		return nil, err
@@ -240,16 +263,21 @@ func Start(ctx context.Context, deps Deps, opts Options, ev Events) (*Handle, er
 	if err := ensureImage(ctx, d, image, opts, info, ev); err != nil {
 		return nil, err
 	}
+	opts.step(StepImage)
 	h, spec, err := plan(deps, opts, m, name, image, gpu, ev)
 	if err != nil {
 		return nil, err
 	}
-	h.d, h.kill, h.ev, h.Engine = d, opts.Kill, ev, d.Endpoint().Host
+	h.d, h.kill, h.ev, h.Engine, h.step = d, opts.Kill, ev, d.Endpoint().Host, opts.step
 	if ep := d.Endpoint(); ep.Remote() {
 		if err := h.planRemote(ctx, d, ep, m, &spec, ev); err != nil {
 			return nil, err
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	opts.step(StepCreate)
 	if err := h.create(ctx, spec); err != nil {
 		return nil, err
 	}
@@ -331,19 +359,33 @@ func clearLeftover(ctx context.Context, d dockerrun.API, name, model string) err
 		return err
 	}
 	if ct.Running {
-		where := ct.APIURL
-		if ct.NotebookURL != "" {
-			where = ct.NotebookURL
-		}
-		if where == "" {
-			where = "container " + name
-		}
-		return fmt.Errorf("%s is already running at %s; `modelhub stop %s` first", model, where, model)
+		return alreadyRunning(ct, name, model)
 	}
 	if err := d.Remove(ctx, ct.ID); err != nil && !errors.Is(err, dockerrun.ErrContainerNotFound) {
 		return fmt.Errorf("remove the stopped container %s: %w", name, err)
 	}
 	return nil
+}
+
+// alreadyRunning is the error for a model whose container ct runs.
+func alreadyRunning(ct dockerrun.Container, name, model string) error {
+	where := ct.APIURL
+	if ct.NotebookURL != "" {
+		where = ct.NotebookURL
+	}
+	if where == "" {
+		where = "container " + name
+	}
+	return fmt.Errorf("%s is already running at %s; `modelhub stop %s` first", model, where, model)
+}
+
+// nameTaken words a create refused because the container name is taken:
+// another modelhub started the model since clearLeftover looked.
+func nameTaken(ctx context.Context, d dockerrun.API, name, model string) error {
+	if ct, err := d.Inspect(ctx, name); err == nil && ct.Running {
+		return alreadyRunning(ct, name, model)
+	}
+	return fmt.Errorf("%s is already running: another modelhub is starting it (container %s); `modelhub stop %s` first", model, name, model)
 }
 
 // acquire makes the model complete on disk through the store's pull: cloning
