@@ -71,14 +71,14 @@ func (o *predictOutput) result(r *predict.Result, s predict.Summary) {
 	case o.bar != nil:
 		if r.Status != predict.StatusOK {
 			_ = o.bar.Clear()
-			fprintf(o.io.ErrOut, "✗ %s: %s\n", r.Input, r.Error)
+			fprintf(o.io.ErrOut, "✗ %s: %s\n", cell(r.Input), cell(r.Error))
 		}
 		_ = o.bar.Add(1)
 	default:
 		if r.Status == predict.StatusOK {
-			fprintf(o.io.ErrOut, "[%d/%d] %s: ok (%s)\n", o.done, o.total, r.Input, fmtMS(r.LatencyMS))
+			fprintf(o.io.ErrOut, "[%d/%d] %s: ok (%s)\n", o.done, o.total, cell(r.Input), fmtMS(r.LatencyMS))
 		} else {
-			fprintf(o.io.ErrOut, "[%d/%d] %s: failed: %s\n", o.done, o.total, r.Input, r.Error)
+			fprintf(o.io.ErrOut, "[%d/%d] %s: failed: %s\n", o.done, o.total, cell(r.Input), cell(r.Error))
 		}
 	}
 }
@@ -109,7 +109,7 @@ func (o *predictOutput) table(items []predict.Item) {
 		if r.Status == predict.StatusOK {
 			res = describeOutput(r, o.outDir)
 		}
-		fprintf(tw, "%s\t%s\t%s\t%s\n", r.Input, r.Status, fmtMS(r.LatencyMS), oneLine(res))
+		fprintf(tw, "%s\t%s\t%s\t%s\n", cell(r.Input), cell(r.Status), fmtMS(r.LatencyMS), cell(oneLine(res)))
 	}
 	_ = tw.Flush()
 }

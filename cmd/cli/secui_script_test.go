@@ -2,9 +2,13 @@ package cli
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +18,48 @@ import (
 
 func init() {
 	scriptCmds["label-image"] = cmdLabelImage
+	scriptCmds["serve-status"] = cmdServeStatus
+	scriptCmds["mv-unquote"] = cmdMvUnquote
+}
+
+// mv-unquote SRC DST: rename SRC to DST, whose Go escapes (\n, \x1b) are
+// interpreted: a file name no script line can hold.
+func cmdMvUnquote(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: mv-unquote SRC DST")
+	}
+	dst, err := strconv.Unquote(`"` + strings.ReplaceAll(args[1], `"`, `\"`) + `"`)
+	ts.Check(err)
+	ts.Check(os.Rename(ts.MkAbs(args[0]), ts.MkAbs(dst)))
+}
+
+// serve-status STATUS-LINE: serve, on 127.0.0.1, the HTTP status line given
+// (Go escapes such as \x1b allowed) with an empty body to every request; sets
+// $STATUS_URL. A server can put anything in its reason phrase.
+func cmdServeStatus(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: serve-status STATUS-LINE")
+	}
+	line, err := strconv.Unquote(`"` + strings.ReplaceAll(args[0], `"`, `\"`) + `"`)
+	ts.Check(err)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	ts.Defer(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+				_, _ = bufio.NewReader(c).ReadString('\n') // the request line is enough
+				_, _ = io.WriteString(c, line+"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+			}()
+		}
+	}()
+	ts.Setenv("STATUS_URL", "http://"+l.Addr().String())
 }
 
 // label-image KEY=VALUE...: rebuild $IMAGE with these image labels (VALUE

@@ -65,7 +65,7 @@ func partHead(filename, typ string) (head, tail []byte, contentType string, err 
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	h := make(textproto.MIMEHeader)
-	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="file"; filename="%s"`, quoteEscaper.Replace(filename)))
+	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="file"; filename="%s"`, quoteEscaper.Replace(headerSafe(filename))))
 	if typ == "" {
 		typ = "application/octet-stream"
 	}
@@ -82,6 +82,18 @@ func partHead(filename, typ string) (head, tail []byte, contentType string, err 
 }
 
 var quoteEscaper = strings.NewReplacer("\\", "\\\\", `"`, "\\\"", "\r", "", "\n", "")
+
+// headerSafe replaces the control characters of a file name (which a MIME
+// header cannot carry: the engine refuses the whole upload) with '_'; the
+// extension, which the engine reads, is kept.
+func headerSafe(name string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\r' && r != '\n' || r == 0x7f || r >= 0x80 && r <= 0x9f {
+			return '_'
+		}
+		return r
+	}, name)
+}
 
 // PredictReader uploads size bytes of r as the multipart field "file" named
 // filename (POST /api/predict). The body streams from r: the framing is
