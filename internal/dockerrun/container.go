@@ -400,7 +400,7 @@ func (c *Client) Inspect(ctx context.Context, nameOrID string) (Container, error
 			}
 		}
 	}
-	ct.APIURL, ct.NotebookURL = containerURLs(ct, labels(r.Config))
+	ct.APIURL, ct.NotebookURL = containerURLs(ct, labels(r.Config), c.ep.Kind() == EngineSSH)
 	return ct, nil
 }
 
@@ -419,12 +419,31 @@ func labels(c *container.Config) map[string]string {
 // the web UI and "already running at". Only the notebook's token is taken
 // from the label, and only when it is one modelhub makes (hex); the host,
 // port and path around it are ours.
-func containerURLs(ct Container, lbl map[string]string) (apiURL, notebookURL string) {
+//
+// On an ssh engine the ports answer on this machine through the forwards
+// `run -d` started from the local ports it picked, which only the labels
+// record: there only the port number is read from the label, and the URL is
+// http://127.0.0.1:PORT.
+func containerURLs(ct Container, lbl map[string]string, ssh bool) (apiURL, notebookURL string) {
 	host := "127.0.0.1"
-	if ip := net.ParseIP(ct.HostIP); ip != nil && !ip.IsUnspecified() {
+	if ip := net.ParseIP(ct.HostIP); ip != nil && !ip.IsUnspecified() && !ssh {
 		host = ip.String()
 	}
 	base := func(container int) string {
+		if ssh {
+			key := LabelAPIURL
+			if container == 8080 {
+				key = LabelNotebookURL
+			}
+			u, err := url.Parse(lbl[key])
+			if err != nil {
+				return ""
+			}
+			if p, err := strconv.Atoi(u.Port()); err == nil && p > 0 && p <= 65535 {
+				return "http://" + net.JoinHostPort(host, strconv.Itoa(p))
+			}
+			return ""
+		}
 		for _, p := range ct.Ports {
 			if p.Container == container && p.Host > 0 && p.Host <= 65535 {
 				return "http://" + net.JoinHostPort(host, strconv.Itoa(p.Host))

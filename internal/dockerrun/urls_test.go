@@ -28,9 +28,31 @@ func TestContainerURLs_notFromLabels(t *testing.T) {
 		{"no ports published", Container{Mode: ModeAPI, HostIP: "127.0.0.1"}, planted, "", ""},
 		{"no labels", Container{Mode: ModeExpert, HostIP: "127.0.0.1", Ports: ports}, nil, "", ""},
 	} {
-		api, nb := containerURLs(tc.ct, tc.lbl)
+		api, nb := containerURLs(tc.ct, tc.lbl, false)
 		if api != tc.api || nb != tc.notebook {
 			t.Errorf("%s: urls %q, %q; want %q, %q", tc.name, api, nb, tc.api, tc.notebook)
+		}
+	}
+}
+
+// On an ssh engine the URLs answer through local forwards whose ports only
+// the labels record: only the port number is taken from them.
+func TestContainerURLs_sshEngine(t *testing.T) {
+	ports := []Port{{Container: 80, Host: 32768}, {Container: 8080, Host: 32769}}
+	for _, tc := range []struct {
+		ct            Container
+		lbl           map[string]string
+		api, notebook string
+	}{
+		{Container{Mode: ModeAPI, HostIP: "127.0.0.1", Ports: ports}, map[string]string{LabelAPIURL: "http://127.0.0.1:8000"}, "http://127.0.0.1:8000", ""},
+		{Container{Mode: ModeAPI, HostIP: "127.0.0.1", Ports: ports}, map[string]string{LabelAPIURL: "http://evil.example:8000/phish"}, "http://127.0.0.1:8000", ""},
+		{Container{Mode: ModeAPI, HostIP: "127.0.0.1", Ports: ports}, map[string]string{LabelAPIURL: "http://evil.example/"}, "", ""},
+		{Container{Mode: ModeExpert, HostIP: "127.0.0.1", Ports: ports}, map[string]string{LabelNotebookURL: "http://evil.example:8888/x?token=0123456789abcdef"}, "",
+			"http://127.0.0.1:8888/notebooks/sandbox.ipynb?token=0123456789abcdef"},
+	} {
+		api, nb := containerURLs(tc.ct, tc.lbl, true)
+		if api != tc.api || nb != tc.notebook {
+			t.Errorf("%v: urls %q, %q; want %q, %q", tc.lbl, api, nb, tc.api, tc.notebook)
 		}
 	}
 }
