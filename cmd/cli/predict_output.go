@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -128,7 +129,29 @@ type outputSummary struct {
 	Type       string          `json:"type"`
 	Name       string          `json:"name"`
 	Shape      []int           `json:"shape"`
-	Prediction json.RawMessage `json:"prediction"`
+	Prediction smallPrediction `json:"prediction"`
+}
+
+// smallPrediction is an output's prediction when the table can show it: a
+// string (a file's URL) or a list of objects (a label_list). An inline array
+// of numbers (a mask, a volume, up to predict.MaxAnswer) is skipped without
+// being copied.
+type smallPrediction []byte
+
+func (p *smallPrediction) UnmarshalJSON(b []byte) error {
+	*p = nil
+	t := bytes.TrimLeft(b, " \t\r\n")
+	if len(t) > 0 && (t[0] == '"' || t[0] == '[' && bytes.HasPrefix(bytes.TrimLeft(t[1:], " \t\r\n"), []byte("{"))) {
+		*p = append(smallPrediction(nil), b...)
+	}
+	return nil
+}
+
+func (p smallPrediction) MarshalJSON() ([]byte, error) {
+	if len(p) == 0 {
+		return []byte("null"), nil
+	}
+	return p, nil
 }
 
 // compactOutput keeps the outputs' type, name, shape, and a label_list's
