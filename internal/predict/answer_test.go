@@ -1,6 +1,8 @@
 package predict
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -8,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
@@ -178,5 +181,59 @@ func TestRunner_largeAnswerRSS(t *testing.T) {
 	t.Logf("peak RSS predicting a %d MiB answer and refusing 32 and 250 MiB ones: %.1f MiB", MaxAnswer>>20, float64(rss)/(1<<20))
 	if rss > 64<<20 {
 		t.Errorf("peak RSS %d MiB, want under 64 MiB for one answer in flight", rss>>20)
+	}
+}
+
+// JSONLine is json.Marshal's line (keys in Result's order), the answer
+// compacted, on one line.
+func TestJSONLine_sameAsMarshal(t *testing.T) {
+	for _, r := range []*Result{
+		{Input: `a","saved":x,"time":"y.png`, Status: StatusOK, Output: []byte("{\n  \"output\": [{\"name\": \"<b>\", \"prediction\": \"http://e/api/output/x.h5\"}]\n}"),
+			Saved: []SavedFile{{Output: "o", URL: "u", Path: "p"}}, Files: map[string]string{`k","time":`: "v"}},
+		{Input: "b", Status: StatusOK, Output: []byte(`{"output": []}`)},
+		{Input: "c", Status: StatusFailed, Error: "e"},
+	} {
+		got, err := JSONLine(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(r)
+		var gv, wv any
+		if json.Unmarshal(got, &gv) != nil || json.Unmarshal(want, &wv) != nil || !reflect.DeepEqual(gv, wv) {
+			t.Errorf("JSONLine\n%s\nwant the value of\n%s", got, want)
+		}
+		if bytes.Count(got, []byte("\n")) != 1 || got[len(got)-1] != '\n' {
+			t.Errorf("not one line: %q", got)
+		}
+		// the keys in the same order
+		keys := func(b []byte) string {
+			d := json.NewDecoder(bytes.NewReader(b))
+			var ks []string
+			depth := 0
+			for {
+				tok, err := d.Token()
+				if err != nil {
+					break
+				}
+				switch v := tok.(type) {
+				case json.Delim:
+					if v == '{' || v == '[' {
+						depth++
+					} else {
+						depth--
+					}
+				case string:
+					if depth == 1 && d.More() {
+						ks = append(ks, v)
+						var skip json.RawMessage
+						_ = d.Decode(&skip)
+					}
+				}
+			}
+			return strings.Join(ks, ",")
+		}
+		if keys(got) != keys(want) {
+			t.Errorf("keys %s, want %s", keys(got), keys(want))
+		}
 	}
 }

@@ -110,10 +110,10 @@ func (l *resultsLog) append(r *Result) error {
 }
 
 // JSONLine is r as one line of JSON ending in a newline, for results.jsonl
-// and --json. The engine's answer (up to MaxAnswer) is copied once, compacted
-// into a buffer of the line's size: json.Marshal would hold it three times
-// (its buffer growing, the copy it returns, the newline appended). The
-// answer comes last.
+// and --json, with the keys in Result's order. The engine's answer (up to
+// MaxAnswer) is copied once, compacted into a buffer of the line's size:
+// json.Marshal would hold it three times (its buffer growing, the copy it
+// returns, the newline appended).
 func JSONLine(r *Result) ([]byte, error) {
 	rest := *r
 	rest.Output = nil
@@ -124,13 +124,24 @@ func JSONLine(r *Result) ([]byte, error) {
 	if len(r.Output) == 0 {
 		return append(head, '\n'), nil
 	}
+	// "output" goes before "saved" (when there is one), else before "time",
+	// the last key. Neither can occur earlier unescaped: a quote inside a
+	// value is \".
+	at := bytes.LastIndex(head, []byte(`,"saved":`))
+	if at < 0 {
+		at = bytes.LastIndex(head, []byte(`,"time":`))
+	}
+	if at < 0 {
+		return nil, fmt.Errorf("results line without a time: %s", head)
+	}
 	buf := bytes.NewBuffer(make([]byte, 0, len(head)+len(r.Output)+16))
-	buf.Write(head[:len(head)-1]) // without its closing brace
+	buf.Write(head[:at])
 	buf.WriteString(`,"output":`)
 	if err := json.Compact(buf, r.Output); err != nil {
 		return nil, fmt.Errorf("the answer is not JSON: %w", err)
 	}
-	buf.WriteString("}\n")
+	buf.Write(head[at:])
+	buf.WriteByte('\n')
 	return buf.Bytes(), nil
 }
 
