@@ -42,6 +42,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzFillConfig$$' -fuzztime=$(FUZZTIME) ./internal/scaffold
 	$(GO) test -run='^$$' -fuzz='^FuzzRead$$' -fuzztime=$(FUZZTIME) ./internal/ndarray
 	$(GO) test -run='^$$' -fuzz='^FuzzCheckMeta$$' -fuzztime=$(FUZZTIME) ./internal/bundle
+	$(GO) test -run='^$$' -fuzz='^FuzzLine$$' -fuzztime=$(FUZZTIME) ./internal/termsafe
 
 # The bundled demo model, end to end and offline: needs Docker and git.
 demo: build

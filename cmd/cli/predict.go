@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -368,6 +367,6 @@ func hashModelFile(dir, rel string) string {
 
 // jsonLine is one --json line: the result as results.jsonl holds it.
 func jsonLine(r *predict.Result) []byte {
-	data, _ := json.Marshal(r)
-	return append(data, '\n')
+	data, _ := predict.JSONLine(r)
+	return data
 }

@@ -205,7 +205,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		Timeout: opts.Timeout, Kill: opts.Forced,
 	}
 	if !opts.Detach && !ios.Quiet && !opts.Bash {
-		lo.Logs = ios.ErrOut
+		lo.Logs, _ = termStream(ios.ErrOut, ios.ErrTTY)
 	}
 	ev := launchEvents(ios)
 	ev.Stopping = func(h *launch.Handle) { ios.Notef("stopping %s (press Ctrl+C again to kill it now)…", h.Model) }

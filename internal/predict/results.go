@@ -2,8 +2,10 @@ package predict
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -123,12 +125,48 @@ func openResults(dir string, cut bool) (*resultsLog, error) {
 // append writes r as one line with a single write (the file is unbuffered:
 // the line is in the file when append returns).
 func (l *resultsLog) append(r *Result) error {
-	data, err := json.Marshal(r)
+	data, err := JSONLine(r)
 	if err != nil {
 		return err
 	}
-	_, err = l.f.Write(append(data, '\n'))
+	_, err = l.f.Write(data)
 	return err
+}
+
+// JSONLine is r as one line of JSON ending in a newline, for results.jsonl
+// and --json, with the keys in Result's order. The engine's answer (up to
+// MaxAnswer) is copied once, compacted into a buffer of the line's size:
+// json.Marshal would hold it three times (its buffer growing, the copy it
+// returns, the newline appended).
+func JSONLine(r *Result) ([]byte, error) {
+	rest := *r
+	rest.Output = nil
+	head, err := json.Marshal(&rest)
+	if err != nil {
+		return nil, err
+	}
+	if len(r.Output) == 0 {
+		return append(head, '\n'), nil
+	}
+	// "output" goes before "saved" (when there is one), else before "time",
+	// the last key. Neither can occur earlier unescaped: a quote inside a
+	// value is \".
+	at := bytes.LastIndex(head, []byte(`,"saved":`))
+	if at < 0 {
+		at = bytes.LastIndex(head, []byte(`,"time":`))
+	}
+	if at < 0 {
+		return nil, fmt.Errorf("results line without a time: %s", head)
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, len(head)+len(r.Output)+16))
+	buf.Write(head[:at])
+	buf.WriteString(`,"output":`)
+	if err := json.Compact(buf, r.Output); err != nil {
+		return nil, fmt.Errorf("the answer is not JSON: %w", err)
+	}
+	buf.Write(head[at:])
+	buf.WriteByte('\n')
+	return buf.Bytes(), nil
 }
 
 func (l *resultsLog) close() error { return l.f.Close() }
