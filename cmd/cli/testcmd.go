@@ -13,6 +13,7 @@ import (
 	"github.com/modelhub-ai/modelhub/internal/config"
 	"github.com/modelhub-ai/modelhub/internal/launch"
 	"github.com/modelhub-ai/modelhub/internal/modeltest"
+	"github.com/modelhub-ai/modelhub/internal/safepath"
 	"github.com/modelhub-ai/modelhub/internal/store"
 )
 
@@ -124,6 +125,11 @@ func testRun(ctx context.Context, opts *TestOptions) error {
 		return finishReport(ios, rep, opts.JSON, hint)
 	}
 	rep.Model, rep.Path = name, dir
+	// a link that could reach the host is refused before anything is read or mounted
+	if err := safepath.CheckTree(dir); err != nil {
+		rep.Add(checkFolder, modeltest.Fail, "%s: %v", dir, err)
+		return finishReport(ios, rep, opts.JSON, hint)
+	}
 	if err := notebookFolder(ios, dir, name, opts.JSON); err != nil {
 		rep.Add(checkFolder, modeltest.Fail, "%v", err)
 		return finishReport(ios, rep, opts.JSON, hint)

@@ -374,6 +374,9 @@ func acquire(ctx context.Context, s *store.Store, m *store.Model, update bool, e
 		}
 		m = res.Model
 	}
+	if err := store.CheckFolder(m); err != nil {
+		return nil, err
+	}
 	if m.Local {
 		for _, w := range store.MissingFiles(m.Dir) {
 			ev.warn("%s", w)
@@ -411,7 +414,9 @@ func plan(deps Deps, opts Options, m *store.Model, name, image string, gpu bool,
 	} else if !ip.IsLoopback() {
 		ev.warn("binding to %s: %s will be reachable from your network, not only from this computer", opts.Host, m.Name)
 	}
-	contrib, err := dockerrun.HostPath(filepath.Join(m.Dir, "contrib_src"))
+	// Checked again right before the mount: contrib_src must be the real
+	// folder inside the model folder, never a link Docker would follow.
+	contrib, err := dockerrun.ModelMount(m.Dir, "contrib_src")
 	if err != nil {
 		return nil, dockerrun.Spec{}, err
 	}

@@ -52,12 +52,28 @@ func TestPull_repairRefusesLinks(t *testing.T) {
 			if err := os.Symlink(out, p); err != nil {
 				t.Fatal(err)
 			}
+			// a link out of the folder is refused by the tree check before
+			// anything is written
 			_, err := fx.pull(ctx, "demo", PullOptions{})
+			var te *safepath.TreeError
+			if !errors.As(err, &te) || te.Entry != link {
+				t.Errorf("repair = %v, want a refusal naming %s", err, link)
+			}
+			check()
+			// one that stays inside passes it, and the write refuses it
+			os.Remove(p)
+			if err := os.Symlink("../../init/init.json", p); err != nil {
+				t.Fatal(err)
+			}
+			before, _ := os.ReadFile(filepath.Join(dir, "init", "init.json"))
+			_, err = fx.pull(ctx, "demo", PullOptions{})
 			var le *safepath.LinkError
 			if !errors.As(err, &le) || le.Link != link {
 				t.Errorf("repair = %v, want a refusal naming %s", err, link)
 			}
-			check()
+			if after, _ := os.ReadFile(filepath.Join(dir, "init", "init.json")); string(after) != string(before) {
+				t.Errorf("init.json was written through the link")
+			}
 		})
 	}
 }
