@@ -48,7 +48,7 @@ type TestEngine interface {
 
 // NewCmdTest builds `modelhub test`.
 func NewCmdTest(f *Factory, runF func(context.Context, *TestOptions) error) *cobra.Command {
-	opts := &TestOptions{IO: f.IO, Store: f.Store, Engine: testEngineFor(f.IO, f.Docker, f.Forced)}
+	opts := &TestOptions{IO: f.IO, Store: f.Store, Engine: testEngineFor(f.IO, f.Docker, f.Forced, f.Store)}
 	cmd := &cobra.Command{
 		Use:   "test MODEL",
 		Short: "Start a model and run the integration test against its REST API",

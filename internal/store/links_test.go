@@ -109,7 +109,7 @@ func TestRemoveAndStaging_doNotFollowLinks(t *testing.T) {
 	out, check := victim(t)
 	os.Symlink(out, filepath.Join(dir, "contrib_src", "file-link"))
 	os.Symlink(filepath.Dir(out), filepath.Join(dir, "contrib_src", "dir-link"))
-	if err := fx.s.Remove(ctx, dir, time.Second, nil); err != nil {
+	if err := fx.s.Remove(ctx, dir, RemoveOptions{LockTimeout: time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	check()
@@ -162,7 +162,7 @@ func TestSweepTrash(t *testing.T) {
 	}
 	l.Unlock()
 	dir := filepath.Join(fx.s.ModelsDir(), "Demo")
-	if err := fx.s.Remove(ctx, dir, time.Second, nil); err != nil {
+	if err := fx.s.Remove(ctx, dir, RemoveOptions{LockTimeout: time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	if ents, _ := os.ReadDir(fx.s.ModelsDir()); len(ents) != 0 {

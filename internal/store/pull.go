@@ -35,6 +35,9 @@ type PullOptions struct {
 	HTTPClient *http.Client
 	// LockTimeout is how long to wait for another process (0: DefaultLockTimeout).
 	LockTimeout time.Duration
+	// Locked: the caller holds the model's lock already (LockModel), e.g.
+	// launch.Start, which holds it across the whole start of the model.
+	Locked bool
 
 	// Note receives one-line messages for people.
 	Note func(string)
@@ -121,11 +124,13 @@ func (s *Store) Pull(ctx context.Context, m *Model, o PullOptions) (*PullResult,
 	if err := os.MkdirAll(s.ModelsDir(), 0o755); err != nil {
 		return nil, err
 	}
-	lock, err := LockModel(ctx, s.Home, m.Name, o.LockTimeout, o.Note)
-	if err != nil {
-		return nil, err
+	if !o.Locked {
+		lock, err := LockModel(ctx, s.Home, m.Name, o.LockTimeout, o.Note)
+		if err != nil {
+			return nil, err
+		}
+		defer lock.Unlock()
 	}
-	defer lock.Unlock()
 
 	s.recoverSwap(m.Name, m.Dir)
 	s.sweepTrash(m.Name)
