@@ -4,10 +4,10 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -47,11 +47,23 @@ type resultsLog struct {
 }
 
 // readDone returns the sha256 of every input with an "ok" line in the
-// results file at p (a missing file is empty), and whether the file ends
+// results file of the output folder dir (a missing file is empty; a link
+// there is refused), and whether the file ends
 // without a newline (a line cut by a crash), which the next append closes.
-func readDone(p string) (map[string]bool, bool, error) {
+func readDone(dir string) (map[string]bool, bool, error) {
 	done := map[string]bool{}
-	f, err := os.Open(p)
+	root, err := os.OpenRoot(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return done, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	defer root.Close()
+	if err := checkOut(root, dir, ResultsFile); err != nil {
+		return nil, false, err
+	}
+	f, err := root.Open(ResultsFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return done, false, nil
 	}
@@ -82,10 +94,24 @@ func readDone(p string) (map[string]bool, bool, error) {
 	}
 }
 
+// openResults opens DIR/results.jsonl for appending, through an os.Root of
+// the output folder, refusing a link planted there.
 func openResults(dir string, cut bool) (*resultsLog, error) {
-	f, err := os.OpenFile(filepath.Join(dir, ResultsFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, err
+	}
+	defer root.Close()
+	if err := checkOut(root, dir, ResultsFile); err != nil {
+		return nil, err
+	}
+	f, err := root.OpenFile(ResultsFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s in the output folder %s is not a regular file: remove it or choose another folder with -o", ResultsFile, dir)
 	}
 	if cut {
 		if _, err := f.Write([]byte("\n")); err != nil {
