@@ -20,6 +20,9 @@ type LoadOptions struct {
 	IO     *IOStreams
 	Store  func() (*store.Store, error)
 	Docker func(ctx context.Context) (dockerrun.API, error)
+	// InUse reports whether a container of the installed model at dir runs
+	// or is starting: --force never replaces such a model.
+	InUse func(ctx context.Context, name, dir string) (bool, error)
 
 	File  string
 	List  bool
@@ -29,7 +32,7 @@ type LoadOptions struct {
 
 // NewCmdLoad builds `modelhub load`.
 func NewCmdLoad(f *Factory, runF func(context.Context, *LoadOptions) error) *cobra.Command {
-	opts := &LoadOptions{IO: f.IO, Store: f.Store, Docker: f.Docker}
+	opts := &LoadOptions{IO: f.IO, Store: f.Store, Docker: f.Docker, InUse: modelRunning(f.Docker)}
 	cmd := &cobra.Command{
 		Use:   "load FILE",
 		Short: "Install the models and Docker images of a bundle made by save",
@@ -40,7 +43,7 @@ once everything matched (a damaged, truncated or unsafe bundle installs nothing)
 Afterwards run, test and predict work offline.
 
 A model already installed at the same commit is kept; one at another commit is refused
-unless --force replaces it. --list shows what the bundle holds without installing.`,
+unless --force replaces it (never while the model runs or starts: stop it first). --list shows what the bundle holds without installing.`,
 		Example: `  modelhub load squeezenet.mhb
   modelhub load --list two.mhb
   modelhub load --force squeezenet.mhb   # replace another installed version`,
@@ -98,7 +101,7 @@ func loadRun(ctx context.Context, opts *LoadOptions) error {
 	bp := newBundleProgress(opts.IO)
 	defer bp.close()
 	opts.IO.Notef("loading %s", opts.File)
-	res, err := bundle.Load(ctx, bundle.LoadOptions{Path: opts.File, Store: s, Docker: images, Force: opts.Force, Note: bp.note, Progress: bp.update})
+	res, err := bundle.Load(ctx, bundle.LoadOptions{Path: opts.File, Store: s, Docker: images, Force: opts.Force, InUse: opts.InUse, Note: bp.note, Progress: bp.update})
 	bp.close()
 	if err != nil {
 		return err

@@ -298,6 +298,10 @@ func predictModel(ctx context.Context, opts *PredictOptions) (*store.Model, erro
 		}
 		m = res.Model
 	}
+	// a link that could reach the host is refused before config.json is read
+	if err := store.CheckFolder(m); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 

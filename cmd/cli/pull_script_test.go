@@ -18,7 +18,7 @@ import (
 // fill them:
 //
 //	serve-repo [-branch B] NAME DIR  commit the files of DIR to NAME.git on B (default master; again: a new commit),
-//	                        with $FILES_URL and $GIT_URL replaced in their text;
+//	                        with $FILES_URL and $GIT_URL (and $MODEL, $IMAGE) replaced in their text;
 //	                        symbolic links in DIR (testscript's symlink) are committed as links
 //	serve-file PATH FILE    serve FILE at $FILES_URL/PATH
 //	serve-pattern [-nosum] PATH SIZE [SEED]
@@ -29,7 +29,8 @@ import (
 //	                        ignore-if-range no-etag weak-etag no-validators
 //	redirect FROM TO        answer $FILES_URL/FROM with a 302 to TO (a path or URL)
 //	file-requests PATH      print "requests=N ranges=N" (ranges: 206 answers)
-//	expand FILE...          replace $FILES_URL and $GIT_URL in FILEs
+//	expand FILE...          replace $FILES_URL and $GIT_URL (and docker-setup's $MODEL
+//	                        and $IMAGE) in FILEs
 //	wait-file FILE BYTES    wait until FILE holds at least BYTES bytes
 //
 // and the condition [git] (git http-backend is installed).
@@ -119,7 +120,14 @@ func servers(ts *testscript.TestScript) *scriptServers {
 }
 
 func expandURLs(ts *testscript.TestScript, s string) string {
-	return strings.NewReplacer("$FILES_URL", ts.Getenv("FILES_URL"), "$GIT_URL", ts.Getenv("GIT_URL")).Replace(s)
+	pairs := []string{"$FILES_URL", ts.Getenv("FILES_URL"), "$GIT_URL", ts.Getenv("GIT_URL")}
+	// and, in Docker scripts, docker-setup's model name and image
+	for _, k := range []string{"MODEL", "IMAGE"} {
+		if v := ts.Getenv(k); v != "" {
+			pairs = append(pairs, "$"+k, v)
+		}
+	}
+	return strings.NewReplacer(pairs...).Replace(s)
 }
 
 func cmdServeRepo(ts *testscript.TestScript, neg bool, args []string) {

@@ -32,7 +32,12 @@ type LoadOptions struct {
 	// Docker loads the images (needed when the bundle holds any).
 	Docker Images
 	// Force replaces an installed model of another version.
-	Force       bool
+	Force bool
+	// InUse, when set, reports whether a container of the installed model
+	// at dir runs or is starting; such a model is never replaced (checked
+	// under the model's lock, which a starting model holds until its
+	// container runs).
+	InUse       func(ctx context.Context, name, dir string) (bool, error)
 	LockTimeout time.Duration
 	Note        func(string)
 	Progress    func(Progress)
@@ -316,6 +321,15 @@ func Load(ctx context.Context, o LoadOptions) (res *LoadResult, err error) {
 				return nil, fmt.Errorf("%w: %s is installed at commit %s, the bundle holds commit %s; pass --force to replace it (or `modelhub rm %s` first)", ErrConflict, m.Name, short(cur.Commit), short(m.Commit), m.Name)
 			default:
 				it.status = StatusReplaced
+			}
+		}
+		if it.status == StatusReplaced && o.InUse != nil {
+			busy, err := o.InUse(ctx, m.Name, in.Final)
+			if err != nil {
+				return nil, fmt.Errorf("load %s: %w", m.Name, err)
+			}
+			if busy {
+				return nil, fmt.Errorf("%w: %s is running or starting; stop it before replacing it (modelhub stop %s)", ErrConflict, m.Name, m.Name)
 			}
 		}
 		if it.status == StatusUnchanged {

@@ -57,6 +57,10 @@ type Handle struct {
 	exitCode int           // valid once exited is closed; -1 unknown
 	waitErr  error
 
+	// unlock releases the model's lock (launch.Start holds it until the
+	// container runs); nil when none is held.
+	unlock func()
+
 	stopWatch func()
 	logsDone  chan struct{} // nil when the log is not streamed
 	stopLogs  func()
@@ -184,6 +188,11 @@ func (h *Handle) start(ctx context.Context) error {
 		if err == nil {
 			err = ctx.Err()
 		}
+	}
+	if err == nil && h.unlock != nil {
+		// The container runs: from now on rm and load see it in use. A
+		// failed start keeps the lock until the container is removed.
+		h.unlock()
 	}
 	if err != nil {
 		h.Remove(ctx)

@@ -45,9 +45,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/modelhub-ai/modelhub/internal/config"
@@ -170,6 +172,14 @@ type Deps struct {
 	Poller Poller
 	// PortSpan is how many ports after a busy one are tried (0: DefaultPortSpan).
 	PortSpan int
+	// Home is the store's home ("": Store.Home). A model downloaded under it
+	// is started under its lock (store.LockModel), from the checks until its
+	// container runs or the start failed, so rm, load --force or a pull
+	// cannot change its folder while it starts.
+	Home string
+	// LockTimeout is how long to wait for another process holding the
+	// model's lock (0: store.DefaultLockTimeout).
+	LockTimeout time.Duration
 }
 
 // Events receive progress; any field may be nil.
@@ -244,6 +254,21 @@ func Start(ctx context.Context, deps Deps, opts Options, ev Events) (*Handle, er
 	if gpu && !info.NVIDIA {
 		return nil, &NoGPUError{Model: m.Name, Why: why}
 	}
+	unlock, locked, err := lockModel(ctx, deps, m, ev)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock() // on every failure before the container runs
+	if locked && !m.Local {
+		// what the folder holds now, under the lock (an rm or load may have
+		// changed it since it was resolved)
+		mm := *m
+		mm.Manifest = nil
+		if man, err := store.ReadManifest(m.Dir); err == nil && man.Complete {
+			mm.Manifest = man
+		}
+		m = &mm
+	}
 	name := opts.Container
 	if name == "" {
 		// A running container of the model is refused before its files change.
@@ -252,7 +277,7 @@ func Start(ctx context.Context, deps Deps, opts Options, ev Events) (*Handle, er
 			return nil, err
 		}
 	}
-	if m, err = acquire(ctx, deps.Store, m, opts.Update, ev); err != nil {
+	if m, err = acquire(ctx, deps.Store, m, opts.Update, locked, ev); err != nil {
 		return nil, err
 	}
 	opts.step(StepModel)
@@ -281,6 +306,7 @@ func Start(ctx context.Context, deps Deps, opts Options, ev Events) (*Handle, er
 	if err := h.create(ctx, spec); err != nil {
 		return nil, err
 	}
+	h.unlock = unlock // released once the container runs (or failed to start)
 	if opts.Mode == dockerrun.ModeBash {
 		return h, h.startAttached(ctx)
 	}
@@ -391,7 +417,7 @@ func nameTaken(ctx context.Context, d dockerrun.API, name, model string) error {
 // acquire makes the model complete on disk through the store's pull: cloning
 // and downloading what is missing, updating with update, and repairing a
 // downloaded model whose files changed size on disk (as `pull` does).
-func acquire(ctx context.Context, s *store.Store, m *store.Model, update bool, ev Events) (*store.Model, error) {
+func acquire(ctx context.Context, s *store.Store, m *store.Model, update, locked bool, ev Events) (*store.Model, error) {
 	changed := 0
 	if m.Complete() && !m.Local && m.Manifest != nil {
 		changed = len(m.Manifest.Changed(m.Dir))
@@ -405,7 +431,7 @@ func acquire(ctx context.Context, s *store.Store, m *store.Model, update bool, e
 		if ev.ModelPull != nil {
 			o, done = ev.ModelPull(m.Name)
 		}
-		o.Update = update
+		o.Update, o.Locked = update, locked
 		res, err := s.Pull(ctx, m, o)
 		done()
 		if err != nil {
@@ -416,12 +442,42 @@ func acquire(ctx context.Context, s *store.Store, m *store.Model, update bool, e
 		}
 		m = res.Model
 	}
+	if err := store.CheckFolder(m); err != nil {
+		return nil, err
+	}
 	if m.Local {
 		for _, w := range store.MissingFiles(m.Dir) {
 			ev.warn("%s", w)
 		}
 	}
 	return m, nil
+}
+
+// lockModel takes the lock of a model downloaded under the store's home
+// (see Deps.Home) and returns its release, safe to call more than once; a
+// local model folder is not locked (rm and load never touch one): locked
+// is false then.
+func lockModel(ctx context.Context, deps Deps, m *store.Model, ev Events) (unlock func(), locked bool, err error) {
+	noUnlock := func() {}
+	home := deps.Home
+	if home == "" && deps.Store != nil {
+		home = deps.Store.Home
+	}
+	if home == "" {
+		return noUnlock, false, nil
+	}
+	models := filepath.Join(home, "models")
+	if abs, err := filepath.Abs(m.Dir); err != nil || filepath.Dir(abs) != filepath.Clean(models) {
+		return noUnlock, false, nil
+	}
+	if err := os.MkdirAll(models, 0o755); err != nil {
+		return nil, false, err
+	}
+	l, err := store.LockModel(ctx, home, filepath.Base(m.Dir), deps.LockTimeout, ev.Note)
+	if err != nil {
+		return nil, false, err
+	}
+	return sync.OnceFunc(func() { _ = l.Unlock() }), true, nil
 }
 
 // dockerID is the model's image: the manifest's, else init.json's.
@@ -453,7 +509,9 @@ func plan(deps Deps, opts Options, m *store.Model, name, image string, gpu bool,
 	} else if !ip.IsLoopback() {
 		ev.warn("binding to %s: %s will be reachable from your network, not only from this computer", opts.Host, m.Name)
 	}
-	contrib, err := dockerrun.HostPath(filepath.Join(m.Dir, "contrib_src"))
+	// Checked again right before the mount: contrib_src must be the real
+	// folder inside the model folder, never a link Docker would follow.
+	contrib, err := dockerrun.ModelMount(m.Dir, "contrib_src")
 	if err != nil {
 		return nil, dockerrun.Spec{}, err
 	}

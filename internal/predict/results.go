@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"time"
 )
 
@@ -57,13 +56,25 @@ type resultsLog struct {
 const legacyOwner = "\x00legacy"
 
 // readDone returns the sha256 of every input with an "ok" line in the
-// results file at p (a missing file is empty), the output folders earlier
-// lines used (folder -> input name), and whether the file ends without a
-// newline (a line cut by a crash), which the next append closes.
-func readDone(p string) (map[string]bool, map[string]string, bool, error) {
+// results file of the output folder dir (a missing file is empty; a link
+// there is refused), the output folders earlier lines used (folder -> input
+// name), and whether the file ends without a newline (a line cut by a
+// crash), which the next append closes.
+func readDone(dir string) (map[string]bool, map[string]string, bool, error) {
 	done := map[string]bool{}
 	claims := map[string]string{}
-	f, err := os.Open(p)
+	root, err := os.OpenRoot(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return done, claims, false, nil
+	}
+	if err != nil {
+		return nil, nil, false, err
+	}
+	defer root.Close()
+	if err := checkOut(root, dir, ResultsFile); err != nil {
+		return nil, nil, false, err
+	}
+	f, err := root.Open(ResultsFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return done, claims, false, nil
 	}
@@ -108,10 +119,24 @@ func readDone(p string) (map[string]bool, map[string]string, bool, error) {
 	}
 }
 
+// openResults opens DIR/results.jsonl for appending, through an os.Root of
+// the output folder, refusing a link planted there.
 func openResults(dir string, cut bool) (*resultsLog, error) {
-	f, err := os.OpenFile(filepath.Join(dir, ResultsFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, err
+	}
+	defer root.Close()
+	if err := checkOut(root, dir, ResultsFile); err != nil {
+		return nil, err
+	}
+	f, err := root.OpenFile(ResultsFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s in the output folder %s is not a regular file: remove it or choose another folder with -o", ResultsFile, dir)
 	}
 	if cut {
 		if _, err := f.Write([]byte("\n")); err != nil {
