@@ -45,6 +45,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzCheckRel$$' -fuzztime=$(FUZZTIME) ./internal/safepath
 	$(GO) test -run='^$$' -fuzz='^FuzzFillConfig$$' -fuzztime=$(FUZZTIME) ./internal/scaffold
 	$(GO) test -run='^$$' -fuzz='^FuzzRead$$' -fuzztime=$(FUZZTIME) ./internal/ndarray
+	$(GO) test -run='^$$' -fuzz='^FuzzCheckMeta$$' -fuzztime=$(FUZZTIME) ./internal/bundle
+	$(GO) test -run='^$$' -fuzz='^FuzzLine$$' -fuzztime=$(FUZZTIME) ./internal/termsafe
 
 # The bundled demo model, end to end and offline: needs Docker and git. The demo
 # model stays installed (and its image in Docker) so `bin/modelhub run demo` works

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -299,6 +298,10 @@ func predictModel(ctx context.Context, opts *PredictOptions) (*store.Model, erro
 		}
 		m = res.Model
 	}
+	// a link that could reach the host is refused before config.json is read
+	if err := store.CheckFolder(m); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
@@ -368,6 +371,6 @@ func hashModelFile(dir, rel string) string {
 
 // jsonLine is one --json line: the result as results.jsonl holds it.
 func jsonLine(r *predict.Result) []byte {
-	data, _ := json.Marshal(r)
-	return append(data, '\n')
+	data, _ := predict.JSONLine(r)
+	return data
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -72,14 +73,14 @@ func (o *predictOutput) result(r *predict.Result, s predict.Summary) {
 	case o.bar != nil:
 		if r.Status != predict.StatusOK {
 			_ = o.bar.Clear()
-			fprintf(o.io.ErrOut, "✗ %s: %s\n", r.Input, r.Error)
+			fprintf(o.io.ErrOut, "✗ %s: %s\n", cell(r.Input), cell(r.Error))
 		}
 		_ = o.bar.Add(1)
 	default:
 		if r.Status == predict.StatusOK {
-			fprintf(o.io.ErrOut, "[%d/%d] %s: ok (%s)\n", o.done, o.total, r.Input, fmtMS(r.LatencyMS))
+			fprintf(o.io.ErrOut, "[%d/%d] %s: ok (%s)\n", o.done, o.total, cell(r.Input), fmtMS(r.LatencyMS))
 		} else {
-			fprintf(o.io.ErrOut, "[%d/%d] %s: failed: %s\n", o.done, o.total, r.Input, r.Error)
+			fprintf(o.io.ErrOut, "[%d/%d] %s: failed: %s\n", o.done, o.total, cell(r.Input), cell(r.Error))
 		}
 	}
 }
@@ -110,7 +111,7 @@ func (o *predictOutput) table(items []predict.Item) {
 		if r.Status == predict.StatusOK {
 			res = describeOutput(r, o.outDir)
 		}
-		fprintf(tw, "%s\t%s\t%s\t%s\n", r.Input, r.Status, fmtMS(r.LatencyMS), oneLine(res))
+		fprintf(tw, "%s\t%s\t%s\t%s\n", cell(r.Input), cell(r.Status), fmtMS(r.LatencyMS), cell(oneLine(res)))
 	}
 	_ = tw.Flush()
 }
@@ -129,7 +130,29 @@ type outputSummary struct {
 	Type       string          `json:"type"`
 	Name       string          `json:"name"`
 	Shape      []int           `json:"shape"`
-	Prediction json.RawMessage `json:"prediction"`
+	Prediction smallPrediction `json:"prediction"`
+}
+
+// smallPrediction is an output's prediction when the table can show it: a
+// string (a file's URL) or a list of objects (a label_list). An inline array
+// of numbers (a mask, a volume, up to predict.MaxAnswer) is skipped without
+// being copied.
+type smallPrediction []byte
+
+func (p *smallPrediction) UnmarshalJSON(b []byte) error {
+	*p = nil
+	t := bytes.TrimLeft(b, " \t\r\n")
+	if len(t) > 0 && (t[0] == '"' || t[0] == '[' && bytes.HasPrefix(bytes.TrimLeft(t[1:], " \t\r\n"), []byte("{"))) {
+		*p = append(smallPrediction(nil), b...)
+	}
+	return nil
+}
+
+func (p smallPrediction) MarshalJSON() ([]byte, error) {
+	if len(p) == 0 {
+		return []byte("null"), nil
+	}
+	return p, nil
 }
 
 // compactOutput keeps the outputs' type, name, shape, and a label_list's

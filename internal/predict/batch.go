@@ -76,8 +76,15 @@ func Prepare(ctx context.Context, items []Item, o Options) (*Plan, error) {
 	if o.OutDir == "" {
 		return p, nil
 	}
-	done, claims, cut, err := readDone(filepath.Join(o.OutDir, ResultsFile))
+	if err := CheckOutDir(o.OutDir); err != nil {
+		return nil, err
+	}
+	done, claims, cut, err := readDone(o.OutDir)
 	if err != nil {
+		var le *OutLinkError
+		if errors.As(err, &le) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("read %s: %w", filepath.Join(o.OutDir, ResultsFile), err)
 	}
 	p.cut = cut
@@ -556,10 +563,13 @@ func (r *Runner) save(ctx context.Context, folder string, f OutputURL, used map[
 		return SavedFile{}, err
 	}
 	defer root.Close()
+	part := rel + ".part"
+	if err := checkOut(root, r.OutDir, rel, part); err != nil {
+		return SavedFile{}, err
+	}
 	if err := root.MkdirAll(path.Dir(rel), 0o755); err != nil {
 		return SavedFile{}, err
 	}
-	part := rel + ".part"
 	w, err := root.Create(part)
 	if err != nil {
 		return SavedFile{}, err

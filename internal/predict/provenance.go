@@ -92,6 +92,9 @@ func WriteProvenance(dir string, p *Provenance) error {
 	}
 	defer root.Close()
 	tmp := ProvenanceFile + ".tmp"
+	if err := checkOut(root, dir, tmp, ProvenanceFile); err != nil {
+		return err
+	}
 	if err := root.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
 		return err
 	}
@@ -102,9 +105,17 @@ func WriteProvenance(dir string, p *Provenance) error {
 	return nil
 }
 
-// ReadProvenance reads DIR/provenance.json.
+// ReadProvenance reads DIR/provenance.json (a link there is refused).
 func ReadProvenance(dir string) (*Provenance, error) {
-	data, err := os.ReadFile(filepath.Join(dir, ProvenanceFile))
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	if err := checkOut(root, dir, ProvenanceFile); err != nil {
+		return nil, err
+	}
+	data, err := root.ReadFile(ProvenanceFile)
 	if err != nil {
 		return nil, err
 	}

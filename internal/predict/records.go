@@ -227,12 +227,15 @@ func writeAtomic(dir, name string, data []byte) error {
 		return err
 	}
 	defer root.Close()
+	tmp := name + ".tmp"
+	if err := checkOut(root, dir, name, tmp); err != nil {
+		return err
+	}
 	if d := filepath.Dir(name); d != "." {
 		if err := root.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
 	}
-	tmp := name + ".tmp"
 	if err := root.WriteFile(tmp, data, 0o644); err != nil {
 		return err
 	}

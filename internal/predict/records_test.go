@@ -125,7 +125,7 @@ func TestReadDoneClaims(t *testing.T) {
 	if err := os.WriteFile(p, []byte(lines), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	done, claims, cut, err := readDone(p)
+	done, claims, cut, err := readDone(filepath.Dir(p))
 	if err != nil || cut || !done["1"] || done["2"] {
 		t.Fatalf("done %v cut %v err %v", done, cut, err)
 	}

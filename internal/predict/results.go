@@ -2,13 +2,14 @@ package predict
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"time"
 )
 
@@ -55,13 +56,25 @@ type resultsLog struct {
 const legacyOwner = "\x00legacy"
 
 // readDone returns the sha256 of every input with an "ok" line in the
-// results file at p (a missing file is empty), the output folders earlier
-// lines used (folder -> input name), and whether the file ends without a
-// newline (a line cut by a crash), which the next append closes.
-func readDone(p string) (map[string]bool, map[string]string, bool, error) {
+// results file of the output folder dir (a missing file is empty; a link
+// there is refused), the output folders earlier lines used (folder -> input
+// name), and whether the file ends without a newline (a line cut by a
+// crash), which the next append closes.
+func readDone(dir string) (map[string]bool, map[string]string, bool, error) {
 	done := map[string]bool{}
 	claims := map[string]string{}
-	f, err := os.Open(p)
+	root, err := os.OpenRoot(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return done, claims, false, nil
+	}
+	if err != nil {
+		return nil, nil, false, err
+	}
+	defer root.Close()
+	if err := checkOut(root, dir, ResultsFile); err != nil {
+		return nil, nil, false, err
+	}
+	f, err := root.Open(ResultsFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return done, claims, false, nil
 	}
@@ -106,10 +119,24 @@ func readDone(p string) (map[string]bool, map[string]string, bool, error) {
 	}
 }
 
+// openResults opens DIR/results.jsonl for appending, through an os.Root of
+// the output folder, refusing a link planted there.
 func openResults(dir string, cut bool) (*resultsLog, error) {
-	f, err := os.OpenFile(filepath.Join(dir, ResultsFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, err
+	}
+	defer root.Close()
+	if err := checkOut(root, dir, ResultsFile); err != nil {
+		return nil, err
+	}
+	f, err := root.OpenFile(ResultsFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s in the output folder %s is not a regular file: remove it or choose another folder with -o", ResultsFile, dir)
 	}
 	if cut {
 		if _, err := f.Write([]byte("\n")); err != nil {
@@ -123,12 +150,48 @@ func openResults(dir string, cut bool) (*resultsLog, error) {
 // append writes r as one line with a single write (the file is unbuffered:
 // the line is in the file when append returns).
 func (l *resultsLog) append(r *Result) error {
-	data, err := json.Marshal(r)
+	data, err := JSONLine(r)
 	if err != nil {
 		return err
 	}
-	_, err = l.f.Write(append(data, '\n'))
+	_, err = l.f.Write(data)
 	return err
+}
+
+// JSONLine is r as one line of JSON ending in a newline, for results.jsonl
+// and --json, with the keys in Result's order. The engine's answer (up to
+// MaxAnswer) is copied once, compacted into a buffer of the line's size:
+// json.Marshal would hold it three times (its buffer growing, the copy it
+// returns, the newline appended).
+func JSONLine(r *Result) ([]byte, error) {
+	rest := *r
+	rest.Output = nil
+	head, err := json.Marshal(&rest)
+	if err != nil {
+		return nil, err
+	}
+	if len(r.Output) == 0 {
+		return append(head, '\n'), nil
+	}
+	// "output" goes before "saved" (when there is one), else before "time",
+	// the last key. Neither can occur earlier unescaped: a quote inside a
+	// value is \".
+	at := bytes.LastIndex(head, []byte(`,"saved":`))
+	if at < 0 {
+		at = bytes.LastIndex(head, []byte(`,"time":`))
+	}
+	if at < 0 {
+		return nil, fmt.Errorf("results line without a time: %s", head)
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, len(head)+len(r.Output)+16))
+	buf.Write(head[:at])
+	buf.WriteString(`,"output":`)
+	if err := json.Compact(buf, r.Output); err != nil {
+		return nil, fmt.Errorf("the answer is not JSON: %w", err)
+	}
+	buf.Write(head[at:])
+	buf.WriteByte('\n')
+	return buf.Bytes(), nil
 }
 
 func (l *resultsLog) close() error { return l.f.Close() }

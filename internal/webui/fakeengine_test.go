@@ -32,6 +32,13 @@ type fakeEngine struct {
 	headers []http.Header
 	bodies  [][]byte
 	srv     *httptest.Server
+	// raw answers these paths with a content type, a body and headers.
+	raw map[string]rawAnswer
+}
+
+type rawAnswer struct {
+	ctype, body string
+	headers     map[string]string
 }
 
 const fakeConfig = `{"id": "id-1", "meta": {"name": "Fake<Net>", "task": "Classification", "task_extended": "Fake image classification", "application_area": "Testing", "data_type": "Image"},
@@ -73,6 +80,14 @@ func (f *fakeEngine) serve(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(v)
 	}
 	w.Header().Set("Access-Control-Allow-Origin", "*") // as flask-cors does
+	if a, ok := f.raw[r.URL.Path]; ok {
+		for k, v := range a.headers {
+			w.Header().Set(k, v)
+		}
+		w.Header()["Content-Type"] = []string{a.ctype}
+		_, _ = io.WriteString(w, a.body)
+		return
+	}
 	switch p := r.URL.Path; {
 	case p == "/api/get_config":
 		w.Header().Set("Content-Type", "application/json")
