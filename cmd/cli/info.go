@@ -9,6 +9,7 @@ import (
 
 	"github.com/modelhub-ai/modelhub/internal/modelinfo"
 	"github.com/modelhub-ai/modelhub/internal/store"
+	"github.com/modelhub-ai/modelhub/internal/termsafe"
 )
 
 // InfoOptions are the inputs of `modelhub info`.
@@ -72,19 +73,19 @@ func infoRun(ctx context.Context, opts *InfoOptions) error {
 }
 
 // printInfo prints in as "key  value" lines; every text from the model's
-// files or the index is made safe for a terminal first.
+// files or the index is made safe for a terminal first (termsafe).
 func printInfo(ios *IOStreams, in *modelinfo.Info) {
 	var rows [][]string
 	add := func(k, v string) {
 		if v != "" {
-			rows = append(rows, []string{k, termSafe(v)})
+			rows = append(rows, []string{k, termsafe.Line(v)})
 		}
 	}
 	title := in.Name
 	if in.Task != "" {
 		title += " — " + in.Task
 	}
-	fprintf(ios.Out, "%s\n", termSafe(title))
+	fprintf(ios.Out, "%s\n", termsafe.Line(title))
 	add("description", in.Description)
 	switch in.Source {
 	case "installed":

@@ -284,11 +284,10 @@ func (o *predictOutput) folderTable(dir string) {
 }
 
 // termSafe is s on one line with control characters (escape sequences a
-// hostile file name could carry) and bidirectional overrides (which could
-// reorder what the terminal shows) shown as '?'.
+// hostile file name could carry) shown as '?'.
 func termSafe(s string) string {
 	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) || r == 0x200E || r == 0x200F {
+		if unicode.IsControl(r) {
 			return '?'
 		}
 		return r
