@@ -40,6 +40,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseModelConfig$$' -fuzztime=$(FUZZTIME) ./internal/config
 	$(GO) test -run='^$$' -fuzz='^FuzzCheckRel$$' -fuzztime=$(FUZZTIME) ./internal/safepath
 	$(GO) test -run='^$$' -fuzz='^FuzzFillConfig$$' -fuzztime=$(FUZZTIME) ./internal/scaffold
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeLossless$$' -fuzztime=$(FUZZTIME) ./internal/dicom
+	$(GO) test -run='^$$' -fuzz='^FuzzReadHeader$$' -fuzztime=$(FUZZTIME) ./internal/dicom
 
 # The bundled demo model, end to end and offline: needs Docker and git.
 demo: build
