@@ -51,8 +51,8 @@ type Image struct {
 	RescaleIntercept          float64
 	WindowCenter, WindowWidth float64 // width 0: none written
 	Signed                    bool
-	Bits                      int // 8 or 16 (default 16)
-	Frames                    int // NumberOfFrames written when > 1
+	Bits                      int   // 8 or 16 (default 16)
+	Frames                    int   // NumberOfFrames written when > 1
 	Pixels                    []int // Rows*Columns*Frames values
 	Predictor                 int   // JPEG Lossless predictor (default 1; SV1 forces 1)
 	Restart                   bool  // JPEG Lossless: a restart marker every line
@@ -463,4 +463,3 @@ func (b *bitWriter) flush() {
 	}
 	b.acc, b.nbits = 0, 0
 }
-
