@@ -201,4 +201,3 @@ func safeLine(s string) string {
 		return r
 	}, s)
 }
-
