@@ -341,7 +341,7 @@ func (rd *Reader) readDataset() error {
 			return nil
 		}
 		if n == undefinedLength || vr == "SQ" {
-			if err := rd.skipSequence(n, 0); err != nil {
+			if err := rd.skipSequenceVR(vr, n, 0); err != nil {
 				return fmt.Errorf("element %s: %w", t, err)
 			}
 			continue
@@ -360,6 +360,17 @@ func (rd *Reader) readDataset() error {
 			return fmt.Errorf("element %s: %w", t, err)
 		}
 	}
+}
+
+// skipSequenceVR skips a sequence; an UN value of undefined length holds a
+// sequence in implicit VR little endian (PS3.5 6.2.2).
+func (rd *Reader) skipSequenceVR(vr string, n uint32, depth int) error {
+	if vr == "UN" && n == undefinedLength && rd.explicit {
+		bo := rd.bo
+		rd.explicit, rd.bo = false, binary.LittleEndian
+		defer func() { rd.explicit, rd.bo = true, bo }()
+	}
+	return rd.skipSequence(n, depth)
 }
 
 // skipSequence skips a sequence (or any value of undefined length) item by item.
@@ -414,7 +425,7 @@ func (rd *Reader) skipItem(depth int) error {
 			return nil
 		}
 		if n == undefinedLength || vr == "SQ" {
-			if err := rd.skipSequence(n, depth); err != nil {
+			if err := rd.skipSequenceVR(vr, n, depth); err != nil {
 				return err
 			}
 			continue

@@ -317,7 +317,8 @@ func (s *Series) validate() error {
 		p := s.Files[i].Header.ImagePositionPatient
 		d := [3]float64{p[0] - p0[0], p[1] - p0[1], p[2] - p0[2]}
 		along := dot(d, n)
-		off := math.Sqrt(math.Max(0, dot(d, d)-along*along))
+		e := [3]float64{d[0] - along*n[0], d[1] - along*n[1], d[2] - along*n[2]}
+		off := math.Sqrt(dot(e, e))
 		worst = math.Max(worst, off)
 	}
 	if worst > positionTolerance+1e-4*math.Abs(s.Files[len(s.Files)-1].Position-s.Files[0].Position) {

@@ -110,9 +110,10 @@ func Encode(w io.Writer, im *Image) error {
 	copy(h[148:227], sanitizeDescrip(im.Description))
 	le.PutUint16(h[252:], 1) // scanner anatomical
 	le.PutUint16(h[254:], 1)
-	put32(256, q.b)
-	put32(260, q.c)
-	put32(264, q.d)
+	bcd := q.float32BCD()
+	for i, v := range bcd {
+		le.PutUint32(h[256+4*i:], math.Float32bits(v))
+	}
 	put32(268, im.Affine[0][3])
 	put32(272, im.Affine[1][3])
 	put32(276, im.Affine[2][3])
@@ -181,8 +182,41 @@ func WriteFile(path string, im *Image) (err error) {
 }
 
 type qform struct {
-	b, c, d, qfac float64
-	pixdim        [3]float64
+	a, b, c, d, qfac float64
+	pixdim           [3]float64
+}
+
+// float32BCD rounds the quaternion to float32. Readers rebuild a as
+// sqrt(1-(b²+c²+d²)); for a turn of 180° (a = 0) rounding can leave that sum
+// just below 1 and give a ≈ 2e-4, a rotation error of up to 1e-3 mm per mm. So
+// when a is below float32's resolution, the largest of b, c, d is moved by at
+// most a few ULPs until the sum reaches 1.
+func (q qform) float32BCD() [3]float32 {
+	v := [3]float32{float32(q.b), float32(q.c), float32(q.d)}
+	if q.a*q.a > 4e-7 {
+		return v
+	}
+	big := 0
+	for i := range v {
+		if math.Abs(float64(v[i])) > math.Abs(float64(v[big])) {
+			big = i
+		}
+	}
+	for step := 0; step < 8; step++ {
+		sum := 0.0
+		for _, x := range v {
+			sum += float64(x) * float64(x)
+		}
+		if sum >= 1 {
+			break
+		}
+		if v[big] >= 0 {
+			v[big] = math.Nextafter32(v[big], 2)
+		} else {
+			v[big] = math.Nextafter32(v[big], -2)
+		}
+	}
+	return v
 }
 
 // quatern computes the qform quaternion, qfac and voxel sizes of an affine
@@ -245,7 +279,7 @@ func quatern(a [4][4]float64) qform {
 			qb, qc, qd = -qb, -qc, -qd
 		}
 	}
-	q.b, q.c, q.d = qb, qc, qd
+	q.a, q.b, q.c, q.d = qa, qb, qc, qd
 	return q
 }
 
