@@ -27,7 +27,7 @@ func init() {
 // series with planted patient data into DIR (files named by a shuffled counter, no
 // extension). Keys: desc, modality, ts (explicit, implicit, big, deflated,
 // jpegll, jpegll70), rows, cols, spacing, intercept, orient (axial, coronal,
-// sagittal, colflip, oblique), number. Flags: dup (a duplicate slice), uneven (the
+// sagittal, colflip, oblique), number, value (every stored value). Flags: dup (a duplicate slice), uneven (the
 // last gap 1.5x), nogeom (no position/orientation).
 func cmdDICOMSeries(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 4 {
@@ -71,6 +71,9 @@ func cmdDICOMSeries(ts *testscript.TestScript, neg bool, args []string) {
 			s.RescaleIntercept = float64(num())
 		case "number":
 			s.SeriesNumber = num()
+		case "value":
+			x := num()
+			s.Value = func(i, j, k int) int { return x }
 		case "orient":
 			s.Orientation = map[string][6]float64{"axial": {1, 0, 0, 0, 1, 0}, "coronal": {1, 0, 0, 0, 0, -1},
 				"sagittal": {0, 1, 0, 0, 0, -1}, "colflip": {1, 0, 0, 0, -1, 0}, "oblique": {0.8, 0.6, 0, 0, 0, -1}}[v]

@@ -34,6 +34,9 @@ type Provenance struct {
 	Command   []string  `json:"command"`
 	StartedAt time.Time `json:"started_at"`
 	EndedAt   time.Time `json:"ended_at,omitzero"`
+	// DICOMSeries are the DICOM series found in the inputs: which were used
+	// (converted as each result's "dicom" says) and why the others were not.
+	DICOMSeries []SeriesDecision `json:"dicom_series,omitempty"`
 	// Counts of this run (not of earlier runs into the same folder).
 	OK      int `json:"ok"`
 	Failed  int `json:"failed"`
