@@ -35,6 +35,9 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	if ctOnce.dir != "" {
+		os.RemoveAll(ctOnce.dir)
+	}
 	os.Exit(code)
 }
 

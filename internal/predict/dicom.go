@@ -10,6 +10,7 @@ import (
 
 	"github.com/modelhub-ai/modelhub/internal/dicom"
 	"github.com/modelhub-ai/modelhub/internal/medconv"
+	"github.com/modelhub-ai/modelhub/internal/nifti"
 )
 
 // DICOMOptions say how DICOM inputs become what the model takes.
@@ -192,11 +193,42 @@ func (c *collector) dicomSingle(arg, abs string) (bool, error) {
 	return true, nil
 }
 
+// niftiCase passes a NIfTI file given to a model with one volume key through
+// as one case, after checking its header (a 3D NIfTI-1 file modelhub can read).
+func (c *collector) niftiCase(arg, abs string) (bool, error) {
+	if len(c.spec.Inputs) != 1 {
+		return false, nil
+	}
+	in := c.spec.Inputs[0]
+	typ, err := DetectType(abs)
+	if err != nil || (typ != TypeNIIGzip && typ != TypeNII) || !Accepts(in.Formats, typ) {
+		return false, err
+	}
+	f, err := os.Open(abs)
+	if err != nil {
+		return true, err
+	}
+	defer f.Close()
+	if _, _, err := nifti.ReadHeader(f); err != nil {
+		return true, fmt.Errorf("%s: %w", arg, err)
+	}
+	if !c.seen[abs] {
+		c.seen[abs] = true
+		c.add(Item{Name: Stem(abs), Case: []CaseFile{{Input: in.Name, Path: abs, Type: typ}}})
+	}
+	return true, nil
+}
+
 // dicomMulti is a DICOM folder given to a multi-input model with exactly one
 // input: one case per selected series.
 func (c *collector) dicomMulti(arg, abs string) (bool, error) {
 	if c.dicom == nil {
 		return false, nil
+	}
+	if fi, err := os.Stat(abs); err == nil && !fi.IsDir() {
+		if done, err := c.niftiCase(arg, abs); done || err != nil {
+			return done, err
+		}
 	}
 	var vol []NamedInput
 	for _, in := range c.spec.Inputs {

@@ -63,3 +63,24 @@ func TestCollectDICOMNotForThisModel(t *testing.T) {
 		t.Fatalf("%v %+v", err, coll)
 	}
 }
+
+// A NIfTI file given to a model with one volume key passes through as a case;
+// a broken one is refused before anything starts.
+func TestCollectNIfTIPassThrough(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "scan.nii.gz")
+	im := &nifti.Image{Dims: [3]int{2, 2, 2}, Datatype: nifti.DTUint8, Data: make([]byte, 8), Affine: [4][4]float64{{1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}, {0, 0, 0, 1}}}
+	if err := nifti.WriteFile(p, im); err != nil {
+		t.Fatal(err)
+	}
+	spec := &Spec{Formats: []string{TypeJSON}, Inputs: []NamedInput{{Name: "image", Formats: []string{TypeNIIGzip}}}}
+	coll, err := Collect(spec, Request{Args: []string{p}, DICOM: &DICOMOptions{Stage: t.TempDir()}})
+	if err != nil || len(coll.Items) != 1 || coll.Items[0].Case[0].Path != p || coll.Items[0].Name != "scan" {
+		t.Fatalf("%v %+v", err, coll)
+	}
+	bad := filepath.Join(dir, "bad.nii.gz")
+	os.WriteFile(bad, []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 0o644)
+	if _, err := Collect(spec, Request{Args: []string{bad}, DICOM: &DICOMOptions{Stage: t.TempDir()}}); err == nil || !strings.Contains(err.Error(), "NIfTI") {
+		t.Fatalf("broken NIfTI: %v", err)
+	}
+}
