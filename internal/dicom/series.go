@@ -269,6 +269,12 @@ func (s *Series) validate() error {
 	if err := f0.checkPixelFormat(); err != nil {
 		return err
 	}
+	for i := range s.Files {
+		h := &s.Files[i].Header
+		if !h.Compressed() && h.PixelDataLength < h.FrameBytes() {
+			return fmt.Errorf("instance %d: pixel data holds %d bytes, a %dx%d image needs %d", h.InstanceNumber, h.PixelDataLength, h.Columns, h.Rows, h.FrameBytes())
+		}
+	}
 	if len(s.Files) == 1 {
 		if f0.HasOrientation && f0.HasPosition {
 			r, c, n := f0.Directions()

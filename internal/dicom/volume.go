@@ -103,7 +103,7 @@ func (s *Series) Load(ctx context.Context) (*Volume, error) {
 		v.Slope, v.Intercept = f0.RescaleSlope, f0.RescaleIntercept
 	}
 	total := int64(nx) * int64(ny) * int64(nz) * int64(v.Type.Bytes())
-	if total > 16<<30 {
+	if total > 8<<30 {
 		return nil, fmt.Errorf("a %dx%dx%d volume is too large", nx, ny, nz)
 	}
 	v.Data = make([]byte, total)
