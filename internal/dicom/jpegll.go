@@ -11,7 +11,13 @@ import (
 // (components interleaved), their precision in bits, the size and the number of
 // components. It never panics on malformed input.
 func DecodeLossless(data []byte) (samples []uint16, precision, width, height, comps int, err error) {
-	d := &llDecoder{data: data}
+	return DecodeLosslessBuf(data, nil)
+}
+
+// DecodeLosslessBuf is DecodeLossless decoding into buf when it is large
+// enough (so a series decodes slice after slice without garbage).
+func DecodeLosslessBuf(data []byte, buf []uint16) (samples []uint16, precision, width, height, comps int, err error) {
+	d := &llDecoder{data: data, buf: buf}
 	samples, err = d.decode()
 	return samples, d.precision, d.width, d.height, d.ncomp, err
 }
@@ -46,6 +52,7 @@ type llDecoder struct {
 	comps     []llComp
 	tables    [4]huffTable
 	restart   int
+	buf       []uint16 // reused for the output when large enough
 	// bit reader
 	bits   uint64
 	nbits  uint
@@ -382,7 +389,12 @@ func (d *llDecoder) readScan(s []byte) ([]uint16, error) {
 	if int64(w)*int64(h)*int64(nc) > 8*int64(len(d.data)-d.p) {
 		return nil, errLLTruncated
 	}
-	out := make([]uint16, w*h*nc)
+	var out []uint16
+	if cap(d.buf) >= w*h*nc {
+		out = d.buf[:w*h*nc] // every sample is written below
+	} else {
+		out = make([]uint16, w*h*nc)
+	}
 	if d.restart > 0 && d.restart%w != 0 {
 		return nil, fmt.Errorf("jpeg lossless: restart interval %d is not a multiple of the line width %d", d.restart, w)
 	}

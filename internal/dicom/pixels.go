@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // CompressedHint names a transfer syntax modelhub does not decode and the dcmtk
@@ -34,7 +35,20 @@ func CompressedHint(ts string) string {
 // endian, samples interleaved (planar data is interleaved here). Stored values
 // are normalised: bits outside BitsStored are cleared, signed values are
 // sign-extended to the full width.
-func (rd *Reader) ReadPixels(dst []byte) error {
+func (rd *Reader) ReadPixels(dst []byte) error { return rd.ReadPixelsWith(dst, nil) }
+
+// Scratch holds buffers ReadPixelsWith reuses from one file to the next.
+type Scratch struct {
+	frame   []byte
+	samples []uint16
+}
+
+// ReadPixelsWith is ReadPixels reusing s's buffers (nil: none) for compressed
+// frames.
+func (rd *Reader) ReadPixelsWith(dst []byte, sc *Scratch) error {
+	if sc == nil {
+		sc = &Scratch{}
+	}
 	h := &rd.h
 	if err := h.checkPixelFormat(); err != nil {
 		return err
@@ -63,14 +77,16 @@ func (rd *Reader) ReadPixels(dst []byte) error {
 			deplanarize(dst, h.SamplesPerPixel, h.BitsAllocated/8)
 		}
 	case h.TransferSyntax == JPEGLosslessP14 || h.TransferSyntax == JPEGLosslessSV1:
-		frame, err := rd.encapsulatedFrame()
+		frame, err := rd.encapsulatedFrame(sc.frame[:0])
 		if err != nil {
 			return err
 		}
-		s, prec, w, ht, nc, err := DecodeLossless(frame)
+		sc.frame = frame
+		s, prec, w, ht, nc, err := DecodeLosslessBuf(frame, sc.samples)
 		if err != nil {
 			return err
 		}
+		sc.samples = s
 		if w != h.Columns || ht != h.Rows || nc != h.SamplesPerPixel {
 			return fmt.Errorf("jpeg lossless frame is %dx%d with %d components; the header says %dx%d with %d",
 				w, ht, nc, h.Columns, h.Rows, h.SamplesPerPixel)
@@ -155,11 +171,10 @@ func deplanarize(dst []byte, spp, bps int) {
 // encapsulatedFrame reads the items of encapsulated pixel data and returns the
 // first frame: the fragments after the offset table, concatenated (one frame per
 // file is all modelhub reads).
-func (rd *Reader) encapsulatedFrame() ([]byte, error) {
+func (rd *Reader) encapsulatedFrame(frame []byte) ([]byte, error) {
 	if rd.h.PixelDataLength != -1 {
 		return nil, errors.New("compressed pixel data must have undefined length")
 	}
-	var frame []byte
 	first := true
 	limit := 4 * rd.h.FrameBytes() // a compressed frame larger than this is hostile
 	if limit < 1<<20 {
@@ -187,7 +202,7 @@ func (rd *Reader) encapsulatedFrame() ([]byte, error) {
 			continue
 		}
 		start := len(frame)
-		frame = append(frame, make([]byte, n)...)
+		frame = slices.Grow(frame, int(n))[:start+int(n)]
 		if _, err := io.ReadFull(rd.r, frame[start:]); err != nil {
 			return nil, fmt.Errorf("truncated pixel data: %w", err)
 		}

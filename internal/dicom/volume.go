@@ -111,6 +111,7 @@ func (s *Series) Load(ctx context.Context) (*Volume, error) {
 	if v.Type == Float32 {
 		tmp = make([]byte, sliceBytes)
 	}
+	sc := &Scratch{}
 	for k := range s.Files {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -120,7 +121,7 @@ func (s *Series) Load(ctx context.Context) (*Volume, error) {
 		if tmp != nil {
 			dst = tmp
 		}
-		if err := readSlice(f, f0, dst); err != nil {
+		if err := readSlice(f, f0, dst, sc); err != nil {
 			return nil, fmt.Errorf("%s: %w", f.Path, err)
 		}
 		if tmp != nil {
@@ -160,7 +161,7 @@ func (s *Series) Load(ctx context.Context) (*Volume, error) {
 	return v, nil
 }
 
-func readSlice(f *File, f0 *Header, dst []byte) error {
+func readSlice(f *File, f0 *Header, dst []byte, sc *Scratch) error {
 	fh, err := os.Open(f.Path)
 	if err != nil {
 		return err
@@ -174,7 +175,7 @@ func readSlice(f *File, f0 *Header, dst []byte) error {
 	if h.Rows != f0.Rows || h.Columns != f0.Columns || h.BitsAllocated != f0.BitsAllocated {
 		return errors.New("the file changed since it was scanned")
 	}
-	return rd.ReadPixels(dst)
+	return rd.ReadPixelsWith(dst, sc)
 }
 
 func toFloat(out, in []byte, t DataType, slope, inter float64) {
