@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -102,12 +101,7 @@ func timed(b *testing.B, name string, args ...string) (time.Duration, int64) {
 		b.Fatalf("%s: %v\n%s", name, err, out)
 	}
 	d := time.Since(start)
-	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	var rss int64
-	if ru != nil {
-		rss = ru.Maxrss * 1024
-	}
-	return d, rss
+	return d, peakRSS(cmd.ProcessState)
 }
 
 func BenchmarkConvertCT300(b *testing.B) {
