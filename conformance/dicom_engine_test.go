@@ -13,7 +13,7 @@ import (
 	"github.com/modelhub-ai/modelhub/internal/dicom/dicomtest"
 )
 
-// A NIfTI model (testdata/maskmodel: one volume key, returns a mask) on the real
+// A NIfTI model (testdata/dicommask: one volume key, returns a mask) on the real
 // engine, from a DICOM folder: two JPEG Lossless series and a localizer; each
 // series is converted to NIfTI on the fly and becomes one case; the engine reads
 // it through its SimpleITK stand-in (nibabel), and the mask comes back in
@@ -22,7 +22,7 @@ import (
 func TestRealEngine_PredictDICOMSeries(t *testing.T) {
 	e := newEnv(t)
 	model := filepath.Join(t.TempDir(), e.Model+"-mask")
-	if err := os.CopyFS(model, os.DirFS(filepath.Join("testdata", "maskmodel"))); err != nil {
+	if err := os.CopyFS(model, os.DirFS(filepath.Join("testdata", "dicommask"))); err != nil {
 		t.Fatal(err)
 	}
 	initJSON, _ := json.Marshal(map[string]any{"docker_id": e.Image, "external_contrib_files": []any{}})
