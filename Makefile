@@ -42,6 +42,9 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzFillConfig$$' -fuzztime=$(FUZZTIME) ./internal/scaffold
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeLossless$$' -fuzztime=$(FUZZTIME) ./internal/dicom
 	$(GO) test -run='^$$' -fuzz='^FuzzReadHeader$$' -fuzztime=$(FUZZTIME) ./internal/dicom
+	$(GO) test -run='^$$' -fuzz='^FuzzRead$$' -fuzztime=$(FUZZTIME) ./internal/ndarray
+	$(GO) test -run='^$$' -fuzz='^FuzzCheckMeta$$' -fuzztime=$(FUZZTIME) ./internal/bundle
+	$(GO) test -run='^$$' -fuzz='^FuzzLine$$' -fuzztime=$(FUZZTIME) ./internal/termsafe
 
 # The bundled demo model, end to end and offline: needs Docker and git.
 demo: build

@@ -11,6 +11,7 @@ import (
 
 	"github.com/modelhub-ai/modelhub/internal/modeltest"
 	"github.com/modelhub-ai/modelhub/internal/store"
+	"github.com/modelhub-ai/modelhub/internal/termsafe"
 )
 
 // Helpers shared by the contributor commands validate and test.
@@ -52,14 +53,14 @@ func printCheck(w io.Writer, c modeltest.Check, color bool) {
 	if code, ok := statusColor[c.Status]; ok && color {
 		status = "\x1b[" + code + "m" + status + "\x1b[0m"
 	}
-	line := status + "  " + c.Name
+	line := status + "  " + termsafe.Line(c.Name)
 	if c.File != "" {
-		line += " (" + c.File + ")"
+		line += " (" + termsafe.Line(c.File) + ")"
 	}
 	if c.Detail != "" {
-		line += ": " + c.Detail
+		line += ": " + termsafe.Line(c.Detail) // one line per check
 	}
-	fprintf(w, "%s\n", line)
+	fprintfRaw(w, "%s\n", line) // the parts are safe; status may carry our colour
 }
 
 var statusColor = map[modeltest.Status]string{modeltest.Pass: "32", modeltest.Warn: "33", modeltest.Fail: "31", modeltest.Skip: "2"}

@@ -120,6 +120,13 @@ func deployRun(ctx context.Context, opts *DeployOptions) error {
 	if m.IsNotebook() {
 		return fmt.Errorf("%s is a notebook (backend colab), not a model with a Docker image: there is nothing to deploy (open it in Google Colab from %s)", m.Name, m.Entry.GitHub)
 	}
+	if m.Manifest != nil {
+		// installed here: a model whose files could reach the host is not
+		// deployed anywhere (the pod's own pull refuses it too)
+		if err := store.CheckFolder(m); err != nil {
+			return err
+		}
+	}
 	k.Model, k.Branch = m.Name, m.Entry.Branch()
 	if m.Manifest != nil && m.Manifest.Complete && m.Manifest.Commit != "" {
 		k.Commit, k.Image = m.Manifest.Commit, m.Manifest.DockerID

@@ -5,6 +5,8 @@ import (
 	"os"
 
 	"golang.org/x/term"
+
+	"github.com/modelhub-ai/modelhub/internal/termsafe"
 )
 
 // IOStreams are the command's standard streams and what they are attached to.
@@ -39,6 +41,18 @@ func SystemIO() *IOStreams {
 }
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+
+// termStream is w for a stream of text from outside (a container's log):
+// on a terminal (tty) every control character is shown escaped
+// (termsafe.Writer), so the engine cannot send the terminal a sequence;
+// piped or redirected it stays exact. flush writes what is held at the end.
+func termStream(w io.Writer, tty bool) (out io.Writer, flush func()) {
+	if !tty {
+		return w, func() {}
+	}
+	sw := termsafe.NewWriter(w)
+	return sw, func() { _ = sw.Flush() }
+}
 
 // Progress reports whether progress bars may be drawn: stderr is a terminal and not --quiet.
 func (s *IOStreams) Progress() bool { return s.ErrTTY && !s.Quiet }

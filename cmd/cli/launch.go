@@ -34,7 +34,7 @@ func launchEvents(ios *IOStreams) launch.Events {
 					if bar == nil {
 						bar = progressbar.NewOptions64(p.Total,
 							progressbar.OptionSetWriter(ios.ErrOut),
-							progressbar.OptionSetDescription("pulling "+ref),
+							progressbar.OptionSetDescription("pulling "+cell(ref)),
 							progressbar.OptionShowBytes(true),
 							progressbar.OptionShowTotalBytes(true),
 							progressbar.OptionThrottle(100*time.Millisecond),

@@ -20,6 +20,9 @@ type LoadOptions struct {
 	IO     *IOStreams
 	Store  func() (*store.Store, error)
 	Docker func(ctx context.Context) (dockerrun.API, error)
+	// InUse reports whether a container of the installed model at dir runs
+	// or is starting: --force never replaces such a model.
+	InUse func(ctx context.Context, name, dir string) (bool, error)
 
 	File  string
 	List  bool
@@ -29,7 +32,7 @@ type LoadOptions struct {
 
 // NewCmdLoad builds `modelhub load`.
 func NewCmdLoad(f *Factory, runF func(context.Context, *LoadOptions) error) *cobra.Command {
-	opts := &LoadOptions{IO: f.IO, Store: f.Store, Docker: f.Docker}
+	opts := &LoadOptions{IO: f.IO, Store: f.Store, Docker: f.Docker, InUse: modelRunning(f.Docker)}
 	cmd := &cobra.Command{
 		Use:   "load FILE",
 		Short: "Install the models and Docker images of a bundle made by save",
@@ -40,7 +43,7 @@ once everything matched (a damaged, truncated or unsafe bundle installs nothing)
 Afterwards run, test and predict work offline.
 
 A model already installed at the same commit is kept; one at another commit is refused
-unless --force replaces it. --list shows what the bundle holds without installing.`,
+unless --force replaces it (never while the model runs or starts: stop it first). --list shows what the bundle holds without installing.`,
 		Example: `  modelhub load squeezenet.mhb
   modelhub load --list two.mhb
   modelhub load --force squeezenet.mhb   # replace another installed version`,
@@ -98,7 +101,7 @@ func loadRun(ctx context.Context, opts *LoadOptions) error {
 	bp := newBundleProgress(opts.IO)
 	defer bp.close()
 	opts.IO.Notef("loading %s", opts.File)
-	res, err := bundle.Load(ctx, bundle.LoadOptions{Path: opts.File, Store: s, Docker: images, Force: opts.Force, Note: bp.note, Progress: bp.update})
+	res, err := bundle.Load(ctx, bundle.LoadOptions{Path: opts.File, Store: s, Docker: images, Force: opts.Force, InUse: opts.InUse, Note: bp.note, Progress: bp.update})
 	bp.close()
 	if err != nil {
 		return err
@@ -152,13 +155,13 @@ func listBundle(opts *LoadOptions, man *bundle.Manifest) error {
 	w := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
 	fprintf(w, "MODEL\tCOMMIT\tIMAGE\tFILES\tSIZE\n")
 	for _, m := range man.Models {
-		fprintf(w, "%s\t%s\t%s\t%d\t%s\n", m.Name, shortCommit(m.Commit), m.DockerID, m.Files, humanBytes(m.Size))
+		fprintf(w, "%s\t%s\t%s\t%d\t%s\n", cell(m.Name), cell(shortCommit(m.Commit)), cell(m.DockerID), m.Files, humanBytes(m.Size))
 	}
 	if err := w.Flush(); err != nil {
 		return err
 	}
 	for _, im := range man.Images {
-		fprintf(opts.IO.Out, "image %s %s (%s)\n", im.Ref, shortCommit(strings.TrimPrefix(im.ID, "sha256:")), humanBytes(im.Size))
+		fprintf(opts.IO.Out, "image %s %s (%s)\n", cell(im.Ref), cell(shortCommit(strings.TrimPrefix(im.ID, "sha256:"))), humanBytes(im.Size))
 	}
 	opts.IO.Notef("bundle format %d, written %s by modelhub %s; %s", man.Version, man.Created.Format("2006-01-02 15:04 MST"), man.Modelhub, humanBytes(fi.Size()))
 	return nil

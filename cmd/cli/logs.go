@@ -60,7 +60,12 @@ func logsRun(ctx context.Context, opts *LogsOptions) error {
 	if !ok {
 		return fmt.Errorf("no model named %s is running (see `modelhub ps`)", opts.Name)
 	}
-	if err := d.Logs(ctx, c.ID, dockerrun.LogsOptions{Follow: opts.Follow, Tail: opts.Tail}, opts.IO.Out, opts.IO.ErrOut); err != nil {
+	out, flushOut := termStream(opts.IO.Out, opts.IO.OutTTY)
+	errOut, flushErr := termStream(opts.IO.ErrOut, opts.IO.ErrTTY)
+	err = d.Logs(ctx, c.ID, dockerrun.LogsOptions{Follow: opts.Follow, Tail: opts.Tail}, out, errOut)
+	flushOut()
+	flushErr()
+	if err != nil {
 		return err
 	}
 	return ctx.Err()

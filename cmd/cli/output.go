@@ -5,13 +5,60 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/modelhub-ai/modelhub/internal/termsafe"
 )
 
 // Output helpers shared by the commands: one place for tables, the URL box and sizes.
 
+// fprintf prints for people: every string, error or Stringer argument goes
+// through termsafe.Text first, so text from outside (an index, a repository,
+// a server, an engine, a file name) cannot send the terminal an escape
+// sequence. The format is ours. JSON output never goes through here.
 func fprintf(w interface{ Write([]byte) (int, error) }, format string, args ...any) {
+	_, _ = fmt.Fprintf(w, format, safeArgs(args)...)
+}
+
+// fprintfRaw is fprintf for text that is already safe and carries our own
+// escape sequences (colours).
+func fprintfRaw(w interface{ Write([]byte) (int, error) }, format string, args ...any) {
 	_, _ = fmt.Fprintf(w, format, args...)
 }
+
+func safeArgs(args []any) []any {
+	var out []any // a copy, made at the first change
+	set := func(i int, v any) {
+		if out == nil {
+			out = append([]any(nil), args...)
+		}
+		out[i] = v
+	}
+	for i, a := range args {
+		switch v := a.(type) {
+		case string:
+			if t := termsafe.Text(v); t != v {
+				set(i, t)
+			}
+		case error:
+			set(i, termsafe.Text(v.Error()))
+		case fmt.Stringer:
+			set(i, termsafe.Text(v.String()))
+		case []string:
+			safe := make([]string, len(v))
+			for j, e := range v {
+				safe[j] = termsafe.Text(e)
+			}
+			set(i, safe)
+		}
+	}
+	if out == nil {
+		return args
+	}
+	return out
+}
+
+// cell is s for one cell of a table: on one line, nothing a terminal acts on.
+func cell(s string) string { return termsafe.Line(s) }
 
 // writeTable prints rows in columns sized to their content, two spaces apart. When
 // width > 0 (a terminal), column shrink is truncated with "…" to fit that width.
@@ -22,7 +69,7 @@ func writeTable(w interface{ Write([]byte) (int, error) }, rows [][]string, shri
 	widths := make([]int, len(rows[0]))
 	for _, r := range rows {
 		for i, c := range r {
-			widths[i] = max(widths[i], utf8.RuneCountInString(c))
+			widths[i] = max(widths[i], utf8.RuneCountInString(cell(c)))
 		}
 	}
 	if width > 0 {
@@ -37,6 +84,10 @@ func writeTable(w interface{ Write([]byte) (int, error) }, rows [][]string, shri
 	var b strings.Builder
 	for _, r := range rows {
 		b.Reset()
+		r = append([]string(nil), r...)
+		for i := range r {
+			r[i] = cell(r[i])
+		}
 		for i, c := range r {
 			if n := utf8.RuneCountInString(c); n > widths[i] {
 				c = string([]rune(c)[:widths[i]-1]) + "…"
@@ -47,7 +98,7 @@ func writeTable(w interface{ Write([]byte) (int, error) }, rows [][]string, shri
 			}
 		}
 		b.WriteString("\n")
-		_, _ = w.Write([]byte(strings.TrimRight(b.String(), " \n") + "\n"))
+		_, _ = w.Write([]byte(strings.TrimRight(b.String(), " \n") + "\n")) // cells made safe above
 	}
 }
 

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -75,9 +74,11 @@ case folder like the model's sample.json.
 If the model already runs (modelhub run -d), predict uses it; otherwise it starts it
 on a free port of 127.0.0.1 and stops and removes it at the end, also after an error or
 Ctrl-C (unless --keep-running). With -o DIR, each result is appended to
-DIR/results.jsonl as it comes, output files are downloaded into DIR/<input>/ and
-DIR/provenance.json records the model, image and weights; rerunning the same command
-skips the inputs already done (--force redoes them).`,
+DIR/results.jsonl as it comes, output files are downloaded into DIR/<input's stem>/,
+DIR/provenance.json (and DIR/runs/, one file per run) records the model, image and
+weights, and DIR/results.csv and DIR/report.html (open it in a browser: masks drawn
+over their inputs) cover every input of the folder; rerunning the same command skips
+the inputs already done (--force redoes them).`,
 		Example: `  modelhub predict squeezenet cat.jpg dog.png
   modelhub predict squeezenet ./photos -o results/
   modelhub predict deepscan-brats --input t1=a.nii.gz --input t1c=b.nii.gz --input t2=c.nii.gz --input flair=d.nii.gz
@@ -131,7 +132,7 @@ skips the inputs already done (--force redoes them).`,
 	}
 	fl := cmd.Flags()
 	fl.StringArrayVarP(&inputs, "input", "i", nil, "one input of a multi-input model's case, `NAME=PATH` (repeat for each input)")
-	fl.StringVarP(&opts.OutDir, "output", "o", "", "write results.jsonl, output files and provenance.json into `DIR`")
+	fl.StringVarP(&opts.OutDir, "output", "o", "", "write results.jsonl, results.csv, report.html, output files and provenance.json into `DIR`")
 	fl.BoolVar(&opts.JSON, "json", false, "print one JSON object per input (see README) instead of a table")
 	fl.IntVarP(&opts.Jobs, "jobs", "j", defaultPredictJobs, "requests in flight at once (more than 1 only for engines that take concurrent predictions: the modelhub engine loses uploads)")
 	fl.DurationVar(&opts.InputTimeout, "input-timeout", 10*time.Minute, "give up on an input after this long (0: no limit)")
@@ -190,6 +191,9 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 		}
 	}
 	popts := predict.Options{Jobs: opts.Jobs, InputTimeout: opts.InputTimeout, OutDir: outDir, Force: opts.Force}
+	if outDir != "" {
+		popts.RunID = predict.NewRunID(outDir, started)
+	}
 	plan, err := predict.Prepare(ctx, coll.Items, popts)
 	if err != nil {
 		return err
@@ -202,6 +206,11 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 		ios.Notef("%d input(s) already done in %s (--force redoes them)", plan.Skipped, filepath.Join(opts.OutDir, predict.ResultsFile))
 	}
 	if len(plan.Pending) == 0 {
+		if outDir != "" {
+			if err := writeReview(ctx, ios, opts.OutDir, outDir, model.Name); err != nil {
+				return err
+			}
+		}
 		printPredictSummary(ios, predict.Summary{Skipped: plan.Skipped}, notSkipped)
 		return nil
 	}
@@ -217,7 +226,7 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 		if err := os.MkdirAll(outDir, 0o755); err != nil {
 			return err
 		}
-		prov = provenanceFor(ctx, opts, model, eng, started)
+		prov = provenanceFor(ctx, opts, model, eng, started, popts.RunID)
 		prov.DICOMSeries = coll.Series
 		if err := predict.WriteProvenance(outDir, prov); err != nil {
 			return fmt.Errorf("write %s: %w", filepath.Join(opts.OutDir, predict.ProvenanceFile), err)
@@ -237,8 +246,13 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 	if prov != nil {
 		prov.EndedAt = opts.Now().UTC()
 		prov.OK, prov.Failed, prov.Skipped = sum.OK, sum.Failed, sum.Skipped+notSkipped
+		prov.DoneBefore, prov.Unsupported = sum.Skipped, notSkipped
 		if err := predict.WriteProvenance(outDir, prov); err != nil && runErr == nil {
 			runErr = fmt.Errorf("write %s: %w", filepath.Join(opts.OutDir, predict.ProvenanceFile), err)
+		}
+		// results.csv and report.html cover the whole folder, also after Ctrl-C
+		if err := writeReview(context.WithoutCancel(ctx), ios, opts.OutDir, outDir, model.Name); err != nil && runErr == nil {
+			runErr = err
 		}
 	}
 	if runErr != nil {
@@ -248,7 +262,11 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 		}
 		return runErr
 	}
-	out.table(plan.Pending)
+	if outDir != "" {
+		out.folderTable(outDir)
+	} else {
+		out.table(plan.Pending)
+	}
 	printPredictSummary(ios, sum, notSkipped)
 	if out.unsaved > 0 && outDir == "" {
 		ios.Notef("%d output file(s) stayed in the container: pass -o DIR to download them", out.unsaved)
@@ -274,8 +292,10 @@ func noteDICOM(ios *IOStreams, coll *predict.Collection) {
 	}
 }
 
-func printPredictSummary(ios *IOStreams, s predict.Summary, notInputs int) {
-	fprintf(ios.ErrOut, "%d ok, %d failed, %d skipped\n", s.OK, s.Failed, s.Skipped+notInputs)
+// printPredictSummary says what became of the inputs: done now, done in an
+// earlier run into the same folder, failed, and files the model does not take.
+func printPredictSummary(ios *IOStreams, s predict.Summary, unsupported int) {
+	fprintf(ios.ErrOut, "%d done now, %d done before, %d failed, %d unsupported\n", s.OK, s.Skipped, s.Failed, unsupported)
 }
 
 func skipExample(skips []predict.Skip) string {
@@ -322,6 +342,10 @@ func predictModel(ctx context.Context, opts *PredictOptions) (*store.Model, erro
 		}
 		m = res.Model
 	}
+	// a link that could reach the host is refused before config.json is read
+	if err := store.CheckFolder(m); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
@@ -355,8 +379,9 @@ func modelSpec(dir string) (*predict.Spec, error) {
 }
 
 // provenanceFor gathers what produced the results.
-func provenanceFor(ctx context.Context, opts *PredictOptions, m *store.Model, eng *predictEngine, started time.Time) *predict.Provenance {
+func provenanceFor(ctx context.Context, opts *PredictOptions, m *store.Model, eng *predictEngine, started time.Time, runID string) *predict.Provenance {
 	p := &predict.Provenance{
+		RunID: runID,
 		Model: m.Name, ModelDir: m.Dir, Image: eng.imageRef, Engine: eng.apiBase(), Container: eng.container(),
 		Reused: eng.reused, GPU: eng.gpu, ModelhubVersion: version(), Command: opts.Command,
 		StartedAt: started.UTC(), WeightFiles: []predict.WeightFile{},
@@ -390,6 +415,6 @@ func hashModelFile(dir, rel string) string {
 
 // jsonLine is one --json line: the result as results.jsonl holds it.
 func jsonLine(r *predict.Result) []byte {
-	data, _ := json.Marshal(r)
-	return append(data, '\n')
+	data, _ := predict.JSONLine(r)
+	return data
 }

@@ -67,7 +67,11 @@ func predictEngineFor(ctx context.Context, opts *PredictOptions, m *store.Model)
 	ev := launchEvents(ios)
 	ev.Starting = func(h *launch.Handle) { ios.Notef("starting %s (container %s)…", h.Model, h.Container) }
 	ev.Stopping = func(h *launch.Handle) { ios.Notef("stopping %s (press Ctrl+C again to kill it now)…", h.Model) }
-	h, err := launch.Start(ctx, launch.Deps{Docker: func(context.Context) (dockerrun.API, error) { return d, nil }}, lo, ev)
+	deps := launch.Deps{Docker: func(context.Context) (dockerrun.API, error) { return d, nil }}
+	if s, err := opts.Store(); err == nil {
+		deps.Home = s.Home // a downloaded model starts under its lock
+	}
+	h, err := launch.Start(ctx, deps, lo, ev)
 	if err != nil {
 		var gpuErr *launch.NoGPUError
 		if errors.As(err, &gpuErr) {

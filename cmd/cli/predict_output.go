@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"sync"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/schollz/progressbar/v3"
 
@@ -71,14 +73,14 @@ func (o *predictOutput) result(r *predict.Result, s predict.Summary) {
 	case o.bar != nil:
 		if r.Status != predict.StatusOK {
 			_ = o.bar.Clear()
-			fprintf(o.io.ErrOut, "✗ %s: %s\n", r.Input, r.Error)
+			fprintf(o.io.ErrOut, "✗ %s: %s\n", cell(r.Input), cell(r.Error))
 		}
 		_ = o.bar.Add(1)
 	default:
 		if r.Status == predict.StatusOK {
-			fprintf(o.io.ErrOut, "[%d/%d] %s: ok (%s)\n", o.done, o.total, r.Input, fmtMS(r.LatencyMS))
+			fprintf(o.io.ErrOut, "[%d/%d] %s: ok (%s)\n", o.done, o.total, cell(r.Input), fmtMS(r.LatencyMS))
 		} else {
-			fprintf(o.io.ErrOut, "[%d/%d] %s: failed: %s\n", o.done, o.total, r.Input, r.Error)
+			fprintf(o.io.ErrOut, "[%d/%d] %s: failed: %s\n", o.done, o.total, cell(r.Input), cell(r.Error))
 		}
 	}
 }
@@ -109,7 +111,7 @@ func (o *predictOutput) table(items []predict.Item) {
 		if r.Status == predict.StatusOK {
 			res = describeOutput(r, o.outDir)
 		}
-		fprintf(tw, "%s\t%s\t%s\t%s\n", r.Input, r.Status, fmtMS(r.LatencyMS), oneLine(res))
+		fprintf(tw, "%s\t%s\t%s\t%s\n", cell(r.Input), cell(r.Status), fmtMS(r.LatencyMS), cell(oneLine(res)))
 	}
 	_ = tw.Flush()
 }
@@ -128,7 +130,29 @@ type outputSummary struct {
 	Type       string          `json:"type"`
 	Name       string          `json:"name"`
 	Shape      []int           `json:"shape"`
-	Prediction json.RawMessage `json:"prediction"`
+	Prediction smallPrediction `json:"prediction"`
+}
+
+// smallPrediction is an output's prediction when the table can show it: a
+// string (a file's URL) or a list of objects (a label_list). An inline array
+// of numbers (a mask, a volume, up to predict.MaxAnswer) is skipped without
+// being copied.
+type smallPrediction []byte
+
+func (p *smallPrediction) UnmarshalJSON(b []byte) error {
+	*p = nil
+	t := bytes.TrimLeft(b, " \t\r\n")
+	if len(t) > 0 && (t[0] == '"' || t[0] == '[' && bytes.HasPrefix(bytes.TrimLeft(t[1:], " \t\r\n"), []byte("{"))) {
+		*p = append(smallPrediction(nil), b...)
+	}
+	return nil
+}
+
+func (p smallPrediction) MarshalJSON() ([]byte, error) {
+	if len(p) == 0 {
+		return []byte("null"), nil
+	}
+	return p, nil
 }
 
 // compactOutput keeps the outputs' type, name, shape, and a label_list's
@@ -232,4 +256,70 @@ func shapeString(s []int) string {
 		b = append(b, fmt.Sprint(n))
 	}
 	return "[" + strings.Join(b, " ") + "]"
+}
+
+// folderTable prints every input of the output folder (its latest result in
+// results.jsonl, in the order inputs were first recorded), not only this
+// run's: a resumed batch ends with the table of the whole cohort.
+func (o *predictOutput) folderTable(dir string) {
+	if o.json {
+		return
+	}
+	recs, err := predict.ReadRecords(dir)
+	if err != nil {
+		o.io.Notef("cannot read %s for the table: %v", filepath.Join(o.outDir, predict.ResultsFile), err)
+		return
+	}
+	tw := tabwriter.NewWriter(o.io.Out, 0, 0, 2, ' ', 0)
+	fprintf(tw, "INPUT\tSTATUS\tLATENCY\tRESULT\n")
+	for i := range recs {
+		r := &recs[i]
+		res := r.Error
+		if r.Status == predict.StatusOK {
+			res = describeRecord(r, o.outDir)
+		}
+		fprintf(tw, "%s\t%s\t%s\t%s\n", termSafe(r.Input), r.Status, fmtMS(r.LatencyMS), termSafe(res))
+	}
+	_ = tw.Flush()
+}
+
+// termSafe is s on one line with control characters (escape sequences a
+// hostile file name could carry) shown as '?'.
+func termSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '?'
+		}
+		return r
+	}, oneLine(s))
+}
+
+// describeRecord is the RESULT cell of a recorded input, as describeOutput
+// words a fresh one.
+func describeRecord(r *predict.Record, outDir string) string {
+	var parts []string
+	if len(r.Labels) > 0 {
+		var top []string
+		for i, l := range r.Labels {
+			if i == 3 {
+				break
+			}
+			top = append(top, fmt.Sprintf("%s %.2f", l.Label, l.Probability))
+		}
+		parts = append(parts, strings.Join(top, ", "))
+	}
+	for _, out := range r.Outputs {
+		d := out.Type + " " + shapeString(out.Shape)
+		switch {
+		case out.Path != "":
+			d += " → " + filepath.Join(outDir, filepath.FromSlash(out.Path))
+		case out.URL != "":
+			d += " → " + out.URL
+		}
+		parts = append(parts, d)
+	}
+	if len(parts) == 0 {
+		return "(no output)"
+	}
+	return strings.Join(parts, "; ")
 }

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -98,6 +100,40 @@ func TestPredictOutput_modes(t *testing.T) {
 		}
 		if !strings.Contains(out.String(), "a.png  ok      12ms     x 1.00\nb.png  failed  0ms      the model answered: nope\n") {
 			t.Errorf("%s table: %q", mode, out)
+		}
+	}
+}
+
+// A large inline answer (a mask as nested lists, up to predict.MaxAnswer)
+// is not copied again for the table, and once for --json.
+func Test_predictOutput_largeAnswerAllocs(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"output": [{"name": "mask", "type": "mask_image", "shape": [2048, 2048], "prediction": [`)
+	for b.Len() < predict.MaxAnswer-(1<<20) {
+		b.WriteString("[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],")
+	}
+	b.WriteString(`[0]]}]}`)
+	raw := json.RawMessage(b.String())
+	for _, jsonOut := range []bool{false, true} {
+		var out, errOut bytes.Buffer
+		out.Grow(len(raw) + 1<<20) // the terminal's side, not predict's
+		o := newPredictOutput(&IOStreams{Out: &out, ErrOut: &errOut}, jsonOut, 1)
+		r := &predict.Result{Input: "a.png", Status: predict.StatusOK, Output: raw}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		o.result(r, predict.Summary{OK: 1})
+		runtime.ReadMemStats(&after)
+		alloc := after.TotalAlloc - before.TotalAlloc
+		limit := uint64(1 << 20) // the table keeps type, name and shape
+		if jsonOut {
+			limit = uint64(len(raw)) + 1<<20 // one line of JSON, written once
+		}
+		if alloc > limit {
+			t.Errorf("json=%v: showing a %d MiB answer allocated %.1f MiB, want at most %.1f", jsonOut, len(raw)>>20, float64(alloc)/(1<<20), float64(limit)/(1<<20))
+		}
+		if jsonOut && out.Len() < len(raw)/2 {
+			t.Errorf("--json printed %d bytes", out.Len())
 		}
 	}
 }

@@ -66,7 +66,7 @@ func (p *pullProgress) line(format string, args ...any) {
 func (p *pullProgress) newBar(max int64, desc string, bytes bool) *progressbar.ProgressBar {
 	opts := []progressbar.Option{
 		progressbar.OptionSetWriter(p.io.ErrOut),
-		progressbar.OptionSetDescription(desc),
+		progressbar.OptionSetDescription(cell(desc)),
 		progressbar.OptionSetWidth(30),
 		progressbar.OptionThrottle(100 * time.Millisecond),
 		progressbar.OptionSetRenderBlankState(true),

@@ -107,21 +107,22 @@ func rmRun(ctx context.Context, opts *RmOptions) error {
 			return ctx.Err()
 		}
 		name := filepath.Base(dir)
+		ro := store.RemoveOptions{Wait: func(msg string) { opts.IO.Notef("%s", msg) }}
 		if opts.InUse != nil {
-			busy, err := opts.InUse(ctx, name, dir)
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if err != nil {
-				errs = append(errs, fmt.Errorf("rm %s: %w", name, err))
-				continue
-			}
-			if busy {
-				errs = append(errs, fmt.Errorf("%s is running; stop it first (modelhub stop %s)", name, name))
-				continue
+			// checked under the model's lock, which a starting model holds
+			// until its container runs
+			ro.InUse = func(ctx context.Context) error {
+				busy, err := opts.InUse(ctx, name, dir)
+				if err != nil {
+					return fmt.Errorf("rm %s: %w", name, err)
+				}
+				if busy {
+					return fmt.Errorf("%s is running or starting; stop it first (modelhub stop %s)", name, name)
+				}
+				return nil
 			}
 		}
-		if err := s.Remove(ctx, dir, 0, func(msg string) { opts.IO.Notef("%s", msg) }); err != nil {
+		if err := s.Remove(ctx, dir, ro); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}

@@ -205,7 +205,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		Timeout: opts.Timeout, Kill: opts.Forced,
 	}
 	if !opts.Detach && !ios.Quiet && !opts.Bash {
-		lo.Logs = ios.ErrOut
+		lo.Logs, _ = termStream(ios.ErrOut, ios.ErrTTY)
 	}
 	ev := launchEvents(ios)
 	ev.Stopping = func(h *launch.Handle) { ios.Notef("stopping %s (press Ctrl+C again to kill it now)…", h.Model) }
@@ -234,6 +234,11 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	}
 	if opts.Bash {
 		return runBash(ctx, ios, h)
+	}
+	if err := ctx.Err(); err != nil && opts.Detach {
+		// Ctrl-C before run -d finished: it leaves nothing running.
+		h.Stop(ctx)
+		return err
 	}
 	if ep, remote := h.Remote(); remote && opts.Detach && ep.Kind() == dockerrun.EngineSSH {
 		// This process ends: a forward of its own keeps the URLs answering.

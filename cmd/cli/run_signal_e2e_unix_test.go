@@ -47,3 +47,48 @@ func Test_run_earlySignal(t *testing.T) {
 		}
 	}
 }
+
+// The same for `run -d`, up to and past the moment it is ready: a signal
+// before it finished (exit 130) leaves no container; one that came after it
+// had finished (exit 0) leaves the model running, as asked.
+func Test_runDetach_earlySignal(t *testing.T) {
+	c := testutil.Docker(t)
+	model, env := e2eModel(t, testutil.DemoImage(t, c))
+	cleanupModel(t, model)
+	for i := 0; i < 12; i++ {
+		delay := time.Duration(i*i*10) * time.Millisecond // 0 .. 1.2 s
+		cmd := exec.Command("modelhub", "run", "-d", model)
+		cmd.Env = env
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(delay)
+		cmd.Process.Signal(syscall.SIGINT)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(60 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("SIGINT after %s: modelhub did not end", delay)
+		}
+		n := modelContainers(t, model)
+		switch code := cmd.ProcessState.ExitCode(); code {
+		case 0:
+			if n != 1 {
+				t.Errorf("SIGINT after %s: run -d succeeded, %d container(s)", delay, n)
+			}
+			stop := exec.Command("modelhub", "stop", model)
+			stop.Env = env
+			if out, err := stop.CombinedOutput(); err != nil {
+				t.Fatalf("stop: %v\n%s", err, out)
+			}
+		case 130, -1:
+			if n != 0 {
+				t.Fatalf("SIGINT after %s: exit %d and %d container(s) of %s left", delay, code, n, model)
+			}
+		default:
+			t.Errorf("SIGINT after %s: exit code %d", delay, code)
+		}
+	}
+}

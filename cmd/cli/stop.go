@@ -118,10 +118,11 @@ func stopRun(ctx context.Context, opts *StopOptions) error {
 	return g.Wait()
 }
 
-// modelRunning returns the check of `rm` and `pull --update`: whether a
-// running container uses the model folder dir (mounts its contrib_src). With
-// no Docker daemon nothing can be running; a daemon that does not answer may
-// be running it.
+// modelRunning returns the check of `rm`, `load --force` and `pull --update`:
+// whether a container that is running or about to (created, restarting,
+// paused) uses the model folder dir (mounts its contrib_src). With no Docker
+// daemon nothing can be running; a daemon that does not answer may be
+// running it.
 func modelRunning(docker func(context.Context) (dockerrun.API, error)) func(ctx context.Context, name, dir string) (bool, error) {
 	return func(ctx context.Context, name, dir string) (bool, error) {
 		d, err := docker(ctx)
@@ -134,13 +135,13 @@ func modelRunning(docker func(context.Context) (dockerrun.API, error)) func(ctx 
 		if err != nil {
 			return false, err
 		}
-		cs, err := d.List(ctx, false)
+		cs, err := d.List(ctx, true)
 		if err != nil {
 			return false, err
 		}
 		want := filepath.Join(dir, "contrib_src")
 		for _, c := range cs {
-			if !c.Running {
+			if !inUse(c) {
 				continue
 			}
 			if c.ContribSrc != "" {
@@ -153,6 +154,16 @@ func modelRunning(docker func(context.Context) (dockerrun.API, error)) func(ctx 
 		}
 		return false, nil
 	}
+}
+
+// inUse: the container runs, or is created and about to start (a run that
+// is starting it), restarting or paused; an exited or dead one holds nothing.
+func inUse(c dockerrun.Container) bool {
+	switch c.State {
+	case "created", "running", "restarting", "paused":
+		return true
+	}
+	return c.Running
 }
 
 // dropModelVolumes removes a model's volumes (remote engines keep its files

@@ -13,6 +13,7 @@ import (
 	"github.com/modelhub-ai/modelhub/internal/config"
 	"github.com/modelhub-ai/modelhub/internal/launch"
 	"github.com/modelhub-ai/modelhub/internal/modeltest"
+	"github.com/modelhub-ai/modelhub/internal/safepath"
 	"github.com/modelhub-ai/modelhub/internal/store"
 )
 
@@ -47,7 +48,7 @@ type TestEngine interface {
 
 // NewCmdTest builds `modelhub test`.
 func NewCmdTest(f *Factory, runF func(context.Context, *TestOptions) error) *cobra.Command {
-	opts := &TestOptions{IO: f.IO, Store: f.Store, Engine: testEngineFor(f.IO, f.Docker, f.Forced)}
+	opts := &TestOptions{IO: f.IO, Store: f.Store, Engine: testEngineFor(f.IO, f.Docker, f.Forced, f.Store)}
 	cmd := &cobra.Command{
 		Use:   "test MODEL",
 		Short: "Start a model and run the integration test against its REST API",
@@ -124,6 +125,11 @@ func testRun(ctx context.Context, opts *TestOptions) error {
 		return finishReport(ios, rep, opts.JSON, hint)
 	}
 	rep.Model, rep.Path = name, dir
+	// a link that could reach the host is refused before anything is read or mounted
+	if err := safepath.CheckTree(dir); err != nil {
+		rep.Add(checkFolder, modeltest.Fail, "%s: %v", dir, err)
+		return finishReport(ios, rep, opts.JSON, hint)
+	}
 	if err := notebookFolder(ios, dir, name, opts.JSON); err != nil {
 		rep.Add(checkFolder, modeltest.Fail, "%v", err)
 		return finishReport(ios, rep, opts.JSON, hint)

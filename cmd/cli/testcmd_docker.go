@@ -19,16 +19,23 @@ type dockerTestEngine struct {
 	d      dockerrun.API
 	io     *IOStreams
 	forced <-chan struct{} // the second Ctrl-C: kill at once
+	// home is the store's home: a downloaded model is started under its
+	// lock ("": none known)
+	home string
 }
 
 // testEngineFor connects to Docker lazily, on the first call.
-func testEngineFor(ios *IOStreams, docker func(context.Context) (dockerrun.API, error), forced <-chan struct{}) func(context.Context) (TestEngine, error) {
+func testEngineFor(ios *IOStreams, docker func(context.Context) (dockerrun.API, error), forced <-chan struct{}, newStore func() (*store.Store, error)) func(context.Context) (TestEngine, error) {
 	return func(ctx context.Context) (TestEngine, error) {
 		d, err := docker(ctx)
 		if err != nil {
 			return nil, err
 		}
-		return &dockerTestEngine{d: d, io: ios, forced: forced}, nil
+		e := &dockerTestEngine{d: d, io: ios, forced: forced}
+		if s, err := newStore(); err == nil {
+			e.home = s.Home
+		}
+		return e, nil
 	}
 }
 
@@ -41,7 +48,7 @@ func (e *dockerTestEngine) Start(ctx context.Context, dir, name string, timeout 
 	if man, err := store.ReadManifest(dir); err == nil {
 		m.Manifest = man // its GPU flag and image
 	}
-	h, err := launch.Start(ctx, launch.Deps{Docker: func(context.Context) (dockerrun.API, error) { return e.d, nil }},
+	h, err := launch.Start(ctx, launch.Deps{Docker: func(context.Context) (dockerrun.API, error) { return e.d, nil }, Home: e.home},
 		launch.Options{Resolved: m, Container: launch.UniqueContainerName(name, "test"), Timeout: timeout, Kill: e.forced}, launch.Events{})
 	if err != nil {
 		printLogTail(e.io, err)

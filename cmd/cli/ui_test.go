@@ -71,7 +71,7 @@ func Test_uiRun(t *testing.T) {
 	}()
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	testutil.WaitHTTP(t, base+"/", 10*time.Second)
-	if code, body := get(t, base+"/"); code != 200 || !strings.Contains(body, `href="/m/alpha/">alpha</a>`) || !strings.Contains(body, "sandbox.ipynb?token=t") {
+	if code, body := get(t, base+"/"); code != 200 || !strings.Contains(body, `href="/m/alpha/">alpha</a>`) || !strings.Contains(body, `href="/m/nb/_ui/notebook"`) || strings.Contains(body, "token=") {
 		t.Errorf("index: %d %s", code, body)
 	}
 	if code, body := get(t, base+"/m/alpha/api/get_config"); code != 200 || !strings.Contains(body, `"path": "/api/get_config"`) {

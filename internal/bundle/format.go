@@ -198,6 +198,28 @@ func (m *Manifest) check() error {
 			return fmt.Errorf("%w: %q has a negative size", ErrDamaged, e.Path)
 		}
 	}
+	// Only the images of the listed models, by ID and name: load tags them.
+	dockerIDs := map[string]bool{}
+	for _, md := range m.Models {
+		dockerIDs[md.DockerID] = true
+	}
+	refs := map[string]bool{}
+	for _, im := range m.Images {
+		k, err := refKey(im.Ref)
+		if err != nil {
+			return fmt.Errorf("%w: image %q is not a valid image name", ErrUnsafe, im.Ref)
+		}
+		if !dockerIDs[im.Ref] {
+			return fmt.Errorf("%w: image %q is not the image of a listed model", ErrUnsafe, im.Ref)
+		}
+		if refs[k] {
+			return fmt.Errorf("%w: image %q is listed twice", ErrUnsafe, im.Ref)
+		}
+		refs[k] = true
+		if !strings.HasPrefix(im.ID, "sha256:") || !hexRE.MatchString(im.ID[7:]) {
+			return fmt.Errorf("%w: image %q has an invalid ID %q", ErrUnsafe, im.Ref, im.ID)
+		}
+	}
 	if len(m.Images) > 0 && (len(m.Entries) == 0 || m.Entries[len(m.Entries)-1].Path != ImagesName) {
 		return fmt.Errorf("%w: images are listed but %s is not", ErrDamaged, ImagesName)
 	}

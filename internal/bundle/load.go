@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/distribution/reference"
+
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
 	"github.com/modelhub-ai/modelhub/internal/store"
 )
@@ -30,7 +32,12 @@ type LoadOptions struct {
 	// Docker loads the images (needed when the bundle holds any).
 	Docker Images
 	// Force replaces an installed model of another version.
-	Force       bool
+	Force bool
+	// InUse, when set, reports whether a container of the installed model
+	// at dir runs or is starting; such a model is never replaced (checked
+	// under the model's lock, which a starting model holds until its
+	// container runs).
+	InUse       func(ctx context.Context, name, dir string) (bool, error)
 	LockTimeout time.Duration
 	Note        func(string)
 	Progress    func(Progress)
@@ -316,6 +323,15 @@ func Load(ctx context.Context, o LoadOptions) (res *LoadResult, err error) {
 				it.status = StatusReplaced
 			}
 		}
+		if it.status == StatusReplaced && o.InUse != nil {
+			busy, err := o.InUse(ctx, m.Name, in.Final)
+			if err != nil {
+				return nil, fmt.Errorf("load %s: %w", m.Name, err)
+			}
+			if busy {
+				return nil, fmt.Errorf("%w: %s is running or starting; stop it before replacing it (modelhub stop %s)", ErrConflict, m.Name, m.Name)
+			}
+		}
 		if it.status == StatusUnchanged {
 			in.Abort()
 			it.in = nil
@@ -329,6 +345,12 @@ func Load(ctx context.Context, o LoadOptions) (res *LoadResult, err error) {
 	buf := make([]byte, copyBuf)
 	h := sha256.New()
 	res = &LoadResult{Manifest: man}
+	var images *imageLoad
+	defer func() {
+		if err != nil {
+			images.abort(err)
+		}
+	}()
 	for _, e := range man.Entries {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -337,7 +359,7 @@ func Load(ctx context.Context, o LoadOptions) (res *LoadResult, err error) {
 			return nil, err
 		}
 		if e.Path == ImagesName {
-			if res.ImagesLoaded, err = loadImages(ctx, &o, b, e, h, buf); err != nil {
+			if images, err = startImages(ctx, &o, b, e, h, buf); err != nil {
 				return nil, err
 			}
 			continue
@@ -405,18 +427,11 @@ func Load(ctx context.Context, o LoadOptions) (res *LoadResult, err error) {
 		return nil, b.errorf(err)
 	}
 
-	// Every byte matched: put the models in place (unless interrupted).
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
+	// Every byte matched: make the files durable and check each model's
+	// manifest, then load the images, then put the models in place
+	// (unless interrupted).
 	for _, it := range all {
-		lm := LoadedModel{Name: it.model.Name, Commit: it.model.Commit, Status: it.status}
 		if it.in == nil {
-			lm.Path = store.Dir(o.Store.Home, it.model.Name)
-			if m, err := o.Store.Resolve(ctx, it.model.Name); err == nil {
-				lm.Path = m.Dir
-			}
-			res.Models = append(res.Models, lm)
 			continue
 		}
 		if err := syncFiles(it.root, it.files); err != nil {
@@ -427,6 +442,25 @@ func Load(ctx context.Context, o LoadOptions) (res *LoadResult, err error) {
 		sm, err := store.ReadManifest(it.in.Dir)
 		if err != nil || sm.Commit != it.model.Commit || (sm.DockerID != "" && sm.DockerID != it.model.DockerID) {
 			return nil, fmt.Errorf("%s: %w: model %s has no manifest of commit %s and image %s", o.Path, ErrDamaged, it.model.Name, short(it.model.Commit), it.model.DockerID)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if images != nil {
+		if res.ImagesLoaded, err = images.finish(); err != nil {
+			return nil, err
+		}
+	}
+	for _, it := range all {
+		lm := LoadedModel{Name: it.model.Name, Commit: it.model.Commit, Status: it.status}
+		if it.in == nil {
+			lm.Path = store.Dir(o.Store.Home, it.model.Name)
+			if m, err := o.Store.Resolve(ctx, it.model.Name); err == nil {
+				lm.Path = m.Dir
+			}
+			res.Models = append(res.Models, lm)
+			continue
 		}
 		lm.Path = it.in.Final
 		in := it.in
@@ -460,92 +494,46 @@ func short(s string) string {
 	return s
 }
 
-// loadImages streams the image export into the engine while hashing it.
-// The last bytes are held back until the checksum matched, so the engine
-// never receives a complete export that is not the one saved. When every
-// image is already present with its ID, the export is only verified.
-func loadImages(ctx context.Context, o *LoadOptions, b *bundleFile, e Entry, h hash.Hash, buf []byte) (bool, error) {
-	present := true
-	for _, im := range b.man.Images {
-		got, err := o.Docker.ImageInspect(ctx, im.Ref)
-		if err != nil && !errors.Is(err, dockerrun.ErrImageNotFound) {
-			return false, err
-		}
-		if err != nil || got.ID != im.ID {
-			present = false
-		}
-	}
-	h.Reset()
-	if present {
-		if _, err := io.CopyBuffer(h, b.tr, buf); err != nil {
-			return false, b.errorf(err)
-		}
-		return false, b.checkSum(e, h)
-	}
-	o.note("loading %d image(s) into Docker", len(b.man.Images))
-	errStopped := errors.New("load images: the Docker engine stopped reading them before their end")
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		_, err := o.Docker.ImageLoad(ctx, pr)
-		if err != nil {
-			pr.CloseWithError(err)
-		} else {
-			pr.CloseWithError(errStopped)
-		}
-		done <- err
-	}()
-	hold := &holdback{w: pw, keep: 64 << 10}
-	_, err := copyHashed(hold, b.tr, h)
-	var perr pipeErr
-	switch {
-	case errors.As(err, &perr):
-		// The engine failed (or stopped) while we were writing.
-		if lerr := <-done; lerr != nil {
-			return false, lerr
-		}
-		return false, errStopped
-	case err != nil:
-		err = b.errorf(err)
-	default:
-		if err = b.checkSum(e, h); err == nil {
-			err = hold.flush()
-		}
-	}
-	if err != nil {
-		// The engine gets a broken request: it loads nothing of it.
-		pw.CloseWithError(err)
-		lerr := <-done
-		if errors.As(err, &perr) {
-			if lerr != nil {
-				return false, lerr
-			}
-			return false, errStopped
-		}
-		return false, err
-	}
-	pw.Close()
-	if lerr := <-done; lerr != nil {
-		return false, lerr
-	}
-	for _, im := range b.man.Images {
-		got, err := o.Docker.ImageInspect(ctx, im.Ref)
-		if err != nil {
-			return false, fmt.Errorf("image %s is not in Docker after loading: %w", im.Ref, err)
-		}
-		if got.ID != im.ID {
-			return false, fmt.Errorf("image %s has ID %s after loading, the bundle says %s", im.Ref, short(got.ID), short(im.ID))
-		}
-	}
-	return true, nil
+// imageLoad is a bundle's image export on its way into Docker: every
+// entry but its metadata sent while the bundle is read, the metadata
+// (checked, and stripped of image names) held back, so Docker's request
+// stays incomplete until the whole bundle has been verified. Then finish
+// completes it and tags the bundle's images; abort breaks it and Docker
+// loads nothing.
+type imageLoad struct {
+	ctx    context.Context
+	o      *LoadOptions
+	images []Image
+	meta   *exportMeta
+	tw     *tar.Writer
+	// pw is the request body Docker reads; nil when every image was present
+	// and the export is only verified.
+	pw   *io.PipeWriter
+	done chan loadDone
+	// before says which image IDs existed before the load; oldRef the ID
+	// each image reference named ("" none).
+	before map[string]bool
+	oldRef map[string]string
+	ended  bool
 }
 
-// holdback writes through to w all but the last keep bytes, which flush
-// writes: the reader of w never sees the end before the caller allows it.
-type holdback struct {
-	w    io.Writer
-	keep int
-	buf  []byte
+type loadDone struct {
+	loaded []string
+	err    error
+}
+
+// errStopped: Docker ended the load before reading its end.
+var errStopped = errors.New("load images: the Docker engine stopped reading them before their end")
+
+// pipeWriter marks write errors of the request to Docker.
+type pipeWriter struct{ w io.Writer }
+
+func (p pipeWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	if err != nil {
+		err = pipeErr{err}
+	}
+	return n, err
 }
 
 // pipeErr is a failed write to the engine.
@@ -553,24 +541,249 @@ type pipeErr struct{ err error }
 
 func (e pipeErr) Error() string { return e.err.Error() }
 
-func (hb *holdback) Write(p []byte) (int, error) {
-	hb.buf = append(hb.buf, p...)
-	if over := len(hb.buf) - hb.keep; over > 0 {
-		if _, err := hb.w.Write(hb.buf[:over]); err != nil {
-			return 0, pipeErr{err}
+// startImages streams the image export of the bundle (entry e, positioned
+// at its data) into Docker while hashing and checking it. When every image
+// is already present with its ID, the export is only verified.
+func startImages(ctx context.Context, o *LoadOptions, b *bundleFile, e Entry, h hash.Hash, buf []byte) (il *imageLoad, err error) {
+	il = &imageLoad{ctx: ctx, o: o, images: b.man.Images}
+	present := true
+	for _, im := range b.man.Images {
+		got, err := o.Docker.ImageInspect(ctx, im.Ref)
+		if err != nil && !errors.Is(err, dockerrun.ErrImageNotFound) {
+			return nil, err
 		}
-		hb.buf = hb.buf[:copy(hb.buf, hb.buf[over:])]
+		if err != nil || got.ID != im.ID {
+			present = false
+		}
 	}
-	return len(p), nil
+	var sink io.Writer = io.Discard
+	if !present {
+		il.before, il.oldRef = map[string]bool{}, map[string]string{}
+		for _, im := range b.man.Images {
+			if got, err := o.Docker.ImageInspect(ctx, im.Ref); err == nil {
+				il.oldRef[im.Ref] = got.ID
+			}
+			if il.before[im.ID], err = il.exists(ctx, im.ID); err != nil {
+				return nil, err
+			}
+		}
+		o.note("loading %d image(s) into Docker", len(b.man.Images))
+		pr, pw := io.Pipe()
+		il.pw, il.done = pw, make(chan loadDone, 1)
+		go func() {
+			loaded, err := o.Docker.ImageLoad(ctx, pr)
+			if err != nil {
+				pr.CloseWithError(err)
+			} else {
+				pr.CloseWithError(errStopped)
+			}
+			il.done <- loadDone{loaded, err}
+		}()
+		sink = pipeWriter{pw}
+		defer func() {
+			if err != nil {
+				il.abort(err)
+			}
+		}()
+	}
+	il.tw = tar.NewWriter(sink)
+	h.Reset()
+	tee := io.TeeReader(b.tr, h)
+	meta, ferr := filterExport(il.tw, tee, newAllowed(b.man.Images), buf)
+	if isPipeErr(ferr) {
+		return nil, il.engineErr()
+	}
+	// The rest of the entry (the export's end), then its checksum: a
+	// damaged bundle is reported as such before what its export holds.
+	if _, err := io.CopyBuffer(io.Discard, tee, buf); err != nil {
+		return nil, b.errorf(err)
+	}
+	if err := b.checkSum(e, h); err != nil {
+		return nil, err
+	}
+	if ferr != nil {
+		if !errors.Is(ferr, errExport) {
+			ferr = fmt.Errorf("%w is not a valid image export: %v", errExport, ferr)
+		}
+		return nil, fmt.Errorf("%s: %w", b.path, ferr)
+	}
+	il.meta = meta
+	return il, nil
 }
 
-func (hb *holdback) flush() error {
-	_, err := hb.w.Write(hb.buf)
-	hb.buf = hb.buf[:0]
+// exists says whether Docker holds the image id.
+func (il *imageLoad) exists(ctx context.Context, id string) (bool, error) {
+	_, err := il.o.Docker.ImageInspect(ctx, id)
+	if errors.Is(err, dockerrun.ErrImageNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// engineErr waits for Docker, which stopped reading, and returns its reason.
+func (il *imageLoad) engineErr() error {
+	il.ended = true
+	il.pw.CloseWithError(errStopped)
+	if d := <-il.done; d.err != nil {
+		return d.err
+	}
+	return errStopped
+}
+
+// abort breaks the request: Docker loads nothing of it.
+func (il *imageLoad) abort(err error) {
+	if il == nil || il.ended || il.pw == nil {
+		return
+	}
+	il.ended = true
+	il.pw.CloseWithError(err)
+	<-il.done
+}
+
+// finish completes the export (its metadata, without names), waits for
+// Docker to load it and tags the bundle's images. It says whether images
+// were loaded. On failure Docker is left as it was: the images it added are
+// removed, the tags it moved are put back.
+func (il *imageLoad) finish() (bool, error) {
+	if il.pw == nil {
+		il.ended = true
+		return false, il.meta.write(il.tw)
+	}
+	ctx := il.ctx
+	for _, id := range il.meta.ids {
+		if _, ok := il.before[id]; !ok {
+			ex, err := il.exists(ctx, id)
+			if err != nil {
+				il.abort(err)
+				return false, err
+			}
+			il.before[id] = ex
+		}
+	}
+	if err := il.meta.write(il.tw); err != nil {
+		if isPipeErr(err) {
+			return false, il.engineErr()
+		}
+		il.abort(err)
+		return false, err
+	}
+	il.ended = true
+	il.pw.Close()
+	d := <-il.done
+	if d.err != nil {
+		il.rollback(nil)
+		return false, d.err
+	}
+	var tagged []Image
+	for _, im := range il.images {
+		err := ctx.Err()
+		if err == nil {
+			err = il.tag(ctx, im)
+		}
+		if err != nil {
+			il.rollback(append(tagged, im))
+			return false, err
+		}
+		tagged = append(tagged, im)
+	}
+	il.removeUnlisted(d.loaded)
+	return true, nil
+}
+
+// tag names the loaded image im.ID im.Ref and checks it.
+func (il *imageLoad) tag(ctx context.Context, im Image) error {
+	got, err := il.o.Docker.ImageInspect(ctx, im.ID)
 	if err != nil {
-		return pipeErr{err}
+		return fmt.Errorf("image %s (%s) is not in Docker after loading: %w", im.Ref, short(im.ID), err)
+	}
+	if got.ID != im.ID {
+		return fmt.Errorf("image %s has ID %s after loading, the bundle says %s", im.Ref, short(got.ID), short(im.ID))
+	}
+	if n, err := reference.ParseNormalizedNamed(im.Ref); err == nil {
+		if _, digested := n.(reference.Canonical); !digested {
+			if err := il.o.Docker.ImageTag(ctx, im.ID, im.Ref); err != nil {
+				return err
+			}
+		}
+	}
+	got, err = il.o.Docker.ImageInspect(ctx, im.Ref)
+	if err != nil {
+		return fmt.Errorf("image %s is not in Docker after loading: %w", im.Ref, err)
+	}
+	if got.ID != im.ID {
+		return fmt.Errorf("image %s has ID %s after loading, the bundle says %s", im.Ref, short(got.ID), short(im.ID))
 	}
 	return nil
+}
+
+// cleanupTimeout bounds putting Docker back after a failed load.
+const cleanupTimeout = time.Minute
+
+// rollback puts back the tags of images (tagged, or being tagged) and
+// removes the images the load added. It runs even after Ctrl-C.
+func (il *imageLoad) rollback(tagged []Image) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(il.ctx), cleanupTimeout)
+	defer cancel()
+	d := il.o.Docker
+	for i := len(tagged) - 1; i >= 0; i-- {
+		im := tagged[i]
+		switch old := il.oldRef[im.Ref]; {
+		case old == im.ID:
+		case old != "":
+			_ = d.ImageTag(ctx, old, im.Ref)
+		case !il.before[im.ID]:
+			// A new image: removing it (below) removes its name too.
+		default:
+			// An image that was there without this name: Docker cannot
+			// drop a name without removing the image when it is the
+			// image's only one, so the name stays (on the right image).
+		}
+	}
+	for _, id := range il.added() {
+		_ = d.ImageRemove(ctx, id)
+	}
+}
+
+// added are the image IDs the load may have added: every one it knows of
+// that did not exist before.
+func (il *imageLoad) added() []string {
+	var ids []string
+	seen := map[string]bool{}
+	for _, im := range il.images {
+		if !il.before[im.ID] && !seen[im.ID] {
+			seen[im.ID] = true
+			ids = append(ids, im.ID)
+		}
+	}
+	for _, id := range il.meta.ids {
+		if ex, ok := il.before[id]; ok && !ex && !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// removeUnlisted removes images a successful load added that the bundle
+// does not list (an altered export can carry more; they are left untagged,
+// and removed here).
+func (il *imageLoad) removeUnlisted(loaded []string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(il.ctx), cleanupTimeout)
+	defer cancel()
+	listed := map[string]bool{}
+	for _, im := range il.images {
+		listed[im.ID] = true
+	}
+	for _, id := range il.added() {
+		if listed[id] {
+			continue
+		}
+		got, err := il.o.Docker.ImageInspect(ctx, id)
+		if err != nil || listed[got.ID] || len(got.RepoTags) > 0 {
+			continue
+		}
+		_ = il.o.Docker.ImageRemove(ctx, id)
+	}
 }
 
 // syncFiles makes the files written durable (most of their bytes are on

@@ -30,6 +30,8 @@ type Images interface {
 	ImageInspect(ctx context.Context, ref string) (dockerrun.Image, error)
 	ImageSave(ctx context.Context, refs []string) (io.ReadCloser, error)
 	ImageLoad(ctx context.Context, r io.Reader) ([]string, error)
+	ImageTag(ctx context.Context, source, target string) error
+	ImageRemove(ctx context.Context, ref string) error
 }
 
 // Progress is the state of a save or a load.

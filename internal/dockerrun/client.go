@@ -285,6 +285,8 @@ var (
 	ErrContainerNotFound = errors.New("container not found")
 	ErrImageInUse        = errors.New("image is used by a container")
 	ErrPortBusy          = errors.New("port is already in use")
+	// ErrNameInUse: a container of that name exists (Docker's 409 conflict).
+	ErrNameInUse = errors.New("container name is already in use")
 )
 
 func isNotFound(err error) bool { return cerrdefs.IsNotFound(err) }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	cerrdefs "github.com/containerd/errdefs"
 	"io"
+	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -69,8 +72,12 @@ type Spec struct {
 	// it implies GPU.
 	GPUs string
 
-	APIURL      string // recorded in LabelAPIURL
-	NotebookURL string // recorded in LabelNotebookURL
+	// APIURL and NotebookURL are recorded in LabelAPIURL and
+	// LabelNotebookURL for people reading `docker inspect`; modelhub never
+	// reads a URL back from a label (an image's own LABEL shows through as
+	// the container's), see containerURLs.
+	APIURL      string
+	NotebookURL string
 }
 
 // ParsePlatform parses os/arch[/variant].
@@ -135,13 +142,11 @@ func containerConfig(s Spec) (*container.Config, *container.HostConfig, *ocispec
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	labels := map[string]string{LabelModel: s.Model, LabelMode: s.Mode}
-	if s.APIURL != "" {
-		labels[LabelAPIURL] = s.APIURL
-	}
-	if s.NotebookURL != "" {
-		labels[LabelNotebookURL] = s.NotebookURL
-	}
+	// Every label modelhub reads is set, empty when it does not apply: an
+	// image's own LABEL of the same key would otherwise show through as the
+	// container's (Docker merges the image's labels under ours).
+	labels := map[string]string{LabelModel: s.Model, LabelMode: s.Mode,
+		LabelAPIURL: s.APIURL, LabelNotebookURL: s.NotebookURL, LabelGPUs: ""}
 	cfg := &container.Config{
 		Image:        s.Image,
 		Cmd:          s.Cmd,
@@ -199,6 +204,9 @@ func (c *Client) Create(ctx context.Context, s Spec) (string, error) {
 	}
 	resp, err := c.api.ContainerCreate(ctx, cfg, hc, nil, platform, s.Name)
 	if err != nil {
+		if s.Name != "" && (cerrdefs.IsConflict(err) || strings.Contains(err.Error(), "is already in use")) {
+			return "", fmt.Errorf("create container %s: %w", s.Name, ErrNameInUse)
+		}
 		return "", fmt.Errorf("create container %s: %w", s.Name, c.wrap(err))
 	}
 	return resp.ID, nil
@@ -362,8 +370,6 @@ func (c *Client) Inspect(ctx context.Context, nameOrID string) (Container, error
 		ct.Image = r.Config.Image
 		ct.Model = r.Config.Labels[LabelModel]
 		ct.Mode = r.Config.Labels[LabelMode]
-		ct.APIURL = r.Config.Labels[LabelAPIURL]
-		ct.NotebookURL = r.Config.Labels[LabelNotebookURL]
 		ct.GPUs = r.Config.Labels[LabelGPUs]
 	}
 	if r.State != nil {
@@ -398,7 +404,85 @@ func (c *Client) Inspect(ctx context.Context, nameOrID string) (Container, error
 			}
 		}
 	}
+	ct.APIURL, ct.NotebookURL = containerURLs(ct, labels(r.Config), c.ep.Kind() == EngineSSH)
 	return ct, nil
+}
+
+func labels(c *container.Config) map[string]string {
+	if c == nil {
+		return nil
+	}
+	return c.Labels
+}
+
+// containerURLs builds a model container's URLs from what modelhub chose
+// when it created it: the bind address and the published ports (80: the
+// REST API in API and bash mode, 8080: the notebook in expert mode). The
+// labels are never used as URLs: an image's LABEL ai.modelhub.notebook-url
+// (or api-url) is a container label too, and would put any link in `ps`,
+// the web UI and "already running at". Only the notebook's token is taken
+// from the label, and only when it is one modelhub makes (hex); the host,
+// port and path around it are ours.
+//
+// On an ssh engine the ports answer on this machine through the forwards
+// `run -d` started from the local ports it picked, which only the labels
+// record: there only the port number is read from the label, and the URL is
+// http://127.0.0.1:PORT.
+func containerURLs(ct Container, lbl map[string]string, ssh bool) (apiURL, notebookURL string) {
+	host := "127.0.0.1"
+	if ip := net.ParseIP(ct.HostIP); ip != nil && !ip.IsUnspecified() && !ssh {
+		host = ip.String()
+	}
+	base := func(container int) string {
+		if ssh {
+			key := LabelAPIURL
+			if container == 8080 {
+				key = LabelNotebookURL
+			}
+			u, err := url.Parse(lbl[key])
+			if err != nil {
+				return ""
+			}
+			if p, err := strconv.Atoi(u.Port()); err == nil && p > 0 && p <= 65535 {
+				return "http://" + net.JoinHostPort(host, strconv.Itoa(p))
+			}
+			return ""
+		}
+		for _, p := range ct.Ports {
+			if p.Container == container && p.Host > 0 && p.Host <= 65535 {
+				return "http://" + net.JoinHostPort(host, strconv.Itoa(p.Host))
+			}
+		}
+		return ""
+	}
+	switch ct.Mode {
+	case ModeAPI, ModeBash:
+		apiURL = base(80)
+	case ModeExpert:
+		if b, tok := base(8080), NotebookToken(lbl[LabelNotebookURL]); b != "" && tok != "" {
+			notebookURL = b + "/notebooks/sandbox.ipynb?token=" + tok
+		}
+	}
+	return apiURL, notebookURL
+}
+
+// NotebookToken is the token in a notebook URL modelhub made (16 to 128 hex
+// digits), or "" for anything else.
+func NotebookToken(u string) string {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	tok := pu.Query().Get("token")
+	if len(tok) < 16 || len(tok) > 128 {
+		return ""
+	}
+	for _, c := range tok {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return ""
+		}
+	}
+	return tok
 }
 
 // List returns the containers labelled as modelhub models (running only

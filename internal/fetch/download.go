@@ -154,7 +154,15 @@ type Downloader struct {
 	RetryMax     time.Duration
 	MaxAttempts  int
 
+	// FreeSpace returns the bytes available on the file system of dir (nil:
+	// what the operating system says). A file whose size is known is
+	// refused before it is written when it does not fit.
+	FreeSpace func(dir string) (int64, error)
+
 	mu sync.Mutex
+	// spaceMu guards reserved: the bytes the files downloading still need.
+	spaceMu  sync.Mutex
+	reserved int64
 }
 
 // defaultClient is built on first use, so tests may change ConnectTimeout first.
@@ -323,6 +331,8 @@ type state struct {
 	h       hash.Hash
 	meta    sidecar
 	started bool
+	// reserved are the bytes of free space this file still counts on.
+	reserved int64
 }
 
 // fetch downloads f; release is called once when the network part is over.
@@ -335,6 +345,7 @@ func (d *Downloader) fetch(ctx context.Context, idx int, f File, release func())
 	}
 	defer root.Close()
 	s := &state{d: d, idx: idx, f: f, root: root, rel: rel, h: sha256.New()}
+	defer s.release()
 	if err := s.openPart(); err != nil {
 		return Result{}, fmt.Errorf("download %s: %w", f.URL, err)
 	}
@@ -583,6 +594,11 @@ func (s *state) attempt(ctx context.Context) (done bool, err error) {
 		}
 		return false, he
 	}
+	if s.meta.Size >= 0 {
+		if err := s.reserve(s.meta.Size - s.offset); err != nil {
+			return false, err
+		}
+	}
 	if resp.StatusCode == http.StatusOK || !s.started {
 		s.meta.URL, s.meta.ETag, s.meta.LastModified = s.f.URL, resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
 		if err := s.writeSidecar(); err != nil {
@@ -607,6 +623,7 @@ func (s *state) attempt(ctx context.Context) (done bool, err error) {
 			}
 			hw.hash(buf[:n])
 			s.offset += int64(n)
+			s.wrote(int64(n))
 			s.d.emit(Event{Kind: FileBytes, Index: s.idx, File: s.f, Bytes: int64(n)})
 		} else {
 			hw.release(buf)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,4 +85,104 @@ func TestStart_cancelLeavesNoContainer(t *testing.T) {
 		}
 	}
 	t.Logf("%d cancelled starts", n)
+}
+
+// Two starts of one model at once on the real engine: one runs, the other
+// says the model is already running (never Docker's raw name conflict).
+func TestStart_concurrentSameModel(t *testing.T) {
+	c := testutil.Docker(t)
+	image := testutil.DemoImage(t, c)
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(testutil.DemoModelDir(t))); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 {
+		model := testutil.UniqueName("demo")
+		m := &store.Model{Name: model, Dir: dir, Local: true, Manifest: &store.Manifest{Complete: true, DockerID: image}}
+		deps := launch.Deps{Docker: func(context.Context) (dockerrun.API, error) { return c, nil }}
+		type result struct {
+			h   *launch.Handle
+			err error
+		}
+		results := make(chan result, 2)
+		for range 2 {
+			go func() {
+				h, err := launch.Start(t.Context(), deps, launch.Options{Resolved: m, Timeout: time.Minute}, launch.Events{})
+				results <- result{h, err}
+			}()
+		}
+		ok := 0
+		for range 2 {
+			r := <-results
+			if r.err == nil {
+				ok++
+				if err := r.h.Stop(context.Background()); err != nil {
+					t.Error(err)
+				}
+				continue
+			}
+			if !strings.Contains(r.err.Error(), model+" is already running") || strings.Contains(strings.ToLower(r.err.Error()), "conflict") {
+				t.Errorf("round %d: %v", round, r.err)
+			}
+		}
+		if ok != 1 {
+			t.Errorf("round %d: %d starts succeeded, want 1", round, ok)
+		}
+		leftContainers(t, c, model)
+	}
+}
+
+// leftContainers fails when a container of model (its label) exists.
+func leftContainers(t *testing.T, c dockerrun.API, model string) {
+	t.Helper()
+	cs, err := c.List(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ct := range cs {
+		if ct.Model == model {
+			t.Errorf("container %s of %s left in state %s", ct.Name, model, ct.State)
+			c.Remove(context.Background(), ct.ID)
+		}
+	}
+}
+
+// A cancellation (Ctrl-C) at each step of Start, on the real engine, leaves
+// no container: the steps report through Options.Step, and the test looks
+// for containers by the model's label, unique to the test.
+func TestStart_cancelAtEachStep(t *testing.T) {
+	c := testutil.Docker(t)
+	image := testutil.DemoImage(t, c)
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(testutil.DemoModelDir(t))); err != nil {
+		t.Fatal(err)
+	}
+	steps := []string{launch.StepEngine, launch.StepModel, launch.StepImage, launch.StepCreate, launch.StepCreated, launch.StepStarted, launch.StepReady}
+	for _, at := range steps {
+		t.Run(at, func(t *testing.T) {
+			model := testutil.UniqueName("demo-cancel")
+			m := &store.Model{Name: model, Dir: dir, Local: true, Manifest: &store.Manifest{Complete: true, DockerID: image}}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var seen []string
+			deps := launch.Deps{Docker: func(context.Context) (dockerrun.API, error) { return c, nil }}
+			_, err := launch.Start(ctx, deps, launch.Options{Resolved: m, Timeout: time.Minute, Step: func(s string) {
+				seen = append(seen, s)
+				if s == at {
+					cancel()
+				}
+			}}, launch.Events{})
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("err = %v (steps %v)", err, seen)
+			}
+			last := at
+			if at == launch.StepCreate {
+				last = launch.StepCreated // the create request runs to its end
+			}
+			if len(seen) == 0 || seen[len(seen)-1] != last {
+				t.Errorf("steps %v, want them to end at %s", seen, last)
+			}
+			leftContainers(t, c, model)
+		})
+	}
 }

@@ -48,6 +48,7 @@ type Handle struct {
 	unreachable bool    // the URLs cannot be polled from here (tcp engine, loopback ports)
 
 	d        dockerrun.API
+	step     func(string)
 	kill     <-chan struct{}
 	ev       Events
 	readyURL string
@@ -55,6 +56,10 @@ type Handle struct {
 	exited   chan struct{} // closed when the container stops
 	exitCode int           // valid once exited is closed; -1 unknown
 	waitErr  error
+
+	// unlock releases the model's lock (launch.Start holds it until the
+	// container runs); nil when none is held.
+	unlock func()
 
 	stopWatch func()
 	logsDone  chan struct{} // nil when the log is not streamed
@@ -105,9 +110,13 @@ func (h *Handle) create(ctx context.Context, spec dockerrun.Spec) error {
 			h.removeByName(ctx)
 			return ctx.Err()
 		}
+		if errors.Is(err, dockerrun.ErrNameInUse) {
+			return nameTaken(ctx, h.d, h.Container, h.Model)
+		}
 		return err
 	}
 	h.ID = id
+	h.reach(StepCreated)
 	if err := ctx.Err(); err != nil {
 		h.Remove(ctx)
 		return err
@@ -128,22 +137,62 @@ func (h *Handle) removeByName(ctx context.Context) {
 }
 
 // Remove removes the container (killing it if it runs), even after ctx was
-// cancelled; a container already gone is fine.
+// cancelled; a container already gone is fine. It makes sure the container
+// is gone: a removal the engine answers while it is still busy with the
+// container (starting it, after a request of ours was cut short) is tried
+// again, within cleanupWait.
 func (h *Handle) Remove(ctx context.Context) error {
 	h.closeRemote()
 	cctx, cancel := cleanupContext(ctx, cleanupWait)
 	defer cancel()
-	if err := h.d.Remove(cctx, h.ID); err != nil && !errors.Is(err, dockerrun.ErrContainerNotFound) {
-		return err
+	var err error
+	for try := range removeTries {
+		if try > 0 {
+			select {
+			case <-cctx.Done():
+				return errors.Join(err, cctx.Err())
+			case <-time.After(time.Duration(try) * removeBackoff):
+			}
+		}
+		err = h.d.Remove(cctx, h.ID)
+		if errors.Is(err, dockerrun.ErrContainerNotFound) {
+			return nil
+		}
+		if err != nil {
+			continue
+		}
+		if _, ierr := h.d.Inspect(cctx, h.ID); errors.Is(ierr, dockerrun.ErrContainerNotFound) {
+			return nil
+		}
+		err = fmt.Errorf("container %s is still there after its removal", h.Container)
 	}
-	return nil
+	return err
 }
 
-// start starts the created container; on an error it is removed.
+// removeTries and removeBackoff bound Remove's retries.
+const (
+	removeTries   = 5
+	removeBackoff = 100 * time.Millisecond
+)
+
+// start starts the created container; on an error it is removed. The
+// request runs to its end even after a cancellation (the engine would
+// start the container anyway, after we stopped listening); the container
+// is then removed.
 func (h *Handle) start(ctx context.Context) error {
 	err := ctx.Err()
 	if err == nil {
-		err = h.d.Start(ctx, h.ID)
+		cctx, cancel := cleanupContext(ctx, cleanupWait)
+		err = h.d.Start(cctx, h.ID)
+		cancel()
+		if err == nil {
+			err = ctx.Err()
+		}
+	}
+	if err == nil && h.unlock != nil {
+		// The container runs: from now on rm and load see it in use. A
+		// failed start keeps the lock until the container is removed.
+		h.unlock()
 	}
 	if err != nil {
 		h.Remove(ctx)
@@ -155,6 +204,7 @@ func (h *Handle) start(ctx context.Context) error {
 		}
 		return err
 	}
+	h.reach(StepStarted)
 	return nil
 }
 
@@ -272,8 +322,14 @@ func (h *Handle) serve(ctx context.Context, p Poller, opts Options) error {
 		h.Remove(cctx)
 		return te
 	}
+	h.reach(StepReady)
 	if h.Mode == dockerrun.ModeAPI && !h.unreachable {
 		h.WebUI = p.Answers(ctx, h.APIURL+"/") == nil
+	}
+	// A Ctrl-C that came as the model got ready still stops it.
+	if err := ctx.Err(); err != nil {
+		h.Stop(ctx)
+		return err
 	}
 	return nil
 }
@@ -445,4 +501,11 @@ func FindRunning(ctx context.Context, d dockerrun.API, name string) (*Handle, er
 		h.Dir = filepath.Dir(found.ContribSrc)
 	}
 	return h, nil
+}
+
+// reach reports a step of Start (Options.Step).
+func (h *Handle) reach(step string) {
+	if h.step != nil {
+		h.step(step)
+	}
 }

@@ -45,9 +45,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/modelhub-ai/modelhub/internal/config"
@@ -136,6 +138,27 @@ type Options struct {
 	// Kill, when closed during a stop, kills the container at once instead of
 	// waiting for StopGrace (a second Ctrl-C).
 	Kill <-chan struct{}
+	// Step, when set, is called as Start reaches each of its steps (the
+	// Step* names); tests cancel there to check that no step leaves a
+	// container behind.
+	Step func(step string)
+}
+
+// Steps of Start, as Options.Step reports them.
+const (
+	StepEngine  = "engine"  // connected to the engine
+	StepModel   = "model"   // the model is complete on disk
+	StepImage   = "image"   // the image is present
+	StepCreate  = "create"  // about to create the container
+	StepCreated = "created" // the container exists
+	StepStarted = "started" // the container runs
+	StepReady   = "ready"   // the model answers
+)
+
+func (o Options) step(s string) {
+	if o.Step != nil {
+		o.Step(s)
+	}
 }
 
 // Deps are what Start works with.
@@ -149,6 +172,14 @@ type Deps struct {
 	Poller Poller
 	// PortSpan is how many ports after a busy one are tried (0: DefaultPortSpan).
 	PortSpan int
+	// Home is the store's home ("": Store.Home). A model downloaded under it
+	// is started under its lock (store.LockModel), from the checks until its
+	// container runs or the start failed, so rm, load --force or a pull
+	// cannot change its folder while it starts.
+	Home string
+	// LockTimeout is how long to wait for another process holding the
+	// model's lock (0: store.DefaultLockTimeout).
+	LockTimeout time.Duration
 }
 
 // Events receive progress; any field may be nil.
@@ -209,6 +240,7 @@ func Start(ctx context.Context, deps Deps, opts Options, ev Events) (*Handle, er
 	if err != nil {
 		return nil, err
 	}
+	opts.step(StepEngine)
 	if err := checkRemote(d.Endpoint(), opts); err != nil {
 		return nil, err
 	}
@@ -222,6 +254,21 @@ func Start(ctx context.Context, deps Deps, opts Options, ev Events) (*Handle, er
 	if gpu && !info.NVIDIA {
 		return nil, &NoGPUError{Model: m.Name, Why: why}
 	}
+	unlock, locked, err := lockModel(ctx, deps, m, ev)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock() // on every failure before the container runs
+	if locked && !m.Local {
+		// what the folder holds now, under the lock (an rm or load may have
+		// changed it since it was resolved)
+		mm := *m
+		mm.Manifest = nil
+		if man, err := store.ReadManifest(m.Dir); err == nil && man.Complete {
+			mm.Manifest = man
+		}
+		m = &mm
+	}
 	name := opts.Container
 	if name == "" {
 		// A running container of the model is refused before its files change.
@@ -230,9 +277,10 @@ func Start(ctx context.Context, deps Deps, opts Options, ev Events) (*Handle, er
 			return nil, err
 		}
 	}
-	if m, err = acquire(ctx, deps.Store, m, opts.Update, ev); err != nil {
+	if m, err = acquire(ctx, deps.Store, m, opts.Update, locked, ev); err != nil {
 		return nil, err
 	}
+	opts.step(StepModel)
 	image, err := dockerID(m)
 	if err != nil {
 		return nil, err
@@ -240,19 +288,25 @@ func Start(ctx context.Context, deps Deps, opts Options, ev Events) (*Handle, er
 	if err := ensureImage(ctx, d, image, opts, info, ev); err != nil {
 		return nil, err
 	}
+	opts.step(StepImage)
 	h, spec, err := plan(deps, opts, m, name, image, gpu, ev)
 	if err != nil {
 		return nil, err
 	}
-	h.d, h.kill, h.ev, h.Engine = d, opts.Kill, ev, d.Endpoint().Host
+	h.d, h.kill, h.ev, h.Engine, h.step = d, opts.Kill, ev, d.Endpoint().Host, opts.step
 	if ep := d.Endpoint(); ep.Remote() {
 		if err := h.planRemote(ctx, d, ep, m, &spec, ev); err != nil {
 			return nil, err
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	opts.step(StepCreate)
 	if err := h.create(ctx, spec); err != nil {
 		return nil, err
 	}
+	h.unlock = unlock // released once the container runs (or failed to start)
 	if opts.Mode == dockerrun.ModeBash {
 		return h, h.startAttached(ctx)
 	}
@@ -331,14 +385,7 @@ func clearLeftover(ctx context.Context, d dockerrun.API, name, model string) err
 		return err
 	}
 	if ct.Running {
-		where := ct.APIURL
-		if ct.NotebookURL != "" {
-			where = ct.NotebookURL
-		}
-		if where == "" {
-			where = "container " + name
-		}
-		return fmt.Errorf("%s is already running at %s; `modelhub stop %s` first", model, where, model)
+		return alreadyRunning(ct, name, model)
 	}
 	if err := d.Remove(ctx, ct.ID); err != nil && !errors.Is(err, dockerrun.ErrContainerNotFound) {
 		return fmt.Errorf("remove the stopped container %s: %w", name, err)
@@ -346,10 +393,31 @@ func clearLeftover(ctx context.Context, d dockerrun.API, name, model string) err
 	return nil
 }
 
+// alreadyRunning is the error for a model whose container ct runs.
+func alreadyRunning(ct dockerrun.Container, name, model string) error {
+	where := ct.APIURL
+	if ct.NotebookURL != "" {
+		where = ct.NotebookURL
+	}
+	if where == "" {
+		where = "container " + name
+	}
+	return fmt.Errorf("%s is already running at %s; `modelhub stop %s` first", model, where, model)
+}
+
+// nameTaken words a create refused because the container name is taken:
+// another modelhub started the model since clearLeftover looked.
+func nameTaken(ctx context.Context, d dockerrun.API, name, model string) error {
+	if ct, err := d.Inspect(ctx, name); err == nil && ct.Running {
+		return alreadyRunning(ct, name, model)
+	}
+	return fmt.Errorf("%s is already running: another modelhub is starting it (container %s); `modelhub stop %s` first", model, name, model)
+}
+
 // acquire makes the model complete on disk through the store's pull: cloning
 // and downloading what is missing, updating with update, and repairing a
 // downloaded model whose files changed size on disk (as `pull` does).
-func acquire(ctx context.Context, s *store.Store, m *store.Model, update bool, ev Events) (*store.Model, error) {
+func acquire(ctx context.Context, s *store.Store, m *store.Model, update, locked bool, ev Events) (*store.Model, error) {
 	changed := 0
 	if m.Complete() && !m.Local && m.Manifest != nil {
 		changed = len(m.Manifest.Changed(m.Dir))
@@ -363,7 +431,7 @@ func acquire(ctx context.Context, s *store.Store, m *store.Model, update bool, e
 		if ev.ModelPull != nil {
 			o, done = ev.ModelPull(m.Name)
 		}
-		o.Update = update
+		o.Update, o.Locked = update, locked
 		res, err := s.Pull(ctx, m, o)
 		done()
 		if err != nil {
@@ -374,12 +442,42 @@ func acquire(ctx context.Context, s *store.Store, m *store.Model, update bool, e
 		}
 		m = res.Model
 	}
+	if err := store.CheckFolder(m); err != nil {
+		return nil, err
+	}
 	if m.Local {
 		for _, w := range store.MissingFiles(m.Dir) {
 			ev.warn("%s", w)
 		}
 	}
 	return m, nil
+}
+
+// lockModel takes the lock of a model downloaded under the store's home
+// (see Deps.Home) and returns its release, safe to call more than once; a
+// local model folder is not locked (rm and load never touch one): locked
+// is false then.
+func lockModel(ctx context.Context, deps Deps, m *store.Model, ev Events) (unlock func(), locked bool, err error) {
+	noUnlock := func() {}
+	home := deps.Home
+	if home == "" && deps.Store != nil {
+		home = deps.Store.Home
+	}
+	if home == "" {
+		return noUnlock, false, nil
+	}
+	models := filepath.Join(home, "models")
+	if abs, err := filepath.Abs(m.Dir); err != nil || filepath.Dir(abs) != filepath.Clean(models) {
+		return noUnlock, false, nil
+	}
+	if err := os.MkdirAll(models, 0o755); err != nil {
+		return nil, false, err
+	}
+	l, err := store.LockModel(ctx, home, filepath.Base(m.Dir), deps.LockTimeout, ev.Note)
+	if err != nil {
+		return nil, false, err
+	}
+	return sync.OnceFunc(func() { _ = l.Unlock() }), true, nil
 }
 
 // dockerID is the model's image: the manifest's, else init.json's.
@@ -411,7 +509,9 @@ func plan(deps Deps, opts Options, m *store.Model, name, image string, gpu bool,
 	} else if !ip.IsLoopback() {
 		ev.warn("binding to %s: %s will be reachable from your network, not only from this computer", opts.Host, m.Name)
 	}
-	contrib, err := dockerrun.HostPath(filepath.Join(m.Dir, "contrib_src"))
+	// Checked again right before the mount: contrib_src must be the real
+	// folder inside the model folder, never a link Docker would follow.
+	contrib, err := dockerrun.ModelMount(m.Dir, "contrib_src")
 	if err != nil {
 		return nil, dockerrun.Spec{}, err
 	}

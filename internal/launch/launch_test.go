@@ -315,19 +315,43 @@ func TestStart_cancelWhileWaiting(t *testing.T) {
 	kill := make(chan struct{})
 	d := &testutil.FakeDocker{InfoFunc: info(dockerrun.EngineInfo{})}
 	d.Images(map[string]dockerrun.Image{"img:1": {}})
-	d.StartFunc = func(context.Context, string) error { cancel(); return nil }
 	d.StopFunc = func(ctx context.Context, id string, grace time.Duration) error {
 		close(kill)
 		<-ctx.Done() // a container ignoring SIGTERM: only the kill ends it
 		return ctx.Err()
 	}
 	var rec recorder
-	_, err := launch.Start(ctx, deps(s, d), launch.Options{Model: "m", APIPort: testutil.FreePort(t), Kill: kill}, rec.events())
+	cancelStarted := func(s string) {
+		if s == launch.StepStarted {
+			cancel()
+		}
+	}
+	_, err := launch.Start(ctx, deps(s, d), launch.Options{Model: "m", APIPort: testutil.FreePort(t), Kill: kill, Step: cancelStarted}, rec.events())
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
 	}
 	if !d.Called("kill id-modelhub-m") || !d.Called("remove id-modelhub-m") || !strings.Contains(rec.String(), "stopping modelhub-m\nstopped modelhub-m") {
 		t.Errorf("calls %v, events %s", d.Calls(), rec.String())
+	}
+}
+
+// A cancellation during the start request lets it finish (the engine
+// would start the container anyway) and removes the container.
+func TestStart_cancelDuringStart(t *testing.T) {
+	s, _ := modelDir(t, false)
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &testutil.FakeDocker{InfoFunc: info(dockerrun.EngineInfo{})}
+	d.Images(map[string]dockerrun.Image{"img:1": {}})
+	d.StartFunc = func(sctx context.Context, id string) error {
+		cancel()
+		return sctx.Err() // the request is not cut short
+	}
+	_, err := launch.Start(ctx, deps(s, d), launch.Options{Model: "m", APIPort: testutil.FreePort(t)}, launch.Events{})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	if !d.Called("remove id-modelhub-m") || !d.Called("inspect id-modelhub-m") {
+		t.Errorf("calls %v: want the container removed and its removal checked", d.Calls())
 	}
 }
 
@@ -381,5 +405,39 @@ func TestFindRunning(t *testing.T) {
 	}
 	if _, err := launch.FindRunning(context.Background(), d, "absent"); !errors.Is(err, launch.ErrNotRunning) || err.Error() != "no container of absent is running" {
 		t.Errorf("absent: %v", err)
+	}
+}
+
+// Another modelhub created the model's container between the leftover check
+// and the create: Docker's name conflict becomes the friendly message.
+func TestStart_nameConflict(t *testing.T) {
+	s, _ := modelDir(t, false)
+	for _, running := range []bool{true, false} {
+		created := false
+		d := &testutil.FakeDocker{
+			InfoFunc: info(dockerrun.EngineInfo{}),
+			InspectFunc: func(_ context.Context, name string) (dockerrun.Container, error) {
+				if !created {
+					return dockerrun.Container{}, dockerrun.ErrContainerNotFound
+				}
+				return dockerrun.Container{ID: "theirs", Name: name, Model: "m", Running: running, State: map[bool]string{true: "running", false: "created"}[running], APIURL: "http://127.0.0.1:8000"}, nil
+			},
+			CreateFunc: func(_ context.Context, sp dockerrun.Spec) (string, error) {
+				created = true
+				return "", fmt.Errorf("create container %s: %w", sp.Name, dockerrun.ErrNameInUse)
+			},
+		}
+		d.Images(map[string]dockerrun.Image{"img:1": {}})
+		_, err := launch.Start(context.Background(), deps(s, d), launch.Options{Model: "m"}, launch.Events{})
+		want := "m is already running: another modelhub is starting it (container modelhub-m); `modelhub stop m` first"
+		if running {
+			want = "m is already running at http://127.0.0.1:8000; `modelhub stop m` first"
+		}
+		if err == nil || err.Error() != want {
+			t.Errorf("running=%v: err = %v, want %q", running, err, want)
+		}
+		if d.Called("remove") || d.Called("start") {
+			t.Errorf("running=%v: touched the other's container: %v", running, d.Calls())
+		}
 	}
 }

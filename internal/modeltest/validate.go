@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/modelhub-ai/modelhub/internal/config"
+	"github.com/modelhub-ai/modelhub/internal/safepath"
 )
 
 // Files of a model folder that Validate looks at, relative to the folder.
@@ -46,6 +47,18 @@ func Validate(dir string, opts ValidateOptions, rep *Report) {
 	}
 	add := func(file, name string, st Status, format string, args ...any) {
 		rep.AddCheck(Check{Name: name, Status: st, Detail: fmt.Sprintf(format, args...), File: file})
+	}
+
+	// A link that could reach the host (a linked contrib_src, a link out of
+	// the folder) fails the model, and nothing is read through it.
+	if err := safepath.CheckTree(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		file := ""
+		var te *safepath.TreeError
+		if errors.As(err, &te) {
+			file = te.Entry
+		}
+		add(file, "links", Fail, "%v", err)
+		return
 	}
 
 	validateInit(dir, add)

@@ -34,9 +34,17 @@ func NewHTTPClient(jobs int) *http.Client {
 	}}
 }
 
-// maxAnswer bounds an engine's JSON answer (outputs the engine saved to files
-// are URLs; a nested list inline is the largest legitimate answer).
-const maxAnswer = 256 << 20
+// MaxAnswer bounds an engine's JSON answer. An engine puts a large output
+// (a volume, a mask) in a file under /api/output/, which predict streams to
+// disk (-o); inline, the answer is held, parsed and logged, a few copies of
+// it at once. 16 MiB is four times the largest inline answer of the
+// published models (a 512×512 mask as a nested list is about 1 MiB) and keeps
+// predict under 64 MiB per answer in flight; a larger answer is refused
+// without being read (see BenchmarkRunner_largeAnswer).
+const MaxAnswer = 16 << 20
+
+// ErrAnswerTooLarge: the engine's JSON answer is larger than MaxAnswer.
+var ErrAnswerTooLarge = fmt.Errorf("the model's answer is larger than %d MiB, the limit for a JSON answer (a model should save a large output to a file under /api/output/, which predict -o downloads to disk)", MaxAnswer>>20)
 
 // EngineError is a prediction the engine refused or failed: its {"error": …}.
 type EngineError struct {
@@ -65,7 +73,7 @@ func partHead(filename, typ string) (head, tail []byte, contentType string, err 
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	h := make(textproto.MIMEHeader)
-	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="file"; filename="%s"`, quoteEscaper.Replace(filename)))
+	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="file"; filename="%s"`, quoteEscaper.Replace(headerSafe(filename))))
 	if typ == "" {
 		typ = "application/octet-stream"
 	}
@@ -82,6 +90,18 @@ func partHead(filename, typ string) (head, tail []byte, contentType string, err 
 }
 
 var quoteEscaper = strings.NewReplacer("\\", "\\\\", `"`, "\\\"", "\r", "", "\n", "")
+
+// headerSafe replaces the control characters of a file name (which a MIME
+// header cannot carry: the engine refuses the whole upload) with '_'; the
+// extension, which the engine reads, is kept.
+func headerSafe(name string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\r' && r != '\n' || r == 0x7f || r >= 0x80 && r <= 0x9f {
+			return '_'
+		}
+		return r
+	}, name)
+}
 
 // PredictReader uploads size bytes of r as the multipart field "file" named
 // filename (POST /api/predict). The body streams from r: the framing is
@@ -133,12 +153,9 @@ func (c *Client) do(req *http.Request) (json.RawMessage, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+	data, err := readAnswer(resp)
 	if err != nil {
-		return nil, fmt.Errorf("read the answer: %w", err)
-	}
-	if len(data) > maxAnswer {
-		return nil, fmt.Errorf("the answer is larger than %d MiB", maxAnswer>>20)
+		return nil, err
 	}
 	var probe struct {
 		Error json.RawMessage `json:"error"`
@@ -158,6 +175,60 @@ func (c *Client) do(req *http.Request) (json.RawMessage, error) {
 		return nil, fmt.Errorf("the answer is not JSON: %s", snippet(data))
 	}
 	return json.RawMessage(data), nil
+}
+
+// readAnswer reads an answer of at most MaxAnswer bytes into one buffer of
+// its size: an announced larger one is refused before a byte is read, an
+// unannounced one as soon as it passes the limit.
+func readAnswer(resp *http.Response) ([]byte, error) {
+	if resp.ContentLength > MaxAnswer {
+		return nil, ErrAnswerTooLarge
+	}
+	size := 64 << 10
+	if resp.ContentLength >= 0 {
+		size = int(resp.ContentLength) + 1 // +1: EOF is seen without growing
+	}
+	r := io.LimitReader(resp.Body, MaxAnswer+1)
+	if resp.ContentLength >= 0 {
+		buf := make([]byte, 0, size)
+		for {
+			n, err := r.Read(buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+n]
+			switch {
+			case len(buf) > MaxAnswer:
+				return nil, ErrAnswerTooLarge
+			case err == io.EOF:
+				return buf, nil
+			case err != nil:
+				return nil, fmt.Errorf("read the answer: %w", err)
+			case len(buf) == cap(buf): // longer than announced
+				buf = append(buf, 0)[:len(buf)]
+			}
+		}
+	}
+	// unannounced: 1 MiB pieces, joined once at the end (growing one buffer
+	// by doubling would allocate about four times the answer)
+	var pieces [][]byte
+	total := 0
+	for {
+		p := make([]byte, 1<<20)
+		n, err := io.ReadFull(r, p)
+		total += n
+		if total > MaxAnswer {
+			return nil, ErrAnswerTooLarge
+		}
+		pieces = append(pieces, p[:n])
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read the answer: %w", err)
+		}
+	}
+	if len(pieces) == 1 {
+		return pieces[0], nil
+	}
+	return bytes.Join(pieces, nil), nil
 }
 
 func snippet(b []byte) string {
@@ -197,11 +268,29 @@ type OutputURL struct {
 // Answer is the part of a prediction modelhub reads.
 type Answer struct {
 	Output []struct {
-		Prediction json.RawMessage `json:"prediction"`
-		Shape      []int           `json:"shape"`
-		Type       string          `json:"type"`
-		Name       string          `json:"name"`
+		Prediction FileRef `json:"prediction"`
+		Shape      []int   `json:"shape"`
+		Type       string  `json:"type"`
+		Name       string  `json:"name"`
 	} `json:"output"`
+}
+
+// FileRef is an output's prediction when it is a string (the URL of a file
+// the engine saved); any other prediction (a list, a mask) is skipped
+// without being copied.
+type FileRef string
+
+// UnmarshalJSON keeps a JSON string and ignores anything else.
+func (f *FileRef) UnmarshalJSON(b []byte) error {
+	*f = ""
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*f = FileRef(s)
+	}
+	return nil
 }
 
 // ParseAnswer decodes the outputs of a prediction.
@@ -219,8 +308,8 @@ func ParseAnswer(raw json.RawMessage) (*Answer, error) {
 func (c *Client) Files(a *Answer) []OutputURL {
 	var out []OutputURL
 	for i, o := range a.Output {
-		var s string
-		if json.Unmarshal(o.Prediction, &s) != nil {
+		s := string(o.Prediction)
+		if s == "" {
 			continue
 		}
 		u, err := url.Parse(s)

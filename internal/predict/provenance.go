@@ -2,6 +2,7 @@ package predict
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"time"
@@ -37,10 +38,34 @@ type Provenance struct {
 	// DICOMSeries are the DICOM series found in the inputs: which were used
 	// (converted as each result's "dicom" says) and why the others were not.
 	DICOMSeries []SeriesDecision `json:"dicom_series,omitempty"`
-	// Counts of this run (not of earlier runs into the same folder).
-	OK      int `json:"ok"`
-	Failed  int `json:"failed"`
-	Skipped int `json:"skipped"`
+	// RunID names the run: runs/RUN_ID.json keeps its record after later
+	// runs replace provenance.json, and results.jsonl's "run" points to it.
+	RunID string `json:"run_id,omitempty"`
+	// Counts of this run (not of earlier runs into the same folder): OK
+	// inputs done now, Failed, DoneBefore (already done in the folder),
+	// Unsupported (files of a type the model does not take); Skipped is
+	// DoneBefore+Unsupported.
+	OK          int `json:"ok"`
+	Failed      int `json:"failed"`
+	Skipped     int `json:"skipped"`
+	DoneBefore  int `json:"done_before"`
+	Unsupported int `json:"unsupported"`
+}
+
+// RunsDir is the folder of the output folder that keeps every run's record.
+const RunsDir = "runs"
+
+// NewRunID names a run started at t: its UTC time and a counter that makes
+// it unique among the runs already in DIR/runs.
+func NewRunID(dir string, t time.Time) string {
+	base := t.UTC().Format("20060102T150405Z")
+	id := base
+	for k := 2; ; k++ {
+		if _, err := os.Lstat(filepath.Join(dir, RunsDir, id+".json")); err != nil {
+			return id
+		}
+		id = fmt.Sprintf("%s-%d", base, k)
+	}
 }
 
 // WeightFile is an external file of the model, as its manifest records it.
@@ -51,11 +76,18 @@ type WeightFile struct {
 	SHA256 string `json:"sha256,omitempty"`
 }
 
-// WriteProvenance writes DIR/provenance.json atomically (a temporary file renamed).
+// WriteProvenance writes DIR/provenance.json atomically (a temporary file
+// renamed) and, when the run has an ID, the same record as
+// DIR/runs/RUN_ID.json, which later runs leave alone.
 func WriteProvenance(dir string, p *Provenance) error {
 	data, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {
 		return err
+	}
+	if p.RunID != "" {
+		if err := writeAtomic(dir, RunsDir+"/"+SafeFileName(p.RunID)+".json", append(data, '\n')); err != nil {
+			return err
+		}
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
@@ -63,6 +95,9 @@ func WriteProvenance(dir string, p *Provenance) error {
 	}
 	defer root.Close()
 	tmp := ProvenanceFile + ".tmp"
+	if err := checkOut(root, dir, tmp, ProvenanceFile); err != nil {
+		return err
+	}
 	if err := root.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
 		return err
 	}
@@ -73,9 +108,17 @@ func WriteProvenance(dir string, p *Provenance) error {
 	return nil
 }
 
-// ReadProvenance reads DIR/provenance.json.
+// ReadProvenance reads DIR/provenance.json (a link there is refused).
 func ReadProvenance(dir string) (*Provenance, error) {
-	data, err := os.ReadFile(filepath.Join(dir, ProvenanceFile))
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	if err := checkOut(root, dir, ProvenanceFile); err != nil {
+		return nil, err
+	}
+	data, err := root.ReadFile(ProvenanceFile)
 	if err != nil {
 		return nil, err
 	}

@@ -13,8 +13,10 @@ package safepath
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"unicode"
 
@@ -220,4 +222,154 @@ func CheckWrite(root *os.Root, rel string) error {
 		}
 	}
 	return nil
+}
+
+// Mounted lists the folders of a model folder that a container mounts (as
+// Docker bind mounts, whose source the host resolves): each must be a real
+// folder inside the model folder, never a link, nor under one.
+var Mounted = []string{"contrib_src"}
+
+// maxLinkHops bounds the links followed resolving one path (Linux's limit).
+const maxLinkHops = 40
+
+// TreeError reports a symbolic link in a model folder that modelhub refuses:
+// the entry (relative to the folder, slash-separated), where it points and why.
+type TreeError struct {
+	Entry, Target, Why string
+}
+
+func (e *TreeError) Error() string {
+	return fmt.Sprintf("%q is a symbolic link to %q: %s", e.Entry, e.Target, e.Why)
+}
+
+func (e *TreeError) Unwrap() error { return ErrUnsafe }
+
+// CheckTree checks the links of a model folder (a clone or a local folder)
+// before modelhub reads it, mounts it or hands it to a container:
+//
+//   - a mounted folder (Mounted: contrib_src) and every component on its path
+//     must be a real folder: a link there would make Docker mount whatever it
+//     points to on the host (the host's / with enough "..");
+//   - every other link must resolve, through the folder's own links, to a
+//     path inside the folder and outside .git and .modelhub (git's and
+//     modelhub's): an absolute target, one that climbs out with "..", or a
+//     loop is refused.
+//
+// Links that stay inside (contrib_src/model/w -> ../weights/w) are kept. The
+// clone's .git and modelhub's .modelhub are not walked. The first refused
+// link (in lexical order) is returned as a *TreeError.
+func CheckTree(dir string) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	for _, m := range Mounted {
+		if err := checkMounted(root, m); err != nil {
+			return err
+		}
+	}
+	fsys := root.FS()
+	return fsWalk(fsys, func(rel string, mode os.FileMode) error {
+		if mode&os.ModeSymlink == 0 {
+			return nil
+		}
+		target, err := root.Readlink(rel)
+		if err != nil {
+			return err
+		}
+		res, err := ResolveIn(root, rel)
+		if err != nil {
+			return &TreeError{Entry: rel, Target: target, Why: err.Error() + "; modelhub refuses links out of a model folder (replace the link with the file or folder itself)"}
+		}
+		if first := First(res); first == ".git" || first == ".modelhub" {
+			return &TreeError{Entry: rel, Target: target, Why: "it points into " + first + ", which belongs to git/modelhub (replace the link with the file or folder itself)"}
+		}
+		return nil
+	})
+}
+
+// checkMounted refuses a link (or a file) at any component of the mounted
+// folder rel; a missing folder is the caller's to report.
+func checkMounted(root *os.Root, rel string) error {
+	segs := strings.Split(rel, "/")
+	for i := range segs {
+		cur := path.Join(segs[:i+1]...)
+		fi, err := root.Lstat(cur)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			target, _ := root.Readlink(cur)
+			return &TreeError{Entry: cur, Target: target, Why: "the container mounts " + rel + ", so it must be a real folder inside the model folder, not a link (replace the link with the folder itself)"}
+		}
+		if !fi.IsDir() {
+			return refuse("%q is not a folder: the container mounts %s, so it must be a real folder inside the model folder", cur, rel)
+		}
+	}
+	return nil
+}
+
+// fsWalk calls fn for every entry below the root of fsys (never following
+// links), skipping .git and .modelhub at the top.
+func fsWalk(fsys fs.FS, fn func(rel string, mode os.FileMode) error) error {
+	return fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p == "." {
+			return nil
+		}
+		if d.IsDir() && (p == ".git" || p == ".modelhub") {
+			return fs.SkipDir
+		}
+		return fn(p, d.Type())
+	})
+}
+
+// ResolveIn resolves rel (slash-separated) inside root the way the operating
+// system would, following the links it meets, and returns the resolved path
+// relative to root. It fails when a link is absolute, when the path climbs out
+// of root, or after too many links (a loop). A missing component ends the
+// links: the rest is joined as it is.
+func ResolveIn(root *os.Root, rel string) (string, error) {
+	todo := strings.Split(filepath.ToSlash(rel), "/")
+	var cur []string
+	hops := 0
+	for len(todo) > 0 {
+		seg := todo[0]
+		todo = todo[1:]
+		switch seg {
+		case "", ".":
+			continue
+		case "..":
+			if len(cur) == 0 {
+				return "", errors.New("it leads out of the model folder")
+			}
+			cur = cur[:len(cur)-1]
+			continue
+		}
+		p := path.Join(append(append([]string{}, cur...), seg)...)
+		fi, err := root.Lstat(p)
+		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			cur = append(cur, seg)
+			continue
+		}
+		if hops++; hops > maxLinkHops {
+			return "", errors.New("it is part of a loop of links (or a chain of more than 40)")
+		}
+		target, err := root.Readlink(p)
+		if err != nil {
+			return "", err
+		}
+		t := filepath.ToSlash(target)
+		if strings.HasPrefix(t, "/") || filepath.IsAbs(target) || filepath.VolumeName(target) != "" {
+			return "", errors.New("it is an absolute link, which leads out of the model folder")
+		}
+		todo = append(strings.Split(t, "/"), todo...)
+	}
+	return path.Join(cur...), nil
 }

@@ -126,6 +126,9 @@ func New(ctx context.Context, opts Options) (*Result, error) {
 			}
 			res.CloneError = err.Error()
 			os.RemoveAll(work)
+		} else if err := checkNoLinks(work); err != nil {
+			// a hostile template is refused, not replaced by the built-in one
+			return nil, fmt.Errorf("template %s: %w; nothing was created", opts.TemplateURL, err)
 		} else if err := checkLayout(work); err != nil {
 			res.CloneError = err.Error()
 			os.RemoveAll(work)
@@ -141,8 +144,20 @@ func New(ctx context.Context, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("create %s: %w", target, err)
 		}
 	}
-	cfgPath := filepath.Join(work, filepath.FromSlash(ConfigPath))
-	data, err := config.ReadRegularFile(cfgPath)
+	// config.json is read and rewritten through a root confined to the new
+	// folder, after checking that no link is on its path.
+	root, err := os.OpenRoot(work)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", target, err)
+	}
+	defer root.Close()
+	if err := safepath.CheckLinks(root, ConfigPath); err != nil {
+		return nil, fmt.Errorf("template %s: %w; nothing was created", opts.TemplateURL, err)
+	}
+	if fi, err := root.Lstat(ConfigPath); err != nil || !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("template has no %s (a regular file)", ConfigPath)
+	}
+	data, err := root.ReadFile(ConfigPath)
 	if err != nil {
 		return nil, fmt.Errorf("template has no %s: %w", ConfigPath, err)
 	}
@@ -150,7 +165,7 @@ func New(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fill %s: %w", ConfigPath, err)
 	}
-	if err := os.WriteFile(cfgPath, data, 0o644); err != nil {
+	if err := root.WriteFile(ConfigPath, data, 0o644); err != nil {
 		return nil, err
 	}
 	// Rename refuses to replace a non-empty directory; a target created meanwhile wins.
@@ -161,6 +176,31 @@ func New(ctx context.Context, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("create %s: %w", target, err)
 	}
 	return res, nil
+}
+
+// checkNoLinks refuses a cloned template holding a symbolic link (or another
+// special file) anywhere but in its .git: a new model is plain files, and
+// modelhub rewrites the template's config.json, which must not lead out of
+// the new folder.
+func checkNoLinks(dir string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		rel = filepath.ToSlash(rel)
+		if rel == ".git" && d.IsDir() {
+			return fs.SkipDir
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			target, _ := os.Readlink(p)
+			return fmt.Errorf("%q is a symbolic link to %q: a template must hold plain files and folders only", rel, target)
+		}
+		if !d.IsDir() && !d.Type().IsRegular() {
+			return fmt.Errorf("%q is not a regular file or folder: a template must hold plain files and folders only", rel)
+		}
+		return nil
+	})
 }
 
 // checkLayout verifies that a cloned template looks like a model template.

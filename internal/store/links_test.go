@@ -52,12 +52,28 @@ func TestPull_repairRefusesLinks(t *testing.T) {
 			if err := os.Symlink(out, p); err != nil {
 				t.Fatal(err)
 			}
+			// a link out of the folder is refused by the tree check before
+			// anything is written
 			_, err := fx.pull(ctx, "demo", PullOptions{})
+			var te *safepath.TreeError
+			if !errors.As(err, &te) || te.Entry != link {
+				t.Errorf("repair = %v, want a refusal naming %s", err, link)
+			}
+			check()
+			// one that stays inside passes it, and the write refuses it
+			os.Remove(p)
+			if err := os.Symlink("../../init/init.json", p); err != nil {
+				t.Fatal(err)
+			}
+			before, _ := os.ReadFile(filepath.Join(dir, "init", "init.json"))
+			_, err = fx.pull(ctx, "demo", PullOptions{})
 			var le *safepath.LinkError
 			if !errors.As(err, &le) || le.Link != link {
 				t.Errorf("repair = %v, want a refusal naming %s", err, link)
 			}
-			check()
+			if after, _ := os.ReadFile(filepath.Join(dir, "init", "init.json")); string(after) != string(before) {
+				t.Errorf("init.json was written through the link")
+			}
 		})
 	}
 }
@@ -93,7 +109,7 @@ func TestRemoveAndStaging_doNotFollowLinks(t *testing.T) {
 	out, check := victim(t)
 	os.Symlink(out, filepath.Join(dir, "contrib_src", "file-link"))
 	os.Symlink(filepath.Dir(out), filepath.Join(dir, "contrib_src", "dir-link"))
-	if err := fx.s.Remove(ctx, dir, time.Second, nil); err != nil {
+	if err := fx.s.Remove(ctx, dir, RemoveOptions{LockTimeout: time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	check()
@@ -146,7 +162,7 @@ func TestSweepTrash(t *testing.T) {
 	}
 	l.Unlock()
 	dir := filepath.Join(fx.s.ModelsDir(), "Demo")
-	if err := fx.s.Remove(ctx, dir, time.Second, nil); err != nil {
+	if err := fx.s.Remove(ctx, dir, RemoveOptions{LockTimeout: time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	if ents, _ := os.ReadDir(fx.s.ModelsDir()); len(ents) != 0 {

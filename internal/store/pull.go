@@ -35,6 +35,9 @@ type PullOptions struct {
 	HTTPClient *http.Client
 	// LockTimeout is how long to wait for another process (0: DefaultLockTimeout).
 	LockTimeout time.Duration
+	// Locked: the caller holds the model's lock already (LockModel), e.g.
+	// launch.Start, which holds it across the whole start of the model.
+	Locked bool
 
 	// Note receives one-line messages for people.
 	Note func(string)
@@ -112,17 +115,22 @@ func (s *Store) Pull(ctx context.Context, m *Model, o PullOptions) (*PullResult,
 		if err := in.Check(m.Dir); err != nil {
 			return nil, fmt.Errorf("%s: %w", m.Dir, err)
 		}
+		if err := CheckFolder(m); err != nil {
+			return nil, err
+		}
 		res.UpToDate = true
 		return res, nil
 	}
 	if err := os.MkdirAll(s.ModelsDir(), 0o755); err != nil {
 		return nil, err
 	}
-	lock, err := LockModel(ctx, s.Home, m.Name, o.LockTimeout, o.Note)
-	if err != nil {
-		return nil, err
+	if !o.Locked {
+		lock, err := LockModel(ctx, s.Home, m.Name, o.LockTimeout, o.Note)
+		if err != nil {
+			return nil, err
+		}
+		defer lock.Unlock()
 	}
-	defer lock.Unlock()
 
 	s.recoverSwap(m.Name, m.Dir)
 	s.sweepTrash(m.Name)
@@ -192,6 +200,13 @@ func (s *Store) Pull(ctx context.Context, m *Model, o PullOptions) (*PullResult,
 	}
 	commit := ci.Commit
 	res.Cloned = cloned
+	// A link the repository carries where it could reach the host (a linked
+	// contrib_src, a link out of the folder) rejects it before anything is
+	// read from the clone or downloaded; nothing of it is kept.
+	if err := safepath.CheckTree(stage); err != nil {
+		os.RemoveAll(stage)
+		return nil, fmt.Errorf("model %s (commit %s): %w", m.Name, short(commit), err)
+	}
 	if notebook.IsEntry(entry) || notebook.IsFolder(stage) {
 		// A notebook is not a Docker model: its init.json (the template's
 		// placeholders) is neither checked nor followed; the clone is kept
@@ -421,6 +436,9 @@ func (s *Store) download(ctx context.Context, dir string, man *Manifest, todo []
 // repair re-fetches, in place, the files of a complete model whose size on
 // disk no longer matches the manifest; the others are never fetched again.
 func (s *Store) repair(ctx context.Context, m *Model, man *Manifest, o PullOptions, res *PullResult) (*PullResult, error) {
+	if err := CheckFolder(m); err != nil {
+		return nil, err
+	}
 	todo := man.Changed(m.Dir)
 	m.Manifest = man
 	if len(todo) == 0 {

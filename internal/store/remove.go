@@ -42,22 +42,40 @@ func (s *Store) Find(name string) (string, error) {
 	return "", fmt.Errorf("%w: %q (%s)", ErrNotDownloaded, name, hint)
 }
 
+// RemoveOptions tune Remove.
+type RemoveOptions struct {
+	// LockTimeout is how long to wait for another process (0: DefaultLockTimeout).
+	LockTimeout time.Duration
+	// Wait receives the note when another process holds the model's lock.
+	Wait func(string)
+	// InUse, when set, is checked under the model's lock, before anything
+	// moves: an error (e.g. a container of the model is starting or runs)
+	// removes nothing. A model being started holds the lock until its
+	// container runs, so the check sees it.
+	InUse func(ctx context.Context) error
+}
+
 // Remove deletes the downloaded model at dir (from Find) with its staging
 // leftovers, under the model's lock. The folder is first renamed aside, so a
 // half-deleted model is never mistaken for one. A ctx cancelled before that
 // rename removes nothing; once renamed, the removal completes.
-func (s *Store) Remove(ctx context.Context, dir string, lockTimeout time.Duration, wait func(string)) error {
+func (s *Store) Remove(ctx context.Context, dir string, o RemoveOptions) error {
 	name := filepath.Base(dir)
 	if filepath.Dir(dir) != s.ModelsDir() || strings.HasPrefix(name, ".") {
 		return fmt.Errorf("%s: %w", dir, ErrLocalFolder)
 	}
-	lock, err := LockModel(ctx, s.Home, name, lockTimeout, wait)
+	lock, err := LockModel(ctx, s.Home, name, o.LockTimeout, o.Wait)
 	if err != nil {
 		return err
 	}
 	defer lock.Unlock()
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if o.InUse != nil {
+		if err := o.InUse(ctx); err != nil {
+			return err
+		}
 	}
 	// Nothing moves until everything can be deleted: files a model container
 	// wrote as root are given back first, or the error says how to.

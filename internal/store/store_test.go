@@ -456,17 +456,17 @@ func TestRemove(t *testing.T) {
 	// Interrupted before it starts: nothing is removed.
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	if err := fx.s.Remove(cancelled, dir, time.Second, nil); !errors.Is(err, context.Canceled) {
+	if err := fx.s.Remove(cancelled, dir, RemoveOptions{LockTimeout: time.Second}); !errors.Is(err, context.Canceled) {
 		t.Errorf("Remove with a cancelled context: %v, want context.Canceled", err)
 	}
 	fx.checkComplete(dir)
-	if err := fx.s.Remove(ctx, dir, time.Second, nil); err != nil {
+	if err := fx.s.Remove(ctx, dir, RemoveOptions{LockTimeout: time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	if ents, _ := os.ReadDir(fx.s.ModelsDir()); len(ents) != 0 {
 		t.Errorf("left %v", ents)
 	}
-	if err := fx.s.Remove(ctx, t.TempDir(), time.Second, nil); !errors.Is(err, ErrLocalFolder) {
+	if err := fx.s.Remove(ctx, t.TempDir(), RemoveOptions{LockTimeout: time.Second}); !errors.Is(err, ErrLocalFolder) {
 		t.Errorf("Remove outside models: %v, want ErrLocalFolder", err)
 	}
 }

@@ -25,11 +25,20 @@ type fakeEngine struct {
 	// predict answers a prediction on the named sample or uploaded file
 	// (its bytes in data); nil answers a label_list of "cat" and "dog".
 	predict func(name string, data []byte) (int, any)
+	// outputs are the files under /api/output/, by name.
+	outputs map[string][]byte
 	// seen records each request as "METHOD PATH?QUERY" and its headers.
 	seen    []string
 	headers []http.Header
 	bodies  [][]byte
 	srv     *httptest.Server
+	// raw answers these paths with a content type, a body and headers.
+	raw map[string]rawAnswer
+}
+
+type rawAnswer struct {
+	ctype, body string
+	headers     map[string]string
 }
 
 const fakeConfig = `{"id": "id-1", "meta": {"name": "Fake<Net>", "task": "Classification", "task_extended": "Fake image classification", "application_area": "Testing", "data_type": "Image"},
@@ -71,6 +80,14 @@ func (f *fakeEngine) serve(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(v)
 	}
 	w.Header().Set("Access-Control-Allow-Origin", "*") // as flask-cors does
+	if a, ok := f.raw[r.URL.Path]; ok {
+		for k, v := range a.headers {
+			w.Header().Set(k, v)
+		}
+		w.Header()["Content-Type"] = []string{a.ctype}
+		_, _ = io.WriteString(w, a.body)
+		return
+	}
 	switch p := r.URL.Path; {
 	case p == "/api/get_config":
 		w.Header().Set("Content-Type", "application/json")
@@ -93,6 +110,8 @@ func (f *fakeEngine) serve(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(p, "/api/samples/") || strings.HasPrefix(p, "/api/thumbnail/"):
 		w.Header().Set("Content-Type", "image/png")
 		_ = png.Encode(w, grey(64, 48, 200))
+	case strings.HasPrefix(p, "/api/output/") && f.outputs[strings.TrimPrefix(p, "/api/output/")] != nil:
+		_, _ = w.Write(f.outputs[strings.TrimPrefix(p, "/api/output/")])
 	case p == "/api/predict_sample":
 		reply(f.answer(r.URL.Query().Get("filename"), nil))
 	case p == "/api/predict" && r.Method == http.MethodPost:

@@ -199,8 +199,11 @@ func (s *Server) postJSONFile(w http.ResponseWriter, ctx context.Context, m Mode
 		return
 	}
 	defer resp.Body.Close()
-	if ct := resp.Header.Get("Content-Type"); ct != "" {
-		w.Header().Set("Content-Type", ct)
+	out := resp.Header.Clone()
+	confineHeaders(out, "/api/predict")
+	out.Del("Content-Length") // relayed as read
+	for k, v := range out {
+		w.Header()[k] = v
 	}
 	w.WriteHeader(resp.StatusCode)
 	_, _ = io.Copy(w, resp.Body)

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
+	"fmt"
 	"html/template"
 	"net/http"
 	"strings"
@@ -39,10 +40,11 @@ func hashSource(s string) string {
 }
 
 var templates = template.Must(template.New("").Funcs(template.FuncMap{
-	"text":      text,
-	"modelPath": ModelPath,
-	"appCSS":    func() template.CSS { return template.CSS(appCSS) },
-	"appJS":     func() template.JS { return template.JS(appJS) },
+	"text":         text,
+	"modelPath":    ModelPath,
+	"notebookPath": NotebookPath,
+	"appCSS":       func() template.CSS { return template.CSS(appCSS) },
+	"appJS":        func() template.JS { return template.JS(appJS) },
 }).ParseFS(assetFS, "assets/*.html"))
 
 func render(w http.ResponseWriter, status int, name string, data any) {
@@ -115,6 +117,7 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request, m Model) {
 		}
 	}
 	d.Config, d.Legal = e.Config, e.Legal
+	d.Config.Publication.URL = safeLink(d.Config.Publication.URL, r.Host)
 	if e.Config.Meta.Name != "" {
 		d.Title = e.Config.Meta.Name
 	}
@@ -125,4 +128,25 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request, m Model) {
 	}
 	d.Samples = samples(e.Samples)
 	render(w, http.StatusOK, "model.html", d)
+}
+
+// serveNotebook sends the browser on to the model's notebook. The notebook's
+// URL holds its token, so no page, script or JSON of the UI contains it: the
+// pages link here, and only a navigation (not a script's fetch, which a
+// browser marks with Sec-Fetch-Mode) is redirected.
+func (s *Server) serveNotebook(w http.ResponseWriter, r *http.Request, m Model) {
+	if m.NotebookURL == "" {
+		s.renderProblem(w, http.StatusNotFound, fmt.Errorf("%s runs no notebook (mode %s)", m.Name, m.Mode))
+		return
+	}
+	if mode := r.Header.Get("Sec-Fetch-Mode"); mode != "" && mode != "navigate" {
+		http.Error(w, "refused: the notebook is opened by following its link", http.StatusForbidden)
+		return
+	}
+	if dest := r.Header.Get("Sec-Fetch-Dest"); dest != "" && dest != "document" {
+		http.Error(w, "refused: the notebook is opened by following its link", http.StatusForbidden)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, m.NotebookURL, http.StatusSeeOther)
 }

@@ -13,9 +13,14 @@ import (
 const maxUpload = 1 << 30
 
 // proxy forwards a request for /api/... to the model's REST API. Only reads
-// and POST /api/predict (an upload) pass; the engine's CORS headers are
-// dropped, so no other site can read the API through the UI.
+// and POST /api/predict (an upload) pass. The answer is confined (see
+// confineHeaders): the engine's CORS headers are dropped, so no other site
+// can read the API through the UI, and nothing it sends runs as a page of the
+// UI's origin.
 func (s *Server) proxy(w http.ResponseWriter, r *http.Request, m Model, path string) {
+	// our own answers below (errors) are sandboxed too
+	w.Header().Set("Content-Security-Policy", engineCSP)
+	w.Header().Set("Cache-Control", "no-store")
 	if m.APIURL == "" {
 		writeError(w, http.StatusNotFound, m.Name+" runs without a REST API (mode "+m.Mode+")")
 		return
@@ -51,12 +56,11 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, m Model, path str
 			}
 		},
 		ModifyResponse: func(resp *http.Response) error {
-			for k := range resp.Header {
-				if strings.HasPrefix(k, "Access-Control-") {
-					resp.Header.Del(k)
-				}
-			}
-			resp.Header.Del("Set-Cookie")
+			// the engine's answer carries only our headers (the proxy adds
+			// them to w's, which hold the guard's nosniff)
+			w.Header().Del("X-Content-Type-Options")
+			w.Header().Del("Content-Security-Policy")
+			confineHeaders(resp.Header, path)
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {

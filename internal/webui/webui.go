@@ -26,10 +26,12 @@ import (
 
 // Model is a running model the UI serves.
 type Model struct {
-	Name        string // the model's name, as in `modelhub ps`
-	Mode        string // api, expert or bash
-	APIURL      string // base URL of its REST API, e.g. http://127.0.0.1:8000; empty in expert mode
-	NotebookURL string // the notebook with its token (expert mode)
+	Name   string // the model's name, as in `modelhub ps`
+	Mode   string // api, expert or bash
+	APIURL string // base URL of its REST API, e.g. http://127.0.0.1:8000; empty in expert mode
+	// NotebookURL is the notebook with its token (expert mode). It never
+	// appears in a page: the pages link to NotebookPath, which redirects.
+	NotebookURL string
 	// ContribSrc is the host folder mounted at /contrib_src; uploads for a
 	// multi-input model are staged there. Empty when unknown.
 	ContribSrc string
@@ -83,10 +85,16 @@ type Server struct {
 	// PredictTimeout (default 10 min).
 	EngineTimeout  time.Duration
 	PredictTimeout time.Duration
+	// Preview draws output files the engine saved (masks as .png or .h5)
+	// so the page can lay them over their input; nil: the page links them.
+	Preview PreviewFunc
 }
 
 // ModelPath is the path of a model's page.
 func ModelPath(name string) string { return "/m/" + url.PathEscape(name) + "/" }
+
+// NotebookPath is the path that sends the browser on to a model's notebook.
+func NotebookPath(name string) string { return ModelPath(name) + "_ui/notebook" }
 
 // URL is the address of the page of model name on a server at port (the
 // index when name is empty).
@@ -175,8 +183,12 @@ func (s *Server) serveModel(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case rest == "" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		s.servePage(w, r, m)
+	case rest == "_ui/notebook" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		s.serveNotebook(w, r, m)
 	case rest == "_ui/predict_multi" && r.Method == http.MethodPost:
 		s.predictMulti(w, r, m)
+	case rest == "_ui/preview" && r.Method == http.MethodGet:
+		s.servePreview(w, r, m)
 	case strings.HasPrefix(rest, "api/"):
 		s.proxy(w, r, m, "/"+rest)
 	default:

@@ -387,7 +387,7 @@ func TestIndex(t *testing.T) {
 	body := serve(t, s, httptest.NewRequest("GET", "/", nil)).Body.String()
 	for _, want := range []string{
 		`<a class="model-link" href="/m/alpha/">alpha</a>`,
-		`<a href="http://127.0.0.1:8888/notebooks/sandbox.ipynb?token=abc" rel="noreferrer">Jupyter notebook</a>`,
+		`<a href="/m/beta/_ui/notebook" rel="noreferrer">Jupyter notebook</a>`,
 		`<span class="model-link">g a</span>`, "a shell, no web UI",
 	} {
 		if !strings.Contains(body, want) {
@@ -413,7 +413,7 @@ func TestIndex(t *testing.T) {
 func TestExpertPage(t *testing.T) {
 	s := testServer(Model{Name: "nb", Mode: "expert", NotebookURL: "http://127.0.0.1:8888/notebooks/sandbox.ipynb?token=abc"})
 	body := serve(t, s, httptest.NewRequest("GET", "/m/nb/", nil)).Body.String()
-	if !strings.Contains(body, `<a id="notebook" href="http://127.0.0.1:8888/notebooks/sandbox.ipynb?token=abc"`) {
+	if !strings.Contains(body, `<a id="notebook" href="/m/nb/_ui/notebook"`) {
 		t.Errorf("the expert page lacks the notebook link:\n%s", body)
 	}
 }
