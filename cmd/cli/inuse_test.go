@@ -178,6 +178,8 @@ func (noImages) ImageSave(context.Context, []string) (io.ReadCloser, error) {
 func (noImages) ImageLoad(context.Context, io.Reader) ([]string, error) {
 	return nil, errors.New("no images")
 }
+func (noImages) ImageTag(context.Context, string, string) error { return errors.New("no images") }
+func (noImages) ImageRemove(context.Context, string) error      { return errors.New("no images") }
 
 // load --force while `run -d` is starting the model waits for the start,
 // then refuses to replace the folder of the running model.
