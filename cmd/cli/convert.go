@@ -11,6 +11,7 @@ import (
 
 	"github.com/modelhub-ai/modelhub/internal/dicom"
 	"github.com/modelhub-ai/modelhub/internal/medconv"
+	"github.com/modelhub-ai/modelhub/internal/termsafe"
 )
 
 // ConvertOptions are the inputs of `modelhub convert`.
@@ -192,12 +193,5 @@ func seriesLabel(s *dicom.Series) string {
 }
 
 // safeLine makes text from outside (DICOM headers, file names) safe for a
-// terminal: control characters become '?'.
-func safeLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return '?'
-		}
-		return r
-	}, s)
-}
+// terminal.
+func safeLine(s string) string { return termsafe.Line(s) }
