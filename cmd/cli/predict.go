@@ -12,7 +12,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelhub-ai/modelhub/internal/config"
+	"github.com/modelhub-ai/modelhub/internal/dicom"
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/medconv"
 	"github.com/modelhub-ai/modelhub/internal/predict"
 	"github.com/modelhub-ai/modelhub/internal/store"
 )
@@ -36,6 +38,10 @@ type PredictOptions struct {
 	KeepRunning  bool
 	CPU          bool
 	Timeout      time.Duration
+	// Series and Window say which DICOM series become inputs and the window
+	// of those converted to PNG.
+	Series []string
+	Window string
 	// Command is the command line, for provenance.json.
 	Command []string
 }
@@ -108,6 +114,12 @@ the inputs already done (--force redoes them).`,
 			if opts.Timeout <= 0 {
 				return usageErrorf("--timeout must be positive")
 			}
+			if _, err := dicom.ParseRules(opts.Series); err != nil {
+				return &UsageError{Err: err}
+			}
+			if _, err := medconv.ParseWindow(opts.Window); err != nil {
+				return &UsageError{Err: err}
+			}
 			if opts.Force && opts.OutDir == "" {
 				return usageErrorf("--force redoes inputs recorded in -o DIR's results.jsonl: give -o DIR")
 			}
@@ -128,6 +140,8 @@ the inputs already done (--force redoes them).`,
 	fl.BoolVar(&opts.KeepRunning, "keep-running", false, "leave a model predict started running at the end")
 	fl.BoolVar(&opts.CPU, "cpu", false, "never request GPUs, even for a GPU model")
 	fl.DurationVar(&opts.Timeout, "timeout", 5*time.Minute, "how long to wait for a model predict starts to answer")
+	fl.StringArrayVar(&opts.Series, "series", nil, "DICOM inputs: use only the series these rules select ("+dicom.RuleHelp+")")
+	fl.StringVar(&opts.Window, "window", "", "DICOM inputs of 2D image models: the window ("+medconv.WindowHelp+")")
 	return cmd
 }
 
@@ -142,7 +156,21 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 	if err != nil {
 		return err
 	}
-	coll, err := predict.Collect(spec, predict.Request{Args: opts.Args, Stdin: ios.In, Named: opts.Inputs})
+	stage, err := os.MkdirTemp("", "modelhub-dicom-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(stage)
+	rules, _ := dicom.ParseRules(opts.Series)
+	win, _ := medconv.ParseWindow(opts.Window)
+	coll, err := predict.Collect(spec, predict.Request{Args: opts.Args, Stdin: ios.In, Named: opts.Inputs,
+		DICOM: &predict.DICOMOptions{Rules: rules, Window: win, Stage: stage, Ctx: ctx}})
+	if coll != nil {
+		noteDICOM(ios, coll)
+	}
+	if ctx.Err() != nil {
+		return ErrInterrupted
+	}
 	if errors.Is(err, predict.ErrNoInputs) {
 		return fmt.Errorf("no input to predict on: %s", noInputsHint(spec, coll))
 	}
@@ -199,6 +227,7 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 			return err
 		}
 		prov = provenanceFor(ctx, opts, model, eng, started, popts.RunID)
+		prov.DICOMSeries = coll.Series
 		if err := predict.WriteProvenance(outDir, prov); err != nil {
 			return fmt.Errorf("write %s: %w", filepath.Join(opts.OutDir, predict.ProvenanceFile), err)
 		}
@@ -246,6 +275,21 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%d of %d input(s) failed (see the errors above)", sum.Failed, sum.OK+sum.Failed)}
 	}
 	return nil
+}
+
+// noteDICOM says which DICOM series became inputs and why the others did not.
+func noteDICOM(ios *IOStreams, coll *predict.Collection) {
+	if len(coll.Series) == 0 {
+		return
+	}
+	ios.Notef("%d DICOM image(s) in %d series; grouping read %s of headers", coll.DICOMFiles, len(coll.Series), humanBytes(coll.HeaderBytes))
+	for _, d := range coll.Series {
+		if d.Selected {
+			ios.Notef("using %s", safeLine(d.Label))
+		} else {
+			ios.Notef("skipped %s: %s", safeLine(d.Label), safeLine(d.Reason))
+		}
+	}
 }
 
 // printPredictSummary says what became of the inputs: done now, done in an

@@ -35,6 +35,9 @@ type Provenance struct {
 	Command   []string  `json:"command"`
 	StartedAt time.Time `json:"started_at"`
 	EndedAt   time.Time `json:"ended_at,omitzero"`
+	// DICOMSeries are the DICOM series found in the inputs: which were used
+	// (converted as each result's "dicom" says) and why the others were not.
+	DICOMSeries []SeriesDecision `json:"dicom_series,omitempty"`
 	// RunID names the run: runs/RUN_ID.json keeps its record after later
 	// runs replace provenance.json, and results.jsonl's "run" points to it.
 	RunID string `json:"run_id,omitempty"`
