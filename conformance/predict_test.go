@@ -55,7 +55,7 @@ func TestRealEngine_Predict(t *testing.T) {
 	mustMatch(t, "stdout", `(?m)^bright\.png +ok +\S+ +bright \d\.\d\d, dark \d\.\d\d$`, r.Stdout)
 	mustMatch(t, "stdout", `(?m)^sub/dark\.png +ok +\S+ +dark \d\.\d\d, bright \d\.\d\d$`, r.Stdout)
 	mustMatch(t, "stdout", `(?m)^broken\.png +failed +\S+ +the model answered: `, r.Stdout)
-	mustMatch(t, "stderr", `(?m)^2 ok, 1 failed, 1 skipped$`, r.Stderr)
+	mustMatch(t, "stderr", `(?m)^2 done now, 0 done before, 1 failed, 1 unsupported$`, r.Stderr)
 	if cs := e.Containers(); len(cs) != 0 {
 		t.Errorf("containers left: %+v", cs)
 	}
@@ -92,7 +92,7 @@ func TestRealEngine_Predict(t *testing.T) {
 	if r.Code != 1 {
 		t.Fatalf("rerun: want exit 1:\n%s", r)
 	}
-	mustMatch(t, "rerun stderr", `(?m)^0 ok, 1 failed, 3 skipped$`, r.Stderr)
+	mustMatch(t, "rerun stderr", `(?m)^0 done now, 2 done before, 1 failed, 1 unsupported$`, r.Stderr)
 }
 
 // A multi-input case against the real engine: its files are copied into the
@@ -126,7 +126,7 @@ func TestRealEngine_PredictMultiInput(t *testing.T) {
 	}
 	mustMatch(t, "stdout", `"input":"p1",.*"status":"ok".*"label":"bright","probability":0\.98`, r.Stdout)
 	mustMatch(t, "stdout", `"input":"p2",.*"status":"ok".*"label":"bright","probability":0\.0196`, r.Stdout)
-	mustMatch(t, "stderr", `(?m)^2 ok, 0 failed, 0 skipped$`, r.Stderr)
+	mustMatch(t, "stderr", `(?m)^2 done now, 0 done before, 0 failed, 0 unsupported$`, r.Stderr)
 
 	r = e.run("predict", model, "--input", "t1="+filepath.Join(in, "cases/p1/t1.png"), "--input", "t2="+filepath.Join(in, "cases/p2/scan_t2.png"))
 	if r.Code != 0 {

@@ -78,9 +78,11 @@ on a free port of 127.0.0.1 and stops and removes it at the end, also after an e
 Ctrl-C (unless --keep-running). With --engine URL it uses the model's engine answering
 there instead and needs no Docker (the pods of deploy --job run it so); the engine must
 see input files at the same paths as predict. With -o DIR, each result is appended to
-DIR/results.jsonl as it comes, output files are downloaded into DIR/<input>/ and
-DIR/provenance.json records the model, image and weights; rerunning the same command
-skips the inputs already done (--force redoes them).`,
+DIR/results.jsonl as it comes, output files are downloaded into DIR/<input's stem>/,
+DIR/provenance.json (and DIR/runs/, one file per run) records the model, image and
+weights, and DIR/results.csv and DIR/report.html (open it in a browser: masks drawn
+over their inputs) cover every input of the folder; rerunning the same command skips
+the inputs already done (--force redoes them).`,
 		Example: `  modelhub predict squeezenet cat.jpg dog.png
   modelhub predict squeezenet ./photos -o results/
   modelhub predict deepscan-brats --input t1=a.nii.gz --input t1c=b.nii.gz --input t2=c.nii.gz --input flair=d.nii.gz
@@ -145,7 +147,7 @@ skips the inputs already done (--force redoes them).`,
 	}
 	fl := cmd.Flags()
 	fl.StringArrayVarP(&inputs, "input", "i", nil, "one input of a multi-input model's case, `NAME=PATH` (repeat for each input)")
-	fl.StringVarP(&opts.OutDir, "output", "o", "", "write results.jsonl, output files and provenance.json into `DIR`")
+	fl.StringVarP(&opts.OutDir, "output", "o", "", "write results.jsonl, results.csv, report.html, output files and provenance.json into `DIR`")
 	fl.BoolVar(&opts.JSON, "json", false, "print one JSON object per input (see README) instead of a table")
 	fl.IntVarP(&opts.Jobs, "jobs", "j", defaultPredictJobs, "requests in flight at once (more than 1 only for engines that take concurrent predictions: the modelhub engine loses uploads)")
 	fl.DurationVar(&opts.InputTimeout, "input-timeout", 10*time.Minute, "give up on an input after this long (0: no limit)")
@@ -199,6 +201,9 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 		printPredictSummary(ios, predict.Summary{}, len(coll.Skipped))
 		return nil
 	}
+	if outDir != "" {
+		popts.RunID = predict.NewRunID(outDir, started)
+	}
 	plan, err := predict.Prepare(ctx, coll.Items, popts)
 	if err != nil {
 		return err
@@ -211,6 +216,11 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 		ios.Notef("%d input(s) already done in %s (--force redoes them)", plan.Skipped, filepath.Join(opts.OutDir, predict.ResultsFile))
 	}
 	if len(plan.Pending) == 0 {
+		if outDir != "" {
+			if err := writeReview(ctx, ios, opts.OutDir, outDir, model.Name); err != nil {
+				return err
+			}
+		}
 		printPredictSummary(ios, predict.Summary{Skipped: plan.Skipped}, notSkipped)
 		return nil
 	}
@@ -226,7 +236,7 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 		if err := os.MkdirAll(outDir, 0o755); err != nil {
 			return err
 		}
-		prov = provenanceFor(ctx, opts, model, eng, started)
+		prov = provenanceFor(ctx, opts, model, eng, started, popts.RunID)
 		if err := predict.WriteProvenance(outDir, prov); err != nil {
 			return fmt.Errorf("write %s: %w", filepath.Join(opts.OutDir, predict.ProvenanceFile), err)
 		}
@@ -245,8 +255,13 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 	if prov != nil {
 		prov.EndedAt = opts.Now().UTC()
 		prov.OK, prov.Failed, prov.Skipped = sum.OK, sum.Failed, sum.Skipped+notSkipped
+		prov.DoneBefore, prov.Unsupported = sum.Skipped, notSkipped
 		if err := predict.WriteProvenance(outDir, prov); err != nil && runErr == nil {
 			runErr = fmt.Errorf("write %s: %w", filepath.Join(opts.OutDir, predict.ProvenanceFile), err)
+		}
+		// results.csv and report.html cover the whole folder, also after Ctrl-C
+		if err := writeReview(context.WithoutCancel(ctx), ios, opts.OutDir, outDir, model.Name); err != nil && runErr == nil {
+			runErr = err
 		}
 	}
 	if runErr != nil {
@@ -256,7 +271,11 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 		}
 		return runErr
 	}
-	out.table(plan.Pending)
+	if outDir != "" {
+		out.folderTable(outDir)
+	} else {
+		out.table(plan.Pending)
+	}
 	printPredictSummary(ios, sum, notSkipped)
 	if out.unsaved > 0 && outDir == "" {
 		ios.Notef("%d output file(s) stayed in the container: pass -o DIR to download them", out.unsaved)
@@ -267,8 +286,10 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 	return nil
 }
 
-func printPredictSummary(ios *IOStreams, s predict.Summary, notInputs int) {
-	fprintf(ios.ErrOut, "%d ok, %d failed, %d skipped\n", s.OK, s.Failed, s.Skipped+notInputs)
+// printPredictSummary says what became of the inputs: done now, done in an
+// earlier run into the same folder, failed, and files the model does not take.
+func printPredictSummary(ios *IOStreams, s predict.Summary, unsupported int) {
+	fprintf(ios.ErrOut, "%d done now, %d done before, %d failed, %d unsupported\n", s.OK, s.Skipped, s.Failed, unsupported)
 }
 
 func skipExample(skips []predict.Skip) string {
@@ -348,8 +369,9 @@ func modelSpec(dir string) (*predict.Spec, error) {
 }
 
 // provenanceFor gathers what produced the results.
-func provenanceFor(ctx context.Context, opts *PredictOptions, m *store.Model, eng *predictEngine, started time.Time) *predict.Provenance {
+func provenanceFor(ctx context.Context, opts *PredictOptions, m *store.Model, eng *predictEngine, started time.Time, runID string) *predict.Provenance {
 	p := &predict.Provenance{
+		RunID: runID,
 		Model: m.Name, ModelDir: m.Dir, Image: eng.imageRef, Engine: eng.apiBase(), Container: eng.container(),
 		Reused: eng.reused, GPU: eng.gpu, ModelhubVersion: version(), Command: opts.Command,
 		StartedAt: started.UTC(), WeightFiles: []predict.WeightFile{},

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/schollz/progressbar/v3"
 
@@ -232,4 +233,70 @@ func shapeString(s []int) string {
 		b = append(b, fmt.Sprint(n))
 	}
 	return "[" + strings.Join(b, " ") + "]"
+}
+
+// folderTable prints every input of the output folder (its latest result in
+// results.jsonl, in the order inputs were first recorded), not only this
+// run's: a resumed batch ends with the table of the whole cohort.
+func (o *predictOutput) folderTable(dir string) {
+	if o.json {
+		return
+	}
+	recs, err := predict.ReadRecords(dir)
+	if err != nil {
+		o.io.Notef("cannot read %s for the table: %v", filepath.Join(o.outDir, predict.ResultsFile), err)
+		return
+	}
+	tw := tabwriter.NewWriter(o.io.Out, 0, 0, 2, ' ', 0)
+	fprintf(tw, "INPUT\tSTATUS\tLATENCY\tRESULT\n")
+	for i := range recs {
+		r := &recs[i]
+		res := r.Error
+		if r.Status == predict.StatusOK {
+			res = describeRecord(r, o.outDir)
+		}
+		fprintf(tw, "%s\t%s\t%s\t%s\n", termSafe(r.Input), r.Status, fmtMS(r.LatencyMS), termSafe(res))
+	}
+	_ = tw.Flush()
+}
+
+// termSafe is s on one line with control characters (escape sequences a
+// hostile file name could carry) shown as '?'.
+func termSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '?'
+		}
+		return r
+	}, oneLine(s))
+}
+
+// describeRecord is the RESULT cell of a recorded input, as describeOutput
+// words a fresh one.
+func describeRecord(r *predict.Record, outDir string) string {
+	var parts []string
+	if len(r.Labels) > 0 {
+		var top []string
+		for i, l := range r.Labels {
+			if i == 3 {
+				break
+			}
+			top = append(top, fmt.Sprintf("%s %.2f", l.Label, l.Probability))
+		}
+		parts = append(parts, strings.Join(top, ", "))
+	}
+	for _, out := range r.Outputs {
+		d := out.Type + " " + shapeString(out.Shape)
+		switch {
+		case out.Path != "":
+			d += " → " + filepath.Join(outDir, filepath.FromSlash(out.Path))
+		case out.URL != "":
+			d += " → " + out.URL
+		}
+		parts = append(parts, d)
+	}
+	if len(parts) == 0 {
+		return "(no output)"
+	}
+	return strings.Join(parts, "; ")
 }

@@ -34,7 +34,7 @@ func listenRunUI(opts *RunOptions) (l net.Listener, note string, err error) {
 func serveRunUI(ctx context.Context, l net.Listener, m webui.Model) (url string, stop func()) {
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
-	srv := &webui.Server{Models: webui.Fixed(m), Single: m.Name}
+	srv := &webui.Server{Models: webui.Fixed(m), Single: m.Name, Preview: previewOutput}
 	go func() {
 		defer close(done)
 		_ = srv.Serve(sctx, l)

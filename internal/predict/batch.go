@@ -35,6 +35,9 @@ type Options struct {
 	InputTimeout time.Duration // per input; 0 = none
 	OutDir       string        // results.jsonl and output files; "" = none
 	Force        bool          // redo inputs already in results.jsonl
+	// RunID names this run in results.jsonl ("run") and runs/ (see
+	// NewRunID); "" records none.
+	RunID string
 }
 
 // Runner sends a batch to one model.
@@ -61,23 +64,28 @@ type Plan struct {
 	Pending []Item
 	Skipped int // already done in an earlier run
 	hashes  map[int]string
-	cut     bool // results.jsonl ends in a cut line
+	folders map[int]string // output folder of each pending input (with an output folder)
+	cut     bool           // results.jsonl ends in a cut line
 }
 
 // Prepare finds the inputs an earlier run with the same output folder has
 // already answered ("ok" lines of results.jsonl, by sha256), unless Force.
 // It hashes every input only when there is such a file.
 func Prepare(ctx context.Context, items []Item, o Options) (*Plan, error) {
-	p := &Plan{Pending: items, hashes: map[int]string{}}
+	p := &Plan{Pending: items, hashes: map[int]string{}, folders: map[int]string{}}
 	if o.OutDir == "" {
 		return p, nil
 	}
-	done, cut, err := readDone(filepath.Join(o.OutDir, ResultsFile))
+	done, claims, cut, err := readDone(filepath.Join(o.OutDir, ResultsFile))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", filepath.Join(o.OutDir, ResultsFile), err)
 	}
 	p.cut = cut
+	folders := assignFolders(items, claims)
 	if o.Force || len(done) == 0 {
+		for i := range items {
+			p.folders[i] = folders[i]
+		}
 		return p, nil
 	}
 	hashes := make([]string, len(items))
@@ -108,6 +116,7 @@ func Prepare(ctx context.Context, items []Item, o Options) (*Plan, error) {
 		if hashes[i] != "" {
 			p.hashes[len(p.Pending)] = hashes[i]
 		}
+		p.folders[len(p.Pending)] = folders[i]
 		p.Pending = append(p.Pending, it)
 	}
 	return p, nil
@@ -201,7 +210,7 @@ func (r *Runner) Run(ctx context.Context, p *Plan) (Summary, error) {
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				res := r.one(wctx, &p.Pending[i], p.hashes[i])
+				res := r.one(wctx, &p.Pending[i], p.hashes[i], p.folders[i])
 				if res == nil {
 					continue // interrupted
 				}
@@ -261,9 +270,16 @@ func (r *Runner) now() time.Time {
 	return time.Now()
 }
 
-// one predicts on one input; nil when ctx ended first.
-func (r *Runner) one(ctx context.Context, it *Item, knownHash string) *Result {
-	res := &Result{Input: it.Name, Source: it.Source(), SHA256: knownHash}
+// one predicts on one input (its output files go to folder); nil when ctx
+// ended first.
+func (r *Runner) one(ctx context.Context, it *Item, knownHash, folder string) *Result {
+	res := &Result{Input: it.Name, Source: it.Source(), SHA256: knownHash, Run: r.RunID}
+	if r.OutDir != "" {
+		if folder == "" {
+			folder = ItemFolder(it)
+		}
+		res.Folder = folder
+	}
 	if len(it.Case) > 0 {
 		res.Files = map[string]string{}
 		for _, cf := range it.Case {
@@ -301,7 +317,7 @@ func (r *Runner) one(ctx context.Context, it *Item, knownHash string) *Result {
 	if r.OutDir != "" {
 		used := map[string]bool{}
 		for _, f := range r.Client.Files(ans) {
-			saved, err := r.save(ictx, it.Name, f, used)
+			saved, err := r.save(ictx, folder, f, used)
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -431,9 +447,70 @@ func SafeFileName(s string) string {
 	return out
 }
 
-// OutputFolder is the folder (relative to the output folder, slash-separated)
-// that receives an input's output files: its name, component by component,
-// without anything that could leave the folder.
+// ItemFolder is the folder (relative to the output folder, slash-separated)
+// that receives an input's output files before name clashes are resolved:
+// its name without the file's extension (case16.png -> case16, sub/a.nii.gz
+// -> sub/a; a case's folder name as it is).
+func ItemFolder(it *Item) string {
+	name := it.Name
+	if len(it.Case) == 0 {
+		name = stem(name)
+	}
+	return OutputFolder(name)
+}
+
+// stem is name without its extension (.nii.gz counts as one); a name that
+// is only an extension, and a repeated name's ~N suffix after it, are kept:
+// "a.png~2" -> "a~2".
+func stem(name string) string {
+	suffix := ""
+	if i := strings.LastIndex(name, "~"); i > 0 && i > strings.LastIndex(name, "/") {
+		if _, err := fmt.Sscanf(name[i+1:], "%d", new(int)); err == nil {
+			name, suffix = name[:i], name[i:]
+		}
+	}
+	dir, base := path.Split(filepath.ToSlash(name))
+	if ext := FileExt(base); ext != "" && len(ext) < len(base) {
+		base = base[:len(base)-len(ext)]
+	}
+	return dir + base + suffix
+}
+
+// assignFolders gives every item its output folder: its ItemFolder, or
+// ItemFolder~2, ~3… when another input already has that folder, in this
+// batch (earlier in the list) or in an earlier run (claims: folder -> input
+// name, from results.jsonl). Folders are compared ignoring case (macOS and
+// Windows). An input keeps the folder an earlier run gave it.
+func assignFolders(items []Item, claims map[string]string) map[int]string {
+	owner := map[string]string{}
+	mine := map[string]string{}
+	for f, in := range claims {
+		owner[strings.ToLower(f)] = in
+		if in != legacyOwner {
+			mine[in] = f
+		}
+	}
+	out := map[int]string{}
+	for i := range items {
+		name := items[i].Name
+		if f, ok := mine[name]; ok {
+			out[i] = f
+			continue
+		}
+		base := ItemFolder(&items[i])
+		f := base
+		for k := 2; owner[strings.ToLower(f)] != "" && owner[strings.ToLower(f)] != name; k++ {
+			f = fmt.Sprintf("%s~%d", base, k)
+		}
+		owner[strings.ToLower(f)] = name
+		mine[name] = f
+		out[i] = f
+	}
+	return out
+}
+
+// OutputFolder is name made a safe relative folder, component by component,
+// without anything that could leave the output folder.
 func OutputFolder(name string) string {
 	var parts []string
 	for _, p := range strings.Split(filepath.ToSlash(name), "/") {
@@ -460,18 +537,18 @@ func FileExt(u string) string {
 	return path.Ext(base)
 }
 
-// save downloads an output file into OUT/<input's folder>/<output name><ext>
+// save downloads an output file into OUT/<folder>/<output name><ext>
 // (two outputs of the same name: the second gets -INDEX), through an os.Root
 // so nothing is written outside the output folder, via a .part file renamed
 // when complete.
-func (r *Runner) save(ctx context.Context, input string, f OutputURL, used map[string]bool) (SavedFile, error) {
+func (r *Runner) save(ctx context.Context, folder string, f OutputURL, used map[string]bool) (SavedFile, error) {
 	name := f.Name
 	if strings.TrimSpace(name) == "" {
 		name = fmt.Sprintf("output-%d", f.Index)
 	}
-	rel := OutputFolder(input) + "/" + SafeFileName(name) + FileExt(f.URL)
+	rel := folder + "/" + SafeFileName(name) + FileExt(f.URL)
 	if used[rel] {
-		rel = OutputFolder(input) + "/" + SafeFileName(fmt.Sprintf("%s-%d", name, f.Index)) + FileExt(f.URL)
+		rel = folder + "/" + SafeFileName(fmt.Sprintf("%s-%d", name, f.Index)) + FileExt(f.URL)
 	}
 	used[rel] = true
 	root, err := os.OpenRoot(r.OutDir)

@@ -149,10 +149,10 @@ func TestRunner_batchResumeForce(t *testing.T) {
 		t.Errorf("bad.png: %+v", b)
 	}
 	m := byIn["mask.png"]
-	if len(m.Saved) != 1 || m.Saved[0].Path != "mask.png/Seg.png" || m.Saved[0].Output != "Seg" {
-		t.Fatalf("mask.png saved: %+v", m.Saved)
+	if len(m.Saved) != 1 || m.Saved[0].Path != "mask/Seg.png" || m.Saved[0].Output != "Seg" || m.Folder != "mask" {
+		t.Fatalf("mask.png saved: %+v in %q", m.Saved, m.Folder)
 	}
-	if data, _ := os.ReadFile(filepath.Join(out, "mask.png", "Seg.png")); string(data) != "MASK" {
+	if data, _ := os.ReadFile(filepath.Join(out, "mask", "Seg.png")); string(data) != "MASK" {
 		t.Errorf("downloaded mask = %q", data)
 	}
 	if u := byIn["u.png"]; u.Status != "ok" || !strings.Contains(string(u.Output), "https://example.org/u.png") || u.SHA256 != hashString("https://example.org/u.png") {

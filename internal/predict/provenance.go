@@ -2,6 +2,7 @@ package predict
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"time"
@@ -36,10 +37,34 @@ type Provenance struct {
 	Command   []string  `json:"command"`
 	StartedAt time.Time `json:"started_at"`
 	EndedAt   time.Time `json:"ended_at,omitzero"`
-	// Counts of this run (not of earlier runs into the same folder).
-	OK      int `json:"ok"`
-	Failed  int `json:"failed"`
-	Skipped int `json:"skipped"`
+	// RunID names the run: runs/RUN_ID.json keeps its record after later
+	// runs replace provenance.json, and results.jsonl's "run" points to it.
+	RunID string `json:"run_id,omitempty"`
+	// Counts of this run (not of earlier runs into the same folder): OK
+	// inputs done now, Failed, DoneBefore (already done in the folder),
+	// Unsupported (files of a type the model does not take); Skipped is
+	// DoneBefore+Unsupported.
+	OK          int `json:"ok"`
+	Failed      int `json:"failed"`
+	Skipped     int `json:"skipped"`
+	DoneBefore  int `json:"done_before"`
+	Unsupported int `json:"unsupported"`
+}
+
+// RunsDir is the folder of the output folder that keeps every run's record.
+const RunsDir = "runs"
+
+// NewRunID names a run started at t: its UTC time and a counter that makes
+// it unique among the runs already in DIR/runs.
+func NewRunID(dir string, t time.Time) string {
+	base := t.UTC().Format("20060102T150405Z")
+	id := base
+	for k := 2; ; k++ {
+		if _, err := os.Lstat(filepath.Join(dir, RunsDir, id+".json")); err != nil {
+			return id
+		}
+		id = fmt.Sprintf("%s-%d", base, k)
+	}
 }
 
 // WeightFile is an external file of the model, as its manifest records it.
@@ -50,11 +75,18 @@ type WeightFile struct {
 	SHA256 string `json:"sha256,omitempty"`
 }
 
-// WriteProvenance writes DIR/provenance.json atomically (a temporary file renamed).
+// WriteProvenance writes DIR/provenance.json atomically (a temporary file
+// renamed) and, when the run has an ID, the same record as
+// DIR/runs/RUN_ID.json, which later runs leave alone.
 func WriteProvenance(dir string, p *Provenance) error {
 	data, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {
 		return err
+	}
+	if p.RunID != "" {
+		if err := writeAtomic(dir, RunsDir+"/"+SafeFileName(p.RunID)+".json", append(data, '\n')); err != nil {
+			return err
+		}
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {

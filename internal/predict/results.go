@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"time"
 )
@@ -32,6 +33,10 @@ type Result struct {
 	Output    json.RawMessage   `json:"output,omitempty"` // the engine's answer, as it sent it
 	Saved     []SavedFile       `json:"saved,omitempty"`  // output files downloaded into the output folder
 	Time      time.Time         `json:"time"`             // when the answer came
+	// Folder is where the input's output files go, relative to the output
+	// folder (slash-separated); Run the run that made the line (runs/RUN.json).
+	Folder string `json:"folder,omitempty"`
+	Run    string `json:"run,omitempty"`
 }
 
 // SavedFile is an output file the engine returned as a URL, downloaded.
@@ -46,17 +51,22 @@ type resultsLog struct {
 	f *os.File
 }
 
+// legacyOwner owns the output folders of lines that do not name their folder.
+const legacyOwner = "\x00legacy"
+
 // readDone returns the sha256 of every input with an "ok" line in the
-// results file at p (a missing file is empty), and whether the file ends
-// without a newline (a line cut by a crash), which the next append closes.
-func readDone(p string) (map[string]bool, bool, error) {
+// results file at p (a missing file is empty), the output folders earlier
+// lines used (folder -> input name), and whether the file ends without a
+// newline (a line cut by a crash), which the next append closes.
+func readDone(p string) (map[string]bool, map[string]string, bool, error) {
 	done := map[string]bool{}
+	claims := map[string]string{}
 	f, err := os.Open(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return done, false, nil
+		return done, claims, false, nil
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	defer f.Close()
 	r := bufio.NewReaderSize(f, 64*1024)
@@ -66,18 +76,32 @@ func readDone(p string) (map[string]bool, bool, error) {
 		if len(line) > 0 {
 			cut = line[len(line)-1] != '\n'
 			var res struct {
-				SHA256 string `json:"sha256"`
-				Status string `json:"status"`
+				Input  string      `json:"input"`
+				SHA256 string      `json:"sha256"`
+				Status string      `json:"status"`
+				Folder string      `json:"folder"`
+				Saved  []SavedFile `json:"saved"`
 			}
-			if json.Unmarshal(line, &res) == nil && res.Status == StatusOK && res.SHA256 != "" {
-				done[res.SHA256] = true
+			if json.Unmarshal(line, &res) == nil {
+				if res.Status == StatusOK && res.SHA256 != "" {
+					done[res.SHA256] = true
+				}
+				switch {
+				case res.Folder != "" && res.Input != "":
+					claims[res.Folder] = res.Input
+				case len(res.Saved) > 0: // a line of modelhub before "folder" (case16.png/):
+					// the folder stays taken, but its input moves to its stem
+					if d := path.Dir(res.Saved[0].Path); d != "." {
+						claims[d] = legacyOwner
+					}
+				}
 			}
 		}
 		if err == io.EOF {
-			return done, cut, nil
+			return done, claims, cut, nil
 		}
 		if err != nil {
-			return nil, false, err
+			return nil, nil, false, err
 		}
 	}
 }

@@ -25,6 +25,8 @@ type fakeEngine struct {
 	// predict answers a prediction on the named sample or uploaded file
 	// (its bytes in data); nil answers a label_list of "cat" and "dog".
 	predict func(name string, data []byte) (int, any)
+	// outputs are the files under /api/output/, by name.
+	outputs map[string][]byte
 	// seen records each request as "METHOD PATH?QUERY" and its headers.
 	seen    []string
 	headers []http.Header
@@ -93,6 +95,8 @@ func (f *fakeEngine) serve(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(p, "/api/samples/") || strings.HasPrefix(p, "/api/thumbnail/"):
 		w.Header().Set("Content-Type", "image/png")
 		_ = png.Encode(w, grey(64, 48, 200))
+	case strings.HasPrefix(p, "/api/output/") && f.outputs[strings.TrimPrefix(p, "/api/output/")] != nil:
+		_, _ = w.Write(f.outputs[strings.TrimPrefix(p, "/api/output/")])
 	case p == "/api/predict_sample":
 		reply(f.answer(r.URL.Query().Get("filename"), nil))
 	case p == "/api/predict" && r.Method == http.MethodPost:

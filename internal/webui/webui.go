@@ -83,6 +83,9 @@ type Server struct {
 	// PredictTimeout (default 10 min).
 	EngineTimeout  time.Duration
 	PredictTimeout time.Duration
+	// Preview draws output files the engine saved (masks as .png or .h5)
+	// so the page can lay them over their input; nil: the page links them.
+	Preview PreviewFunc
 }
 
 // ModelPath is the path of a model's page.
@@ -177,6 +180,8 @@ func (s *Server) serveModel(w http.ResponseWriter, r *http.Request) {
 		s.servePage(w, r, m)
 	case rest == "_ui/predict_multi" && r.Method == http.MethodPost:
 		s.predictMulti(w, r, m)
+	case rest == "_ui/preview" && r.Method == http.MethodGet:
+		s.servePreview(w, r, m)
 	case strings.HasPrefix(rest, "api/"):
 		s.proxy(w, r, m, "/"+rest)
 	default:

@@ -80,8 +80,21 @@
     parts.push("round trip: " + ms + " ms");
     $("status").textContent = "Done. Latency " + parts.join(", ") + ".";
     var outs = $("outputs");
+    if (inputURL) outs.appendChild(inputBox());
     data.output.forEach(function (o, i) { outs.appendChild(drawOutput(o, i)); });
     setState("done");
+  }
+
+  // inputBox shows the input the result is for, beside every result.
+  function inputBox() {
+    var box = el("div", "out input-shown");
+    box.dataset.type = "input";
+    box.appendChild(el("h3", null, "Input"));
+    var img = el("img");
+    img.src = inputURL;
+    img.alt = "input";
+    box.appendChild(overlay(img));
+    return box;
   }
 
   function fmtSeconds(s) { return s < 1 ? Math.round(s * 1000) + " ms" : s.toFixed(2) + " s"; }
@@ -95,7 +108,7 @@
     if (o.description) box.appendChild(el("p", "muted", o.description));
     var p = o.prediction;
     try {
-      if (typeof p === "string" && /\/api\/output\//.test(p)) box.appendChild(fileOutput(p));
+      if (typeof p === "string" && /\/api\/output\//.test(p)) box.appendChild(fileOutput(p, o.type));
       else if (o.type === "label_list" && Array.isArray(p)) box.appendChild(labels(p));
       else if (o.type === "vector" && Array.isArray(p)) box.appendChild(vector(p));
       else if ((o.type === "mask_image" || o.type === "heatmap" || o.type === "image") && Array.isArray(p)) box.appendChild(picture(p, o.type));
@@ -107,21 +120,76 @@
     return box;
   }
 
-  // fileOutput: an array the engine saved to a file under /api/output/.
-  function fileOutput(u) {
+  var KINDS = { mask_image: "mask", heatmap: "heat", image: "gray" };
+
+  // fileOutput: an array the engine saved to a file under /api/output/ (the
+  // real engine writes .h5; others .png). A mask, heatmap or image is drawn
+  // by modelhub (_ui/preview) and laid over the input; anything else is a link.
+  function fileOutput(u, type) {
     var name = u.slice(u.lastIndexOf("/api/output/") + 12);
     var rel = "api/output/" + name;
-    if (/\.(png|jpe?g|gif)$/i.test(name)) {
-      var img = el("img");
-      img.src = rel;
-      return overlay(img);
-    }
-    var p = el("p", null, "The engine saved this output as a file: ");
+    var wrap = el("div", "pic");
+    var p = el("p", "muted", "The engine saved this output as a file: ");
     var a = el("a", null, name);
     a.href = rel;
     a.download = name;
     p.appendChild(a);
-    return p;
+    var kind = KINDS[type];
+    if (!kind && /\.(png|jpe?g|gif)$/i.test(name)) kind = "gray";
+    if (!kind || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) { wrap.appendChild(p); return wrap; }
+    var wait = el("p", "muted", "Drawing…");
+    wrap.appendChild(wait);
+    wrap.appendChild(p);
+    fetch("_ui/preview?file=" + encodeURIComponent(name) + "&kind=" + kind).then(function (res) {
+      return res.json().then(function (d) { return { ok: res.ok, d: d }; });
+    }).then(function (r) {
+      if (!r.ok || !r.d || !Array.isArray(r.d.planes)) throw new Error(r.d && r.d.error ? text(r.d.error) : "no picture");
+      wait.remove();
+      wrap.insertBefore(layers(r.d, kind), p);
+    }).catch(function (e) {
+      wait.textContent = "Cannot draw this output: " + e.message;
+    });
+    return wrap;
+  }
+
+  // layers lays the drawn planes over the input (a 2-D input under a 2-D
+  // output), with an opacity slider, and says when a mask is blank.
+  function layers(d, kind) {
+    var box = el("div");
+    var over = inputURL && d.planes.length === 1 && kind !== "gray";
+    var tops = [];
+    d.planes.forEach(function (pl) {
+      var fig = el("figure", "plane");
+      var top = el("img", over ? "over" : "solo");
+      top.src = pl.src;
+      top.alt = pl.name;
+      top.dataset.kind = kind;
+      if (over) {
+        var base = el("img", "base");
+        base.src = inputURL;
+        base.alt = "input";
+        top.style.opacity = "0.55";
+        fig.appendChild(overlay(base, top));
+      } else {
+        fig.appendChild(overlay(top));
+      }
+      tops.push(top);
+      if (d.planes.length > 1) fig.appendChild(el("figcaption", "muted", pl.name));
+      box.appendChild(fig);
+    });
+    if (over) box.appendChild(slider(function (v) { tops.forEach(function (t) { t.style.opacity = v; }); }));
+    if (d.blank) box.appendChild(el("p", "blank", "The mask is blank: no pixel is labelled."));
+    return box;
+  }
+
+  function slider(set) {
+    var lab = el("label", "muted", "Overlay opacity ");
+    var r = el("input");
+    r.type = "range"; r.min = "0"; r.max = "100"; r.value = "55";
+    r.className = "opacity";
+    r.addEventListener("input", function () { set(String(r.value / 100)); });
+    lab.appendChild(r);
+    return lab;
   }
 
   var TOP = 10;
@@ -206,7 +274,7 @@
     var ctx = c.getContext("2d"), img = ctx.createImageData(w, h), px = img.data;
     var lo = Infinity, hi = -Infinity, x, y, v;
     if (!rgb) for (y = 0; y < h; y++) for (x = 0; x < w; x++) { v = +plane[y][x]; if (v < lo) lo = v; if (v > hi) hi = v; }
-    var span = hi > lo ? hi - lo : 1, over = inputURL && !rgb;
+    var span = hi > lo ? hi - lo : 1, over = inputURL && !rgb, blank = type === "mask_image" && !rgb && lo === 0 && hi === 0;
     var scale = rgb && maxOf(p) <= 1 ? 255 : 1;
     for (y = 0; y < h; y++) for (x = 0; x < w; x++) {
       var i = (y * w + x) * 4, col;
@@ -230,13 +298,9 @@
       c.className = "over";
       c.style.opacity = "0.55";
       wrap.appendChild(overlay(base, c));
-      var lab = el("label", "muted", "Overlay opacity ");
-      var r = el("input");
-      r.type = "range"; r.min = "0"; r.max = "100"; r.value = "55";
-      r.addEventListener("input", function () { c.style.opacity = String(r.value / 100); });
-      lab.appendChild(r);
-      wrap.appendChild(lab);
+      wrap.appendChild(slider(function (v) { c.style.opacity = v; }));
     } else wrap.appendChild(c);
+    if (blank) wrap.appendChild(el("p", "blank", "The mask is blank: no pixel is labelled."));
     if (type === "heatmap" && isFinite(lo)) wrap.appendChild(el("p", "muted", "Range " + +lo.toPrecision(4) + " (blue) to " + +hi.toPrecision(4) + " (red)."));
     if (note) wrap.appendChild(el("p", "muted", note));
     return wrap;

@@ -1,0 +1,244 @@
+package predict
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// CSVFile is the name of the results table in the output folder.
+const CSVFile = "results.csv"
+
+// Record is what review needs of one input of an output folder: its latest
+// line of results.jsonl, without the engine's (possibly large) answer.
+type Record struct {
+	Input     string
+	Source    string
+	Files     map[string]string
+	SHA256    string
+	Status    string
+	Error     string
+	LatencyMS float64
+	Time      time.Time
+	Run       string
+	Folder    string
+	// Labels are a label_list's labels, most probable first (at most
+	// MaxLabels).
+	Labels []Label
+	// Outputs are the answer's other outputs.
+	Outputs []OutputInfo
+}
+
+// MaxLabels bounds the labels a Record keeps.
+const MaxLabels = 10
+
+// Label is one label of a label_list.
+type Label struct {
+	Label       string  `json:"label"`
+	Probability float64 `json:"probability"`
+}
+
+// OutputInfo is one output that is not a label_list.
+type OutputInfo struct {
+	Name  string
+	Type  string // mask_image, heatmap, image, vector…
+	Shape []int
+	URL   string // the engine's URL of a file output
+	Path  string // where it was saved, relative to the output folder ("" if not)
+}
+
+// Top is the most probable label, if any.
+func (r *Record) Top() (Label, bool) {
+	if len(r.Labels) == 0 {
+		return Label{}, false
+	}
+	return r.Labels[0], true
+}
+
+// ReadRecords reads DIR/results.jsonl and returns one Record per input (by
+// name): its latest line, in the order inputs first appear. A missing file
+// has none; lines that do not parse (a line cut by a crash) are ignored.
+func ReadRecords(dir string) ([]Record, error) {
+	f, err := os.Open(filepath.Join(dir, ResultsFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var recs []Record
+	at := map[string]int{}
+	r := bufio.NewReaderSize(f, 64*1024)
+	for {
+		line, err := r.ReadBytes('\n')
+		if len(bytes.TrimSpace(line)) > 0 {
+			if rec, ok := parseRecord(line); ok {
+				if i, seen := at[rec.Input]; seen {
+					recs[i] = rec
+				} else {
+					at[rec.Input] = len(recs)
+					recs = append(recs, rec)
+				}
+			}
+		}
+		if err == io.EOF {
+			return recs, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+func parseRecord(line []byte) (Record, bool) {
+	var res Result
+	if json.Unmarshal(line, &res) != nil || res.Input == "" || (res.Status != StatusOK && res.Status != StatusFailed) {
+		return Record{}, false
+	}
+	rec := Record{
+		Input: res.Input, Source: res.Source, Files: res.Files, SHA256: res.SHA256, Status: res.Status,
+		Error: res.Error, LatencyMS: res.LatencyMS, Time: res.Time, Run: res.Run, Folder: res.Folder,
+	}
+	saved := map[string]string{}
+	for _, s := range res.Saved {
+		saved[pathOfURL(s.URL)] = s.Path
+	}
+	var a struct {
+		Output []struct {
+			Prediction json.RawMessage `json:"prediction"`
+			Shape      []int           `json:"shape"`
+			Type       string          `json:"type"`
+			Name       string          `json:"name"`
+		} `json:"output"`
+	}
+	if len(res.Output) > 0 && json.Unmarshal(res.Output, &a) == nil {
+		for _, o := range a.Output {
+			if o.Type == "label_list" {
+				var ls []Label
+				if json.Unmarshal(o.Prediction, &ls) == nil && len(ls) > 0 {
+					sort.SliceStable(ls, func(i, j int) bool { return ls[i].Probability > ls[j].Probability })
+					if len(rec.Labels) == 0 {
+						rec.Labels = ls[:min(len(ls), MaxLabels)]
+					}
+					continue
+				}
+			}
+			oi := OutputInfo{Name: o.Name, Type: o.Type, Shape: o.Shape}
+			var u string
+			if json.Unmarshal(o.Prediction, &u) == nil {
+				oi.URL = u
+				oi.Path = saved[pathOfURL(u)]
+			}
+			rec.Outputs = append(rec.Outputs, oi)
+		}
+	}
+	return rec, true
+}
+
+// pathOfURL is the /api/output/… part of an engine's URL (the host differs
+// between the answer and the download).
+func pathOfURL(u string) string {
+	if i := strings.Index(u, "/api/output/"); i >= 0 {
+		return u[i:]
+	}
+	return u
+}
+
+// CSVHeader is results.csv's first row.
+var CSVHeader = []string{"input", "status", "top_label", "probability", "output_files", "latency_ms", "error", "time", "source", "sha256", "run"}
+
+// WriteCSV writes DIR/results.csv (atomically: a temporary file renamed),
+// one row per record. Cells that a spreadsheet would take for a formula
+// (starting with = + - @, a tab or a carriage return) are prefixed with '.
+func WriteCSV(dir string, recs []Record) error {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	_ = w.Write(CSVHeader)
+	for i := range recs {
+		r := &recs[i]
+		label, prob := "", ""
+		if t, ok := r.Top(); ok {
+			label, prob = t.Label, strconv.FormatFloat(t.Probability, 'g', 6, 64)
+		}
+		var files []string
+		for _, o := range r.Outputs {
+			if o.Path != "" {
+				files = append(files, o.Path)
+			}
+		}
+		source := r.Source
+		if source == "" && len(r.Files) > 0 {
+			var names []string
+			for n := range r.Files {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			var parts []string
+			for _, n := range names {
+				parts = append(parts, n+"="+r.Files[n])
+			}
+			source = strings.Join(parts, ";")
+		}
+		t := ""
+		if !r.Time.IsZero() {
+			t = r.Time.UTC().Format(time.RFC3339)
+		}
+		row := []string{r.Input, r.Status, label, prob, strings.Join(files, ";"),
+			strconv.FormatFloat(r.LatencyMS, 'f', 1, 64), r.Error, t, source, r.SHA256, r.Run}
+		for j := range row {
+			row[j] = csvSafe(row[j])
+		}
+		_ = w.Write(row)
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		return err
+	}
+	return writeAtomic(dir, CSVFile, buf.Bytes())
+}
+
+func csvSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		if _, err := strconv.ParseFloat(s, 64); err == nil && s[0] == '-' {
+			return s // a negative number
+		}
+		return "'" + s
+	}
+	return s
+}
+
+// writeAtomic writes DIR/name through a temporary file renamed, confined to
+// dir (a link planted at name is replaced, never followed).
+func writeAtomic(dir, name string, data []byte) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	if d := filepath.Dir(name); d != "." {
+		if err := root.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	tmp := name + ".tmp"
+	if err := root.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	if err := root.Rename(tmp, name); err != nil {
+		_ = root.Remove(tmp)
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return nil
+}

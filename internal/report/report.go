@@ -1,0 +1,416 @@
+// Package report writes report.html: a self-contained page (no network, its
+// script and style inline under a strict Content-Security-Policy, its images
+// beside it in report_files/) to review the results of a predict output
+// folder: a card per input with the input drawn (a 2-D image, or a volume's
+// middle slices in three planes), masks in colour over it with an opacity
+// control, heatmaps as a colour map, label bars and errors, sortable and
+// filterable, in pages so that 10,000 cases stay usable. Everything that
+// comes from inputs, models or engines is escaped. It never prints.
+package report
+
+import (
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/modelhub-ai/modelhub/internal/ndarray"
+	"github.com/modelhub-ai/modelhub/internal/predict"
+)
+
+// File is the report's name in the output folder; FilesDir the folder of
+// its images.
+const (
+	File     = "report.html"
+	FilesDir = "report_files"
+)
+
+//go:embed assets
+var assets embed.FS
+
+// Options describe the report.
+type Options struct {
+	Model string
+	// Now is when the report is written (time.Now when zero).
+	Now time.Time
+	// Limits bound each array read for a preview.
+	Limits ndarray.Limits
+}
+
+// Stats say what a Write did.
+type Stats struct {
+	Cases    int
+	Rendered int // cases whose images were drawn now (the others were kept)
+}
+
+// Case is one card of the report, as its script receives it.
+type Case struct {
+	Input     string          `json:"input"`
+	Status    string          `json:"status"`
+	Error     string          `json:"error,omitempty"`
+	LatencyMS float64         `json:"latency_ms"`
+	Time      string          `json:"time,omitempty"`
+	Run       string          `json:"run,omitempty"`
+	Labels    []predict.Label `json:"labels,omitempty"`
+	Views     []View          `json:"views,omitempty"`
+	Files     []Link          `json:"files,omitempty"`
+	Notes     []string        `json:"notes,omitempty"`
+}
+
+// View is a set of planes drawn together: the input with the outputs over
+// it, or an output that cannot go over the input, on its own.
+type View struct {
+	Title  string   `json:"title"`
+	Planes []Pane   `json:"planes"`
+	Blank  []string `json:"blank,omitempty"` // masks with no label at all
+}
+
+// Pane is one plane: the input's picture and the layers drawn over it.
+type Pane struct {
+	Name   string  `json:"name"`
+	Base   string  `json:"base,omitempty"` // relative URL of the input's picture
+	Layers []Layer `json:"layers,omitempty"`
+}
+
+// Layer is one output drawn over a pane.
+type Layer struct {
+	Name  string `json:"name"`
+	Kind  string `json:"kind"` // mask, heat, gray
+	Src   string `json:"src"`
+	Blank bool   `json:"blank,omitempty"`
+}
+
+// Link is an output file saved in the folder.
+type Link struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+	Path string `json:"path"`
+}
+
+var keyRe = regexp.MustCompile(`^[0-9a-f]{20}$`)
+
+// Write renders DIR/report.html for the records of DIR (predict.ReadRecords)
+// and the images it needs under DIR/report_files/KEY/, one folder per case
+// named by a hash of the case's result (never by its name): a case whose
+// result did not change keeps its images, folders of results that are gone
+// are removed. Everything is written through an os.Root confined to DIR.
+func Write(ctx context.Context, dir string, recs []predict.Record, o Options) (Stats, error) {
+	var st Stats
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return st, err
+	}
+	defer root.Close()
+	if err := root.MkdirAll(FilesDir, 0o755); err != nil {
+		return st, err
+	}
+	cases := make([]Case, 0, len(recs))
+	keep := map[string]bool{}
+	for i := range recs {
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		key := caseKey(&recs[i])
+		keep[key] = true
+		c, fresh, err := caseFor(root, dir, key, &recs[i], o.Limits)
+		if err != nil {
+			return st, err
+		}
+		if fresh {
+			st.Rendered++
+		}
+		cases = append(cases, c)
+	}
+	st.Cases = len(cases)
+	if ents, err := fs.ReadDir(root.FS(), FilesDir); err == nil {
+		for _, e := range ents {
+			if keyRe.MatchString(e.Name()) && !keep[e.Name()] {
+				_ = root.RemoveAll(FilesDir + "/" + e.Name())
+			}
+		}
+	}
+	page, err := Render(cases, pageInfo(dir, o, cases))
+	if err != nil {
+		return st, err
+	}
+	tmp := File + ".tmp"
+	if err := root.WriteFile(tmp, page, 0o644); err != nil {
+		return st, err
+	}
+	if err := root.Rename(tmp, File); err != nil {
+		_ = root.Remove(tmp)
+		return st, err
+	}
+	return st, nil
+}
+
+// caseKey names a case's image folder: a hash of what its images depend on.
+func caseKey(r *predict.Record) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "v1\x00%s\x00%s\x00%s\x00%s\x00%s\x00", r.Input, r.SHA256, r.Status, r.Time.Format(time.RFC3339Nano), r.Source)
+	for _, o := range r.Outputs {
+		fmt.Fprintf(h, "%s\x00%s\x00%s\x00", o.Name, o.Type, o.Path)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:20]
+}
+
+// caseFor returns the card of a record: read from report_files/KEY/case.json
+// when an earlier report drew it, else drawn now (fresh).
+func caseFor(root *os.Root, dir, key string, r *predict.Record, lim ndarray.Limits) (Case, bool, error) {
+	folder := FilesDir + "/" + key
+	if data, err := root.ReadFile(folder + "/case.json"); err == nil {
+		var c Case
+		if json.Unmarshal(data, &c) == nil {
+			return c, false, nil
+		}
+	}
+	_ = root.RemoveAll(folder)
+	if err := root.MkdirAll(folder, 0o755); err != nil {
+		return Case{}, false, err
+	}
+	c := Case{Input: r.Input, Status: r.Status, Error: r.Error, LatencyMS: r.LatencyMS, Run: r.Run, Labels: r.Labels}
+	if !r.Time.IsZero() {
+		c.Time = r.Time.UTC().Format(time.RFC3339)
+	}
+	if len(c.Labels) > 5 {
+		c.Labels = c.Labels[:5]
+	}
+	write := func(name string, data []byte) (string, error) {
+		if err := root.WriteFile(folder+"/"+name, data, 0o644); err != nil {
+			return "", err
+		}
+		return folder + "/" + name, nil
+	}
+	// the input
+	var main *View
+	src, what := inputFile(r)
+	if src == "" && what != "" {
+		c.Notes = append(c.Notes, what)
+	}
+	if src != "" {
+		v, err := Load(src, lim)
+		if err != nil {
+			c.Notes = append(c.Notes, "the input "+what+"cannot be drawn: "+err.Error())
+		} else {
+			main = &View{Title: "input " + what}
+			if len(v.Shape) == 3 && len(v.Planes) == 3 {
+				main.Title += fmt.Sprintf("(volume %d×%d×%d, middle slices)", v.Shape[0], v.Shape[1], v.Shape[2])
+			}
+			main.Title = strings.TrimSpace(main.Title)
+			for i := range v.Planes {
+				data, err := EncodePNG(v.Planes[i].Gray())
+				if err != nil {
+					return Case{}, false, err
+				}
+				p, err := write(fmt.Sprintf("input-%d.png", i), data)
+				if err != nil {
+					return Case{}, false, err
+				}
+				main.Planes = append(main.Planes, Pane{Name: v.Planes[i].Name, Base: p})
+			}
+		}
+	}
+	var extra []View
+	for oi, out := range r.Outputs {
+		if out.Path != "" {
+			c.Files = append(c.Files, Link{Name: out.Name, Type: out.Type, Path: out.Path})
+		}
+		kind := KindOf(out.Type)
+		if out.Path == "" || kind == "" {
+			continue
+		}
+		full, err := confined(dir, out.Path)
+		if err != nil {
+			c.Notes = append(c.Notes, fmt.Sprintf("output %s: %v", out.Name, err))
+			continue
+		}
+		pngs, names, blank, err := OutputPNG(full, kind, lim)
+		if err != nil {
+			c.Notes = append(c.Notes, fmt.Sprintf("output %s cannot be drawn: %v", out.Name, err))
+			continue
+		}
+		var layers []Layer
+		for pi, data := range pngs {
+			p, err := write(fmt.Sprintf("out%d-%d.png", oi, pi), data)
+			if err != nil {
+				return Case{}, false, err
+			}
+			layers = append(layers, Layer{Name: out.Name, Kind: kind, Src: p, Blank: blank})
+		}
+		if main != nil && len(main.Planes) == len(layers) && kind != KindGray {
+			for pi := range layers {
+				main.Planes[pi].Layers = append(main.Planes[pi].Layers, layers[pi])
+			}
+			if blank {
+				main.Blank = append(main.Blank, out.Name)
+			}
+			continue
+		}
+		v := View{Title: out.Name + " (" + out.Type + ")"}
+		for pi := range layers {
+			v.Planes = append(v.Planes, Pane{Name: names[pi], Layers: []Layer{layers[pi]}})
+		}
+		if blank {
+			v.Blank = []string{out.Name}
+		}
+		extra = append(extra, v)
+	}
+	if main != nil {
+		c.Views = append(c.Views, *main)
+	}
+	c.Views = append(c.Views, extra...)
+	data, err := json.Marshal(c)
+	if err != nil {
+		return Case{}, false, err
+	}
+	if _, err := write("case.json", data); err != nil {
+		return Case{}, false, err
+	}
+	return c, true, nil
+}
+
+// inputFile is the local file to draw for a record's input, and how to name
+// it; a case of several inputs is drawn from the first (by name).
+func inputFile(r *predict.Record) (string, string) {
+	if r.Source != "" {
+		if strings.Contains(r.Source, "://") {
+			return "", "the input is a URL; it is not fetched for the report"
+		}
+		return r.Source, ""
+	}
+	if len(r.Files) > 0 {
+		var names []string
+		for n := range r.Files {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			if p := r.Files[n]; p != "" && !strings.Contains(p, "://") {
+				return p, n + " "
+			}
+		}
+	}
+	return "", ""
+}
+
+// confined resolves rel inside dir, refusing a path that leaves it or goes
+// through a symbolic link (a results.jsonl is data, not a pointer to follow).
+func confined(dir, rel string) (string, error) {
+	clean := path.Clean("/" + filepath.ToSlash(rel))[1:]
+	if clean == "" || clean != filepath.ToSlash(rel) {
+		return "", fmt.Errorf("path %q leaves the output folder", rel)
+	}
+	cur := dir
+	for _, part := range strings.Split(clean, "/") {
+		cur = filepath.Join(cur, part)
+		fi, err := os.Lstat(cur)
+		if err != nil {
+			return "", errors.New("the file is missing")
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			return "", fmt.Errorf("%s is a symbolic link", rel)
+		}
+	}
+	return cur, nil
+}
+
+// Info is the page's header.
+type Info struct {
+	Model     string
+	Generated string
+	Counts    map[string]int
+	Runs      []predict.Provenance
+}
+
+func pageInfo(dir string, o Options, cases []Case) Info {
+	now := o.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	in := Info{Model: o.Model, Generated: now.UTC().Format(time.RFC3339), Counts: map[string]int{}}
+	for _, c := range cases {
+		in.Counts[c.Status]++
+	}
+	in.Runs = ReadRuns(dir)
+	return in
+}
+
+// ReadRuns reads DIR/runs/*.json, oldest first (unreadable files skipped).
+func ReadRuns(dir string) []predict.Provenance {
+	ents, err := os.ReadDir(filepath.Join(dir, predict.RunsDir))
+	if err != nil {
+		return nil
+	}
+	var runs []predict.Provenance
+	for _, e := range ents {
+		if !strings.HasSuffix(e.Name(), ".json") || !e.Type().IsRegular() {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(dir, predict.RunsDir, e.Name()))
+		if err != nil || len(data) > 16<<20 {
+			continue
+		}
+		var p predict.Provenance
+		if json.Unmarshal(data, &p) == nil {
+			p.IndexEntry = nil
+			runs = append(runs, p)
+		}
+	}
+	sort.SliceStable(runs, func(i, j int) bool { return runs[i].StartedAt.Before(runs[j].StartedAt) })
+	return runs
+}
+
+var page = template.Must(template.New("report.html").ParseFS(assets, "assets/report.html"))
+
+// Render is the page for cases.
+func Render(cases []Case, in Info) ([]byte, error) {
+	css, err := assets.ReadFile("assets/report.css")
+	if err != nil {
+		return nil, err
+	}
+	js, err := assets.ReadFile("assets/report.js")
+	if err != nil {
+		return nil, err
+	}
+	if cases == nil {
+		cases = []Case{}
+	}
+	data, err := json.Marshal(cases) // escapes < > & and U+2028/9: safe in a script element
+	if err != nil {
+		return nil, err
+	}
+	csp := fmt.Sprintf("default-src 'none'; img-src 'self' data:; style-src '%s'; script-src '%s'; base-uri 'none'; form-action 'none'", hashOf(css), hashOf(js))
+	var b strings.Builder
+	err = page.Execute(&b, map[string]any{
+		"CSP":    csp,
+		"CSS":    template.CSS(css),
+		"JS":     template.JS(js),
+		"Data":   template.JS(data),
+		"Info":   in,
+		"Total":  len(cases),
+		"Failed": in.Counts[predict.StatusFailed],
+		"OK":     in.Counts[predict.StatusOK],
+	})
+	if err != nil {
+		return nil, err
+	}
+	return []byte(b.String()), nil
+}
+
+func hashOf(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
+}
