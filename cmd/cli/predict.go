@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,6 +43,11 @@ type PredictOptions struct {
 	// of those converted to PNG.
 	Series []string
 	Window string
+	// Engine is the base URL of a model already answering (--engine): no
+	// container is started or looked for.
+	Engine string
+	// Shard, when Count > 1, keeps only that shard of the inputs (--shard I/N).
+	Shard predict.Shard
 	// Command is the command line, for provenance.json.
 	Command []string
 }
@@ -57,6 +63,7 @@ const defaultPredictJobs = 1
 func NewCmdPredict(f *Factory, runF func(context.Context, *PredictOptions) error) *cobra.Command {
 	opts := &PredictOptions{IO: f.IO, Store: f.Store, Docker: f.Docker, Forced: f.Forced, Now: f.Now}
 	var inputs []string
+	var shard string
 	cmd := &cobra.Command{
 		Use:   "predict MODEL [FILE|FOLDER|URL|-]...",
 		Short: "Run a model on your files: one, a folder, or a whole cohort",
@@ -73,7 +80,9 @@ case folder like the model's sample.json.
 
 If the model already runs (modelhub run -d), predict uses it; otherwise it starts it
 on a free port of 127.0.0.1 and stops and removes it at the end, also after an error or
-Ctrl-C (unless --keep-running). With -o DIR, each result is appended to
+Ctrl-C (unless --keep-running). With --engine URL it uses the model's engine answering
+there instead and needs no Docker (the pods of deploy --job run it so); the engine must
+see input files at the same paths as predict. With -o DIR, each result is appended to
 DIR/results.jsonl as it comes, output files are downloaded into DIR/<input's stem>/,
 DIR/provenance.json (and DIR/runs/, one file per run) records the model, image and
 weights, and DIR/results.csv and DIR/report.html (open it in a browser: masks drawn
@@ -120,6 +129,23 @@ the inputs already done (--force redoes them).`,
 			if _, err := medconv.ParseWindow(opts.Window); err != nil {
 				return &UsageError{Err: err}
 			}
+			if shard != "" {
+				s, err := predict.ParseShard(shard)
+				if err != nil {
+					return &UsageError{Err: err}
+				}
+				opts.Shard = s
+			}
+			if opts.Engine != "" {
+				u, err := url.Parse(opts.Engine)
+				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+					return usageErrorf("--engine %q: want the engine's base URL, e.g. http://127.0.0.1:80", opts.Engine)
+				}
+				if opts.KeepRunning {
+					return usageErrorf("--keep-running applies to a model predict starts; with --engine it starts none")
+				}
+				opts.Engine = strings.TrimSuffix(opts.Engine, "/")
+			}
 			if opts.Force && opts.OutDir == "" {
 				return usageErrorf("--force redoes inputs recorded in -o DIR's results.jsonl: give -o DIR")
 			}
@@ -139,9 +165,11 @@ the inputs already done (--force redoes them).`,
 	fl.BoolVar(&opts.Force, "force", false, "with -o: redo inputs already in results.jsonl")
 	fl.BoolVar(&opts.KeepRunning, "keep-running", false, "leave a model predict started running at the end")
 	fl.BoolVar(&opts.CPU, "cpu", false, "never request GPUs, even for a GPU model")
-	fl.DurationVar(&opts.Timeout, "timeout", 5*time.Minute, "how long to wait for a model predict starts to answer")
+	fl.DurationVar(&opts.Timeout, "timeout", 5*time.Minute, "how long to wait for a model predict starts (or --engine) to answer")
 	fl.StringArrayVar(&opts.Series, "series", nil, "DICOM inputs: use only the series these rules select ("+dicom.RuleHelp+")")
 	fl.StringVar(&opts.Window, "window", "", "DICOM inputs of 2D image models: the window ("+medconv.WindowHelp+")")
+	fl.StringVar(&opts.Engine, "engine", "", "use the model's engine answering at `URL` (e.g. http://127.0.0.1:80 in a pod) instead of a container; it must see input files at the same paths")
+	fl.StringVar(&shard, "shard", "", "predict only shard `I/N` of the inputs: ordered by name, every N-th from the I-th (0-based); for splitting a cohort between N runs")
 	return cmd
 }
 
@@ -177,6 +205,11 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 	if err != nil {
 		return err
 	}
+	if opts.Shard.Count > 1 {
+		all := len(coll.Items)
+		coll.Items = opts.Shard.Select(coll.Items)
+		ios.Notef("shard %d/%d: %d of %d input(s)", opts.Shard.Index, opts.Shard.Count, len(coll.Items), all)
+	}
 	var outDir string
 	if opts.OutDir != "" {
 		if outDir, err = filepath.Abs(opts.OutDir); err != nil {
@@ -191,6 +224,10 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 		}
 	}
 	popts := predict.Options{Jobs: opts.Jobs, InputTimeout: opts.InputTimeout, OutDir: outDir, Force: opts.Force}
+	if len(coll.Items) == 0 { // an empty shard
+		printPredictSummary(ios, predict.Summary{}, len(coll.Skipped))
+		return nil
+	}
 	if outDir != "" {
 		popts.RunID = predict.NewRunID(outDir, started)
 	}
@@ -385,6 +422,9 @@ func provenanceFor(ctx context.Context, opts *PredictOptions, m *store.Model, en
 		Model: m.Name, ModelDir: m.Dir, Image: eng.imageRef, Engine: eng.apiBase(), Container: eng.container(),
 		Reused: eng.reused, GPU: eng.gpu, ModelhubVersion: version(), Command: opts.Command,
 		StartedAt: started.UTC(), WeightFiles: []predict.WeightFile{},
+	}
+	if opts.Shard.Count > 1 {
+		p.Shard = fmt.Sprintf("%d/%d", opts.Shard.Index, opts.Shard.Count)
 	}
 	if man := m.Manifest; man != nil {
 		p.IndexEntry = man.Entry

@@ -26,10 +26,12 @@ type Provenance struct {
 	WeightFiles  []WeightFile `json:"weight_files"`
 	// Engine is the API's base URL; Container the container that answered;
 	// Reused is true when the model was already running.
-	Engine          string `json:"engine"`
-	Container       string `json:"container,omitempty"`
-	Reused          bool   `json:"reused"`
-	GPU             bool   `json:"gpu"`
+	Engine    string `json:"engine"`
+	Container string `json:"container,omitempty"`
+	Reused    bool   `json:"reused"`
+	GPU       bool   `json:"gpu"`
+	// Shard is "I/N" when this run predicted one shard of the inputs (--shard).
+	Shard           string `json:"shard,omitempty"`
 	ModelhubVersion string `json:"modelhub_version"`
 	// Command is modelhub's command line.
 	Command   []string  `json:"command"`
