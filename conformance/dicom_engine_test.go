@@ -60,7 +60,7 @@ func TestRealEngine_PredictDICOMSeries(t *testing.T) {
 	if r.Code != 0 {
 		t.Fatalf("want exit 0:\n%s", r)
 	}
-	mustMatch(t, "stderr", `(?m)^2 ok, 0 failed, 0 skipped$`, r.Stderr)
+	mustMatch(t, "stderr", `(?m)^2 done now, 0 done before, 0 failed, 0 unsupported$`, r.Stderr)
 	mustMatch(t, "stdout", `"input":"Chest_5mm_[0-9a-f]{8}",.*"dicom":\[\{"input":"image",.*"series_instance_uid":"1.2.826.9.1",.*"conversion":"DICOM to NIfTI-1 \(6x8x7 uint16.*"status":"ok"`, r.Stdout)
 	mustMatch(t, "stdout", `"shape":\[7,8,6\]`, r.Stdout)
 	mustMatch(t, "stdout", `"shape":\[4,8,6\]`, r.Stdout)
