@@ -34,12 +34,16 @@ type DeployOptions struct {
 	CPU          bool
 	// K holds the flags that go into the objects as they are.
 	K kube.Options
+	// Job writes an Indexed Job predicting a cohort instead (--job); J holds
+	// its own flags (J.Options is filled from K).
+	Job bool
+	J   kube.JobOptions
 }
 
 // NewCmdDeploy builds `modelhub deploy`.
 func NewCmdDeploy(f *Factory, runF func(context.Context, *DeployOptions) error) *cobra.Command {
 	opts := &DeployOptions{IO: f.IO, Store: f.Store, IndexLocation: f.IndexLocation}
-	var replicas int
+	var replicas, shards int
 	cmd := &cobra.Command{
 		Use:   "deploy MODEL --kube",
 		Short: "Write the Kubernetes objects that serve a model in a cluster",
@@ -54,10 +58,17 @@ Nothing is sent to a cluster: apply the output with kubectl.
 The pod must reach that index: a model that came from a local models.json is refused
 and one from an index on this machine's loopback (127.0.0.1, localhost) is warned
 about; serve the index where the cluster reaches it and pass --cluster-index URL.
---index may name a local models.json to find the model while rendering.`,
+--index may name a local models.json to find the model while rendering.
+
+With --job, write instead an Indexed Job that predicts a cohort: --shards pods, each
+running the model beside modelhub predict (against the model on localhost) on every
+N-th input of the folder --input-dir of the claim --data-pvc, writing results.jsonl,
+output files and provenance.json to --results-dir/shard-I of the same claim. A rerun
+skips the inputs done, and a failed pod's shard is retried by the Job.`,
 		Example: `  modelhub deploy squeezenet --kube > squeezenet.yaml && kubectl apply -f squeezenet.yaml
   modelhub deploy deepscan-brats --kube --replicas 2 --namespace radiology --pvc 20Gi
-  modelhub deploy squeezenet --kube --service-type LoadBalancer -o squeezenet.yaml`,
+  modelhub deploy squeezenet --kube --service-type LoadBalancer -o squeezenet.yaml
+  modelhub deploy squeezenet --kube --job --shards 4 --data-pvc cohort --input-dir photos`,
 		GroupID:           "use",
 		Args:              exactArgs(1, "one MODEL"),
 		ValidArgsFunction: completeModels(f),
@@ -81,6 +92,34 @@ about; serve the index where the cluster reaches it and pass --cluster-index URL
 			}
 			if opts.ClusterIndex != "" && !registry.IsRemote(opts.ClusterIndex) {
 				return usageErrorf("--cluster-index %s: want the http(s) URL of an index the cluster can reach", opts.ClusterIndex)
+			}
+			if opts.Job {
+				for _, f := range []string{"replicas", "pvc", "storage-class", "pvc-access-mode", "service-type"} {
+					if cmd.Flags().Changed(f) {
+						return usageErrorf("--%s applies to the Deployment; --job writes a Job (its model files live in the pod, the results on --data-pvc)", f)
+					}
+				}
+				if opts.J.DataClaim == "" {
+					return usageErrorf("--job needs --data-pvc CLAIM: the claim holding the cohort (in --input-dir) and receiving the results")
+				}
+			} else {
+				for _, f := range []string{"shards", "data-pvc", "input-dir", "results-dir"} {
+					if cmd.Flags().Changed(f) {
+						return usageErrorf("--%s needs --job", f)
+					}
+				}
+			}
+			if shards < 1 || shards > kube.MaxShards {
+				return usageErrorf("--shards must be between 1 and %d, got %d", kube.MaxShards, shards)
+			}
+			opts.J.Shards = int32(shards)
+			if opts.Job {
+				j := opts.J
+				j.Options = opts.K
+				j.Model = opts.Model
+				if err := j.CheckJobFlags(); err != nil {
+					return &UsageError{Err: err}
+				}
 			}
 			if err := opts.K.CheckFlags(); err != nil {
 				return &UsageError{Err: err}
@@ -109,6 +148,11 @@ about; serve the index where the cluster reaches it and pass --cluster-index URL
 	fl.StringVar(&opts.K.MemoryRequest, "memory-request", "", "memory the model container requests (e.g. 2Gi)")
 	fl.StringVar(&opts.K.MemoryLimit, "memory-limit", "", "memory limit of the model container")
 	fl.DurationVar(&opts.K.StartupTimeout, "startup-timeout", kube.DefaultStartupTimeout, "how long the model may take to load before Kubernetes restarts it")
+	fl.BoolVar(&opts.Job, "job", false, "write an Indexed Job predicting a cohort on the claim --data-pvc instead of a Deployment and Service")
+	fl.IntVar(&shards, "shards", 1, "with --job: pods sharing the cohort, each predicting every N-th input")
+	fl.StringVar(&opts.J.DataClaim, "data-pvc", "", "with --job: the existing PersistentVolumeClaim holding the cohort and receiving the results")
+	fl.StringVar(&opts.J.InputDir, "input-dir", kube.DefaultInputDir, "with --job: the cohort's folder in the claim")
+	fl.StringVar(&opts.J.ResultsDir, "results-dir", "", "with --job: the results' folder in the claim (default results/NAME; shard I writes into shard-I)")
 	fl.StringVar(&opts.K.ModelhubImage, "modelhub-image", "", "image of modelhub for the init container (default "+kube.ImageRepository+":VERSION)")
 	return cmd
 }
@@ -165,15 +209,26 @@ func deployRun(ctx context.Context, opts *DeployOptions) error {
 			opts.IO.Warnf("this modelhub is a development build (%s): no published image %s exists; build one with `make image`, push it to a registry the cluster can pull from and pass --modelhub-image", v, k.ModelhubImage)
 		}
 	}
-	res, err := kube.Generate(k)
+	var res *kube.Result
+	if opts.Job {
+		j := opts.J
+		j.Options = k
+		res, err = kube.GenerateJob(j)
+	} else {
+		res, err = kube.Generate(k)
+	}
 	if err != nil {
 		return err
 	}
 	if res.Renamed {
 		opts.IO.Notef("%q is not a valid Kubernetes name: the objects are named %s (or pass --name)", m.Name, res.Name)
 	}
-	header := fmt.Sprintf("modelhub deploy %s --kube (modelhub %s)\nmodel image %s; files: commit %s of branch %s, pulled in the pod by %s\napply with: kubectl apply -f FILE",
-		m.Name, version(), k.Image, k.Commit, k.Branch, k.ModelhubImage)
+	what := ""
+	if opts.Job {
+		what = fmt.Sprintf(" --job: %d shard(s) of %s on claim %s", opts.J.Shards, opts.J.InputDir, opts.J.DataClaim)
+	}
+	header := fmt.Sprintf("modelhub deploy %s --kube%s (modelhub %s)\nmodel image %s; files: commit %s of branch %s, pulled in the pod by %s\napply with: kubectl apply -f FILE",
+		m.Name, what, version(), k.Image, k.Commit, k.Branch, k.ModelhubImage)
 	data, err := kube.Marshal(header, res.Objects)
 	if err != nil {
 		return err

@@ -47,6 +47,18 @@ func Test_NewCmdDeploy_flags(t *testing.T) {
 		{args: "m --kube --storage-class ssd", wantErr: "need --pvc SIZE"},
 		{args: "m --kube --cpu-request 2 --cpu-limit 1", wantErr: "--cpu-request 2 is above --cpu-limit 1"},
 		{args: "m --kube --startup-timeout 0s", wantErr: "--startup-timeout must be between 10s and 24h"},
+		{args: "m --kube --job --shards 4 --data-pvc cohort --input-dir ct/2024 --results-dir out", check: func(o *DeployOptions) bool {
+			return o.Job && o.J.Shards == 4 && o.J.DataClaim == "cohort" && o.J.InputDir == "ct/2024" && o.J.ResultsDir == "out"
+		}},
+		{args: "m --kube --job --data-pvc c", check: func(o *DeployOptions) bool {
+			return o.Job && o.J.Shards == 1 && o.J.InputDir == kube.DefaultInputDir && o.J.ResultsDir == ""
+		}},
+		{args: "m --kube --job", wantErr: "--job needs --data-pvc CLAIM"},
+		{args: "m --kube --job --data-pvc c --replicas 2", wantErr: "--replicas applies to the Deployment"},
+		{args: "m --kube --job --data-pvc c --pvc 1Gi", wantErr: "--pvc applies to the Deployment"},
+		{args: "m --kube --shards 2", wantErr: "--shards needs --job"},
+		{args: "m --kube --data-pvc c", wantErr: "--data-pvc needs --job"},
+		{args: "m --kube --job --data-pvc c --shards 0", wantErr: "--shards must be between 1 and 1000"},
 	} {
 		got := flagCase(t, NewCmdDeploy, tc.args, tc.wantErr, true)
 		if got != nil && !tc.check(got) {

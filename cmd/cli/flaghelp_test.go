@@ -12,7 +12,7 @@ import (
 // after its type. A backticked command in the help (`modelhub ui`) becomes the
 // value name ("--ui-port modelhub ui"). Every flag of every command must show a
 // value name that is either its type or one chosen word in capitals (DIR, PORT).
-var goodValueName = regexp.MustCompile(`^([A-Z][A-Z0-9_=,.\[\]]*|string|strings|stringArray|int|int64|uint|duration|float|float64)$`)
+var goodValueName = regexp.MustCompile(`^([A-Z][A-Z0-9_=,./\[\]]*|string|strings|stringArray|int|int64|uint|duration|float|float64)$`)
 
 func Test_flagValueNames(t *testing.T) {
 	f, _, _ := testFactory(t, "[]", false, 0)

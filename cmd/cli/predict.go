@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +13,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelhub-ai/modelhub/internal/config"
+	"github.com/modelhub-ai/modelhub/internal/dicom"
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/medconv"
 	"github.com/modelhub-ai/modelhub/internal/predict"
 	"github.com/modelhub-ai/modelhub/internal/store"
 )
@@ -36,6 +39,15 @@ type PredictOptions struct {
 	KeepRunning  bool
 	CPU          bool
 	Timeout      time.Duration
+	// Series and Window say which DICOM series become inputs and the window
+	// of those converted to PNG.
+	Series []string
+	Window string
+	// Engine is the base URL of a model already answering (--engine): no
+	// container is started or looked for.
+	Engine string
+	// Shard, when Count > 1, keeps only that shard of the inputs (--shard I/N).
+	Shard predict.Shard
 	// Command is the command line, for provenance.json.
 	Command []string
 }
@@ -51,6 +63,7 @@ const defaultPredictJobs = 1
 func NewCmdPredict(f *Factory, runF func(context.Context, *PredictOptions) error) *cobra.Command {
 	opts := &PredictOptions{IO: f.IO, Store: f.Store, Docker: f.Docker, Forced: f.Forced, Now: f.Now}
 	var inputs []string
+	var shard string
 	cmd := &cobra.Command{
 		Use:   "predict MODEL [FILE|FOLDER|URL|-]...",
 		Short: "Run a model on your files: one, a folder, or a whole cohort",
@@ -67,7 +80,9 @@ case folder like the model's sample.json.
 
 If the model already runs (modelhub run -d), predict uses it; otherwise it starts it
 on a free port of 127.0.0.1 and stops and removes it at the end, also after an error or
-Ctrl-C (unless --keep-running). With -o DIR, each result is appended to
+Ctrl-C (unless --keep-running). With --engine URL it uses the model's engine answering
+there instead and needs no Docker (the pods of deploy --job run it so); the engine must
+see input files at the same paths as predict. With -o DIR, each result is appended to
 DIR/results.jsonl as it comes, output files are downloaded into DIR/<input's stem>/,
 DIR/provenance.json (and DIR/runs/, one file per run) records the model, image and
 weights, and DIR/results.csv and DIR/report.html (open it in a browser: masks drawn
@@ -108,6 +123,29 @@ the inputs already done (--force redoes them).`,
 			if opts.Timeout <= 0 {
 				return usageErrorf("--timeout must be positive")
 			}
+			if _, err := dicom.ParseRules(opts.Series); err != nil {
+				return &UsageError{Err: err}
+			}
+			if _, err := medconv.ParseWindow(opts.Window); err != nil {
+				return &UsageError{Err: err}
+			}
+			if shard != "" {
+				s, err := predict.ParseShard(shard)
+				if err != nil {
+					return &UsageError{Err: err}
+				}
+				opts.Shard = s
+			}
+			if opts.Engine != "" {
+				u, err := url.Parse(opts.Engine)
+				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+					return usageErrorf("--engine %q: want the engine's base URL, e.g. http://127.0.0.1:80", opts.Engine)
+				}
+				if opts.KeepRunning {
+					return usageErrorf("--keep-running applies to a model predict starts; with --engine it starts none")
+				}
+				opts.Engine = strings.TrimSuffix(opts.Engine, "/")
+			}
 			if opts.Force && opts.OutDir == "" {
 				return usageErrorf("--force redoes inputs recorded in -o DIR's results.jsonl: give -o DIR")
 			}
@@ -127,7 +165,11 @@ the inputs already done (--force redoes them).`,
 	fl.BoolVar(&opts.Force, "force", false, "with -o: redo inputs already in results.jsonl")
 	fl.BoolVar(&opts.KeepRunning, "keep-running", false, "leave a model predict started running at the end")
 	fl.BoolVar(&opts.CPU, "cpu", false, "never request GPUs, even for a GPU model")
-	fl.DurationVar(&opts.Timeout, "timeout", 5*time.Minute, "how long to wait for a model predict starts to answer")
+	fl.DurationVar(&opts.Timeout, "timeout", 5*time.Minute, "how long to wait for a model predict starts (or --engine) to answer")
+	fl.StringArrayVar(&opts.Series, "series", nil, "DICOM inputs: use only the series these rules select ("+dicom.RuleHelp+")")
+	fl.StringVar(&opts.Window, "window", "", "DICOM inputs of 2D image models: the window ("+medconv.WindowHelp+")")
+	fl.StringVar(&opts.Engine, "engine", "", "use the model's engine answering at `URL` (e.g. http://127.0.0.1:80 in a pod) instead of a container; it must see input files at the same paths")
+	fl.StringVar(&shard, "shard", "", "predict only shard `I/N` of the inputs: ordered by name, every N-th from the I-th (0-based); for splitting a cohort between N runs")
 	return cmd
 }
 
@@ -142,12 +184,31 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 	if err != nil {
 		return err
 	}
-	coll, err := predict.Collect(spec, predict.Request{Args: opts.Args, Stdin: ios.In, Named: opts.Inputs})
+	stage, err := os.MkdirTemp("", "modelhub-dicom-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(stage)
+	rules, _ := dicom.ParseRules(opts.Series)
+	win, _ := medconv.ParseWindow(opts.Window)
+	coll, err := predict.Collect(spec, predict.Request{Args: opts.Args, Stdin: ios.In, Named: opts.Inputs,
+		DICOM: &predict.DICOMOptions{Rules: rules, Window: win, Stage: stage, Ctx: ctx}})
+	if coll != nil {
+		noteDICOM(ios, coll)
+	}
+	if ctx.Err() != nil {
+		return ErrInterrupted
+	}
 	if errors.Is(err, predict.ErrNoInputs) {
 		return fmt.Errorf("no input to predict on: %s", noInputsHint(spec, coll))
 	}
 	if err != nil {
 		return err
+	}
+	if opts.Shard.Count > 1 {
+		all := len(coll.Items)
+		coll.Items = opts.Shard.Select(coll.Items)
+		ios.Notef("shard %d/%d: %d of %d input(s)", opts.Shard.Index, opts.Shard.Count, len(coll.Items), all)
 	}
 	var outDir string
 	if opts.OutDir != "" {
@@ -163,6 +224,10 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 		}
 	}
 	popts := predict.Options{Jobs: opts.Jobs, InputTimeout: opts.InputTimeout, OutDir: outDir, Force: opts.Force}
+	if len(coll.Items) == 0 { // an empty shard
+		printPredictSummary(ios, predict.Summary{}, len(coll.Skipped))
+		return nil
+	}
 	if outDir != "" {
 		popts.RunID = predict.NewRunID(outDir, started)
 	}
@@ -199,6 +264,7 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 			return err
 		}
 		prov = provenanceFor(ctx, opts, model, eng, started, popts.RunID)
+		prov.DICOMSeries = coll.Series
 		if err := predict.WriteProvenance(outDir, prov); err != nil {
 			return fmt.Errorf("write %s: %w", filepath.Join(opts.OutDir, predict.ProvenanceFile), err)
 		}
@@ -246,6 +312,21 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%d of %d input(s) failed (see the errors above)", sum.Failed, sum.OK+sum.Failed)}
 	}
 	return nil
+}
+
+// noteDICOM says which DICOM series became inputs and why the others did not.
+func noteDICOM(ios *IOStreams, coll *predict.Collection) {
+	if len(coll.Series) == 0 {
+		return
+	}
+	ios.Notef("%d DICOM image(s) in %d series; grouping read %s of headers", coll.DICOMFiles, len(coll.Series), humanBytes(coll.HeaderBytes))
+	for _, d := range coll.Series {
+		if d.Selected {
+			ios.Notef("using %s", safeLine(d.Label))
+		} else {
+			ios.Notef("skipped %s: %s", safeLine(d.Label), safeLine(d.Reason))
+		}
+	}
 }
 
 // printPredictSummary says what became of the inputs: done now, done in an
@@ -341,6 +422,9 @@ func provenanceFor(ctx context.Context, opts *PredictOptions, m *store.Model, en
 		Model: m.Name, ModelDir: m.Dir, Image: eng.imageRef, Engine: eng.apiBase(), Container: eng.container(),
 		Reused: eng.reused, GPU: eng.gpu, ModelhubVersion: version(), Command: opts.Command,
 		StartedAt: started.UTC(), WeightFiles: []predict.WeightFile{},
+	}
+	if opts.Shard.Count > 1 {
+		p.Shard = fmt.Sprintf("%d/%d", opts.Shard.Index, opts.Shard.Count)
 	}
 	if man := m.Manifest; man != nil {
 		p.IndexEntry = man.Entry

@@ -30,6 +30,8 @@ type predictEngine struct {
 	reused   bool
 	keep     bool
 	gpu      bool
+	// external: --engine, an engine predict neither started nor found in Docker.
+	external bool
 }
 
 func (e *predictEngine) apiBase() string   { return e.h.APIURL }
@@ -40,6 +42,14 @@ func (e *predictEngine) container() string { return e.h.Container }
 // the model through launch, as `run -d` does, on a free port of 127.0.0.1.
 func predictEngineFor(ctx context.Context, opts *PredictOptions, m *store.Model) (*predictEngine, error) {
 	ios := opts.IO
+	if opts.Engine != "" {
+		if err := (launch.Poller{}).Wait(ctx, opts.Engine+"/api/get_config", opts.Timeout, nil); err != nil {
+			return nil, fmt.Errorf("the engine at %s did not answer /api/get_config within %s: %w (is the model running there?)", opts.Engine, opts.Timeout, err)
+		}
+		ios.Notef("using the engine at %s", opts.Engine)
+		return &predictEngine{h: &launch.Handle{Model: m.Name, APIURL: opts.Engine}, model: m.Name, imageRef: imageOf(m),
+			reused: true, external: true, gpu: !opts.CPU && m.Manifest != nil && m.Manifest.Entry.GPU}, nil
+	}
 	d, err := opts.Docker(ctx)
 	if err != nil {
 		return nil, err
@@ -101,11 +111,18 @@ func (e *predictEngine) release(ctx context.Context, ios *IOStreams) {
 }
 
 func (e *predictEngine) image(ctx context.Context) (dockerrun.Image, error) {
+	if e.d == nil {
+		return dockerrun.Image{}, errors.New("no Docker engine: the image is not inspected")
+	}
 	return e.d.ImageInspect(ctx, e.imageRef)
 }
 
-// copier gives the local files of multi-input cases to the container.
+// copier gives the local files of multi-input cases to the container; an
+// --engine sees them where they are.
 func (e *predictEngine) copier() predict.Copier {
+	if e.external {
+		return samePaths{}
+	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	return &containerCopier{d: e.d, id: e.h.ID, dir: "modelhub-predict-" + hex.EncodeToString(b)}
@@ -143,4 +160,17 @@ func (c *containerCopier) CopyCase(ctx context.Context, files []predict.CaseFile
 		_, _, _ = c.d.Exec(cctx, c.id, []string{"rm", "-rf", caseRoot + "/" + sub})
 	}
 	return paths, cleanup, nil
+}
+
+// samePaths gives an engine that shares predict's filesystem (the model and
+// predict containers of a pod, both mounting the cohort at the same path) each
+// case's files where they are.
+type samePaths struct{}
+
+func (samePaths) CopyCase(ctx context.Context, files []predict.CaseFile) (map[string]string, func(context.Context), error) {
+	paths := map[string]string{}
+	for _, f := range files {
+		paths[f.Input] = f.Path
+	}
+	return paths, func(context.Context) {}, nil
 }

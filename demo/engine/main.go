@@ -7,6 +7,8 @@
 //	jupyter notebook --port=P --NotebookApp.token=T ...   a token-protected notebook stand-in
 //	bash [-c CMD]                           a tiny line shell for bash-mode tests
 //	rm [-rf] PATH...                        removes files (modelhub predict cleans up cases)
+//	python3 -c 'import os, signal; os.kill(PID, signal.SIGNAME)'   sends a signal (the stop
+//	                                        hook `modelhub deploy` gives the model container)
 //
 // The model folder may hold contrib_src/demo_engine.json to make the engine
 // misbehave on purpose (see behaviour), so tests can cover crashes and timeouts.
@@ -77,6 +79,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		case "bash", "jupyter", "rm":
 			name, rest = rest[0], rest[1:]
 		}
+	}
+	if (name == "python3" || name == "python") && len(rest) == 2 && rest[0] == "-c" {
+		return pythonKill(rest[1], stderr)
 	}
 	switch name {
 	case "rm":

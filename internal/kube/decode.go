@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
@@ -31,6 +32,8 @@ func Decode(data []byte) ([]runtime.Object, error) {
 			obj = &corev1.Service{}
 		case "v1 PersistentVolumeClaim":
 			obj = &corev1.PersistentVolumeClaim{}
+		case "batch/v1 Job":
+			obj = &batchv1.Job{}
 		default:
 			return nil, fmt.Errorf("document %d: unexpected kind %q %q", i+1, tm.APIVersion, tm.Kind)
 		}

@@ -291,8 +291,12 @@ func (r *Runner) one(ctx context.Context, it *Item, knownHash, folder string) *R
 		res.Files = map[string]string{}
 		for _, cf := range it.Case {
 			res.Files[cf.Input] = cf.Path + cf.URL
+			if cf.Source != "" {
+				res.Files[cf.Input] = cf.Source // the DICOM series, not its temporary conversion
+			}
 		}
 	}
+	res.DICOM = it.Origins
 	fail := func(err error) *Result {
 		res.Status, res.Error, res.Time = StatusFailed, err.Error(), r.now().UTC()
 		return res

@@ -28,12 +28,18 @@ type Item struct {
 	// Err is why a case cannot run (an input missing or of the wrong type);
 	// the runner records it as failed without asking the engine.
 	Err error
+	// Origins name the DICOM series the input (or each case input) was
+	// converted from; SourceArg is the DICOM file or folder given.
+	Origins   []SeriesOrigin
+	SourceArg string
 }
 
 // Source is what the item was made from, for results: a path, a URL, or a
 // case's files by input name.
 func (it *Item) Source() string {
 	switch {
+	case it.SourceArg != "":
+		return it.SourceArg
 	case it.Path != "":
 		return it.Path
 	case it.URL != "":
@@ -48,6 +54,8 @@ type CaseFile struct {
 	Path  string // absolute
 	URL   string
 	Type  string
+	// Source is the DICOM series folder or file Path was converted from.
+	Source string
 }
 
 // Skip is a file of a folder that is not an input.
@@ -60,6 +68,11 @@ type Skip struct {
 type Collection struct {
 	Items   []Item
 	Skipped []Skip
+	// Series are the decisions on every DICOM series found (selected or why
+	// not); DICOMFiles and HeaderBytes what scanning them read.
+	Series      []SeriesDecision
+	DICOMFiles  int
+	HeaderBytes int64
 }
 
 // Request says what to collect.
@@ -69,6 +82,9 @@ type Request struct {
 	Stdin io.Reader
 	// Named are --input NAME=PATH pairs: one case of a multi-input model.
 	Named []NamedPath
+	// DICOM, when set, turns DICOM files and folders into the model's format
+	// (one input or case per selected series); nil leaves them as files.
+	DICOM *DICOMOptions
 }
 
 // NamedPath is one --input NAME=PATH.
@@ -103,7 +119,7 @@ func IsURL(s string) bool {
 // against spec. A missing path or a named file of a type the model does not
 // accept is an error; files of a folder that are not inputs are skipped.
 func Collect(spec *Spec, req Request) (*Collection, error) {
-	c := &collector{spec: spec, seen: map[string]bool{}, names: map[string]int{}, out: &Collection{}}
+	c := &collector{spec: spec, seen: map[string]bool{}, names: map[string]int{}, out: &Collection{}, dicom: req.DICOM}
 	args, err := expandStdin(req.Args, req.Stdin)
 	if err != nil {
 		return nil, err
@@ -167,6 +183,7 @@ type collector struct {
 	seen  map[string]bool // absolute paths and URLs already collected
 	names map[string]int  // item names in use
 	out   *Collection
+	dicom *DICOMOptions
 }
 
 // uniqueName makes name unique among the items (a second "x.png" becomes "x.png~2").
@@ -227,6 +244,9 @@ func (c *collector) singleArg(a string) error {
 	if err != nil {
 		return err
 	}
+	if done, err := c.dicomSingle(a, abs); done || err != nil {
+		return err
+	}
 	if !fi.IsDir() {
 		if !fi.Mode().IsRegular() {
 			return fmt.Errorf("%s: not a regular file", a)
@@ -285,6 +305,7 @@ func (c *collector) singleArg(a string) error {
 func (c *collector) namedCase(named []NamedPath) error {
 	files := map[string]CaseFile{}
 	var dirs []string
+	var origins []SeriesOrigin
 	for _, np := range named {
 		in, ok := c.spec.Input(np.Name)
 		if !ok {
@@ -293,12 +314,15 @@ func (c *collector) namedCase(named []NamedPath) error {
 		if _, dup := files[in.Name]; dup {
 			return fmt.Errorf("--input %s is given twice", in.Name)
 		}
-		cf, err := c.caseFile(in, np.Path)
+		cf, origin, err := c.namedCaseFile(in, np.Path)
 		if err != nil {
 			return err
 		}
 		files[in.Name] = cf
-		if cf.Path != "" {
+		if origin != nil {
+			origins = append(origins, *origin)
+			dirs = append(dirs, cf.Source)
+		} else if cf.Path != "" {
 			dirs = append(dirs, filepath.Dir(cf.Path))
 		}
 	}
@@ -315,8 +339,25 @@ func (c *collector) namedCase(named []NamedPath) error {
 	if len(dirs) > 0 {
 		name = filepath.Base(commonDir(dirs))
 	}
-	c.add(Item{Name: name, Case: c.ordered(files)})
+	c.add(Item{Name: name, Case: c.ordered(files), Origins: origins})
 	return nil
+}
+
+// namedCaseFile is one --input NAME=PATH: a DICOM series (converted) or a file.
+func (c *collector) namedCaseFile(in NamedInput, p string) (CaseFile, *SeriesOrigin, error) {
+	if c.dicom != nil && !IsURL(p) {
+		if abs, _, err := statArg(p); err == nil {
+			cf, o, done, err := c.dicomCaseFile(in, p, abs)
+			if done || err != nil {
+				if cf.Source != "" {
+					cf.Source, _ = filepath.Abs(cf.Source)
+				}
+				return cf, o, err
+			}
+		}
+	}
+	cf, err := c.caseFile(in, p)
+	return cf, nil, err
 }
 
 // caseFile checks one input file (or URL) of a case.
@@ -371,6 +412,9 @@ func (c *collector) multiArg(a string) error {
 	}
 	abs, fi, err := statArg(a)
 	if err != nil {
+		return err
+	}
+	if done, err := c.dicomMulti(a, abs); done || err != nil {
 		return err
 	}
 	if !fi.IsDir() {

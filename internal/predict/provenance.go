@@ -26,15 +26,20 @@ type Provenance struct {
 	WeightFiles  []WeightFile `json:"weight_files"`
 	// Engine is the API's base URL; Container the container that answered;
 	// Reused is true when the model was already running.
-	Engine          string `json:"engine"`
-	Container       string `json:"container,omitempty"`
-	Reused          bool   `json:"reused"`
-	GPU             bool   `json:"gpu"`
+	Engine    string `json:"engine"`
+	Container string `json:"container,omitempty"`
+	Reused    bool   `json:"reused"`
+	GPU       bool   `json:"gpu"`
+	// Shard is "I/N" when this run predicted one shard of the inputs (--shard).
+	Shard           string `json:"shard,omitempty"`
 	ModelhubVersion string `json:"modelhub_version"`
 	// Command is modelhub's command line.
 	Command   []string  `json:"command"`
 	StartedAt time.Time `json:"started_at"`
 	EndedAt   time.Time `json:"ended_at,omitzero"`
+	// DICOMSeries are the DICOM series found in the inputs: which were used
+	// (converted as each result's "dicom" says) and why the others were not.
+	DICOMSeries []SeriesDecision `json:"dicom_series,omitempty"`
 	// RunID names the run: runs/RUN_ID.json keeps its record after later
 	// runs replace provenance.json, and results.jsonl's "run" points to it.
 	RunID string `json:"run_id,omitempty"`

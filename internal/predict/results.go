@@ -27,6 +27,7 @@ type Result struct {
 	Input     string            `json:"input"`            // the input's name (its output folder)
 	Source    string            `json:"source,omitempty"` // the file's path or the URL
 	Files     map[string]string `json:"files,omitempty"`  // a case's inputs: name -> path or URL
+	DICOM     []SeriesOrigin    `json:"dicom,omitempty"`  // the DICOM series converted into the input(s), and how
 	SHA256    string            `json:"sha256"`
 	Status    string            `json:"status"` // ok or failed
 	Error     string            `json:"error,omitempty"`

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -162,9 +163,15 @@ func (s *FileServer) MaxConcurrent() int {
 }
 
 // NewFileServer starts a file server; it is closed when the test ends.
-func NewFileServer(t T) *FileServer {
+func NewFileServer(t T) *FileServer { return NewFileServerOn(t, "127.0.0.1") }
+
+// NewFileServerOn is NewFileServer listening on host (an address of this
+// machine) instead of 127.0.0.1.
+func NewFileServerOn(t T, host string) *FileServer {
 	s := &FileServer{files: map[string]*served{}, redirects: map[string]string{}}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	listenOn(t, s.srv, host)
+	s.srv.Start()
 	s.URL = s.srv.URL
 	t.Cleanup(s.srv.Close)
 	return s
@@ -413,4 +420,18 @@ func (c *countingWriter) Flush() {
 func HashBytes(data []byte) string {
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
+}
+
+// listenOn makes the unstarted srv listen on a free port of host, unless host
+// is 127.0.0.1 (httptest's own listener).
+func listenOn(t T, srv *httptest.Server, host string) {
+	if host == "127.0.0.1" {
+		return
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Fatalf("listen on %s: %v", host, err)
+	}
+	srv.Listener.Close()
+	srv.Listener = ln
 }

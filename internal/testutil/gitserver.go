@@ -64,6 +64,13 @@ func GitBackend() string {
 // The test is skipped when git or git-http-backend is missing.
 func NewGitServer(t T) *GitServer {
 	t.Helper()
+	return NewGitServerOn(t, "127.0.0.1")
+}
+
+// NewGitServerOn is NewGitServer listening on host (an address of this
+// machine, e.g. a local bridge's that containers reach) instead of 127.0.0.1.
+func NewGitServerOn(t T, host string) *GitServer {
+	t.Helper()
 	backend := GitBackend()
 	if backend == "" {
 		t.Skip("git http-backend not available")
@@ -86,7 +93,7 @@ func NewGitServer(t T) *GitServer {
 			"HOME=" + dir,
 		},
 	}
-	g.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	g.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.requests.Add(1)
 		if g.silent.Load() {
 			select {
@@ -97,6 +104,8 @@ func NewGitServer(t T) *GitServer {
 		}
 		h.ServeHTTP(w, r)
 	}))
+	listenOn(t, g.srv, host)
+	g.srv.Start()
 	g.URL = g.srv.URL
 	t.Cleanup(g.srv.Close)
 	t.Cleanup(func() { close(g.closing) }) // runs first: silent handlers end, then Close returns
