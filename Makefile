@@ -5,7 +5,7 @@ PKG     := github.com/modelhub-ai/modelhub
 LDFLAGS := -s -w -X $(PKG)/cmd/cli.Version=$(VERSION)
 BIN     := bin/modelhub
 
-.PHONY: build test install bench fuzz demo cross dist image clean conformance kube-conformance
+.PHONY: build test install bench fuzz demo cross dist image clean conformance kube-conformance docs
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/modelhub
@@ -13,6 +13,10 @@ build:
 test:
 	$(GO) vet ./...
 	$(GO) test -race -timeout 30m ./...
+
+# docs/commands: one page per command from its --help (a test fails when they differ).
+docs:
+	$(GO) test ./cmd/cli -run '^Test_commandDocs$$' -count=1 -update-docs
 
 install:
 	CGO_ENABLED=0 $(GO) install -trimpath -ldflags "$(LDFLAGS)" ./cmd/modelhub
@@ -54,10 +58,16 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzCheckMeta$$' -fuzztime=$(FUZZTIME) ./internal/bundle
 	$(GO) test -run='^$$' -fuzz='^FuzzLine$$' -fuzztime=$(FUZZTIME) ./internal/termsafe
 
-# The bundled demo model, end to end and offline: needs Docker and git.
+# The bundled demo model, end to end and offline: needs Docker and git. The demo
+# model stays installed (and its image in Docker) so `bin/modelhub run demo` works
+# again offline; DEMO_CLEAN=1 leaves nothing behind. Ports: API_PORT, UI_PORT
+# (default modelhub's: 8000 and 8800, or the next free ones).
+API_PORT   ?=
+UI_PORT    ?=
+DEMO_CLEAN ?=
 demo: build
 	$(GO) build -o bin/modelhub-demo ./demo/cmd/demo
-	./bin/modelhub-demo -modelhub $(BIN)
+	./bin/modelhub-demo -modelhub $(BIN) $(if $(API_PORT),-api-port $(API_PORT)) $(if $(UI_PORT),-ui-port $(UI_PORT)) $(if $(DEMO_CLEAN),-clean) $(DEMO_FLAGS)
 
 # The release platforms. CGO is off: the binary is static and needs nothing on the host.
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64

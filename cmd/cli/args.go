@@ -13,7 +13,7 @@ import (
 
 func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
-		return usageErrorf("unknown command %q for %q", args[0], cmd.CommandPath())
+		return unknownCommandError(cmd, args[0])
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"net/http"
 	"net/url"
 	"time"
 
@@ -31,7 +32,8 @@ func init() {
 
 // fake-engine CONFIG [MODE]: serve the modelhub REST API for the config.json file CONFIG
 // on 127.0.0.1 and set $ENGINE_PORT and $ENGINE_URL. MODE is good (default),
-// wrong-count, wrong-type, wrong-shape, error, no-samples or no-licenses.
+// wrong-count, wrong-type, wrong-shape, error, no-samples, no-licenses or
+// starting (get_config answers 503, as an engine still loading its model).
 func cmdFakeEngine(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 1 || len(args) > 2 {
 		ts.Fatalf("usage: fake-engine CONFIG [MODE]")
@@ -74,6 +76,8 @@ func cmdFakeEngine(ts *testscript.TestScript, neg bool, args []string) {
 		e.Predict = func(string) (int, any) { return 400, map[string]string{"error": "could not read the sample"} }
 	case "no-samples":
 		e.Samples = nil
+	case "starting":
+		e.ConfigStatus = http.StatusServiceUnavailable
 	case "no-licenses": // as the engine answers when contrib_src/license/* are missing
 		e.Legal = map[string]string{"modelhub_license": "MIT", "error": "[Errno 2] No such file or directory: '/contrib_src/license/sample_data'"}
 		e.LegalStatus = 400

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/modelhub-ai/modelhub/internal/config"
 	"github.com/modelhub-ai/modelhub/internal/kube"
 	"github.com/modelhub-ai/modelhub/internal/launch"
+	"github.com/modelhub-ai/modelhub/internal/registry"
 	"github.com/modelhub-ai/modelhub/internal/store"
 )
 
@@ -22,11 +24,14 @@ type DeployOptions struct {
 	// IndexLocation is the index the pod downloads (--index, $MODELHUB_INDEX).
 	IndexLocation func() string
 
-	Model  string
-	Kube   bool
-	Output string
-	GPU    bool
-	CPU    bool
+	Model string
+	// ClusterIndex is --cluster-index: the index URL the pod pulls from
+	// (default: the index the model came from).
+	ClusterIndex string
+	Kube         bool
+	Output       string
+	GPU          bool
+	CPU          bool
 	// K holds the flags that go into the objects as they are.
 	K kube.Options
 	// Job writes an Indexed Job predicting a cohort instead (--job); J holds
@@ -46,8 +51,14 @@ func NewCmdDeploy(f *Factory, runF func(context.Context, *DeployOptions) error) 
 running the model's image unchanged, a Service (ClusterIP unless --service-type), and
 with --pvc a PersistentVolumeClaim for the model's files. An init container runs the
 modelhub image and pulls the model inside the cluster, pinned to the commit installed
-here (or, when the model is not installed, the tip of its index branch now). Nothing is
-sent to a cluster: apply the output with kubectl.
+here (or, when the model is not installed, the tip of its index branch now), from the
+index the model came from (--index, and its env MODELHUB_INDEX, in the init container).
+Nothing is sent to a cluster: apply the output with kubectl.
+
+The pod must reach that index: a model that came from a local models.json is refused
+and one from an index on this machine's loopback (127.0.0.1, localhost) is warned
+about; serve the index where the cluster reaches it and pass --cluster-index URL.
+--index may name a local models.json to find the model while rendering.
 
 With --job, write instead an Indexed Job that predicts a cohort: --shards pods, each
 running the model beside modelhub predict (against the model on localhost) on every
@@ -78,6 +89,9 @@ skips the inputs done, and a failed pod's shard is retried by the Job.`,
 			}
 			if opts.Output == "-" {
 				opts.Output = ""
+			}
+			if opts.ClusterIndex != "" && !registry.IsRemote(opts.ClusterIndex) {
+				return usageErrorf("--cluster-index %s: want the http(s) URL of an index the cluster can reach", opts.ClusterIndex)
 			}
 			if opts.Job {
 				for _, f := range []string{"replicas", "pvc", "storage-class", "pvc-access-mode", "service-type"} {
@@ -118,7 +132,8 @@ skips the inputs done, and a failed pod's shard is retried by the Job.`,
 	}
 	fl := cmd.Flags()
 	fl.BoolVar(&opts.Kube, "kube", false, "write Kubernetes objects (required: the only target so far)")
-	fl.StringVarP(&opts.Output, "output", "o", "", "write the YAML to FILE (atomically) instead of stdout")
+	fl.StringVarP(&opts.Output, "output", "o", "", "write the YAML to `FILE` (atomically) instead of stdout")
+	fl.StringVar(&opts.ClusterIndex, "cluster-index", "", "`URL` of the index the pod pulls the model from (default: the index the model came from)")
 	fl.IntVar(&replicas, "replicas", 1, "how many pods serve the model")
 	fl.StringVarP(&opts.K.Namespace, "namespace", "n", "", "namespace of the objects (default: kubectl's current one)")
 	fl.StringVar(&opts.K.Name, "name", "", "name of the objects (default: the model's name made a valid Kubernetes name)")
@@ -144,12 +159,6 @@ skips the inputs done, and a failed pod's shard is retried by the Job.`,
 
 func deployRun(ctx context.Context, opts *DeployOptions) error {
 	k := opts.K
-	if idx := opts.IndexLocation(); idx != config.DefaultIndexURL {
-		if u, err := url.Parse(idx); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-			return fmt.Errorf("the index %s is a local file: the pod must download it, so serve it over http(s) and pass its URL with --index", idx)
-		}
-		k.IndexURL = idx
-	}
 	s, err := opts.Store()
 	if err != nil {
 		return err
@@ -170,6 +179,13 @@ func deployRun(ctx context.Context, opts *DeployOptions) error {
 		if err := store.CheckFolder(m); err != nil {
 			return err
 		}
+	}
+	podIndex, err := clusterIndex(opts, m)
+	if err != nil {
+		return err
+	}
+	if podIndex != config.DefaultIndexURL {
+		k.IndexURL = podIndex
 	}
 	k.Model, k.Branch = m.Name, m.Entry.Branch()
 	if m.Manifest != nil && m.Manifest.Complete && m.Manifest.Commit != "" {
@@ -230,6 +246,39 @@ func deployRun(ctx context.Context, opts *DeployOptions) error {
 	}
 	opts.IO.Notef("wrote %s (%s %s); apply it with: kubectl apply -f %s", opts.Output, strings.Join(kinds, ", "), res.Name, opts.Output)
 	return nil
+}
+
+// clusterIndex is the index the pod pulls m from: --cluster-index, else the
+// index m came from (its manifest's, or the one it was found in now; the
+// current --index for a model pulled by an older modelhub). A local file is
+// refused and a loopback URL warned about: a pod reaches neither.
+func clusterIndex(opts *DeployOptions, m *store.Model) (string, error) {
+	if opts.ClusterIndex != "" {
+		return opts.ClusterIndex, nil
+	}
+	origin := m.Index
+	if m.Manifest != nil && m.Manifest.Complete && m.Manifest.Index != "" {
+		origin = m.Manifest.Index
+	}
+	if origin == "" {
+		origin = opts.IndexLocation()
+	}
+	if !registry.IsRemote(origin) {
+		return "", fmt.Errorf("%s came from the local index %s, which a pod cannot read: serve that models.json over http(s) where the cluster reaches it and pass its URL with --cluster-index URL", m.Name, origin)
+	}
+	if u, err := url.Parse(origin); err == nil && isLoopbackHost(u.Hostname()) {
+		opts.IO.Warnf("%s came from the index %s on this machine's loopback, which a pod cannot reach (only one with host networking on this machine): serve the index where the cluster reaches it and pass --cluster-index URL", m.Name, origin)
+	}
+	return origin, nil
+}
+
+// isLoopbackHost: localhost, or a loopback IP address.
+func isLoopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") || strings.HasSuffix(strings.ToLower(h), ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 func shortCommit(c string) string {

@@ -112,5 +112,15 @@ func cmdDecodeKube(ts *testscript.TestScript, neg bool, args []string) {
 	for _, o := range objs {
 		n := o.(interface{ GetName() string })
 		fmt.Fprintf(ts.Stdout(), "%s %s\n", o.GetObjectKind().GroupVersionKind().Kind, n.GetName())
+		// a Deployment's init container: its args and env, one line each
+		if d, ok := o.(*appsv1.Deployment); ok {
+			for _, ic := range d.Spec.Template.Spec.InitContainers {
+				var env []string
+				for _, e := range ic.Env {
+					env = append(env, e.Name+"="+e.Value)
+				}
+				fmt.Fprintf(ts.Stdout(), "init args: %s\ninit env: %s\n", strings.Join(ic.Args, " "), strings.Join(env, " "))
+			}
+		}
 	}
 }

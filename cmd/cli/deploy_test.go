@@ -225,14 +225,28 @@ func Test_deployRun_errors(t *testing.T) {
 	if err := deployRun(ctx, o); err == nil || !strings.Contains(err.Error(), "write "+o.Output) {
 		t.Errorf("unwritable output: %v", err)
 	}
-	idx := filepath.Join(t.TempDir(), "models.json")
-	os.WriteFile(idx, []byte(`[{"id": "1", "name": "Demo", "github": "http://127.0.0.1:9/x.git", "backend": ["onnx"]}]`), 0o644)
-	f.Opts.Index = idx
-	err = deployRun(ctx, deployOpts(f, "demo"))
-	if err == nil || !strings.Contains(err.Error(), "is a local file: the pod must download it") {
-		t.Errorf("local index: %v", err)
-	}
 	if out.Len() != 0 {
 		t.Errorf("failures wrote to stdout: %q", out.String())
+	}
+
+	// a model found in a local models.json: its pod could not read that file
+	idx := filepath.Join(t.TempDir(), "models.json")
+	os.WriteFile(idx, []byte(`[{"id": "1", "name": "Demo", "github": "http://127.0.0.1:9/x.git", "backend": ["onnx"]}]`), 0o644)
+	lf, lout, _ := testFactory(t, "[]", false, 0) // a new factory: the index is loaded once per process
+	lf.Opts.Index = idx
+	err = deployRun(ctx, deployOpts(lf, "demo"))
+	if err == nil || !strings.Contains(err.Error(), "Demo came from the local index "+idx+", which a pod cannot read") || !strings.Contains(err.Error(), "--cluster-index URL") {
+		t.Errorf("local index: %v", err)
+	}
+	// with --cluster-index the local file serves for rendering: the index is
+	// accepted and the lookup goes on (to the entry's repository, which
+	// answers nowhere here)
+	o = deployOpts(lf, "demo")
+	o.ClusterIndex = "https://index.example.org/models.json"
+	if err := deployRun(ctx, o); err == nil || strings.Contains(err.Error(), "local index") || !strings.Contains(err.Error(), "127.0.0.1:9") {
+		t.Errorf("local index with --cluster-index: %v", err)
+	}
+	if lout.Len() != 0 {
+		t.Errorf("failures wrote to stdout: %q", lout.String())
 	}
 }

@@ -16,6 +16,12 @@ const (
 // ErrInterrupted is the cause of a context cancelled by Ctrl-C or SIGTERM.
 var ErrInterrupted = errors.New("interrupted")
 
+// errStoppedByUser ends a command whose normal end is Ctrl-C (a foreground
+// run, ui): exit 130 like any interruption, but without the "modelhub:
+// interrupted" line, which reads like an error after the command has said
+// calmly what it stopped.
+var errStoppedByUser = &ExitError{Code: ExitInterrupted, Silent: true}
+
 // UsageError is a mistake in the command line: exit 2 and a pointer to --help.
 type UsageError struct{ Err error }
 

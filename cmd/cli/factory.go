@@ -23,6 +23,8 @@ type GlobalOptions struct {
 	Offline bool
 	Refresh bool
 	Context string // --context: a Docker CLI context
+	// CACerts are --cacert files: extra CAs to trust (a proxy's that inspects TLS).
+	CACerts []string
 }
 
 // Factory carries the dependencies of commands, built lazily: a command that never

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -23,6 +24,11 @@ type ListOptions struct {
 	Backend string
 	GPU     bool
 	JSON    bool
+	// Local lists the downloaded models from their manifests, with no index.
+	Local bool
+	// Offline is --offline: with no cached index, the downloaded models are
+	// listed instead (with a note).
+	Offline bool
 }
 
 // NewCmdList builds `modelhub list`.
@@ -33,17 +39,24 @@ func NewCmdList(f *Factory, runF func(context.Context, *ListOptions) error) *cob
 		Aliases: []string{"ls"},
 		Short:   "List the models in the index",
 		Long: `List the models in the index, sorted by name. WORDS keep only the models whose
-name or task contains every word (case-insensitive). NOTEBOOK marks the entries that
+name or task has a word starting with every WORD (case-insensitive: CT finds "CT"
+and "CTA", not "Detection" or "Contrast"). NOTEBOOK marks the entries that
 are Google Colab notebooks (backend colab) rather than Docker models; LOCAL says
-whether a model is already downloaded.`,
+whether a model is already downloaded.
+
+--local lists the downloaded models only, from their own manifests: no index and
+no network. With --offline and no cached copy of the index (never fetched), list
+shows the downloaded models the same way, with a note saying so.`,
 		Example: `  modelhub list
   modelhub list segmentation lung
   modelhub list --backend pytorch --gpu
+  modelhub list --local
   modelhub list --json | jq -r '.[].name'`,
 		GroupID:           "use",
 		ValidArgsFunction: completeModels(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Words = args
+			opts.Offline = f.Opts.Offline
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -53,6 +66,7 @@ whether a model is already downloaded.`,
 	cmd.Flags().StringVar(&opts.Backend, "backend", "", "only models with this backend (e.g. pytorch, onnx)")
 	cmd.Flags().BoolVar(&opts.GPU, "gpu", false, "only models that need a GPU")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print a JSON array for scripts")
+	cmd.Flags().BoolVar(&opts.Local, "local", false, "only the downloaded models, from their manifests (no index, no network)")
 	return cmd
 }
 
@@ -71,13 +85,19 @@ type listEntry struct {
 }
 
 func listRun(ctx context.Context, opts *ListOptions) error {
-	ix, err := opts.Index(ctx)
-	if err != nil {
-		return err
-	}
 	paths, err := opts.Paths()
 	if err != nil {
 		return err
+	}
+	var ix *registry.Index
+	if opts.Local {
+		ix = installedIndex(paths.Home)
+	} else if ix, err = opts.Index(ctx); err != nil {
+		if !opts.Offline || !errors.Is(err, registry.ErrNoCache) {
+			return err
+		}
+		ix = installedIndex(paths.Home)
+		opts.IO.Notef("no cached copy of the index (run once without --offline to fetch it): listing the %d downloaded model%s", len(ix.Models), pluralS(len(ix.Models)))
 	}
 	models := ix.Filter(opts.Words, opts.Backend, opts.GPU)
 	entries := make([]listEntry, len(models))
@@ -98,6 +118,8 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 	if len(entries) == 0 {
 		if len(opts.Words) > 0 || opts.Backend != "" || opts.GPU {
 			opts.IO.Notef("no models match; run `modelhub list` without filters to see all %d", len(ix.Models))
+		} else if ix.Source == installedSource {
+			opts.IO.Notef("no models are downloaded in %s (modelhub pull MODEL, or modelhub load FILE)", paths.Home)
 		} else {
 			opts.IO.Notef("the index %s has no models", ix.Source)
 		}
@@ -113,6 +135,25 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 	}
 	writeTable(opts.IO.Out, rows, 1, width)
 	return nil
+}
+
+// installedSource is the Source of installedIndex's index.
+const installedSource = "(downloaded models)"
+
+// installedIndex is an index of the complete downloaded models, their
+// entries read from their manifests.
+func installedIndex(home string) *registry.Index {
+	ix := &registry.Index{Source: installedSource}
+	for _, n := range store.Installed(home) {
+		if man, err := store.ReadManifest(store.Dir(home, n)); err == nil {
+			e := man.Entry
+			if e.Name == "" {
+				e.Name = n
+			}
+			ix.Models = append(ix.Models, e)
+		}
+	}
+	return ix
 }
 
 // completeModels completes MODEL arguments from the cached index and downloaded models,

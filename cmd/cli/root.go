@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelhub-ai/modelhub/internal/config"
+	"github.com/modelhub-ai/modelhub/internal/netconf"
 )
 
 // Version is set with -ldflags "-X github.com/modelhub-ai/modelhub/cmd/cli.Version=...".
@@ -49,15 +50,13 @@ URLs of its REST API and web UI, or of its Jupyter notebook with --expert.`,
 		Args:          noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if listAlias {
-				return listRun(cmd.Context(), &ListOptions{IO: f.IO, Index: f.Index, Paths: f.Paths})
+				return listRun(cmd.Context(), &ListOptions{IO: f.IO, Index: f.Index, Paths: f.Paths, Offline: f.Opts.Offline})
 			}
 			return cmd.Help()
 		},
 	}
 	root.SetVersionTemplate("modelhub {{.Version}}\n")
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return &UsageError{Err: err}
-	})
+	root.SetFlagErrorFunc(flagError)
 	pf := root.PersistentFlags()
 	pf.StringVar(&f.Opts.Index, "index", "", "index URL or path of a models.json (env MODELHUB_INDEX; default the public modelhub index)")
 	pf.StringVar(&f.Opts.Home, "home", "", "folder for downloaded models (env MODELHUB_HOME; default "+config.DefaultHomeHelp(runtime.GOOS)+")")
@@ -65,13 +64,15 @@ URLs of its REST API and web UI, or of its Jupyter notebook with --expert.`,
 	pf.BoolVar(&f.Opts.Offline, "offline", false, "never use the network for the index: use the cached copy")
 	pf.BoolVar(&f.Opts.Refresh, "refresh", false, "revalidate the cached index with the server even if it is fresh")
 	pf.StringVar(&f.Opts.Context, "context", "", "Docker context to use (env DOCKER_CONTEXT; default DOCKER_HOST, else the Docker CLI's current context)")
+	pf.StringArrayVar(&f.Opts.CACerts, "cacert", nil, "also trust the CAs in this PEM `FILE` (repeatable; env "+netconf.EnvCACert+", and SSL_CERT_FILE): a proxy's that inspects TLS")
 	root.Flags().BoolVarP(&listAlias, "list", "l", false, "list the models, like the list command (for start.py users)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
 		f.IO.Quiet = f.Opts.Quiet
 		if f.Opts.Offline && f.Opts.Refresh {
 			return usageErrorf("--offline and --refresh contradict each other: --refresh asks the server, --offline never does; pass one")
 		}
-		return nil
+		// before any request: every outgoing client clones the default transport
+		return netconf.Configure(f.Opts.CACerts)
 	}
 
 	root.AddGroup(&cobra.Group{ID: "use", Title: "Using models:"}, &cobra.Group{ID: "contrib", Title: "Contributing models:"})
@@ -94,6 +95,7 @@ URLs of its REST API and web UI, or of its Jupyter notebook with --expert.`,
 func commands(f *Factory) []*cobra.Command {
 	return []*cobra.Command{
 		NewCmdList(f, nil),
+		NewCmdInfo(f, nil),
 		NewCmdPull(f, nil),
 		NewCmdRun(f, nil),
 		NewCmdForward(f, nil),

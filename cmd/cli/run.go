@@ -100,7 +100,7 @@ in the background (see ps, logs and stop).`,
 	fl.StringVar(&opts.MountData, "mount-data", "", "mount folder `DIR` at /data in the container")
 	fl.StringVar(&opts.MountFramework, "mount-framework", "", "mount a local engine checkout `DIR` at /framework")
 	fl.IntVar(&opts.APIPort, "api-port", defaultAPIPort, "host port of the REST API (a busy default takes the next free port)")
-	fl.IntVar(&opts.UIPort, "ui-port", defaultUIPort, "port on 127.0.0.1 of the web UI (a busy default takes the next free port); with -d, where to look for `modelhub ui`")
+	fl.IntVar(&opts.UIPort, "ui-port", defaultUIPort, "`PORT` on 127.0.0.1 of the web UI (a busy default takes the next free port); with -d, where to look for a running modelhub ui")
 	fl.BoolVar(&opts.NoUI, "no-ui", false, "do not serve the web UI")
 	fl.IntVar(&opts.JupyterPort, "jupyter-port", defaultJupyterPort, "host port of the notebook with --expert (and --bash)")
 	fl.StringVar(&opts.Host, "host", launch.DefaultHost, "host address the ports bind to (0.0.0.0 exposes the model to your network)")
@@ -263,8 +263,11 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	}
 	select {
 	case <-ctx.Done():
-		_ = h.Stop(ctx)
-		return ErrInterrupted
+		if err := h.Stop(ctx); err != nil {
+			ios.Warnf("could not stop %s: %v (remove it with `modelhub stop %s`)", h.Model, err, h.Model)
+			return ErrInterrupted
+		}
+		return errStoppedByUser // "stopped and removed" said it, calmly
 	case <-h.Exited():
 		code, _ := h.Wait(ctx)
 		_ = h.Remove(ctx)

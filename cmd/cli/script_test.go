@@ -2,12 +2,14 @@ package cli
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +24,7 @@ import (
 func TestMain(m *testing.M) {
 	if filepath.Base(os.Args[0]) != "modelhub" {
 		isolatedDir = isolateUserDirs()
+		raiseScriptParallelism()
 	}
 	testscript.Main(dockerCleanup{m}, map[string]func(){
 		"modelhub": func() { applyTestTimeouts(); os.Exit(Main()) },
@@ -56,6 +59,23 @@ func isolateUserDirs() string {
 		os.Setenv(k, v)
 	}
 	return dir
+}
+
+// scriptParallelism is how many scripts run at once unless -parallel says
+// otherwise. The scripts mostly wait (on Docker, git, servers, a model to
+// answer), so Go's default, GOMAXPROCS (2 on a 2-core machine), left the
+// cores idle (cmd/cli: 601 s of tests measured on the shared 2-core machine).
+const scriptParallelism = 8
+
+// raiseScriptParallelism sets -test.parallel to scriptParallelism when the
+// command line does not set it (and GOMAXPROCS is lower).
+func raiseScriptParallelism() {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set && runtime.GOMAXPROCS(0) < scriptParallelism {
+		_ = flag.Set("test.parallel", strconv.Itoa(scriptParallelism))
+	}
 }
 
 // isolatedDir is removed when the tests end (see dockerCleanup.Run).

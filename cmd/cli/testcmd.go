@@ -2,10 +2,12 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -162,14 +164,8 @@ func testRun(ctx context.Context, opts *TestOptions) error {
 			}
 		}
 		baseURL = "http://127.0.0.1:" + strconv.Itoa(port)
-		// a model that does not answer yet is waited for: say so, or a wrong
-		// -p looks like a hang for the whole --timeout
-		ios.Notef("waiting up to %s for %s to answer at %s", opts.Timeout, name, baseURL)
-		if err := (launch.Poller{}).Wait(ctx, baseURL+"/api/get_config", opts.Timeout, nil); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("%s does not answer at %s: %w (start it with `modelhub run -d %s`, or pass the right -p PORT)", name, baseURL, err, opts.Model)
+		if err := waitManual(ctx, opts, engine, name, port, baseURL); err != nil {
+			return err
 		}
 	} else {
 		engine, err = opts.Engine(ctx)
@@ -211,4 +207,67 @@ func testRun(ctx context.Context, opts *TestOptions) error {
 		return err
 	}
 	return finishReport(ios, rep, opts.JSON, hint)
+}
+
+// waitManual waits for a model the user started to answer at baseURL. Nothing
+// listening there (connection refused) fails at once, unless a container of the
+// model publishes that port: then it is starting, and is waited for up to
+// --timeout while it runs.
+func waitManual(ctx context.Context, opts *TestOptions, engine TestEngine, name string, port int, baseURL string) error {
+	url := baseURL + "/api/get_config"
+	notAnswering := func(err error) error {
+		return fmt.Errorf("%s does not answer at %s: %w (start it with `modelhub run -d %s`, or pass the right -p PORT)", name, baseURL, err, opts.Model)
+	}
+	err := (launch.Poller{}).Answers(ctx, url)
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	starting := false
+	if engine != nil {
+		if p, perr := engine.Port(ctx, name); perr == nil && p == port {
+			starting = true
+		}
+	}
+	if !starting && errors.Is(err, syscall.ECONNREFUSED) {
+		return fmt.Errorf("nothing listens at %s (connection refused) and no container of %s publishes port %d: start it with `modelhub run -d %s`, or pass the right -p PORT", baseURL, name, port, opts.Model)
+	}
+	// a model that does not answer yet is waited for: say so, or a wrong
+	// -p looks like a hang for the whole --timeout
+	ios := opts.IO
+	ios.Notef("waiting up to %s for %s to answer at %s", opts.Timeout, name, baseURL)
+	var exited chan struct{}
+	if starting {
+		// stop waiting when the container goes away
+		exited = make(chan struct{})
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-wctx.Done():
+					return
+				case <-t.C:
+				}
+				if n, err := engine.Running(wctx, name); err == nil && n == 0 {
+					close(exited)
+					return
+				}
+			}
+		}()
+	}
+	if err := (launch.Poller{}).Wait(ctx, url, opts.Timeout, exited); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if errors.Is(err, launch.ErrExited) {
+			return fmt.Errorf("the container of %s stopped before it answered at %s (see `modelhub logs %s`)", name, baseURL, opts.Model)
+		}
+		return notAnswering(err)
+	}
+	return nil
 }

@@ -27,13 +27,14 @@ type UIOptions struct {
 	OpenURL func(url string) error
 
 	Port    int
-	PortSet bool // --port given: a busy port is an error, not skipped
+	PortSet bool // --ui-port given: a busy port is an error, not skipped
 	Open    bool
 }
 
 // NewCmdUI builds `modelhub ui`.
 func NewCmdUI(f *Factory, runF func(context.Context, *UIOptions) error) *cobra.Command {
 	opts := &UIOptions{IO: f.IO, Docker: f.Docker, OpenURL: f.OpenURL}
+	var oldPort int
 	cmd := &cobra.Command{
 		Use:   "ui",
 		Short: "Serve the web UI of every running model until Ctrl-C",
@@ -43,13 +44,22 @@ form to run it on a sample or on your own file. It prints its URL and serves unt
 Ctrl-C. It listens on 127.0.0.1 only and answers only requests addressed to
 127.0.0.1, localhost or [::1] at its port.`,
 		Example: `  modelhub run -d squeezenet && modelhub ui --open
-  modelhub ui --port 9000`,
+  modelhub ui --ui-port 9000`,
 		GroupID: "use",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.PortSet = cmd.Flags().Changed("port")
+			// --port is the old name of --ui-port (run's name for the same port)
+			fl := cmd.Flags()
+			if fl.Changed("port") {
+				if fl.Changed("ui-port") && oldPort != opts.Port {
+					return usageErrorf("--port %d and --ui-port %d disagree: --port is the old name of --ui-port; pass only --ui-port", oldPort, opts.Port)
+				}
+				opts.Port = oldPort
+				opts.IO.Notef("--port is now called --ui-port (as in modelhub run); --port still works")
+			}
+			opts.PortSet = fl.Changed("ui-port") || fl.Changed("port")
 			if opts.Port < 1 || opts.Port > 65535 {
-				return usageErrorf("--port %d: a port is a number from 1 to 65535", opts.Port)
+				return usageErrorf("--ui-port %d: a port is a number from 1 to 65535", opts.Port)
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -57,7 +67,9 @@ Ctrl-C. It listens on 127.0.0.1 only and answers only requests addressed to
 			return uiRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().IntVarP(&opts.Port, "port", "p", defaultUIPort, "port on 127.0.0.1 to serve on (a busy default takes the next free port)")
+	cmd.Flags().IntVarP(&opts.Port, "ui-port", "p", defaultUIPort, "`PORT` on 127.0.0.1 to serve on, as run's --ui-port (a busy default takes the next free port)")
+	cmd.Flags().IntVar(&oldPort, "port", defaultUIPort, "old name of --ui-port")
+	_ = cmd.Flags().MarkHidden("port") // pflag's MarkDeprecated would write its note to stdout
 	cmd.Flags().BoolVar(&opts.Open, "open", false, "open the web UI in your browser")
 	return cmd
 }
@@ -67,7 +79,7 @@ func uiRun(ctx context.Context, opts *UIOptions) error {
 	if err != nil {
 		return err
 	}
-	l, note, err := listenUI(opts.Port, opts.PortSet, "--port")
+	l, note, err := listenUI(opts.Port, opts.PortSet, "--ui-port")
 	if err != nil {
 		return err
 	}
@@ -85,7 +97,8 @@ func uiRun(ctx context.Context, opts *UIOptions) error {
 	if err := srv.Serve(ctx, l); err != nil {
 		return err
 	}
-	return ErrInterrupted
+	opts.IO.Notef("web UI stopped")
+	return errStoppedByUser
 }
 
 // runningModels lists the running models from their containers' labels.

@@ -22,10 +22,14 @@ func Test_NewCmdUI_flags(t *testing.T) {
 		args, want, wantErr string
 	}{
 		{args: "", want: "port=8800 set=false open=false"},
-		{args: "--port 9000 --open", want: "port=9000 set=true open=true"},
+		{args: "--ui-port 9000 --open", want: "port=9000 set=true open=true"},
 		{args: "-p 9001", want: "port=9001 set=true open=false"},
-		{args: "--port 0", wantErr: "--port 0: a port is a number from 1 to 65535"},
-		{args: "--port 70000", wantErr: "a port is a number"},
+		// --port: the old name, kept (deprecated, hidden)
+		{args: "--port 9002", want: "port=9002 set=true open=false"},
+		{args: "--port 9002 --ui-port 9002", want: "port=9002 set=true open=false"},
+		{args: "--port 9002 --ui-port 9003", wantErr: "--port 9002 and --ui-port 9003 disagree"},
+		{args: "--ui-port 0", wantErr: "--ui-port 0: a port is a number from 1 to 65535"},
+		{args: "--ui-port 70000", wantErr: "a port is a number"},
 		{args: "extra", wantErr: "unknown command"},
 	} {
 		got := flagCase(t, NewCmdUI, tc.args, tc.wantErr, true)
@@ -80,8 +84,10 @@ func Test_uiRun(t *testing.T) {
 	cancel()
 	select {
 	case err := <-done:
-		if !errors.Is(err, ErrInterrupted) {
-			t.Errorf("uiRun after Ctrl-C: %v, want ErrInterrupted", err)
+		// the normal end: exit 130 without an error line
+		var ee *ExitError
+		if !errors.As(err, &ee) || ee.Code != ExitInterrupted || !ee.Silent {
+			t.Errorf("uiRun after Ctrl-C: %v, want a silent exit 130", err)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("uiRun did not return after Ctrl-C")
@@ -105,7 +111,7 @@ func Test_listenUI(t *testing.T) {
 	defer busy.Close()
 	port := busy.Addr().(*net.TCPAddr).Port
 	// an explicit busy port is an error naming the flag
-	if _, _, err := listenUI(port, true, "--port"); err == nil || !strings.Contains(err.Error(), "choose another port with --port") {
+	if _, _, err := listenUI(port, true, "--ui-port"); err == nil || !strings.Contains(err.Error(), "choose another port with --ui-port") {
 		t.Errorf("explicit busy port: %v", err)
 	}
 	// a busy default takes the next free port, with a note

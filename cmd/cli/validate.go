@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"net/http"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -30,7 +31,8 @@ func NewCmdValidate(f *Factory, runF func(context.Context, *ValidateOptions) err
 		Short: "Check a model folder before publishing it (no Docker needed)",
 		Long: `Check a model folder without running it: init/init.json (docker_id and external
 files), contrib_src/model/config.json against a JSON schema (every violation with its
-JSON pointer), meta.name against the folder name, output types, run.py and
+JSON pointer), meta.name against the model's name (a WARN for a
+folder given by its path, whose name may be anything), output types, run.py and
 inference.py, licenses, sample data and thumbnail. Each check prints one line,
 PASS, WARN or FAIL, with the reason and the file; the exit status is 1 when a check
 FAILs.
@@ -75,6 +77,7 @@ func validateRun(ctx context.Context, opts *ValidateOptions) error {
 	if !opts.JSON {
 		rep.OnCheck = checkPrinter(opts.IO)
 	}
-	modeltest.Validate(dir, modeltest.ValidateOptions{Name: name, Schema: schema}, rep)
+	_, statErr := os.Stat(opts.Model) // a folder given by its path, not a downloaded model's name
+	modeltest.Validate(dir, modeltest.ValidateOptions{Name: name, FolderName: statErr == nil, Schema: schema}, rep)
 	return finishReport(opts.IO, rep, opts.JSON, "fix them and run `modelhub validate "+opts.Model+"` again")
 }

@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/modelhub-ai/modelhub/internal/netconf"
 	"github.com/modelhub-ai/modelhub/internal/safepath"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
@@ -166,7 +167,7 @@ type Downloader struct {
 }
 
 // defaultClient is built on first use, so tests may change ConnectTimeout first.
-var defaultClient = sync.OnceValue(func() *http.Client { return &http.Client{Transport: newTransport()} })
+var defaultClient = sync.OnceValue(func() *http.Client { return &http.Client{Transport: netconf.Explain(newTransport())} })
 
 func newTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()

@@ -12,6 +12,8 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+
+	"github.com/modelhub-ai/modelhub/internal/netconf"
 )
 
 // ErrGitNoAnswer: the git server did not connect, or sent nothing for
@@ -24,7 +26,7 @@ var ErrGitNoAnswer = errors.New("the git server did not answer")
 // in a table of its own; this package is the only one that uses go-git, so
 // it installs them once, before its first clone or listing.
 var installGitTransport = sync.OnceFunc(func() {
-	t := githttp.NewClient(&http.Client{Transport: &watchdogTransport{base: newGitTransport()}})
+	t := githttp.NewClient(&http.Client{Transport: &watchdogTransport{base: netconf.Explain(newGitTransport())}})
 	client.InstallProtocol("http", t)
 	client.InstallProtocol("https", t)
 })

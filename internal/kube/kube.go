@@ -231,17 +231,20 @@ func Generate(o Options) (*Result, error) {
 
 func (o Options) initContainer() corev1.Container {
 	args := []string{"pull", o.Model, "--commit", o.Commit, "--home", HomePath}
+	// The cache goes beside the models: the root filesystem is read-only.
+	env := []corev1.EnvVar{{Name: "MODELHUB_CACHE", Value: HomePath + "/.cache"}}
 	if o.IndexURL != "" {
+		// both: the flag for the pull, the env for anything else run in it
 		args = append(args, "--index", o.IndexURL)
+		env = append(env, corev1.EnvVar{Name: "MODELHUB_INDEX", Value: o.IndexURL})
 	}
 	return corev1.Container{
 		Name:            InitContainer,
 		Image:           o.ModelhubImage,
 		ImagePullPolicy: corev1.PullIfNotPresent,
 		Args:            args,
-		// The index cache goes beside the models: the root filesystem is read-only.
-		Env:          []corev1.EnvVar{{Name: "MODELHUB_CACHE", Value: HomePath + "/.cache"}},
-		VolumeMounts: []corev1.VolumeMount{{Name: VolumeName, MountPath: HomePath}},
+		Env:             env,
+		VolumeMounts:    []corev1.VolumeMount{{Name: VolumeName, MountPath: HomePath}},
 		SecurityContext: &corev1.SecurityContext{
 			RunAsNonRoot:             ptr(true),
 			RunAsUser:                ptr(int64(UID)),

@@ -139,6 +139,14 @@ func TestGenerate_cpu(t *testing.T) {
 	if ic.Image != "ghcr.io/modelhub-ai/modelhub:v1.2.3" || strings.Join(ic.Args, " ") != wantArgs || len(ic.Command) != 0 {
 		t.Errorf("init container %s %v %v, want args %s", ic.Image, ic.Command, ic.Args, wantArgs)
 	}
+	// the index travels as the flag and as the env of the init container
+	env := map[string]string{}
+	for _, e := range ic.Env {
+		env[e.Name] = e.Value
+	}
+	if env["MODELHUB_INDEX"] != "https://example.org/models.json" || env["MODELHUB_CACHE"] != "/models/.cache" {
+		t.Errorf("init env %v", ic.Env)
+	}
 	sc := ic.SecurityContext
 	if !*sc.RunAsNonRoot || *sc.RunAsUser != UID || *sc.AllowPrivilegeEscalation || !*sc.ReadOnlyRootFilesystem || sc.Capabilities.Drop[0] != "ALL" {
 		t.Errorf("init security context %+v", sc)

@@ -27,6 +27,10 @@ type ValidateOptions struct {
 	// Name is the model's expected name (the folder or index name); "" means the
 	// folder's base name.
 	Name string
+	// FolderName: Name is only the name of the folder given, not a name from
+	// the index or a download. A clone may sit in a folder of any name (the
+	// bundled demo is demo/model), so a mismatch is then a warning.
+	FolderName bool
 	// Schema validates config.json; nil means config.DefaultSchema().
 	Schema *config.Schema
 }
@@ -94,6 +98,8 @@ func Validate(dir string, opts ValidateOptions, rep *Report) {
 		switch {
 		case strings.EqualFold(cfg.Name, opts.Name):
 			add(ConfigFile, "meta.name", Pass, "%s", cfg.Name)
+		case opts.FolderName:
+			add(ConfigFile, "meta.name", Warn, "meta.name is %q but its folder is called %q: the model's index entry and repository must be called %q (case-insensitive)", cfg.Name, opts.Name, cfg.Name)
 		default:
 			add(ConfigFile, "meta.name", Fail, "meta.name is %q but the model is called %q: they must match (case-insensitive)", cfg.Name, opts.Name)
 		}

@@ -37,8 +37,12 @@ func (m *Entry) Branch() string {
 
 // Index is a parsed models.json.
 type Index struct {
-	// Source names where the index came from (a URL or a path).
+	// Source names where the index came from (a URL or a path), for messages:
+	// "URL (cached)" when read from the cache.
 	Source string
+	// Location is the index's URL or path as given to Source.Load (empty for
+	// an index parsed otherwise).
+	Location string
 	// Models are the usable entries, sorted by name (case-insensitive).
 	Models []Entry
 	// Warnings name entries that were skipped and why.

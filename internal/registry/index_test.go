@@ -174,6 +174,29 @@ func TestDistance(t *testing.T) {
 	}
 }
 
+func TestStartsWord(t *testing.T) {
+	for _, tc := range []struct {
+		hay, w string
+		want   bool
+	}{
+		{"lung ct segmentation", "ct", true},
+		{"nodule detection", "ct", false},
+		{"contrast-enhanced ct", "ct", true},
+		{"contrast", "ct", false},
+		{"cta of the head", "ct", true},
+		{"brain-seg tumour", "seg", true},
+		{"deepscan-brats", "brats", true},
+		{"deepscan-brats", "scan", false},
+		{"écho cardiaque", "cardi", true},
+		{"détection", "tection", false},
+		{"anything", "", true},
+	} {
+		if got := StartsWord(tc.hay, tc.w); got != tc.want {
+			t.Errorf("StartsWord(%q, %q) = %v, want %v", tc.hay, tc.w, got, tc.want)
+		}
+	}
+}
+
 func TestFilter(t *testing.T) {
 	ix, _ := Parse([]byte(sample), "test")
 	names := func(ms []Entry) string {
@@ -188,6 +211,13 @@ func TestFilter(t *testing.T) {
 	}
 	if got := names(ix.Filter([]string{"imagenet", "squeeze"}, "", false)); got != "squeezenet" {
 		t.Errorf("two words: %s", got)
+	}
+	// words match at the start of a word, not inside one
+	if got := names(ix.Filter([]string{"squeeze"}, "", false)); got != "squeezenet" {
+		t.Errorf("prefix of a word: %s", got)
+	}
+	if got := names(ix.Filter([]string{"net"}, "", false)); got != "" {
+		t.Errorf("inside a word: %s", got)
 	}
 	if got := names(ix.Filter(nil, "ONNX", false)); got != "squeezenet" {
 		t.Errorf("backend: %s", got)

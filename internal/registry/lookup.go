@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ErrNotFound is matched (errors.Is) by a *NotFoundError.
@@ -106,15 +108,16 @@ func Distance(a, b string) int {
 	return prev[len(rb)]
 }
 
-// Filter keeps the models matching every word (case-insensitive, in name or task),
-// the backend (if not empty) and, when gpu is set, only GPU models.
+// Filter keeps the models matching every word (case-insensitive, at the start of a
+// word of the name or task: "CT" finds "CT scan" and "CTA", not "Detection"), the
+// backend (if not empty) and, when gpu is set, only GPU models.
 func (ix *Index) Filter(words []string, backend string, gpu bool) []Entry {
 	var out []Entry
 next:
 	for _, m := range ix.Models {
 		hay := strings.ToLower(m.Name + " " + m.TaskExtended)
 		for _, w := range words {
-			if !strings.Contains(hay, strings.ToLower(w)) {
+			if !StartsWord(hay, strings.ToLower(w)) {
 				continue next
 			}
 		}
@@ -135,4 +138,28 @@ next:
 		out = append(out, m)
 	}
 	return out
+}
+
+// StartsWord reports whether w occurs in hay at the start of a word: at the
+// beginning or after a character that is neither a letter nor a digit.
+func StartsWord(hay, w string) bool {
+	if w == "" {
+		return true
+	}
+	for i := 0; ; {
+		j := strings.Index(hay[i:], w)
+		if j < 0 {
+			return false
+		}
+		at := i + j
+		if at == 0 {
+			return true
+		}
+		r, _ := utf8.DecodeLastRuneInString(hay[:at])
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+			return true
+		}
+		_, size := utf8.DecodeRuneInString(hay[at:])
+		i = at + size
+	}
 }

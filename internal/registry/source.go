@@ -16,6 +16,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/modelhub-ai/modelhub/internal/netconf"
 )
 
 // Timeouts for fetching the index; variables so tests can shrink them.
@@ -83,10 +85,15 @@ func (s *Source) now() time.Time {
 
 // Load returns the index.
 func (s *Source) Load(ctx context.Context) (*Result, error) {
+	load := s.loadURL
 	if !IsRemote(s.Location) {
-		return s.loadFile()
+		load = func(context.Context) (*Result, error) { return s.loadFile() }
 	}
-	return s.loadURL(ctx)
+	r, err := load(ctx)
+	if err == nil && r.Index != nil {
+		r.Index.Location = s.Location
+	}
+	return r, err
 }
 
 // FileURLPath turns a file:// URL into the path it names, with Windows
@@ -245,6 +252,11 @@ func (s *Source) loadURL(ctx context.Context) (*Result, error) {
 			age := s.now().Sub(meta.FetchedAt).Round(time.Minute)
 			return s.fromCache(data, meta, fmt.Sprintf("could not reach %s (%v); using the cached index from %s ago", s.Location, shortErr(err), humanAge(age)))
 		}
+		var pe *netconf.ProxyError
+		var ce *netconf.CertError
+		if errors.As(err, &pe) || errors.As(err, &ce) {
+			return nil, fmt.Errorf("fetch index %s: %s", s.Location, shortErr(err)) // it names the fix
+		}
 		return nil, fmt.Errorf("fetch index %s: %v (check your network, or pass --index with another URL or a local models.json)", s.Location, shortErr(err))
 	}
 	if resp.StatusCode == http.StatusNotModified && data != nil {
@@ -319,7 +331,7 @@ func DefaultHTTPClient() *http.Client {
 	tr.DialContext = (&net.Dialer{Timeout: DialTimeout, KeepAlive: 30 * time.Second}).DialContext
 	tr.TLSHandshakeTimeout = DialTimeout
 	tr.ResponseHeaderTimeout = RequestTimeout
-	return &http.Client{Transport: tr, Timeout: RequestTimeout}
+	return &http.Client{Transport: netconf.Explain(tr), Timeout: RequestTimeout}
 }
 
 func shortErr(err error) string {

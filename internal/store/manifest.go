@@ -20,6 +20,10 @@ type Manifest struct {
 	Version int `json:"version"`
 	// Entry is the index entry the model was pulled from.
 	Entry registry.Entry `json:"entry"`
+	// Index is where Entry came from: the index URL, or the absolute path of
+	// a local models.json. Empty in older manifests and for loaded bundles
+	// whose origin is unknown.
+	Index string `json:"index,omitempty"`
 	// Commit is the git commit cloned.
 	Commit string `json:"commit"`
 	// Branch is the branch cloned: the index's github_branch, or the

@@ -141,9 +141,11 @@ func (s *Store) Pull(ctx context.Context, m *Model, o PullOptions) (*PullResult,
 		m.Manifest = man
 	}
 	entry := m.Entry
+	indexSrc := m.Index
 	if entry == nil && cur != nil {
 		e := cur.Entry
 		entry = &e
+		indexSrc = cur.Index
 	}
 	if entry == nil {
 		return nil, fmt.Errorf("model %s has no index entry", m.Name)
@@ -159,6 +161,7 @@ func (s *Store) Pull(ctx context.Context, m *Model, o PullOptions) (*PullResult,
 			if ix, err := s.Index(ctx); err == nil {
 				if e, err := ix.Lookup(m.Name); err == nil {
 					entry = e
+					indexSrc = IndexSource(ix)
 				}
 			} else if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -237,6 +240,7 @@ func (s *Store) Pull(ctx context.Context, m *Model, o PullOptions) (*PullResult,
 		return nil, err
 	}
 	man.Branch = ci.Branch
+	man.Index = indexSrc
 	if err := WriteManifest(stage, man); err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -40,6 +41,8 @@ type Model struct {
 	Local bool
 	// Entry is the index entry (nil for a local model).
 	Entry *registry.Entry
+	// Index is where Entry was found (IndexSource), when it was looked up.
+	Index string
 	// Manifest is the model's manifest when it is downloaded completely.
 	Manifest *Manifest
 }
@@ -97,7 +100,7 @@ func (s *Store) Resolve(ctx context.Context, ref string) (*Model, error) {
 		return nil, err
 	}
 	entry := *e
-	m := &Model{Name: entry.Name, Dir: filepath.Join(s.ModelsDir(), entry.Name), Entry: &entry}
+	m := &Model{Name: entry.Name, Dir: filepath.Join(s.ModelsDir(), entry.Name), Entry: &entry, Index: IndexSource(ix)}
 	if man, err := ReadManifest(m.Dir); err == nil && man.Complete {
 		m.Manifest = man
 	}
@@ -178,4 +181,31 @@ func (m *Model) IsNotebook() bool {
 		return notebook.IsEntry(m.Entry)
 	}
 	return notebook.IsFolder(m.Dir)
+}
+
+// IndexSource names where ix came from so that another machine can find it
+// again: its URL (without a user:password, which no manifest keeps), or the
+// absolute path of a local models.json.
+func IndexSource(ix *registry.Index) string {
+	if ix == nil {
+		return ""
+	}
+	src := ix.Location
+	if src == "" {
+		src = ix.Source
+	}
+	if src == "" {
+		return ""
+	}
+	if registry.IsRemote(src) || strings.HasPrefix(src, "file://") {
+		if u, err := url.Parse(src); err == nil && u.User != nil {
+			u.User = nil
+			return u.String()
+		}
+		return src
+	}
+	if abs, err := filepath.Abs(src); err == nil {
+		return abs
+	}
+	return src
 }

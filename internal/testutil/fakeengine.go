@@ -13,8 +13,10 @@ import (
 // usable: build it with NewFakeEngine.
 type FakeEngine struct {
 	mu sync.Mutex
-	// Config is returned by get_config as is.
-	Config []byte
+	// Config is returned by get_config as is, with status ConfigStatus (0 means
+	// 200; 503 plays an engine still starting).
+	Config       []byte
+	ConfigStatus int
 	// Legal is returned by get_legal, with status LegalStatus (0 means 200).
 	Legal       map[string]string
 	LegalStatus int
@@ -64,6 +66,9 @@ func (f *FakeEngine) serve(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/api/get_config":
 		w.Header().Set("Content-Type", "application/json")
+		if f.ConfigStatus != 0 {
+			w.WriteHeader(f.ConfigStatus)
+		}
 		_, _ = w.Write(f.Config)
 	case "/api/get_legal":
 		status := f.LegalStatus

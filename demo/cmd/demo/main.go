@@ -2,10 +2,14 @@
 // network: it builds the demo engine image through the Docker API, serves a
 // demo index, the demo model's git repository and its external file on
 // 127.0.0.1, runs the real `modelhub run demo`, prints the model's URLs and a
-// prediction made through its REST API, and on Ctrl-C stops everything,
-// leaving nothing behind (container, image, downloaded files).
+// prediction made through its REST API, and on Ctrl-C stops the model.
 //
-//	go run ./demo/cmd/demo [-modelhub bin/modelhub] [-keep-image]
+// The demo model stays installed (in modelhub's home, or -home) and its image
+// stays in Docker, so `modelhub run demo`, `predict demo`, `save demo` work
+// afterwards with no network and no demo server; -clean removes both instead
+// (a temporary home, the image removed).
+//
+//	go run ./demo/cmd/demo [-modelhub bin/modelhub] [-home DIR] [-api-port N] [-ui-port N] [-clean] [-once]
 package main
 
 import (
@@ -41,8 +45,16 @@ func say(format string, args ...any) { fmt.Fprintf(os.Stderr, "==> "+format+"\n"
 
 func run() error {
 	bin := flag.String("modelhub", "", "modelhub binary to run (default: build ./cmd/modelhub)")
-	keepImage := flag.Bool("keep-image", false, "keep the demo image afterwards")
+	home := flag.String("home", "", "modelhub home to install the demo model in (default: modelhub's own, so it stays usable)")
+	apiPort := flag.Int("api-port", 0, "host port of the model's REST API (default: modelhub's, 8000 or the next free one)")
+	uiPort := flag.Int("ui-port", 0, "port of the web UI (default: modelhub's, 8800 or the next free one)")
+	clean := flag.Bool("clean", false, "leave nothing behind: a temporary home, and the image removed at the end")
+	keepImage := flag.Bool("keep-image", false, "with -clean: keep the image all the same")
+	once := flag.Bool("once", false, "stop by itself after the first prediction (for scripts and tests)")
 	flag.Parse()
+	if !*clean {
+		*keepImage = true
+	}
 
 	// Ctrl-C reaches modelhub too (same process group); we wait for it to clean up.
 	sigs := make(chan os.Signal, 2)
@@ -113,9 +125,29 @@ func run() error {
 	defer srv.Close()
 	say("serving the demo index %s, its git repository and its weights on 127.0.0.1", srv.IndexURL)
 
-	home := filepath.Join(tmp, "home")
-	say("running: modelhub --home %s --index %s run demo", home, srv.IndexURL)
-	cmd := exec.Command(*bin, "--home", home, "--index", srv.IndexURL, "run", "demo")
+	args := []string{"--index", srv.IndexURL}
+	switch {
+	case *clean:
+		*home = filepath.Join(tmp, "home")
+		args = append(args, "--home", *home)
+	case *home != "":
+		abs, err := filepath.Abs(*home)
+		if err != nil {
+			return err
+		}
+		*home = abs
+		args = append(args, "--home", abs)
+	}
+	args = append(args, "run")
+	if *apiPort != 0 {
+		args = append(args, "--api-port", fmt.Sprint(*apiPort))
+	}
+	if *uiPort != 0 {
+		args = append(args, "--ui-port", fmt.Sprint(*uiPort))
+	}
+	args = append(args, "demo")
+	say("running: modelhub %s", strings.Join(args, " "))
+	cmd := exec.Command(*bin, args...)
 	cmd.Stderr = os.Stderr
 	isolate(cmd)
 	out, err := cmd.StdoutPipe()
@@ -140,12 +172,17 @@ func run() error {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 
+	stopNow := make(chan os.Signal, 1)
 	select {
 	case base := <-apiURL:
 		if err := predictSample(base); err != nil {
 			say("predict_sample failed: %v", err)
 		}
-		say("the demo model is running; press Ctrl+C to stop it")
+		if *once {
+			stopNow <- os.Interrupt
+		} else {
+			say("the demo model is running; press Ctrl+C to stop it")
+		}
 	case err := <-exited:
 		return fmt.Errorf("modelhub run ended before the model was ready: %v", err)
 	case <-sigs:
@@ -168,9 +205,35 @@ func run() error {
 			forward(cmd) // a second Ctrl-C kills the container at once
 			<-exited
 		}
+	case <-stopNow:
+		forward(cmd)
+		<-exited
 	}
-	say("done: no container left; the downloaded model was in %s (removed)", home)
+	if *clean {
+		say("done: no container left; the downloaded model was in %s (removed)", *home)
+		return nil
+	}
+	again(*bin, *home, image)
 	return nil
+}
+
+// again says how to use the demo model that stays installed, offline.
+func again(bin, home, image string) {
+	mh := bin
+	if home != "" {
+		mh += " --home " + home
+	}
+	say("done: no container left. The demo model stays installed and its image %s in Docker,", image)
+	say("so it works offline, without this demo's server:")
+	for _, l := range []string{
+		"run it again:    " + mh + " run demo",
+		"predict:         " + mh + " predict demo demo/model/contrib_src/sample_data/bright.png",
+		"what it is:      " + mh + " info demo",
+		"validate it:     " + mh + " validate ./demo/model",
+		"remove it:       " + mh + " rm demo && docker rmi " + image,
+	} {
+		fmt.Fprintln(os.Stderr, "    "+l)
+	}
 }
 
 // demoImage is the docker_id of demo/model/init/init.json.
