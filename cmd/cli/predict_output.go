@@ -10,7 +10,6 @@ import (
 	"sync"
 	"text/tabwriter"
 	"time"
-	"unicode"
 
 	"github.com/schollz/progressbar/v3"
 
@@ -278,20 +277,9 @@ func (o *predictOutput) folderTable(dir string) {
 		if r.Status == predict.StatusOK {
 			res = describeRecord(r, o.outDir)
 		}
-		fprintf(tw, "%s\t%s\t%s\t%s\n", termSafe(r.Input), r.Status, fmtMS(r.LatencyMS), termSafe(res))
+		fprintf(tw, "%s\t%s\t%s\t%s\n", cell(r.Input), r.Status, fmtMS(r.LatencyMS), cell(res))
 	}
 	_ = tw.Flush()
-}
-
-// termSafe is s on one line with control characters (escape sequences a
-// hostile file name could carry) shown as '?'.
-func termSafe(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return '?'
-		}
-		return r
-	}, oneLine(s))
 }
 
 // describeRecord is the RESULT cell of a recorded input, as describeOutput
