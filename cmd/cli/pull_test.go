@@ -185,7 +185,7 @@ func Test_rmRun_confirm(t *testing.T) {
 	// a running model is refused (the Docker check is stubbed)
 	running := func(_ context.Context, name, _ string) (bool, error) { return name == "Demo", nil }
 	err = rmRun(context.Background(), &RmOptions{IO: f.IO, Store: f.Store, InUse: running, Models: []string{"demo"}})
-	if err == nil || !strings.Contains(err.Error(), "Demo is running; stop it first") {
+	if err == nil || !strings.Contains(err.Error(), "Demo is running or starting; stop it first") {
 		t.Errorf("running model: %v", err)
 	}
 	err = pullRun(context.Background(), &PullOptions{IO: f.IO, Store: f.Store, InUse: running, Model: "demo", Update: true, Jobs: 1})
