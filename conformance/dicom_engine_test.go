@@ -1,14 +1,11 @@
 package conformance
 
 import (
-	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/modelhub-ai/modelhub/internal/dicom/dicomtest"
 )
@@ -21,22 +18,7 @@ import (
 // No planted patient data reaches any output.
 func TestRealEngine_PredictDICOMSeries(t *testing.T) {
 	e := newEnv(t)
-	model := filepath.Join(t.TempDir(), e.Model+"-mask")
-	if err := os.CopyFS(model, os.DirFS(filepath.Join("testdata", "dicommask"))); err != nil {
-		t.Fatal(err)
-	}
-	initJSON, _ := json.Marshal(map[string]any{"docker_id": e.Image, "external_contrib_files": []any{}})
-	writeFiles(t, model, map[string][]byte{"init/init.json": initJSON})
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		cs, _ := e.Docker.List(ctx, true)
-		for _, c := range cs {
-			if c.Model == filepath.Base(model) {
-				_ = e.Docker.Remove(ctx, c.ID)
-			}
-		}
-	})
+	model := e.localModel(t, "dicommask", "-mask")
 	in := t.TempDir()
 	// rows 0-3 tissue (40 HU), rows 4-7 air (-1000 HU)
 	tissue := func(i, j, k int) int {

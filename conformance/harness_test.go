@@ -425,3 +425,27 @@ func getJSON(t testing.TB, url string, v any) []byte {
 	}
 	return body
 }
+
+// localModel copies testdata/NAME into a model folder named after the
+// environment's model plus suffix, with an init.json naming the real engine
+// image, and removes the model's containers when the test ends.
+func (e *Env) localModel(t *testing.T, name, suffix string) string {
+	t.Helper()
+	model := filepath.Join(t.TempDir(), e.Model+suffix)
+	if err := os.CopyFS(model, os.DirFS(filepath.Join("testdata", name))); err != nil {
+		t.Fatal(err)
+	}
+	initJSON, _ := json.Marshal(map[string]any{"docker_id": e.Image, "external_contrib_files": []any{}})
+	writeFiles(t, model, map[string][]byte{"init/init.json": initJSON})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cs, _ := e.Docker.List(ctx, true)
+		for _, c := range cs {
+			if c.Model == filepath.Base(model) {
+				_ = e.Docker.Remove(ctx, c.ID)
+			}
+		}
+	})
+	return model
+}

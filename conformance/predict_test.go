@@ -1,7 +1,6 @@
 package conformance
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -10,7 +9,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/modelhub-ai/modelhub/internal/predict"
 )
@@ -99,22 +97,7 @@ func TestRealEngine_Predict(t *testing.T) {
 // container and the engine reads them by the paths of the case JSON.
 func TestRealEngine_PredictMultiInput(t *testing.T) {
 	e := newEnv(t)
-	model := filepath.Join(t.TempDir(), e.Model+"-multi")
-	if err := os.CopyFS(model, os.DirFS(filepath.Join("testdata", "multimodel"))); err != nil {
-		t.Fatal(err)
-	}
-	initJSON, _ := json.Marshal(map[string]any{"docker_id": e.Image, "external_contrib_files": []any{}})
-	writeFiles(t, model, map[string][]byte{"init/init.json": initJSON})
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		cs, _ := e.Docker.List(ctx, true)
-		for _, c := range cs {
-			if c.Model == filepath.Base(model) {
-				_ = e.Docker.Remove(ctx, c.ID)
-			}
-		}
-	})
+	model := e.localModel(t, "multimodel", "-multi")
 	in := t.TempDir()
 	writeFiles(t, in, map[string][]byte{
 		"cases/p1/t1.png": pngBytes(t, 16, 16, 250), "cases/p1/t2.png": pngBytes(t, 16, 16, 250),

@@ -2,7 +2,6 @@ package conformance
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"image"
 	"image/color"
@@ -51,22 +50,7 @@ func squarePNG(t testing.TB, w, h int) []byte {
 // included — with results.csv beside it.
 func TestRealEngine_PredictMaskReport(t *testing.T) {
 	e := newEnv(t)
-	model := filepath.Join(t.TempDir(), e.Model+"-mask")
-	if err := os.CopyFS(model, os.DirFS(filepath.Join("testdata", "maskmodel"))); err != nil {
-		t.Fatal(err)
-	}
-	initJSON, _ := json.Marshal(map[string]any{"docker_id": e.Image, "external_contrib_files": []any{}})
-	writeFiles(t, model, map[string][]byte{"init/init.json": initJSON})
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		cs, _ := e.Docker.List(ctx, true)
-		for _, c := range cs {
-			if c.Model == filepath.Base(model) {
-				_ = e.Docker.Remove(ctx, c.ID)
-			}
-		}
-	})
+	model := e.localModel(t, "maskmodel", "-mask")
 	in := t.TempDir()
 	writeFiles(t, in, map[string][]byte{"square.png": squarePNG(t, 32, 24), "dark.png": pngBytes(t, 16, 16, 10)})
 	out := filepath.Join(t.TempDir(), "out")
