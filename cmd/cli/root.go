@@ -131,8 +131,11 @@ func Main() (code int) {
 	defer cancel(nil)
 	interrupted, forced := make(chan struct{}), make(chan struct{})
 	sigs := make(chan os.Signal, 2)
+	// The handler stays installed until the process exits (no signal.Stop): a
+	// Ctrl-C that lands after the command has finished, while Main returns, must
+	// not kill the process with the signal's default action, which would report
+	// "killed" for a `run -d` that in fact succeeded.
 	signal.Notify(sigs, stopSignals...)
-	defer signal.Stop(sigs)
 	go func() {
 		n := 0
 		for range sigs {
