@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/modelhub-ai/modelhub/internal/config"
+	"github.com/modelhub-ai/modelhub/internal/ctxio"
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
 	"github.com/modelhub-ai/modelhub/internal/store"
 )
@@ -293,19 +294,6 @@ func (c *counter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// ctxReader fails with ctx's error once ctx ends.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (r ctxReader) Read(p []byte) (int, error) {
-	if err := r.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return r.r.Read(p)
-}
-
 // writeBundle writes the uncompressed bundle to path in one pass. The
 // manifest entry is written first with a reserved size and filled in at the
 // end (its checksums are known only then); so is the header of images.tar,
@@ -359,7 +347,7 @@ func writeBundle(ctx context.Context, o *SaveOptions, path string, man *Manifest
 			return fmt.Errorf("read %s: %w", sources[e.Path], err)
 		}
 		h.Reset()
-		n, err := copyHashed(tw, ctxReader{ctx, src}, h)
+		n, err := copyHashed(tw, ctxio.Reader(ctx, src), h)
 		src.Close()
 		if err != nil {
 			if errors.Is(err, tar.ErrWriteTooLong) {
@@ -507,7 +495,7 @@ func compressFile(ctx context.Context, o *SaveOptions, src, dst string) (err err
 		return err
 	}
 	cw := &counter{w: zw, phase: "compressing", total: fi.Size(), progress: o.Progress}
-	if _, err := io.CopyBuffer(cw, ctxReader{ctx, in}, make([]byte, copyBuf)); err != nil {
+	if _, err := io.CopyBuffer(cw, ctxio.Reader(ctx, in), make([]byte, copyBuf)); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

@@ -29,22 +29,46 @@ import (
 	"golang.org/x/sync/semaphore"
 )
 
-// Timings and limits used when a Downloader leaves the matching field zero.
-// Tests shrink them.
-var (
-	// DefaultJobs is how many files download at once.
-	DefaultJobs = 4
-	// StallTimeout: a response that delivers no byte for this long is retried.
-	StallTimeout = 30 * time.Second
-	// RetryBase is the first backoff delay; it doubles up to RetryMax.
-	RetryBase = 500 * time.Millisecond
-	RetryMax  = 30 * time.Second
+// DefaultJobs is how many files download at once.
+const DefaultJobs = 4
+
+// Timeouts bound the waits of a download or a clone. A zero field takes its
+// default; tests shrink them by setting the fields.
+type Timeouts struct {
+	// Connect bounds dialing, the TLS handshake and (downloads) waiting for
+	// the response headers (default 30 s).
+	Connect time.Duration
+	// Stall: a transfer that receives no byte for this long is retried (a
+	// download) or fails (a clone or listing) (default 30 s).
+	Stall time.Duration
+	// RetryBase is a download's first backoff delay; it doubles up to
+	// RetryMax (default 500 ms and 30 s).
+	RetryBase time.Duration
+	RetryMax  time.Duration
 	// MaxAttempts is how many consecutive attempts without progress a file
-	// gets before its download fails.
-	MaxAttempts = 6
-	// ConnectTimeout bounds dialing and waiting for response headers.
-	ConnectTimeout = 30 * time.Second
+	// gets before its download fails (default 6).
+	MaxAttempts int
+}
+
+// The defaults of Timeouts.
+const (
+	defaultConnect     = 30 * time.Second
+	defaultStall       = 30 * time.Second
+	defaultRetryBase   = 500 * time.Millisecond
+	defaultRetryMax    = 30 * time.Second
+	defaultMaxAttempts = 6
 )
+
+func (t Timeouts) connect() time.Duration   { return orDur(t.Connect, defaultConnect) }
+func (t Timeouts) stall() time.Duration     { return orDur(t.Stall, defaultStall) }
+func (t Timeouts) retryBase() time.Duration { return orDur(t.RetryBase, defaultRetryBase) }
+func (t Timeouts) retryMax() time.Duration  { return orDur(t.RetryMax, defaultRetryMax) }
+func (t Timeouts) maxAttempts() int {
+	if t.MaxAttempts > 0 {
+		return t.MaxAttempts
+	}
+	return defaultMaxAttempts
+}
 
 // syncFiles: a finished file is fsync'd before its rename, so a crash never
 // leaves a complete-looking file with missing bytes. Only the benchmark turns
@@ -58,7 +82,7 @@ const bufSize = 256 << 10
 var (
 	// ErrChecksum: the downloaded bytes do not match the expected sha256.
 	ErrChecksum = errors.New("sha256 mismatch")
-	// ErrStalled: the server sent nothing for StallTimeout.
+	// ErrStalled: the server sent nothing for Timeouts.Stall.
 	ErrStalled = errors.New("download stalled")
 )
 
@@ -143,17 +167,14 @@ type Event struct {
 // value is usable.
 type Downloader struct {
 	// Client is the HTTP client (redirects are followed). nil: a client with
-	// ConnectTimeout and no overall timeout.
+	// Timeouts.Connect and no overall timeout.
 	Client *http.Client
 	// Jobs is how many files download at once (0: DefaultJobs).
 	Jobs int
 	// Progress, when set, receives events; calls are serialized.
 	Progress func(Event)
 
-	StallTimeout time.Duration
-	RetryBase    time.Duration
-	RetryMax     time.Duration
-	MaxAttempts  int
+	Timeouts
 
 	// FreeSpace returns the bytes available on the file system of dir (nil:
 	// what the operating system says). A file whose size is known is
@@ -161,19 +182,27 @@ type Downloader struct {
 	FreeSpace func(dir string) (int64, error)
 
 	mu sync.Mutex
+	// own is the client made for a Timeouts.Connect other than the default.
+	own     *http.Client
+	ownOnce sync.Once
 	// spaceMu guards reserved: the bytes the files downloading still need.
 	spaceMu  sync.Mutex
 	reserved int64
 }
 
-// defaultClient is built on first use, so tests may change ConnectTimeout first.
-var defaultClient = sync.OnceValue(func() *http.Client { return &http.Client{Transport: netconf.Explain(newTransport())} })
+// defaultClient is the client of Downloaders with the default Timeouts.Connect,
+// built on first use.
+var defaultClient = sync.OnceValue(func() *http.Client { return newClient(defaultConnect) })
 
-func newTransport() *http.Transport {
+func newClient(connect time.Duration) *http.Client {
+	return &http.Client{Transport: netconf.Explain(newTransport(connect))}
+}
+
+func newTransport(connect time.Duration) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.DialContext = (&net.Dialer{Timeout: ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext
-	t.ResponseHeaderTimeout = ConnectTimeout
-	t.TLSHandshakeTimeout = ConnectTimeout
+	t.DialContext = (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}).DialContext
+	t.ResponseHeaderTimeout = connect
+	t.TLSHandshakeTimeout = connect
 	// Compressed transfer would break byte offsets for resume.
 	t.DisableCompression = true
 	t.MaxIdleConnsPerHost = 16
@@ -184,6 +213,10 @@ func newTransport() *http.Transport {
 func (d *Downloader) client() *http.Client {
 	if d.Client != nil {
 		return d.Client
+	}
+	if c := d.connect(); c != defaultConnect {
+		d.ownOnce.Do(func() { d.own = newClient(c) })
+		return d.own
 	}
 	return defaultClient()
 }
@@ -352,12 +385,7 @@ func (d *Downloader) fetch(ctx context.Context, idx int, f File, release func())
 	}
 	defer s.part.Close()
 
-	base := orDur(d.RetryBase, RetryBase)
-	maxDelay := orDur(d.RetryMax, RetryMax)
-	maxAttempts := d.MaxAttempts
-	if maxAttempts <= 0 {
-		maxAttempts = MaxAttempts
-	}
+	base, maxDelay, maxAttempts := d.retryBase(), d.retryMax(), d.maxAttempts()
 	failures := 0
 	for {
 		before := s.offset
@@ -536,7 +564,7 @@ func (s *state) attempt(ctx context.Context) (done bool, err error) {
 		req.Header.Set("Range", "bytes="+strconv.FormatInt(s.offset, 10)+"-")
 		req.Header.Set("If-Range", sent)
 	}
-	stall := orDur(s.d.StallTimeout, StallTimeout)
+	stall := s.d.stall()
 	watchdog := time.AfterFunc(stall, func() { cancel(ErrStalled) })
 	defer watchdog.Stop()
 
@@ -675,7 +703,7 @@ func (hw *hasher) wait()            { close(hw.todo); <-hw.done }
 // context was cancelled.
 func (s *state) netErr(ctx context.Context, err error) error {
 	if errors.Is(context.Cause(ctx), ErrStalled) {
-		return &transientError{fmt.Errorf("download %s: no data for %s: %w", s.f.URL, orDur(s.d.StallTimeout, StallTimeout), ErrStalled)}
+		return &transientError{fmt.Errorf("download %s: no data for %s: %w", s.f.URL, s.d.stall(), ErrStalled)}
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()

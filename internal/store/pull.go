@@ -170,13 +170,13 @@ func (s *Store) Pull(ctx context.Context, m *Model, o PullOptions) (*PullResult,
 			}
 		}
 		branch = entry.Branch()
-		tip, err := fetch.RemoteHead(ctx, entry.GitHub, branch)
+		tip, err := fetch.RemoteHead(ctx, entry.GitHub, branch, s.Net)
 		if errors.Is(err, fetch.ErrBranchNotFound) && entry.GitHub == cur.Entry.GitHub &&
 			cur.Branch != "" && cur.Branch != branch {
 			// The index's branch still does not exist: follow the branch
 			// the model was cloned from (the remote's default branch then).
 			branch = cur.Branch
-			tip, err = fetch.RemoteHead(ctx, entry.GitHub, branch)
+			tip, err = fetch.RemoteHead(ctx, entry.GitHub, branch, s.Net)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("update %s: %w", m.Name, err)
@@ -290,7 +290,7 @@ func (s *Store) stageClone(ctx context.Context, stage string, entry *registry.En
 		// (e.g. a broken init.json was fixed); without network it resumes anyway.
 		tip := ci.Commit
 		if target == "" {
-			if t, err := fetch.RemoteHead(ctx, entry.GitHub, ci.Branch); err == nil {
+			if t, err := fetch.RemoteHead(ctx, entry.GitHub, ci.Branch, s.Net); err == nil {
 				tip = t
 			} else if ctx.Err() != nil {
 				return ci, false, ctx.Err()
@@ -308,7 +308,7 @@ func (s *Store) stageClone(ctx context.Context, stage string, entry *registry.En
 		return ci, false, err
 	}
 	clone := func(b string) (string, error) {
-		co := fetch.CloneOptions{URL: entry.GitHub, Branch: b, Dir: stage, Progress: o.Clone}
+		co := fetch.CloneOptions{URL: entry.GitHub, Branch: b, Dir: stage, Progress: o.Clone, Timeouts: s.Net}
 		if pin {
 			co.Commit = target
 			o.note("cloning %s (branch %s, commit %s)", entry.GitHub, b, short(target))
@@ -411,7 +411,7 @@ func (s *Store) download(ctx context.Context, dir string, man *Manifest, todo []
 		o.Files(files)
 	}
 	var werr error
-	d := &fetch.Downloader{Client: o.HTTPClient, Jobs: o.Jobs}
+	d := &fetch.Downloader{Client: o.HTTPClient, Jobs: o.Jobs, Timeouts: s.Net}
 	d.Progress = func(e fetch.Event) {
 		switch e.Kind {
 		case fetch.FileBytes:
