@@ -546,23 +546,9 @@ func isNetErr(err error) bool {
 func (s *state) attempt(ctx context.Context) (done bool, err error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.f.URL, nil)
+	req, sent, err := s.request(ctx)
 	if err != nil {
-		return false, fmt.Errorf("download %s: %w", s.f.URL, err)
-	}
-	req.Header.Set("User-Agent", "modelhub")
-	if s.offset > 0 && s.meta.IfRange == "" {
-		// The bytes on disk came without a strong validator: nothing could
-		// prove that a range continues the same file, so start over.
-		if err := s.restart(); err != nil {
-			return false, err
-		}
-	}
-	sent := ""
-	if s.offset > 0 {
-		sent = s.meta.IfRange
-		req.Header.Set("Range", "bytes="+strconv.FormatInt(s.offset, 10)+"-")
-		req.Header.Set("If-Range", sent)
+		return false, err
 	}
 	stall := s.d.stall()
 	watchdog := time.AfterFunc(stall, func() { cancel(ErrStalled) })
@@ -573,28 +559,45 @@ func (s *state) attempt(ctx context.Context) (done bool, err error) {
 		return false, s.netErr(ctx, err)
 	}
 	defer resp.Body.Close()
+	if done, err := s.accept(resp, sent); done || err != nil {
+		return done, err
+	}
+	return s.receive(ctx, resp.Body, func() { watchdog.Reset(stall) })
+}
 
+// request is the GET of the file: a resume (Range from the bytes on disk,
+// If-Range their strong validator, which it returns) when they have one.
+func (s *state) request(ctx context.Context) (req *http.Request, sent string, err error) {
+	req, err = http.NewRequestWithContext(ctx, http.MethodGet, s.f.URL, nil)
+	if err != nil {
+		return nil, "", fmt.Errorf("download %s: %w", s.f.URL, err)
+	}
+	req.Header.Set("User-Agent", "modelhub")
+	if s.offset > 0 && s.meta.IfRange == "" {
+		// The bytes on disk came without a strong validator: nothing could
+		// prove that a range continues the same file, so start over.
+		if err := s.restart(); err != nil {
+			return nil, "", err
+		}
+	}
+	if s.offset > 0 {
+		sent = s.meta.IfRange
+		req.Header.Set("Range", "bytes="+strconv.FormatInt(s.offset, 10)+"-")
+		req.Header.Set("If-Range", sent)
+	}
+	return req, sent, nil
+}
+
+// accept reads the answer's status and headers: a range that continues the
+// bytes on disk, a whole file (the bytes on disk dropped), a file already
+// complete on disk (done), or an error (retryable or not). It reserves the
+// space the rest needs, records the file's validators and announces the file.
+func (s *state) accept(resp *http.Response, sent string) (done bool, err error) {
 	switch {
 	case resp.StatusCode == http.StatusPartialContent && s.offset > 0:
-		cr := resp.Header.Get("Content-Range")
-		start, _, total, ok := parseContentRange(cr)
-		var why string
-		switch {
-		case !echoesValidator(resp.Header, sent):
-			why = fmt.Sprintf("the server sent a range of another version of the file (asked for the version %s, got ETag %s, Last-Modified %s)", sent, orNone(resp.Header.Get("ETag")), orNone(resp.Header.Get("Last-Modified")))
-		case !ok || start != s.offset:
-			why = fmt.Sprintf("unexpected Content-Range %q for a resume at byte %d", cr, s.offset)
-		case s.meta.Size >= 0 && total != s.meta.Size:
-			why = fmt.Sprintf("the file is now %d bytes, was %d", total, s.meta.Size)
+		if err := s.acceptRange(resp, sent); err != nil {
+			return false, err
 		}
-		if why != "" {
-			// Never splice two versions: start over from zero.
-			if err := s.restart(); err != nil {
-				return false, err
-			}
-			return false, &transientError{fmt.Errorf("download %s: %s; restarting the file from zero", s.f.URL, why)}
-		}
-		s.meta.Size = total
 	case resp.StatusCode == http.StatusOK:
 		if s.offset > 0 {
 			// The server ignored Range or the file changed (If-Range failed).
@@ -638,14 +641,46 @@ func (s *state) attempt(ctx context.Context) (done bool, err error) {
 		s.started = true
 		s.d.emit(Event{Kind: FileStart, Index: s.idx, File: s.f, Size: s.meta.Size, Offset: s.offset})
 	}
+	return false, nil
+}
 
+// acceptRange checks that a 206 continues the bytes on disk: the same
+// version (the validator sent echoed back), at the offset asked, of the size
+// known. Anything else restarts the file from zero: two versions are never
+// spliced.
+func (s *state) acceptRange(resp *http.Response, sent string) error {
+	cr := resp.Header.Get("Content-Range")
+	start, _, total, ok := parseContentRange(cr)
+	var why string
+	switch {
+	case !echoesValidator(resp.Header, sent):
+		why = fmt.Sprintf("the server sent a range of another version of the file (asked for the version %s, got ETag %s, Last-Modified %s)", sent, orNone(resp.Header.Get("ETag")), orNone(resp.Header.Get("Last-Modified")))
+	case !ok || start != s.offset:
+		why = fmt.Sprintf("unexpected Content-Range %q for a resume at byte %d", cr, s.offset)
+	case s.meta.Size >= 0 && total != s.meta.Size:
+		why = fmt.Sprintf("the file is now %d bytes, was %d", total, s.meta.Size)
+	}
+	if why != "" {
+		if err := s.restart(); err != nil {
+			return err
+		}
+		return &transientError{fmt.Errorf("download %s: %s; restarting the file from zero", s.f.URL, why)}
+	}
+	s.meta.Size = total
+	return nil
+}
+
+// receive appends the body to the .part file, hashing it on the way;
+// progress is called after each read that brought bytes (it feeds the stall
+// watchdog). done reports the whole file received.
+func (s *state) receive(ctx context.Context, body io.Reader, progress func()) (done bool, err error) {
 	hw := startHasher(s.h)
 	defer hw.wait()
 	for {
 		buf := hw.buffer()
-		n, rerr := resp.Body.Read(buf)
+		n, rerr := body.Read(buf)
 		if n > 0 {
-			watchdog.Reset(stall)
+			progress()
 			if _, err := s.part.Write(buf[:n]); err != nil {
 				hw.release(buf)
 				return false, fmt.Errorf("write %s: %w", PartPath(s.f.Dest), err)
