@@ -249,16 +249,8 @@ func (s *Store) updateSource(ctx context.Context, m *Model, cur *Manifest, src *
 // model, so its init.json (the template's placeholders) is neither checked
 // nor followed; the clone is kept so the notebook can be opened locally.
 func (s *Store) installNotebook(m *Model, stage string, entry *registry.Entry, ci cloneInfo) error {
-	man := &Manifest{Entry: *entry, Commit: ci.Commit, Branch: ci.Branch, Notebook: true, Files: []ManifestFile{}, Complete: true, PulledAt: time.Now().UTC()}
-	os.Remove(filepath.Join(stage, filepath.FromSlash(cloneMarker)))
-	if err := WriteManifest(stage, man); err != nil {
-		return err
-	}
-	if err := s.swap(m.Name, stage, m.Dir); err != nil {
-		return err
-	}
-	m.Manifest = man
-	return nil
+	man := &Manifest{Entry: *entry, Commit: ci.Commit, Branch: ci.Branch, Notebook: true, Files: []ManifestFile{}}
+	return s.commitStage(m, stage, man)
 }
 
 // completeStage checks the cloned model's init.json, downloads the files it
@@ -285,6 +277,12 @@ func (s *Store) completeStage(ctx context.Context, m *Model, stage string, src p
 	if err := s.download(ctx, stage, man, todo, o, res); err != nil {
 		return err
 	}
+	return s.commitStage(m, stage, man)
+}
+
+// commitStage marks stage complete (its manifest says so, the clone marker
+// is gone) and puts it in place of m's folder.
+func (s *Store) commitStage(m *Model, stage string, man *Manifest) error {
 	man.Complete = true
 	man.PulledAt = time.Now().UTC()
 	os.Remove(filepath.Join(stage, filepath.FromSlash(cloneMarker)))
