@@ -18,8 +18,10 @@ import (
 	"github.com/modelhub-ai/modelhub/internal/testutil"
 )
 
-// testNet makes a failing download give up in milliseconds, not minutes.
-var testNet = fetch.Timeouts{RetryBase: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond, Stall: time.Second}
+// testNet makes a failing download give up in milliseconds, not minutes. Its
+// stall bound is long enough that a loaded machine does not take a slow git
+// server for a silent one (no store test stalls a server).
+var testNet = fetch.Timeouts{RetryBase: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond, Stall: 10 * time.Second}
 
 // fixture is a model "Demo" served from a loopback git server whose
 // init.json points at two files on a loopback file server.
