@@ -216,130 +216,163 @@ type exportMeta struct {
 // the export) against the names allowed and returns it without names (nil:
 // drop it). Errors wrap errExport.
 func checkMeta(name string, data []byte, allowed allowedNames) (clean []byte, ids []string, err error) {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w is not a valid image export: its %s %s", errExport, name, fmt.Sprintf(format, args...))
-	}
 	switch name {
 	case exportManifest:
-		items, err := parseArray(data)
-		if err != nil {
-			return nil, nil, bad("is %v", err)
-		}
-		out := make([]json.RawMessage, 0, len(items))
-		for i, it := range items {
-			ms, err := parseObject(it, true)
-			if err != nil {
-				return nil, nil, bad("item %d: %v", i+1, err)
-			}
-			var keep []member
-			for _, m := range ms {
-				switch {
-				case strings.EqualFold(m.key, "RepoTags"):
-					tags, err := parseArray(m.val)
-					if err != nil {
-						return nil, nil, bad("item %d: RepoTags is %v", i+1, err)
-					}
-					for _, t := range tags {
-						var s string
-						if err := json.Unmarshal(t, &s); err != nil {
-							return nil, nil, bad("item %d: RepoTags holds a value that is not a string", i+1)
-						}
-						if err := allowed.ref(name, s); err != nil {
-							return nil, nil, err
-						}
-					}
-					continue
-				case strings.EqualFold(m.key, "Config"):
-					var s string
-					if json.Unmarshal(m.val, &s) == nil {
-						if id := blobID(s); id != "" {
-							ids = append(ids, id)
-						}
-					}
-				}
-				keep = append(keep, m)
-			}
-			out = append(out, writeObject(keep))
-		}
-		return writeArray(out), ids, nil
+		return checkExportManifest(name, data, allowed)
 	case exportIndex:
-		ms, err := parseObject(data, true)
-		if err != nil {
-			return nil, nil, bad("is %v", err)
-		}
-		for mi, m := range ms {
-			if !strings.EqualFold(m.key, "manifests") {
-				continue
-			}
-			descs, err := parseArray(m.val)
-			if err != nil {
-				return nil, nil, bad("manifests is %v", err)
-			}
-			for di, d := range descs {
-				dms, err := parseObject(d, true)
-				if err != nil {
-					return nil, nil, bad("manifest %d: %v", di+1, err)
-				}
-				for ai, a := range dms {
-					switch {
-					case strings.EqualFold(a.key, "digest"):
-						var s string
-						if json.Unmarshal(a.val, &s) == nil && strings.HasPrefix(s, "sha256:") && hexRE.MatchString(s[7:]) {
-							ids = append(ids, s)
-						}
-					case strings.EqualFold(a.key, "annotations"):
-						if string(bytes.TrimSpace(a.val)) == "null" {
-							continue
-						}
-						ams, err := parseObject(a.val, false)
-						if err != nil {
-							return nil, nil, bad("manifest %d: annotations: %v", di+1, err)
-						}
-						var keep []member
-						for _, am := range ams {
-							if am.key != annotationImageName && am.key != annotationRefName {
-								keep = append(keep, am)
-								continue
-							}
-							var s string
-							if err := json.Unmarshal(am.val, &s); err != nil {
-								return nil, nil, bad("manifest %d: annotation %s is not a string", di+1, am.key)
-							}
-							check := allowed.ref
-							if am.key == annotationRefName {
-								check = allowed.refName
-							}
-							if err := check(name, s); err != nil {
-								return nil, nil, err
-							}
-						}
-						dms[ai].val = writeObject(keep)
-					}
-				}
-				descs[di] = writeObject(dms)
-			}
-			ms[mi].val = writeArray(descs)
-		}
-		return writeObject(ms), ids, nil
+		return checkExportIndex(name, data, allowed)
 	case exportRepos:
-		ms, err := parseObject(data, false)
-		if err != nil {
-			return nil, nil, bad("is %v", err)
-		}
-		for _, m := range ms {
-			tags, err := parseObject(m.val, false)
-			if err != nil {
-				return nil, nil, bad("%s: %v", m.key, err)
-			}
-			for _, t := range tags {
-				if err := allowed.ref(name, m.key+":"+t.key); err != nil {
-					return nil, nil, err
-				}
-			}
-		}
-		return nil, nil, nil
+		return nil, nil, checkExportRepos(name, data, allowed)
 	}
 	return data, nil, nil
+}
+
+// badMeta is the error of the metadata file name of an export.
+func badMeta(name, format string, args ...any) error {
+	return fmt.Errorf("%w is not a valid image export: its %s %s", errExport, name, fmt.Sprintf(format, args...))
+}
+
+// checkExportManifest checks manifest.json (Docker's list of images): every
+// RepoTags name must be allowed; RepoTags are dropped, the configurations'
+// IDs returned.
+func checkExportManifest(name string, data []byte, allowed allowedNames) (clean []byte, ids []string, err error) {
+	items, err := parseArray(data)
+	if err != nil {
+		return nil, nil, badMeta(name, "is %v", err)
+	}
+	out := make([]json.RawMessage, 0, len(items))
+	for i, it := range items {
+		ms, err := parseObject(it, true)
+		if err != nil {
+			return nil, nil, badMeta(name, "item %d: %v", i+1, err)
+		}
+		var keep []member
+		for _, m := range ms {
+			switch {
+			case strings.EqualFold(m.key, "RepoTags"):
+				tags, err := parseArray(m.val)
+				if err != nil {
+					return nil, nil, badMeta(name, "item %d: RepoTags is %v", i+1, err)
+				}
+				for _, t := range tags {
+					var s string
+					if err := json.Unmarshal(t, &s); err != nil {
+						return nil, nil, badMeta(name, "item %d: RepoTags holds a value that is not a string", i+1)
+					}
+					if err := allowed.ref(name, s); err != nil {
+						return nil, nil, err
+					}
+				}
+				continue
+			case strings.EqualFold(m.key, "Config"):
+				var s string
+				if json.Unmarshal(m.val, &s) == nil {
+					if id := blobID(s); id != "" {
+						ids = append(ids, id)
+					}
+				}
+			}
+			keep = append(keep, m)
+		}
+		out = append(out, writeObject(keep))
+	}
+	return writeArray(out), ids, nil
+}
+
+// checkExportIndex checks index.json (the OCI index): every image name in
+// the manifests' annotations must be allowed; those annotations are
+// dropped, the manifests' digests returned.
+func checkExportIndex(name string, data []byte, allowed allowedNames) (clean []byte, ids []string, err error) {
+	ms, err := parseObject(data, true)
+	if err != nil {
+		return nil, nil, badMeta(name, "is %v", err)
+	}
+	for mi, m := range ms {
+		if !strings.EqualFold(m.key, "manifests") {
+			continue
+		}
+		descs, err := parseArray(m.val)
+		if err != nil {
+			return nil, nil, badMeta(name, "manifests is %v", err)
+		}
+		for di, d := range descs {
+			dms, err := parseObject(d, true)
+			if err != nil {
+				return nil, nil, badMeta(name, "manifest %d: %v", di+1, err)
+			}
+			for ai, a := range dms {
+				switch {
+				case strings.EqualFold(a.key, "digest"):
+					var s string
+					if json.Unmarshal(a.val, &s) == nil && strings.HasPrefix(s, "sha256:") && hexRE.MatchString(s[7:]) {
+						ids = append(ids, s)
+					}
+				case strings.EqualFold(a.key, "annotations"):
+					if string(bytes.TrimSpace(a.val)) == "null" {
+						continue
+					}
+					kept, err := checkAnnotations(name, di, a.val, allowed)
+					if err != nil {
+						return nil, nil, err
+					}
+					dms[ai].val = kept
+				}
+			}
+			descs[di] = writeObject(dms)
+		}
+		ms[mi].val = writeArray(descs)
+	}
+	return writeObject(ms), ids, nil
+}
+
+// checkAnnotations checks the annotations of the index's manifest di: an
+// image name (annotationImageName, annotationRefName) must be allowed and is
+// dropped; the others are kept.
+func checkAnnotations(name string, di int, val json.RawMessage, allowed allowedNames) (json.RawMessage, error) {
+	ams, err := parseObject(val, false)
+	if err != nil {
+		return nil, badMeta(name, "manifest %d: annotations: %v", di+1, err)
+	}
+	var keep []member
+	for _, am := range ams {
+		if am.key != annotationImageName && am.key != annotationRefName {
+			keep = append(keep, am)
+			continue
+		}
+		var s string
+		if err := json.Unmarshal(am.val, &s); err != nil {
+			return nil, badMeta(name, "manifest %d: annotation %s is not a string", di+1, am.key)
+		}
+		check := allowed.ref
+		if am.key == annotationRefName {
+			check = allowed.refName
+		}
+		if err := check(name, s); err != nil {
+			return nil, err
+		}
+	}
+	return writeObject(keep), nil
+}
+
+// checkExportRepos checks repositories (the legacy name → tag → ID map):
+// every name:tag must be allowed. The file itself is dropped.
+func checkExportRepos(name string, data []byte, allowed allowedNames) error {
+	ms, err := parseObject(data, false)
+	if err != nil {
+		return badMeta(name, "is %v", err)
+	}
+	for _, m := range ms {
+		tags, err := parseObject(m.val, false)
+		if err != nil {
+			return badMeta(name, "%s: %v", m.key, err)
+		}
+		for _, t := range tags {
+			if err := allowed.ref(name, m.key+":"+t.key); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // cleanName is the path an extracting loader writes an export entry to,
