@@ -20,7 +20,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -32,6 +31,7 @@ import (
 
 	"github.com/modelhub-ai/modelhub/demo/demoimage"
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/engine"
 )
 
 func main() {
@@ -87,11 +87,11 @@ func run() error {
 	if arch == "" {
 		arch = runtime.GOARCH
 	}
-	engine, err := demoimage.BuildEngine(ctx, arch)
+	engineBin, err := demoimage.BuildEngine(ctx, arch)
 	if err != nil {
 		return err
 	}
-	tarCtx, err := demoimage.Context(engine, nil)
+	tarCtx, err := demoimage.Context(engineBin, nil)
 	if err != nil {
 		return err
 	}
@@ -164,7 +164,7 @@ func run() error {
 			line := sc.Text()
 			fmt.Println(line)
 			if u, ok := strings.CutPrefix(line, "REST API: "); ok {
-				apiURL <- strings.TrimSuffix(u, "/api/get_config")
+				apiURL <- strings.TrimSuffix(u, engine.RouteConfig)
 			}
 		}
 		io.Copy(io.Discard, out)
@@ -249,19 +249,11 @@ func demoImage(root string) string {
 }
 
 func predictSample(base string) error {
-	u := base + "/api/predict_sample?filename=bright.png"
-	say("GET %s", u)
-	resp, err := http.Get(u)
+	c := engine.New(base)
+	say("GET %s?filename=bright.png", c.URL(engine.RoutePredictSample))
+	body, err := c.PredictSample(context.Background(), "bright.png")
 	if err != nil {
 		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", resp.Status, body)
 	}
 	fmt.Printf("%s", body)
 	return nil
