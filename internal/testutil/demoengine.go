@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/engine"
 )
 
 // StartEngine runs image as a model container in API mode with contribSrc
@@ -37,6 +38,6 @@ func StartEngine(t testing.TB, c *dockerrun.Client, image, contribSrc string) st
 	if err := c.Start(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	WaitHTTP(t, api+"/api/get_config", 90*time.Second)
+	WaitHTTP(t, engine.ReadyURL(api), 90*time.Second)
 	return api
 }
