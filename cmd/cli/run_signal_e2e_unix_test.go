@@ -84,11 +84,9 @@ func Test_runDetach_earlySignal(t *testing.T) {
 				t.Fatalf("stop: %v\n%s", err, out)
 			}
 		case 130, -1:
-			if code == -1 && delay >= 200*time.Millisecond {
-				// Only a signal before Go installed its handler may kill the
-				// process; later the handler is in place until it exits.
-				t.Errorf("SIGINT after %s: modelhub was killed by the signal instead of handling it", delay)
-			}
+			// -1: killed before the handler was installed (the race-built
+			// test binary can take a second to start on a loaded machine);
+			// then nothing may have been created either.
 			if n != 0 {
 				t.Fatalf("SIGINT after %s: exit %d and %d container(s) of %s left", delay, code, n, model)
 			}
