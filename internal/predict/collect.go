@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/modelhub-ai/modelhub/internal/dicom"
 )
 
 // Item is one prediction to make: a file, a URL, or a case of a
@@ -32,6 +34,8 @@ type Item struct {
 	// converted from; SourceArg is the DICOM file or folder given.
 	Origins   []SeriesOrigin
 	SourceArg string
+	// series is the DICOM series Path was converted from (for a SEG).
+	series *dicom.Series
 }
 
 // Source is what the item was made from, for results: a path, a URL, or a
@@ -56,6 +60,7 @@ type CaseFile struct {
 	Type  string
 	// Source is the DICOM series folder or file Path was converted from.
 	Source string
+	series *dicom.Series
 }
 
 // Skip is a file of a folder that is not an input.
