@@ -272,6 +272,7 @@ func caseFor(root *os.Root, dir, key string, r *predict.Record, lim ndarray.Limi
 		c.Views = append(c.Views, *main)
 	}
 	c.Views = append(c.Views, extra...)
+	maskNotes(&c, r)
 	data, err := json.Marshal(c)
 	if err != nil {
 		return Case{}, false, err
@@ -413,4 +414,34 @@ func Render(cases []Case, in Info) ([]byte, error) {
 func hashOf(b []byte) string {
 	sum := sha256.Sum256(b)
 	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// maskNotes lists a case's masks written in the input's geometry, their
+// label statistics and SEGs.
+func maskNotes(c *Case, r *predict.Record) {
+	for _, m := range r.Masks {
+		if m.Path != "" {
+			c.Files = append(c.Files, Link{Name: m.Output, Type: "in the input's geometry (" + m.Order + ")", Path: m.Path})
+		}
+		if m.Overlay != "" {
+			c.Files = append(c.Files, Link{Name: m.Output, Type: "overlay", Path: m.Overlay})
+		}
+		for _, l := range m.Labels {
+			s := fmt.Sprintf("%s label %d", m.Output, l.Value)
+			if l.Name != "" {
+				s += " (" + l.Name + ")"
+			}
+			s += fmt.Sprintf(": %d voxels", l.Voxels)
+			if l.ML > 0 {
+				s += fmt.Sprintf(", %.4g ml", l.ML)
+			}
+			c.Notes = append(c.Notes, s+fmt.Sprintf(", mean input intensity %.4g", l.Mean))
+		}
+		if m.Warning != "" {
+			c.Notes = append(c.Notes, m.Output+": "+m.Warning)
+		}
+	}
+	for _, s := range r.SEG {
+		c.Files = append(c.Files, Link{Name: path.Base(s), Type: "DICOM SEG", Path: s})
+	}
 }
