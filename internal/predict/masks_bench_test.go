@@ -1,31 +1,78 @@
 package predict
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/modelhub-ai/modelhub/internal/ndarray"
 	"github.com/modelhub-ai/modelhub/internal/testutil"
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/modelhub-ai/modelhub/internal/nifti"
 )
 
-// writeNPY writes a uint8 array as a .npy file.
-func writeNPY(t testing.TB, path string, shape []int, data []byte) {
-	t.Helper()
-	hdr := fmt.Sprintf("{'descr': '|u1', 'fortran_order': False, 'shape': (%d, %d, %d), }", shape[0], shape[1], shape[2])
+// npyBytes is a .npy file of the given NumPy dtype (descr) and shape.
+func npyBytes(descr string, shape []int, data []byte) []byte {
+	dims := make([]string, len(shape))
+	for i, n := range shape {
+		dims[i] = fmt.Sprint(n)
+	}
+	tuple := strings.Join(dims, ", ")
+	if len(shape) == 1 {
+		tuple += ","
+	}
+	hdr := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': (%s), }", descr, tuple)
 	for (10+len(hdr)+1)%64 != 0 {
 		hdr += " "
 	}
 	hdr += "\n"
 	b := append([]byte("\x93NUMPY\x01\x00"), 0, 0)
 	binary.LittleEndian.PutUint16(b[8:], uint16(len(hdr)))
-	b = append(append(b, hdr...), data...)
-	if err := os.WriteFile(path, b, 0o644); err != nil {
+	return append(append(b, hdr...), data...)
+}
+
+func writeNPY3(t testing.TB, path string, shape []int, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, npyBytes("|u1", shape, data), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func writeNPYf(t testing.TB, path string, shape []int, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, npyBytes("<f4", shape, data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func npyArray(t testing.TB, shape []int, data []byte) *ndarray.Array {
+	t.Helper()
+	b := npyBytes("|u1", shape, data)
+	a, err := ndarray.ReadNPY(bytes.NewReader(b), int64(len(b)), ndarray.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func readPNG(t testing.TB, path string) image.Image {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
 }
 
 // benchCase is a 300-slice 512x512 CT-like input NIfTI and the engine's
@@ -58,7 +105,7 @@ func benchCase(b *testing.B) (string, *Item, *Result) {
 	if err := os.MkdirAll(filepath.Join(out, "ct"), 0o755); err != nil {
 		b.Fatal(err)
 	}
-	writeNPY(b, filepath.Join(out, "ct", "mask.npy"), []int{nz, ny, nx}, mask)
+	writeNPY3(b, filepath.Join(out, "ct", "mask.npy"), []int{nz, ny, nx}, mask)
 	it := &Item{Name: "ct", Case: []CaseFile{{Input: "image", Path: in, Type: TypeNIIGzip}}}
 	res := &Result{Folder: "ct", Output: []byte(`{"output": [{"name": "mask", "type": "mask_image", "prediction": "http://e/api/output/mask.npy"}]}`),
 		Saved: []SavedFile{{Output: "mask", URL: "http://e/api/output/mask.npy", Path: "ct/mask.npy"}}}
