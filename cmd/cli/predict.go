@@ -95,7 +95,14 @@ DIR/results.jsonl as it comes, output files are downloaded into DIR/<input's ste
 DIR/provenance.json (and DIR/runs/, one file per run) records the model, image and
 weights, and DIR/results.csv and DIR/report.html (open it in a browser: masks drawn
 over their inputs) cover every input of the folder; rerunning the same command skips
-the inputs already done (--force redoes them).`,
+the inputs already done (--force redoes them).
+
+With -o DIR, a mask, heatmap or image array whose shape matches the input is also
+written in the input's geometry: DIR/<case>/<output>.nii.gz with the input's affine (a
+2D image: <output>.png and <output>.overlay.png), with each label's voxels, volume and
+mean intensity in results.csv. With --seg, each mask of a DICOM case is also written as
+a DICOM SEG, DIR/<case>/<output>.seg.dcm: the one output that carries the source's
+patient data, since it goes back to the same study.`,
 		Example: `  modelhub predict squeezenet cat.jpg dog.png
   modelhub predict squeezenet ./photos -o results/
   modelhub predict deepscan-brats --input t1=a.nii.gz --input t1c=b.nii.gz --input t2=c.nii.gz --input flair=d.nii.gz
