@@ -42,6 +42,8 @@ type Record struct {
 	// statistics; SEG the DICOM SEG files (relative paths).
 	Masks []MaskFile
 	SEG   []string
+	// DICOM are the series the input was converted from.
+	DICOM []SeriesOrigin
 }
 
 // MaxLabels bounds the labels a Record keeps.
@@ -114,7 +116,7 @@ func parseRecord(line []byte) (Record, bool) {
 	rec := Record{
 		Input: res.Input, Source: res.Source, Files: res.Files, SHA256: res.SHA256, Status: res.Status,
 		Error: res.Error, LatencyMS: res.LatencyMS, Time: res.Time, Run: res.Run, Folder: res.Folder,
-		Masks: res.Masks, SEG: res.SEG,
+		Masks: res.Masks, SEG: res.SEG, DICOM: res.DICOM,
 	}
 	saved := map[string]string{}
 	for _, s := range res.Saved {

@@ -202,6 +202,9 @@ func caseFor(root *os.Root, dir, key string, r *predict.Record, lim ndarray.Limi
 	}
 	if src != "" {
 		v, err := Load(src, lim)
+		if err != nil && len(r.DICOM) > 0 {
+			v, err = loadSeries(r.DICOM[0], lim)
+		}
 		if err != nil {
 			c.Notes = append(c.Notes, "the input "+what+"cannot be drawn: "+err.Error())
 		} else {
@@ -421,10 +424,10 @@ func hashOf(b []byte) string {
 func maskNotes(c *Case, r *predict.Record) {
 	for _, m := range r.Masks {
 		if m.Path != "" {
-			c.Files = append(c.Files, Link{Name: m.Output, Type: "in the input's geometry (" + m.Order + ")", Path: m.Path})
+			c.Files = append(c.Files, Link{Name: path.Base(m.Path), Type: "in the input's geometry (" + m.Order + ")", Path: m.Path})
 		}
 		if m.Overlay != "" {
-			c.Files = append(c.Files, Link{Name: m.Output, Type: "overlay", Path: m.Overlay})
+			c.Files = append(c.Files, Link{Name: path.Base(m.Overlay), Type: "overlay", Path: m.Overlay})
 		}
 		for _, l := range m.Labels {
 			s := fmt.Sprintf("%s label %d", m.Output, l.Value)
