@@ -229,6 +229,9 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 	if err != nil {
 		return err
 	}
+	if opts.SEG && len(coll.Series) == 0 {
+		ios.Warnf("--seg: no DICOM input, so no SEG will be written (a SEG needs the DICOM series a mask was computed on)")
+	}
 	if opts.Shard.Count > 1 {
 		all := len(coll.Items)
 		coll.Items = opts.Shard.Select(coll.Items)
