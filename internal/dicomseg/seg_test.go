@@ -3,6 +3,7 @@ package dicomseg
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -227,4 +228,77 @@ func hasDup(d Dataset) bool {
 		seen[e.Tag] = true
 	}
 	return false
+}
+
+// Any mask round-trips: written, then read with Parse (and dicom.ReadHeader),
+// every frame holds exactly its label's voxels of its slice, and every
+// labelled voxel is in a frame.
+func FuzzWrite(f *testing.F) {
+	f.Add(uint8(3), uint8(5), uint8(4), []byte{0, 1, 1, 2, 0, 0, 7, 1})
+	f.Add(uint8(1), uint8(1), uint8(1), []byte{})
+	f.Fuzz(func(t *testing.T, rows, cols, nz uint8, seed []byte) {
+		r, c, z := int(rows%9)+1, int(cols%9)+1, int(nz%6)+1
+		plane := r * c
+		mask := make([]byte, plane*z)
+		for i := range mask {
+			if len(seed) > 0 {
+				mask[i] = seed[i%len(seed)] % 4
+			}
+		}
+		src := &Source{StudyInstanceUID: "1.2", SeriesInstanceUID: "1.2.3", Rows: r, Columns: c,
+			Orientation: [6]float64{0, 1, 0, 0, 0, -1}, PixelSpacing: [2]float64{0.5, 1.5}, SliceThickness: 2,
+			Copied: Dataset{Str(tagFrameOfReferenceUID, "UI", "1.2.4")}}
+		for k := 0; k < z; k++ {
+			src.Slices = append(src.Slices, Slice{SOPClassUID: "1.2.840.10008.5.1.4.1.1.2", SOPInstanceUID: "1.2.3." + string(rune('1'+k)),
+				Position: [3]float64{float64(k) * 2.5, -1.25, 1e-7}})
+		}
+		var buf bytes.Buffer
+		info, err := Write(&buf, src, Mask{Data: mask}, nil, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dicom.ReadHeader(bytes.NewReader(buf.Bytes())); err != nil {
+			t.Fatalf("our header parser: %v", err)
+		}
+		_, ds, err := Parse(buf.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		px, _ := ds.Get(tagPixelData)
+		pf, _ := ds.Get(tagPerFrameFGSeq)
+		segs, _ := ds.Get(tagSegmentSeq)
+		if len(pf.Items) != info.Frames || len(px.Value) < (info.Frames*plane+7)/8 {
+			t.Fatalf("%d frames, %d per-frame items, %d pixel bytes", info.Frames, len(pf.Items), len(px.Value))
+		}
+		// segment number -> label value, from the segment descriptions
+		value := map[int]byte{}
+		for _, it := range segs.Items {
+			n, _ := it.Get(tagSegmentNumber)
+			l, _ := it.Get(tagSegmentLabel)
+			var v int
+			fmt.Sscanf(l.Str(), "label %d", &v)
+			value[n.U16()] = byte(v)
+		}
+		covered := make([]bool, len(mask))
+		for f, it := range pf.Items {
+			fc, _ := it.Get(tagFrameContentSeq)
+			idx, _ := fc.Items[0].Get(tagDimensionIndexValues)
+			seg, k := int(idx.Value[0]), int(idx.Value[4])-1
+			bits := unpack(px.Value, f, plane)
+			for i, b := range bits {
+				want := !info.Empty && mask[k*plane+i] == value[seg]
+				if (b == 1) != want {
+					t.Fatalf("frame %d (segment %d, slice %d) pixel %d = %d", f, seg, k, i, b)
+				}
+				if b == 1 {
+					covered[k*plane+i] = true
+				}
+			}
+		}
+		for i, v := range mask {
+			if v != 0 && !covered[i] {
+				t.Fatalf("voxel %d (label %d) in no frame", i, v)
+			}
+		}
+	})
 }
