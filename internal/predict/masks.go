@@ -80,7 +80,6 @@ func (m *MaskOptions) Post(outDir string) func(ctx context.Context, it *Item, re
 type caseInput struct {
 	name   string
 	path   string
-	typ    string
 	series *dicom.Series
 	loaded bool
 	vol    *inputVolume
@@ -99,11 +98,11 @@ type inputVolume struct {
 func itemInputs(it *Item) []*caseInput {
 	var out []*caseInput
 	if it.Path != "" {
-		out = append(out, &caseInput{path: it.Path, typ: it.Type, series: it.series})
+		out = append(out, &caseInput{path: it.Path, series: it.series})
 	}
 	for _, cf := range it.Case {
 		if cf.Path != "" {
-			out = append(out, &caseInput{name: cf.Input, path: cf.Path, typ: cf.Type, series: cf.series})
+			out = append(out, &caseInput{name: cf.Input, path: cf.Path, series: cf.series})
 		}
 	}
 	return out
@@ -114,8 +113,17 @@ func (ci *caseInput) load(lim ndarray.Limits) (*inputVolume, error) {
 		return ci.vol, ci.err
 	}
 	ci.loaded = true
-	switch ci.typ {
-	case TypeNIIGzip, TypeNII:
+	f, err := os.Open(ci.path)
+	if err != nil {
+		ci.err = err
+		return nil, err
+	}
+	defer f.Close()
+	head := make([]byte, 348)
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	// by content, not by name: a NIfTI (.nii, or gzip: .nii.gz) or an image
+	if (n >= 2 && head[0] == 0x1f && head[1] == 0x8b) || ndarray.IsNIfTI(head) {
 		im, err := nifti.ReadFile(ci.path)
 		if err != nil {
 			ci.err = err
@@ -123,26 +131,22 @@ func (ci *caseInput) load(lim ndarray.Limits) (*inputVolume, error) {
 		}
 		a := im.Affine
 		ci.vol = &inputVolume{Dims: im.Dims, Affine: &a, value: niftiValue(im)}
-	case "image/png", "image/jpeg":
-		f, err := os.Open(ci.path)
-		if err != nil {
-			ci.err = err
-			return nil, err
-		}
-		img, _, err := image.Decode(bufio.NewReader(f))
-		f.Close()
-		if err != nil {
-			ci.err = err
-			return nil, err
-		}
-		b := img.Bounds()
-		ci.vol = &inputVolume{Dims: [3]int{b.Dx(), b.Dy(), 1}, img: img, value: func(i int) float64 {
-			c := color.GrayModel.Convert(img.At(b.Min.X+i%b.Dx(), b.Min.Y+i/b.Dx())).(color.Gray)
-			return float64(c.Y)
-		}}
-	default:
-		ci.err = fmt.Errorf("%s is not a volume or image modelhub reads", ci.typ)
+		return ci.vol, nil
 	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		ci.err = err
+		return nil, err
+	}
+	img, _, err := image.Decode(bufio.NewReader(f))
+	if err != nil {
+		ci.err = fmt.Errorf("not a NIfTI volume or an image modelhub reads: %v", err)
+		return nil, ci.err
+	}
+	b := img.Bounds()
+	ci.vol = &inputVolume{Dims: [3]int{b.Dx(), b.Dy(), 1}, img: img, value: func(i int) float64 {
+		c := color.GrayModel.Convert(img.At(b.Min.X+i%b.Dx(), b.Min.Y+i/b.Dx())).(color.Gray)
+		return float64(c.Y)
+	}}
 	return ci.vol, ci.err
 }
 
