@@ -10,17 +10,25 @@ import (
 	"github.com/modelhub-ai/modelhub/internal/predict"
 )
 
-// loadSeries draws the DICOM series a case was converted from (its folder
-// or file as given to predict), so that masks go over it: its voxels in the
+// seriesScans are the DICOM folders scanned for one report, by path: the
+// cases of one folder (a PACS export of many series) share one scan.
+type seriesScans map[string]*dicom.ScanResult
+
+// load draws the DICOM series a case was converted from (its folder or file
+// as given to predict), so that masks go over it: its voxels in the
 // [z, y, x] order the engine's masks have. Only headers and pixels are read:
 // dicom.Header has no patient field.
-func loadSeries(o predict.SeriesOrigin, lim ndarray.Limits) (*Volume, error) {
+func (sc seriesScans) load(o predict.SeriesOrigin, lim ndarray.Limits) (*Volume, error) {
 	if o.Source == "" || o.SeriesInstanceUID == "" {
 		return nil, errors.New("no DICOM series recorded")
 	}
-	res, err := dicom.Scan(context.Background(), []string{o.Source})
-	if err != nil {
-		return nil, err
+	res, ok := sc[o.Source]
+	if !ok {
+		var err error
+		if res, err = dicom.Scan(context.Background(), []string{o.Source}); err != nil {
+			return nil, err
+		}
+		sc[o.Source] = res
 	}
 	for _, s := range res.Series {
 		if s.SeriesInstanceUID != o.SeriesInstanceUID || s.ID() != o.SeriesID {

@@ -119,13 +119,14 @@ func Write(ctx context.Context, dir string, recs []predict.Record, o Options) (S
 	}
 	cases := make([]Case, 0, len(recs))
 	keep := map[string]bool{}
+	scans := seriesScans{}
 	for i := range recs {
 		if err := ctx.Err(); err != nil {
 			return st, err
 		}
 		key := caseKey(&recs[i])
 		keep[key] = true
-		c, fresh, err := caseFor(root, dir, key, &recs[i], o.Limits)
+		c, fresh, err := caseFor(root, dir, key, &recs[i], o.Limits, scans)
 		if err != nil {
 			return st, err
 		}
@@ -169,7 +170,7 @@ func caseKey(r *predict.Record) string {
 
 // caseFor returns the card of a record: read from report_files/KEY/case.json
 // when an earlier report drew it, else drawn now (fresh).
-func caseFor(root *os.Root, dir, key string, r *predict.Record, lim ndarray.Limits) (Case, bool, error) {
+func caseFor(root *os.Root, dir, key string, r *predict.Record, lim ndarray.Limits, scans seriesScans) (Case, bool, error) {
 	folder := FilesDir + "/" + key
 	if data, err := root.ReadFile(folder + "/case.json"); err == nil {
 		var c Case
@@ -203,7 +204,7 @@ func caseFor(root *os.Root, dir, key string, r *predict.Record, lim ndarray.Limi
 	if src != "" {
 		v, err := Load(src, lim)
 		if err != nil && len(r.DICOM) > 0 {
-			v, err = loadSeries(r.DICOM[0], lim)
+			v, err = scans.load(r.DICOM[0], lim)
 		}
 		if err != nil {
 			c.Notes = append(c.Notes, "the input "+what+"cannot be drawn: "+err.Error())
