@@ -460,11 +460,16 @@ func Write(w io.Writer, src *Source, mask Mask, segs []Segment, o Options) (Info
 	}
 	d = append(d, Seq(tagReferencedSeriesSeq, Dataset{Seq(tagReferencedInstSeq, refs...), Str(tagSeriesInstanceUID, "UI", src.SeriesInstanceUID)}))
 	// functional groups
+	// the source's pixel measures: its SliceThickness (else the spacing of
+	// its slices, else 1 mm) and the spacing between its slices
 	measures := Dataset{DS(tagPixelSpacing, src.PixelSpacing[0], src.PixelSpacing[1])}
 	thick := src.SliceThickness
 	if nz > 1 {
-		thick = spacing(src)
-		measures = append(measures, DS(tagSpacingBetween, thick))
+		gap := spacing(src)
+		measures = append(measures, DS(tagSpacingBetween, gap))
+		if thick <= 0 {
+			thick = gap
+		}
 	}
 	if thick <= 0 {
 		thick = 1
