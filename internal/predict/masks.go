@@ -284,7 +284,7 @@ func (m *MaskOptions) post(ctx context.Context, outDir string, it *Item, res *Re
 				mf.Warning = labErr.Error()
 			}
 		}
-		base := path.Join(res.Folder, SafeFileName(ao.name))
+		base := strings.TrimSuffix(ao.rel, path.Ext(ao.rel)) // the saved file's name: two outputs of one name differ
 		if vol.Affine != nil {
 			im := maskNIfTI(a, lab, order, vol, m.Model)
 			rel := base + ".nii.gz"
