@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/modelhub-ai/modelhub/internal/filetype"
 	"github.com/modelhub-ai/modelhub/internal/ndarray"
 	"github.com/modelhub-ai/modelhub/internal/testutil"
 	"image"
@@ -106,10 +107,10 @@ func benchCase(b *testing.B) (string, *Item, *Result) {
 		b.Fatal(err)
 	}
 	writeNPY3(b, filepath.Join(out, "ct", "mask.npy"), []int{nz, ny, nx}, mask)
-	it := &Item{Name: "ct", Case: []CaseFile{{Input: "image", Path: in, Type: TypeNIIGzip}}}
+	it := CaseItem("ct", []CaseFile{{Input: "image", Path: in, Type: filetype.NIIGzip}})
 	res := &Result{Folder: "ct", Output: []byte(`{"output": [{"name": "mask", "type": "mask_image", "prediction": "http://e/api/output/mask.npy"}]}`),
 		Saved: []SavedFile{{Output: "mask", URL: "http://e/api/output/mask.npy", Path: "ct/mask.npy"}}}
-	return out, it, res
+	return out, &it, res
 }
 
 // A 300-slice 512x512 mask to NIfTI in the input's geometry (target: under

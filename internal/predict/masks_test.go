@@ -2,6 +2,7 @@ package predict
 
 import (
 	"context"
+	"github.com/modelhub-ai/modelhub/internal/filetype"
 	"image"
 	"image/color"
 	"image/png"
@@ -76,11 +77,11 @@ func TestPost_2D(t *testing.T) {
 	os.MkdirAll(filepath.Join(out, "x"), 0o755)
 	mask := []byte{0, 1, 1, 0, 0, 0, 0, 0, 2, 0, 0, 0} // [3, 4]
 	writeNPY3(t, filepath.Join(out, "x", "mask.npy"), []int{3, 4}, mask)
-	it := &Item{Name: "x.png", Path: in, Type: "image/png"}
+	it := FileItem("x.png", in, "image/png")
 	res := &Result{Folder: "x", Output: []byte(`{"output": [{"name": "mask", "type": "mask_image"}]}`),
 		Saved: []SavedFile{{Output: "mask", Path: "x/mask.npy"}}}
 	m := &MaskOptions{Model: "t"}
-	if err := m.post(context.Background(), out, it, res); err != nil {
+	if err := m.post(context.Background(), out, &it, res); err != nil {
 		t.Fatal(err)
 	}
 	if len(res.Masks) != 1 {
@@ -127,10 +128,10 @@ func TestPost_volume(t *testing.T) {
 	mask := make([]byte, 24)
 	mask[5], mask[23] = 1, 1
 	writeNPY3(t, filepath.Join(out, "ct", "mask.npy"), []int{4, 2, 3}, mask)
-	it := &Item{Name: "ct", Case: []CaseFile{{Input: "image", Path: in, Type: TypeNIIGzip}}}
+	it := CaseItem("ct", []CaseFile{{Input: "image", Path: in, Type: filetype.NIIGzip}})
 	res := &Result{Folder: "ct", Output: []byte(`{"output": [{"name": "mask", "type": "mask_image"}]}`),
 		Saved: []SavedFile{{Output: "mask", Path: "ct/mask.npy"}}}
-	if err := (&MaskOptions{}).post(context.Background(), out, it, res); err != nil {
+	if err := (&MaskOptions{}).post(context.Background(), out, &it, res); err != nil {
 		t.Fatal(err)
 	}
 	l := res.Masks[0].Labels
@@ -148,14 +149,14 @@ func TestPost_volume(t *testing.T) {
 	}
 	// --seg on a NIfTI input: nothing to reference, the case does not fail
 	res.Masks = nil
-	if err := (&MaskOptions{SEG: true}).post(context.Background(), out, it, res); err != nil || len(res.SEG) != 0 {
+	if err := (&MaskOptions{SEG: true}).post(context.Background(), out, &it, res); err != nil || len(res.SEG) != 0 {
 		t.Fatalf("--seg with a NIfTI input: %v %v", err, res.SEG)
 	}
 	// probabilities: written as float32, no statistics, said why
 	prob := strings.Repeat("\x00\x00\x00\x3f", 24) // 0.5
 	writeNPYf(t, filepath.Join(out, "ct", "mask.npy"), []int{4, 2, 3}, []byte(prob))
 	res.Masks = nil
-	if err := (&MaskOptions{}).post(context.Background(), out, it, res); err != nil {
+	if err := (&MaskOptions{}).post(context.Background(), out, &it, res); err != nil {
 		t.Fatal(err)
 	}
 	if mf := res.Masks[0]; len(mf.Labels) != 0 || !strings.Contains(mf.Warning, "holds 0.5, not a label value") || mf.Path != "ct/mask.nii.gz" {
