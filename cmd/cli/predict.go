@@ -189,7 +189,7 @@ patient data, since it goes back to the same study.`,
 	fl.StringArrayVar(&opts.Series, "series", nil, "DICOM inputs: use only the series these rules select ("+dicom.RuleHelp+")")
 	fl.StringVar(&opts.Window, "window", "", "DICOM inputs of 2D image models: the window ("+medconv.WindowHelp+")")
 	fl.StringVar(&opts.Engine, "engine", "", "use the model's engine answering at `URL` (e.g. http://127.0.0.1:80 in a pod) instead of a container; it must see input files at the same paths")
-	fl.BoolVar(&seg, "seg", false, "with -o: write a DICOM SEG of each mask for every DICOM case, OUT/<case>/<output>.seg.dcm (default from settings: predict.seg)")
+	fl.BoolVar(&seg, "seg", false, "with -o: write a DICOM SEG of each mask for every DICOM case, DIR/<case>/<output>.seg.dcm (default from settings: predict.seg)")
 	fl.StringVar(&opts.Labels, "labels", "", "name the label values of masks from `FILE` (JSON, see docs/results.md), for SEGs and label statistics")
 	fl.StringVar(&shard, "shard", "", "predict only shard `I/N` of the inputs: ordered by name, every N-th from the I-th (0-based); for splitting a cohort between N runs")
 	return cmd
