@@ -7,7 +7,8 @@ usage: check_seg.py SERIES_DIR SEG [MASK_NIFTI REF_NIFTI]
 
 The SEG must be a BINARY Segmentation of the source's study, patient and frame
 of reference, reference the source series and each of its images; every frame
-must sit at its source image's position and orientation, hold exactly the
+must sit exactly at its source image's position and orientation (the same
+numbers), hold exactly the
 expected mask of that image, and no frame may be empty; every image with tissue
 must have its frame. With REF_NIFTI (the series converted by dcm2niix), every
 SEG pixel set must land, in world space, on a voxel of REF_NIFTI above -500,
@@ -62,9 +63,9 @@ for f, pf in enumerate(seg.PerFrameFunctionalGroupsSequence):
     s = src[uid]
     pos = np.array([float(v) for v in pf.PlanePositionSequence[0].ImagePositionPatient])
     ori = np.array([float(v) for v in pf.PlaneOrientationSequence[0].ImageOrientationPatient])
-    if np.abs(pos - np.array([float(v) for v in s.ImagePositionPatient])).max() > 1e-4:
+    if not np.array_equal(pos, np.array([float(v) for v in s.ImagePositionPatient])):
         fail("frame %d at %s, its source image at %s" % (f, pos, list(s.ImagePositionPatient)))
-    if np.abs(ori - np.array([float(v) for v in s.ImageOrientationPatient])).max() > 1e-6:
+    if not np.array_equal(ori, np.array([float(v) for v in s.ImageOrientationPatient])):
         fail("frame %d orientation %s, source %s" % (f, ori, list(s.ImageOrientationPatient)))
     if [float(v) for v in s.PixelSpacing] != [rs, cs]:
         fail("pixel spacing %s, source %s" % ([rs, cs], list(s.PixelSpacing)))
