@@ -14,6 +14,7 @@ import (
 
 	"github.com/modelhub-ai/modelhub/internal/config"
 	"github.com/modelhub-ai/modelhub/internal/dicom"
+	"github.com/modelhub-ai/modelhub/internal/dicomseg"
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
 	"github.com/modelhub-ai/modelhub/internal/engine"
 	"github.com/modelhub-ai/modelhub/internal/humanize"
@@ -52,6 +53,12 @@ type PredictOptions struct {
 	Shard predict.Shard
 	// Command is the command line, for provenance.json.
 	Command []string
+	// SEG writes a DICOM SEG per DICOM case (--seg, or the settings'
+	// predict.seg); Labels is --labels FILE (or the settings' predict.labels).
+	SEG    bool
+	Labels string
+	// LabelSegs are the labels FILE's segments.
+	LabelSegs []dicomseg.Segment
 }
 
 // defaultPredictJobs is --jobs' default, from measurements (README,
@@ -64,6 +71,7 @@ const defaultPredictJobs = 1
 // NewCmdPredict builds `modelhub predict`.
 func NewCmdPredict(f *Factory, runF func(context.Context, *PredictOptions) error) *cobra.Command {
 	opts := &PredictOptions{IO: f.IO, Store: f.Store, Docker: f.Docker, Forced: f.Forced, Now: f.Now}
+	var seg bool
 	var inputs []string
 	var shard string
 	cmd := &cobra.Command{
@@ -89,7 +97,14 @@ DIR/results.jsonl as it comes, output files are downloaded into DIR/<input's ste
 DIR/provenance.json (and DIR/runs/, one file per run) records the model, image and
 weights, and DIR/results.csv and DIR/report.html (open it in a browser: masks drawn
 over their inputs) cover every input of the folder; rerunning the same command skips
-the inputs already done (--force redoes them).`,
+the inputs already done (--force redoes them).
+
+With -o DIR, a mask, heatmap or image array whose shape matches the input is also
+written in the input's geometry: DIR/<case>/<output>.nii.gz with the input's affine (a
+2D image: <output>.png and <output>.overlay.png), with each label's voxels, volume and
+mean intensity in results.csv. With --seg, each mask of a DICOM case is also written as
+a DICOM SEG, DIR/<case>/<output>.seg.dcm: the one output that carries the source's
+patient data, since it goes back to the same study.`,
 		Example: `  modelhub predict squeezenet cat.jpg dog.png
   modelhub predict squeezenet ./photos -o results/
   modelhub predict deepscan-brats --input t1=a.nii.gz --input t1c=b.nii.gz --input t2=c.nii.gz --input flair=d.nii.gz
@@ -151,6 +166,9 @@ the inputs already done (--force redoes them).`,
 			if opts.Force && opts.OutDir == "" {
 				return usageErrorf("--force redoes inputs recorded in -o DIR's results.jsonl: give -o DIR")
 			}
+			if err := predictSEGFlags(f, cmd, opts, seg); err != nil {
+				return err
+			}
 			opts.Command = append([]string{"modelhub"}, os.Args[1:]...)
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -171,6 +189,8 @@ the inputs already done (--force redoes them).`,
 	fl.StringArrayVar(&opts.Series, "series", nil, "DICOM inputs: use only the series these rules select ("+dicom.RuleHelp+")")
 	fl.StringVar(&opts.Window, "window", "", "DICOM inputs of 2D image models: the window ("+medconv.WindowHelp+")")
 	fl.StringVar(&opts.Engine, "engine", "", "use the model's engine answering at `URL` (e.g. http://127.0.0.1:80 in a pod) instead of a container; it must see input files at the same paths")
+	fl.BoolVar(&seg, "seg", false, "with -o: write a DICOM SEG of each mask for every DICOM case, DIR/<case>/<output>.seg.dcm (default from settings: predict.seg)")
+	fl.StringVar(&opts.Labels, "labels", "", "name the label values of masks from `FILE` (JSON, see docs/results.md), for SEGs and label statistics")
 	fl.StringVar(&shard, "shard", "", "predict only shard `I/N` of the inputs: ordered by name, every N-th from the I-th (0-based); for splitting a cohort between N runs")
 	return cmd
 }
@@ -183,6 +203,10 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 		return err
 	}
 	spec, err := modelSpec(model.Dir)
+	if err != nil {
+		return err
+	}
+	masks, err := maskOptions(opts, model)
 	if err != nil {
 		return err
 	}
@@ -206,6 +230,9 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 	}
 	if err != nil {
 		return err
+	}
+	if opts.SEG && len(coll.Series) == 0 {
+		ios.Warnf("--seg: no DICOM input, so no SEG will be written (a SEG needs the DICOM series a mask was computed on)")
 	}
 	if opts.Shard.Count > 1 {
 		all := len(coll.Items)
@@ -279,6 +306,9 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 		Options:  popts,
 		OnResult: out.result,
 		Now:      opts.Now,
+	}
+	if outDir != "" {
+		r.Post = masks.Post(outDir)
 	}
 	sum, runErr := r.Run(ctx, plan)
 	out.finish()

@@ -54,6 +54,9 @@ type Runner struct {
 	OnResult func(r *Result, s Summary)
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Post, when set, runs after an input's output files are saved (with
+	// an output folder); an error fails the input (MaskOptions.Post).
+	Post func(ctx context.Context, it *Item, res *Result) error
 }
 
 // Summary counts a batch's outcomes.
@@ -336,6 +339,15 @@ func (r *Runner) one(ctx context.Context, it *Item, knownHash, folder string) *R
 				return fail(fmt.Errorf("download output %s (%s): %w", f.Name, f.URL, err))
 			}
 			res.Saved = append(res.Saved, saved)
+		}
+		if r.Post != nil {
+			err := r.Post(ictx, it, res)
+			if ctx.Err() != nil {
+				return nil
+			}
+			if err != nil {
+				return fail(err)
+			}
 		}
 	}
 	res.Status, res.Time = StatusOK, r.now().UTC()
