@@ -15,6 +15,7 @@ import (
 	"github.com/modelhub-ai/modelhub/internal/config"
 	"github.com/modelhub-ai/modelhub/internal/dicom"
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/launch"
 	"github.com/modelhub-ai/modelhub/internal/medconv"
 	"github.com/modelhub-ai/modelhub/internal/predict"
 	"github.com/modelhub-ai/modelhub/internal/store"
@@ -180,7 +181,7 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 	if err != nil {
 		return err
 	}
-	spec, err := modelSpec(model.Dir)
+	spec, err := modelSpec(model)
 	if err != nil {
 		return err
 	}
@@ -252,11 +253,11 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 		return nil
 	}
 
-	eng, err := predictEngineFor(ctx, opts, model)
+	eng, err := predictSession(ctx, opts, model)
 	if err != nil {
 		return err
 	}
-	defer eng.release(ctx, ios)
+	defer releaseSession(ctx, ios, eng)
 
 	var prov *predict.Provenance
 	if outDir != "" {
@@ -272,8 +273,8 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 	out := newPredictOutput(ios, opts.JSON, len(plan.Pending))
 	out.outDir = opts.OutDir
 	r := &predict.Runner{
-		Client:   &predict.Client{Base: eng.apiBase(), HTTP: predict.NewHTTPClient(opts.Jobs)},
-		Copier:   eng.copier(),
+		Client:   &predict.Client{Base: eng.URL, HTTP: predict.NewHTTPClient(opts.Jobs)},
+		Copier:   sessionCopier(eng),
 		Options:  popts,
 		OnResult: out.result,
 		Now:      opts.Now,
@@ -386,20 +387,9 @@ func predictModel(ctx context.Context, opts *PredictOptions) (*store.Model, erro
 	return m, nil
 }
 
-// imageOf is the model's image: the manifest's docker_id, else init.json's.
-func imageOf(m *store.Model) string {
-	if m.Manifest != nil && m.Manifest.DockerID != "" {
-		return m.Manifest.DockerID
-	}
-	if in, err := config.LoadInit(m.Dir); err == nil {
-		return in.DockerID
-	}
-	return ""
-}
-
 // modelSpec reads what the model accepts from its config.json.
-func modelSpec(dir string) (*predict.Spec, error) {
-	p := filepath.Join(dir, "contrib_src", "model", "config.json")
+func modelSpec(m *store.Model) (*predict.Spec, error) {
+	p := m.ConfigPath()
 	data, err := os.ReadFile(p)
 	if err != nil {
 		return nil, fmt.Errorf("read the model's config.json: %w", err)
@@ -416,11 +406,11 @@ func modelSpec(dir string) (*predict.Spec, error) {
 }
 
 // provenanceFor gathers what produced the results.
-func provenanceFor(ctx context.Context, opts *PredictOptions, m *store.Model, eng *predictEngine, started time.Time, runID string) *predict.Provenance {
+func provenanceFor(ctx context.Context, opts *PredictOptions, m *store.Model, eng *launch.Session, started time.Time, runID string) *predict.Provenance {
 	p := &predict.Provenance{
 		RunID: runID,
-		Model: m.Name, ModelDir: m.Dir, Image: eng.imageRef, Engine: eng.apiBase(), Container: eng.container(),
-		Reused: eng.reused, GPU: eng.gpu, ModelhubVersion: version(), Command: opts.Command,
+		Model: m.Name, ModelDir: m.Dir, Image: eng.Image, Engine: eng.URL, Container: eng.Container,
+		Reused: eng.Reused, GPU: eng.GPU, ModelhubVersion: version(), Command: opts.Command,
 		StartedAt: started.UTC(), WeightFiles: []predict.WeightFile{},
 	}
 	if opts.Shard.Count > 1 {
@@ -439,7 +429,7 @@ func provenanceFor(ctx context.Context, opts *PredictOptions, m *store.Model, en
 	} else if m.Entry != nil {
 		p.IndexEntry = m.Entry
 	}
-	if img, err := eng.image(ctx); err == nil {
+	if img, err := eng.ImageInfo(ctx); err == nil {
 		p.ImageID, p.ImageDigests = img.ID, img.RepoDigests
 	}
 	return p

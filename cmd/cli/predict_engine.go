@@ -19,113 +19,66 @@ import (
 // once the batch is over (nothing is in flight any more).
 const predictStopGrace = 3 * time.Second
 
-// predictEngine is the model answering predict's requests: a container that
-// already ran (reused, left alone) or one predict started through launch
-// (stopped and removed by release unless --keep-running).
-type predictEngine struct {
-	d        dockerrun.API
-	h        *launch.Handle
-	model    string
-	imageRef string
-	reused   bool
-	keep     bool
-	gpu      bool
-	// external: --engine, an engine predict neither started nor found in Docker.
-	external bool
-}
-
-func (e *predictEngine) apiBase() string   { return e.h.APIURL }
-func (e *predictEngine) container() string { return e.h.Container }
-
-// predictEngineFor uses the model's running API container (`modelhub ps`:
-// one `run -d` or `predict --keep-running` started) when it answers, or starts
-// the model through launch, as `run -d` does, on a free port of 127.0.0.1.
-func predictEngineFor(ctx context.Context, opts *PredictOptions, m *store.Model) (*predictEngine, error) {
+// predictSession gives predict its running model (launch.Acquire): the
+// --engine, the model's running API container (`modelhub ps`: one `run -d`
+// or `predict --keep-running` started) when it answers, or one started as
+// `run -d` does, on a free port of 127.0.0.1, removed by release unless
+// --keep-running.
+func predictSession(ctx context.Context, opts *PredictOptions, m *store.Model) (*launch.Session, error) {
 	ios := opts.IO
-	if opts.Engine != "" {
-		if err := (launch.Poller{}).Wait(ctx, opts.Engine+"/api/get_config", opts.Timeout, nil); err != nil {
-			return nil, fmt.Errorf("the engine at %s did not answer /api/get_config within %s: %w (is the model running there?)", opts.Engine, opts.Timeout, err)
-		}
-		ios.Notef("using the engine at %s", opts.Engine)
-		return &predictEngine{h: &launch.Handle{Model: m.Name, APIURL: opts.Engine}, model: m.Name, imageRef: imageOf(m),
-			reused: true, external: true, gpu: !opts.CPU && m.Manifest != nil && m.Manifest.Entry.GPU}, nil
-	}
-	d, err := opts.Docker(ctx)
-	if err != nil {
-		return nil, err
-	}
-	e := &predictEngine{d: d, model: m.Name, imageRef: imageOf(m), keep: opts.KeepRunning}
-	if h, err := launch.FindRunning(ctx, d, m.Name); err == nil && h.Mode == dockerrun.ModeAPI && h.APIURL != "" &&
-		(launch.Poller{}).Wait(ctx, h.APIURL+"/api/get_config", 5*time.Second, nil) == nil {
-		e.h, e.reused = h, true
-		if ct, err := d.Inspect(ctx, h.ID); err == nil && ct.Image != "" {
-			e.imageRef = ct.Image
-		}
-		ios.Notef("using %s, already running at %s", m.Name, h.APIURL)
-		return e, nil
-	} else if err != nil && !errors.Is(err, launch.ErrNotRunning) {
-		return nil, err
-	}
 	gpu := launch.GPUAuto
 	if opts.CPU {
 		gpu = launch.GPUOff
 	}
-	lo := launch.Options{Resolved: m, GPU: gpu, Timeout: opts.Timeout, Kill: opts.Forced}
-	if !e.keep { // kept, it is the model's own container: ps, stop and later predicts find it
-		lo.Container = launch.UniqueContainerName(m.Name, "predict")
+	so := launch.SessionOptions{
+		Options: launch.Options{Resolved: m, GPU: gpu, Timeout: opts.Timeout, Kill: opts.Forced},
+		Engine:  opts.Engine, Reuse: true, Keep: opts.KeepRunning, Purpose: "predict", StopGrace: predictStopGrace,
 	}
 	ev := launchEvents(ios)
 	ev.Starting = func(h *launch.Handle) { ios.Notef("starting %s (container %s)…", h.Model, h.Container) }
 	ev.Stopping = func(h *launch.Handle) { ios.Notef("stopping %s (press Ctrl+C again to kill it now)…", h.Model) }
-	deps := launch.Deps{Docker: func(context.Context) (dockerrun.API, error) { return d, nil }}
+	deps := launch.Deps{Docker: opts.Docker}
 	if s, err := opts.Store(); err == nil {
 		deps.Home = s.Home // a downloaded model starts under its lock
 	}
-	h, err := launch.Start(ctx, deps, lo, ev)
+	sess, err := launch.Acquire(ctx, deps, so, ev)
 	if err != nil {
 		var gpuErr *launch.NoGPUError
 		if errors.As(err, &gpuErr) {
 			return nil, fmt.Errorf("%w, or pass --cpu to try without a GPU", err)
 		}
-		printLogTail(ios, err)
+		fprintf(ios.ErrOut, "%s", launch.LogTailOf(err))
 		return nil, err
 	}
-	e.h = h
-	e.gpu = !opts.CPU && m.Manifest != nil && m.Manifest.Entry.GPU
-	return e, nil
+	switch {
+	case sess.External:
+		ios.Notef("using the engine at %s", sess.URL)
+	case sess.Reused:
+		ios.Notef("using %s, already running at %s", m.Name, sess.URL)
+	}
+	return sess, nil
 }
 
-// release stops and removes a container predict started, unless kept; it
-// works after a Ctrl-C too (launch's Stop does not use ctx's cancellation).
-func (e *predictEngine) release(ctx context.Context, ios *IOStreams) {
-	if e.reused {
+// releaseSession ends predict's session; a kept container is announced.
+func releaseSession(ctx context.Context, ios *IOStreams, s *launch.Session) {
+	if s.Kept {
+		ios.Notef("%s keeps running at %s: `modelhub stop %s` stops it", s.Model, s.URL, s.Model)
 		return
 	}
-	if e.keep {
-		ios.Notef("%s keeps running at %s: `modelhub stop %s` stops it", e.model, e.h.APIURL, e.model)
-		return
-	}
-	if err := e.h.StopWithin(ctx, predictStopGrace); err != nil && !errors.Is(err, dockerrun.ErrContainerNotFound) {
-		ios.Warnf("could not remove the container %s: %v; remove it with `modelhub stop %s`", e.h.Container, err, e.model)
+	if err := s.Release(ctx); err != nil {
+		ios.Warnf("could not remove the container %s: %v; remove it with `modelhub stop %s`", s.Container, err, s.Model)
 	}
 }
 
-func (e *predictEngine) image(ctx context.Context) (dockerrun.Image, error) {
-	if e.d == nil {
-		return dockerrun.Image{}, errors.New("no Docker engine: the image is not inspected")
-	}
-	return e.d.ImageInspect(ctx, e.imageRef)
-}
-
-// copier gives the local files of multi-input cases to the container; an
-// --engine sees them where they are.
-func (e *predictEngine) copier() predict.Copier {
-	if e.external {
+// sessionCopier gives the local files of multi-input cases to the session's
+// container; an --engine sees them where they are.
+func sessionCopier(s *launch.Session) predict.Copier {
+	if s.External {
 		return samePaths{}
 	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	return &containerCopier{d: e.d, id: e.h.ID, dir: "modelhub-predict-" + hex.EncodeToString(b)}
+	return &containerCopier{d: s.Docker(), id: s.ID, dir: "modelhub-predict-" + hex.EncodeToString(b)}
 }
 
 // caseRoot is where cases are copied in the container: /tmp exists in every

@@ -48,7 +48,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -281,7 +280,7 @@ func Start(ctx context.Context, deps Deps, opts Options, ev Events) (*Handle, er
 		return nil, err
 	}
 	opts.step(StepModel)
-	image, err := dockerID(m)
+	image, err := m.Image()
 	if err != nil {
 		return nil, err
 	}
@@ -480,28 +479,6 @@ func lockModel(ctx context.Context, deps Deps, m *store.Model, ev Events) (unloc
 	return sync.OnceFunc(func() { _ = l.Unlock() }), true, nil
 }
 
-// dockerID is the model's image: the manifest's, else init.json's.
-func dockerID(m *store.Model) (string, error) {
-	id := ""
-	if m.Manifest != nil {
-		id = m.Manifest.DockerID
-	}
-	if id == "" {
-		in, err := config.LoadInit(m.Dir)
-		if err != nil {
-			return "", err
-		}
-		id = in.DockerID
-	}
-	if strings.TrimSpace(id) == "" {
-		return "", fmt.Errorf("%s: docker_id is empty; the model cannot run", filepath.Join(m.Dir, filepath.FromSlash(config.InitPath)))
-	}
-	if config.IsPlaceholder(id) {
-		return "", fmt.Errorf("init/init.json: docker_id %q does not name an image: set it (see `modelhub validate`)", id)
-	}
-	return id, nil
-}
-
 // plan chooses the ports and URLs and builds the container spec.
 func plan(deps Deps, opts Options, m *store.Model, name, image string, gpu bool, ev Events) (*Handle, dockerrun.Spec, error) {
 	if ip := net.ParseIP(opts.Host); ip == nil {
@@ -511,7 +488,7 @@ func plan(deps Deps, opts Options, m *store.Model, name, image string, gpu bool,
 	}
 	// Checked again right before the mount: contrib_src must be the real
 	// folder inside the model folder, never a link Docker would follow.
-	contrib, err := dockerrun.ModelMount(m.Dir, "contrib_src")
+	contrib, err := dockerrun.ModelMount(m.Dir, config.ContribSrc)
 	if err != nil {
 		return nil, dockerrun.Spec{}, err
 	}
