@@ -146,7 +146,7 @@ func firstNotebook(dir string) (string, error) {
 		rel, _ := filepath.Rel(dir, p)
 		rel = filepath.ToSlash(rel)
 		if d.IsDir() {
-			if rel == ".git" || rel == ".modelhub" || rel == "contrib_src" {
+			if rel == ".git" || rel == ".modelhub" || rel == config.ContribSrc {
 				return filepath.SkipDir
 			}
 			return nil
