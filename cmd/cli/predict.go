@@ -370,21 +370,12 @@ func predictModel(ctx context.Context, opts *PredictOptions) (*store.Model, erro
 	if err != nil {
 		return nil, err
 	}
-	if !m.Complete() {
+	m, _, err = s.Ensure(ctx, m, store.EnsureOptions{Pulling: func() (store.PullOptions, func()) {
 		opts.IO.Notef("pulling %s…", m.Name)
 		pp := newPullProgress(opts.IO)
-		res, err := s.Pull(ctx, m, pp.options(store.PullOptions{}))
-		pp.close()
-		if err != nil {
-			return nil, err
-		}
-		m = res.Model
-	}
-	// a link that could reach the host is refused before config.json is read
-	if err := store.CheckFolder(m); err != nil {
-		return nil, err
-	}
-	return m, nil
+		return pp.options(store.PullOptions{}), pp.close
+	}})
+	return m, err
 }
 
 // modelSpec reads what the model accepts from its config.json.

@@ -196,11 +196,15 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	if err != nil {
 		return err
 	}
-	if m, err := s.Resolve(ctx, opts.Model); err == nil && m.IsNotebook() {
+	m, err := s.Resolve(ctx, opts.Model)
+	if err != nil {
+		return err
+	}
+	if m.IsNotebook() {
 		return runNotebook(ctx, ios, s, m, "run") // a Colab notebook: no container
 	}
 	lo := launch.Options{
-		Model: opts.Model, Update: opts.Update, UpdateImage: opts.UpdateImage, Platform: opts.Platform,
+		Resolved: m, Update: opts.Update, UpdateImage: opts.UpdateImage, Platform: opts.Platform,
 		Mode: opts.mode(), Host: opts.Host, GPU: launch.GPUChoice(opts.GPU, opts.CPU), GPUs: opts.GPUs, DataDir: dataDir, FrameworkDir: frameworkDir,
 		APIPort: opts.APIPort, JupyterPort: opts.JupyterPort, APIPortFixed: opts.APIPortSet, JupyterPortFixed: opts.JupyterPortSet,
 		Timeout: opts.Timeout, Kill: opts.Forced,
