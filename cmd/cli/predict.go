@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strconv"
 	"path/filepath"
 	"strings"
 	"time"
@@ -49,6 +50,12 @@ type PredictOptions struct {
 	Engine string
 	// Shard, when Count > 1, keeps only that shard of the inputs (--shard I/N).
 	Shard predict.Shard
+	// Replicas is --replicas: "" (one engine, reused when running), "auto"
+	// or a number of containers of the model fed from one queue.
+	Replicas string
+	// GPUs is --gpus (Docker's syntax); APIPort --api-port (0: any free port).
+	GPUs    string
+	APIPort int
 	// Command is the command line, for provenance.json.
 	Command []string
 }
@@ -147,6 +154,9 @@ the inputs already done (--force redoes them).`,
 				}
 				opts.Engine = strings.TrimSuffix(opts.Engine, "/")
 			}
+			if err := opts.validateEngines(); err != nil {
+				return err
+			}
 			if opts.Force && opts.OutDir == "" {
 				return usageErrorf("--force redoes inputs recorded in -o DIR's results.jsonl: give -o DIR")
 			}
@@ -170,8 +180,44 @@ the inputs already done (--force redoes them).`,
 	fl.StringArrayVar(&opts.Series, "series", nil, "DICOM inputs: use only the series these rules select ("+dicom.RuleHelp+")")
 	fl.StringVar(&opts.Window, "window", "", "DICOM inputs of 2D image models: the window ("+medconv.WindowHelp+")")
 	fl.StringVar(&opts.Engine, "engine", "", "use the model's engine answering at `URL` (e.g. http://127.0.0.1:80 in a pod) instead of a container; it must see input files at the same paths")
+	fl.StringVar(&opts.Replicas, "replicas", "", "start `N` containers of the model (or auto: one per GPU with --gpus, else per core as memory allows) and spread the inputs over them, each one request at a time")
+	fl.StringVar(&opts.GPUs, "gpus", "", "which GPUs a model predict starts gets, in Docker's syntax: all, a number (2) or device=ID[,ID]; with --replicas one GPU each")
+	fl.IntVar(&opts.APIPort, "api-port", 0, "host `PORT` of the REST API of a model predict starts (default: any free port); with --replicas the first replica's, the others take the next free ports")
 	fl.StringVar(&shard, "shard", "", "predict only shard `I/N` of the inputs: ordered by name, every N-th from the I-th (0-based); for splitting a cohort between N runs")
+	cmd.MarkFlagsMutuallyExclusive("gpus", "cpu")
 	return cmd
+}
+
+// validateEngines checks --replicas, --gpus and --api-port against each
+// other and --engine and --keep-running.
+func (o *PredictOptions) validateEngines() error {
+	if o.Replicas != "" && o.Replicas != "auto" {
+		if n, err := strconv.Atoi(o.Replicas); err != nil || n < 1 {
+			return usageErrorf("--replicas %q: give a number of containers (1 or more) or auto", o.Replicas)
+		}
+	}
+	if o.GPUs != "" {
+		if _, err := dockerrun.ParseGPUs(o.GPUs); err != nil {
+			return &UsageError{Err: err}
+		}
+	}
+	if o.APIPort < 0 || o.APIPort > 65535 {
+		return usageErrorf("--api-port %d: a port is a number from 1 to 65535 (0: any free port)", o.APIPort)
+	}
+	if o.Engine != "" {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"--replicas", o.Replicas != ""}, {"--gpus", o.GPUs != ""}, {"--api-port", o.APIPort != 0}} {
+			if f.set {
+				return usageErrorf("%s applies to models predict starts; with --engine it starts none", f.name)
+			}
+		}
+	}
+	if o.KeepRunning && o.Replicas != "" && o.Replicas != "1" {
+		return usageErrorf("--keep-running keeps one container, the model's own; with --replicas predict removes its replicas at the end")
+	}
+	return nil
 }
 
 func predictRun(ctx context.Context, opts *PredictOptions) error {
@@ -253,11 +299,12 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 		return nil
 	}
 
-	eng, err := predictSession(ctx, opts, model)
+	engines, err := predictEnginesFor(ctx, opts, model, len(plan.Pending))
 	if err != nil {
 		return err
 	}
-	defer releaseSession(ctx, ios, eng)
+	defer engines.release(ctx, ios)
+	eng := engines.first
 
 	var prov *predict.Provenance
 	if outDir != "" {
@@ -265,6 +312,7 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 			return err
 		}
 		prov = provenanceFor(ctx, opts, model, eng, started, popts.RunID)
+		prov.Replicas = engines.containers()
 		prov.DICOMSeries = coll.Series
 		if err := predict.WriteProvenance(outDir, prov); err != nil {
 			return fmt.Errorf("write %s: %w", filepath.Join(opts.OutDir, predict.ProvenanceFile), err)
@@ -273,12 +321,11 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 	out := newPredictOutput(ios, opts.JSON, len(plan.Pending))
 	out.outDir = opts.OutDir
 	r := &predict.Runner{
-		Client:   &predict.Client{Base: eng.URL, HTTP: predict.NewHTTPClient(opts.Jobs)},
-		Copier:   sessionCopier(eng),
 		Options:  popts,
 		OnResult: out.result,
 		Now:      opts.Now,
 	}
+	engines.wire(ios, r, opts.Jobs)
 	sum, runErr := r.Run(ctx, plan)
 	out.finish()
 	if prov != nil {
