@@ -409,11 +409,7 @@ func noInputsHint(spec *predict.Spec, coll *predict.Collection) string {
 // predictModel resolves MODEL and makes it complete on disk (pulled as run
 // pulls it), so its config.json can be read before anything starts.
 func predictModel(ctx context.Context, opts *PredictOptions) (*store.Model, error) {
-	s, err := opts.Store()
-	if err != nil {
-		return nil, err
-	}
-	m, err := s.Resolve(ctx, opts.Model)
+	s, m, err := resolveModel(ctx, opts.Store, opts.Model)
 	if err != nil {
 		return nil, err
 	}

@@ -144,11 +144,7 @@ func pullRun(ctx context.Context, opts *PullOptions) error {
 
 // pullModel resolves the model and makes it complete on disk, drawing progress.
 func pullModel(ctx context.Context, opts *PullOptions) (*store.Model, *store.PullResult, error) {
-	s, err := opts.Store()
-	if err != nil {
-		return nil, nil, err
-	}
-	m, err := s.Resolve(ctx, opts.Model)
+	s, m, err := resolveModel(ctx, opts.Store, opts.Model)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -192,11 +192,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	if err != nil {
 		return err
 	}
-	s, err := opts.Store()
-	if err != nil {
-		return err
-	}
-	m, err := s.Resolve(ctx, opts.Model)
+	s, m, err := resolveModel(ctx, opts.Store, opts.Model)
 	if err != nil {
 		return err
 	}
