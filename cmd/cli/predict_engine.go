@@ -188,9 +188,16 @@ func (e *predictEngines) wire(ios *IOStreams, r *predict.Runner, jobs int) {
 			return predict.Recovery{Up: true}
 		}
 		ios.Notef("replica %d (container %s) stopped answering (%v); restarting it", slot+1, s.Container, cause)
+		tail := s.LogTail(ctx) // before the restart removes the container
 		ns, err := e.reps.Restart(ctx, slot)
 		if err != nil {
 			if ctx.Err() == nil {
+				// why it could not start again, else why it stopped
+				if why := launch.LogTailOf(err); why != "" {
+					fprintf(ios.ErrOut, "%s", why)
+				} else if len(tail) > 0 {
+					fprintf(ios.ErrOut, "%s", launch.FrameLog(s.Container, tail))
+				}
 				ios.Warnf("replica %d dropped: %v; the other replicas go on", slot+1, err)
 			}
 			return predict.Recovery{}

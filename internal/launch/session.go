@@ -231,5 +231,11 @@ func LogTailOf(err error) string {
 	default:
 		return ""
 	}
-	return "--- last " + strconv.Itoa(LogTail) + " log lines of " + name + " ---\n" + string(tail) + "---\n"
+	return FrameLog(name, tail)
+}
+
+// FrameLog frames the end of container's log for a terminal:
+// "--- last N log lines of NAME ---\n…---\n".
+func FrameLog(container string, tail []byte) string {
+	return "--- last " + strconv.Itoa(LogTail) + " log lines of " + container + " ---\n" + string(tail) + "---\n"
 }
