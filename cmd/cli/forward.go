@@ -14,6 +14,7 @@ import (
 
 	"github.com/modelhub-ai/modelhub/internal/config"
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/engine"
 	"github.com/modelhub-ai/modelhub/internal/launch"
 )
 
@@ -132,7 +133,7 @@ func forwardInBackground(ctx context.Context, h *launch.Handle, ep dockerrun.End
 	exited := make(chan struct{})
 	var waitErr error
 	go func() { waitErr = cmd.Wait(); close(exited) }()
-	readyURL := h.APIURL + launch.ReadyPath
+	readyURL := engine.ReadyURL(h.APIURL)
 	if h.Mode == dockerrun.ModeExpert {
 		readyURL = h.JupyterURL + "/"
 	}

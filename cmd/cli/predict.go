@@ -16,6 +16,7 @@ import (
 	"github.com/modelhub-ai/modelhub/internal/config"
 	"github.com/modelhub-ai/modelhub/internal/dicom"
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/humanize"
 	"github.com/modelhub-ai/modelhub/internal/launch"
 	"github.com/modelhub-ai/modelhub/internal/medconv"
 	"github.com/modelhub-ai/modelhub/internal/predict"
@@ -367,7 +368,7 @@ func noteDICOM(ios *IOStreams, coll *predict.Collection) {
 	if len(coll.Series) == 0 {
 		return
 	}
-	ios.Notef("%d DICOM image(s) in %d series; grouping read %s of headers", coll.DICOMFiles, len(coll.Series), humanBytes(coll.HeaderBytes))
+	ios.Notef("%d DICOM image(s) in %d series; grouping read %s of headers", coll.DICOMFiles, len(coll.Series), humanize.Bytes(coll.HeaderBytes))
 	for _, d := range coll.Series {
 		if d.Selected {
 			ios.Notef("using %s", safeLine(d.Label))

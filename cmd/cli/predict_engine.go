@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/engine"
 	"github.com/modelhub-ai/modelhub/internal/launch"
 	"github.com/modelhub-ai/modelhub/internal/predict"
 	"github.com/modelhub-ai/modelhub/internal/store"
@@ -169,7 +170,7 @@ func (e *predictEngines) containers() []string {
 // with a restart of a replica that stops answering.
 func (e *predictEngines) wire(ios *IOStreams, r *predict.Runner, jobs int) {
 	engine := func(s *launch.Session) predict.Engine {
-		return predict.Engine{Client: &predict.Client{Base: s.URL, HTTP: predict.NewHTTPClient(jobs)}, Copier: sessionCopier(s)}
+		return predict.Engine{Client: &engine.Client{Base: s.URL, HTTP: engine.NewHTTP(jobs)}, Copier: sessionCopier(s)}
 	}
 	if e.reps == nil {
 		one := engine(e.first)

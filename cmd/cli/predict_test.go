@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelhub-ai/modelhub/internal/engine"
 	"github.com/modelhub-ai/modelhub/internal/predict"
 )
 
@@ -115,12 +116,12 @@ func TestPredictOutput_modes(t *testing.T) {
 	}
 }
 
-// A large inline answer (a mask as nested lists, up to predict.MaxAnswer)
+// A large inline answer (a mask as nested lists, up to engine.MaxAnswer)
 // is not copied again for the table, and once for --json.
 func Test_predictOutput_largeAnswerAllocs(t *testing.T) {
 	var b strings.Builder
 	b.WriteString(`{"output": [{"name": "mask", "type": "mask_image", "shape": [2048, 2048], "prediction": [`)
-	for b.Len() < predict.MaxAnswer-(1<<20) {
+	for b.Len() < engine.MaxAnswer-(1<<20) {
 		b.WriteString("[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],")
 	}
 	b.WriteString(`[0]]}]}`)

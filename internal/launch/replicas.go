@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/humanize"
 )
 
 // Replicas are several sessions of one model, each its own container, for
@@ -57,7 +58,7 @@ func AutoReplicas(info dockerrun.EngineInfo, gpus string) (n int, why string, er
 	if info.Memory > 0 {
 		if byMem := int(info.Memory / ReplicaMemory); byMem < n {
 			n = max(byMem, 1)
-			why = fmt.Sprintf("%s of memory holds %d at 2 GiB each", humanBytes(info.Memory), n)
+			why = fmt.Sprintf("%s of memory holds %d at 2 GiB each", humanize.Bytes(info.Memory), n)
 		}
 	}
 	return n, why, nil

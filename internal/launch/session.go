@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/engine"
 )
 
 // A Session is a running model a job (predict, test, a web UI) sends its
@@ -82,8 +83,8 @@ func Acquire(ctx context.Context, deps Deps, opts SessionOptions, ev Events) (*S
 		timeout = DefaultTimeout
 	}
 	if opts.Engine != "" {
-		if err := deps.Poller.Wait(ctx, opts.Engine+ReadyPath, timeout, nil); err != nil {
-			return nil, fmt.Errorf("the engine at %s did not answer %s within %s: %w (is the model running there?)", opts.Engine, ReadyPath, timeout, err)
+		if err := deps.Poller.Wait(ctx, engine.ReadyURL(opts.Engine), timeout, nil); err != nil {
+			return nil, fmt.Errorf("the engine at %s did not answer %s within %s: %w (is the model running there?)", opts.Engine, engine.ReadyRoute, timeout, err)
 		}
 		image, _ := m.Image()
 		return &Session{Model: m.Name, URL: opts.Engine, Image: image, Reused: true, External: true,
@@ -135,7 +136,7 @@ func reuse(ctx context.Context, d dockerrun.API, p Poller, model string, wait ti
 	if err != nil {
 		return nil, err
 	}
-	if h.Mode != dockerrun.ModeAPI || h.APIURL == "" || p.Wait(ctx, h.APIURL+ReadyPath, wait, nil) != nil {
+	if h.Mode != dockerrun.ModeAPI || h.APIURL == "" || p.Wait(ctx, engine.ReadyURL(h.APIURL), wait, nil) != nil {
 		return nil, nil
 	}
 	s := &Session{Model: model, URL: h.APIURL, Container: h.Container, ID: h.ID, Reused: true, d: d}
@@ -144,9 +145,6 @@ func reuse(ctx context.Context, d dockerrun.API, p Poller, model string, wait ti
 	}
 	return s, nil
 }
-
-// ReadyPath is the engine route that answers once a model is ready.
-const ReadyPath = "/api/get_config"
 
 // Started reports whether Release removes the container (one Acquire
 // started and does not keep).
@@ -180,7 +178,7 @@ func (s *Session) Alive(ctx context.Context, p Poller, wait time.Duration) bool 
 		return false
 	default:
 	}
-	return p.Wait(ctx, s.URL+ReadyPath, wait, s.Exited()) == nil
+	return p.Wait(ctx, engine.ReadyURL(s.URL), wait, s.Exited()) == nil
 }
 
 // LogTail is the end of the container's log (the last LogTail lines; nil

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/engine"
 	"github.com/modelhub-ai/modelhub/internal/launch"
 	"github.com/modelhub-ai/modelhub/internal/store"
 	"github.com/modelhub-ai/modelhub/internal/testutil"
@@ -79,7 +80,7 @@ func TestAcquire_keptStays(t *testing.T) {
 func TestAcquire_reuse(t *testing.T) {
 	s, _ := modelDir(t, false)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != launch.ReadyPath {
+		if r.URL.Path != engine.ReadyRoute {
 			http.NotFound(w, r)
 		}
 	}))

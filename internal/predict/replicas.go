@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"sync"
+
+	"github.com/modelhub-ai/modelhub/internal/engine"
 )
 
 // Engine is one replica of the model a batch is sent to: its REST API and
 // where it opens a case's local files.
 type Engine struct {
-	Client *Client
+	Client *engine.Client
 	Copier Copier
 }
 
@@ -119,9 +121,9 @@ func engineMayBeDown(err error) bool {
 	if err == nil {
 		return false
 	}
-	var ee *EngineError
-	var he *HTTPError
-	return !errors.As(err, &ee) && !errors.As(err, &he) && !errors.Is(err, ErrAnswerTooLarge)
+	var ee *engine.EngineError
+	var he *engine.HTTPError
+	return !errors.As(err, &ee) && !errors.As(err, &he) && !errors.Is(err, engine.ErrAnswerTooLarge)
 }
 
 // slotEngine is one slot's engine, shared by its workers: the first worker

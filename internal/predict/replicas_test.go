@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/modelhub-ai/modelhub/internal/engine"
 )
 
 // replica is an engine that counts its predictions and dies (its
@@ -35,7 +37,9 @@ func replica(t *testing.T, after int64) (*httptest.Server, *atomic.Int64) {
 	return srv, &n
 }
 
-func engineAt(url string) Engine { return Engine{Client: &Client{Base: url, HTTP: NewHTTPClient(1)}} }
+func engineAt(url string) Engine {
+	return Engine{Client: &engine.Client{Base: url, HTTP: engine.NewHTTP(1)}}
+}
 
 // Two replicas share one queue; one dies mid-batch and is dropped: every
 // input is answered once (by the other), none is lost or doubled.

@@ -9,13 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
-	"net/textproto"
 	"os"
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/modelhub-ai/modelhub/internal/engine"
+	"github.com/modelhub-ai/modelhub/internal/filetype"
 )
 
 // stagingDir is where uploads for a multi-input model wait, inside the model's
@@ -36,7 +37,7 @@ func (s *Server) predictMulti(w http.ResponseWriter, r *http.Request, m Model) {
 		return
 	}
 	var mio modelIO
-	if err := s.getJSON(r.Context(), m, "/api/get_model_io", &mio); err != nil {
+	if err := s.getJSON(r.Context(), m, engine.RouteModelIO, &mio); err != nil {
 		writeError(w, http.StatusBadGateway, err.Error())
 		return
 	}
@@ -161,46 +162,26 @@ func safeName(s string) string {
 // extOf is the extension of an uploaded file's name (.nii.gz counts whole),
 // which the engine uses to tell the format.
 func extOf(name string) string {
-	lower := strings.ToLower(path.Base(strings.ReplaceAll(name, "\\", "/")))
-	for _, e := range []string{".nii.gz", ".tar.gz"} {
-		if strings.HasSuffix(lower, e) {
-			return e
-		}
-	}
-	e := path.Ext(lower)
+	e := strings.ToLower(filetype.Ext(strings.ReplaceAll(name, "\\", "/")))
 	if len(e) > 10 || strings.ContainsAny(e, " /\\") {
 		return ""
 	}
 	return e
 }
 
-// postJSONFile sends spec to the engine's /api/predict as the uploaded file
+// postJSONFile sends spec to the engine's predict route as the uploaded file
 // input.json and relays the answer.
 func (s *Server) postJSONFile(w http.ResponseWriter, ctx context.Context, m Model, spec []byte) {
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	h := textproto.MIMEHeader{}
-	h.Set("Content-Disposition", `form-data; name="file"; filename="input.json"`)
-	h.Set("Content-Type", "application/json")
-	pw, _ := mw.CreatePart(h)
-	_, _ = pw.Write(spec)
-	_ = mw.Close()
 	ctx, cancel := context.WithTimeout(ctx, s.predictTimeout())
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(m.APIURL, "/")+"/api/predict", &body)
-	if err != nil {
-		writeError(w, http.StatusBadGateway, err.Error())
-		return
-	}
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	resp, err := (&http.Client{Transport: s.transport()}).Do(req)
+	resp, err := s.engine(m).Upload(ctx, bytes.NewReader(spec), int64(len(spec)), "input.json", "application/json")
 	if err != nil {
 		writeError(w, http.StatusBadGateway, "the engine of "+m.Name+" did not answer: "+err.Error())
 		return
 	}
 	defer resp.Body.Close()
 	out := resp.Header.Clone()
-	confineHeaders(out, "/api/predict")
+	confineHeaders(out, engine.RoutePredict)
 	out.Del("Content-Length") // relayed as read
 	for k, v := range out {
 		w.Header()[k] = v
