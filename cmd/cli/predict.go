@@ -331,6 +331,7 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 	out.finish()
 	if prov != nil {
 		prov.EndedAt = opts.Now().UTC()
+		prov.Replicas = engines.containers() // restarted replicas too
 		prov.OK, prov.Failed, prov.Skipped = sum.OK, sum.Failed, sum.Skipped+notSkipped
 		prov.DoneBefore, prov.Unsupported = sum.Skipped, notSkipped
 		if err := predict.WriteProvenance(outDir, prov); err != nil && runErr == nil {

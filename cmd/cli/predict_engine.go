@@ -152,18 +152,13 @@ func (e *predictEngines) release(ctx context.Context, ios *IOStreams) {
 	}
 }
 
-// containers are the replicas' containers (nil for one session).
+// containers are the replicas' containers, restarted ones included (nil
+// for one session).
 func (e *predictEngines) containers() []string {
 	if e.reps == nil {
 		return nil
 	}
-	var out []string
-	for _, s := range e.reps.Sessions() {
-		if s != nil {
-			out = append(out, s.Container)
-		}
-	}
-	return out
+	return e.reps.Containers()
 }
 
 // wire points the runner at the engines: one client, or one per replica

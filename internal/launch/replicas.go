@@ -23,6 +23,7 @@ type Replicas struct {
 	sessions []*Session // nil: dropped
 	gpus     []string   // each replica's --gpus
 	restarts []int
+	started  []string // every container started, restarts included
 }
 
 // MaxRestarts is how often one replica is restarted before it is dropped.
@@ -157,7 +158,21 @@ func (r *Replicas) acquire(ctx context.Context, i int, ev Events) (*Session, err
 	if o.Purpose == "" {
 		o.Purpose = "replica"
 	}
-	return Acquire(ctx, r.deps, o, ev)
+	s, err := Acquire(ctx, r.deps, o, ev)
+	if err == nil {
+		r.mu.Lock()
+		r.started = append(r.started, s.Container)
+		r.mu.Unlock()
+	}
+	return s, err
+}
+
+// Containers are the names of every container the replicas ran in, in the
+// order they started (a restarted replica's new one too).
+func (r *Replicas) Containers() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.started...)
 }
 
 // Sessions are the replicas by slot; a dropped one is nil.

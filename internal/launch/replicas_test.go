@@ -107,6 +107,9 @@ func TestStartReplicas(t *testing.T) {
 	if _, err := r.Restart(context.Background(), 1); err == nil || r.Sessions()[1] != nil {
 		t.Errorf("restart beyond MaxRestarts: %v", err)
 	}
+	if cs := r.Containers(); len(cs) != 3+launch.MaxRestarts {
+		t.Errorf("Containers = %v", cs)
+	}
 	d.ResetCalls()
 	if err := r.Release(context.Background()); err != nil {
 		t.Fatal(err)
