@@ -44,6 +44,10 @@ type Result struct {
 	// folder (slash-separated); Run the run that made the line (runs/RUN.json).
 	Folder string `json:"folder,omitempty"`
 	Run    string `json:"run,omitempty"`
+
+	// cause is why it failed, when an engine may be to blame (nil for an
+	// input's own error).
+	cause error
 }
 
 // SavedFile is an output file the engine returned as a URL, downloaded.
