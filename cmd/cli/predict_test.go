@@ -30,6 +30,13 @@ func TestNewCmdPredict_flags(t *testing.T) {
 		{args: "m a.png --force", wantErr: "--force redoes inputs recorded in -o DIR's results.jsonl: give -o DIR"},
 		{args: "m --input t1", wantErr: `--input "t1": want NAME=PATH`},
 		{args: "m --input =a.png", wantErr: `want NAME=PATH`},
+		{args: "m a.png --replicas 0", wantErr: `--replicas "0": give a number of containers (1 or more) or auto`},
+		{args: "m a.png --replicas x", wantErr: `--replicas "x"`},
+		{args: "m a.png --replicas 2 --keep-running", wantErr: "--keep-running keeps one container"},
+		{args: "m a.png --gpus all --engine http://h:80", wantErr: "--gpus applies to models predict starts; with --engine it starts none"},
+		{args: "m a.png --api-port 9000 --engine http://h:80", wantErr: "--api-port applies to models predict starts"},
+		{args: "m a.png --api-port 70000", wantErr: "--api-port 70000: a port is a number"},
+		{args: "m a.png --gpus device=", wantErr: `invalid --gpus "device="`},
 	}
 	for _, tt := range tests {
 		got := flagCase(t, NewCmdPredict, tt.args, tt.wantErr, true)
@@ -40,6 +47,10 @@ func TestNewCmdPredict_flags(t *testing.T) {
 		if s != tt.want {
 			t.Errorf("%q:\n got %s\nwant %s", tt.args, s, tt.want)
 		}
+	}
+	got := flagCase(t, NewCmdPredict, "m a.png --replicas auto --gpus device=0,1 --api-port 9000 --keep-running=false", "", true)
+	if got == nil || got.Replicas != "auto" || got.GPUs != "device=0,1" || got.APIPort != 9000 {
+		t.Errorf("replica flags: %+v", got)
 	}
 }
 
