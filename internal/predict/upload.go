@@ -39,8 +39,8 @@ var ErrNotConvertible = errors.New("not a DICOM upload to convert")
 // given formats, into that input: a DICOM file or a zip of one series (a zip
 // is unpacked with safezip's bounds, treated as hostile) becomes a PNG
 // through its window for image inputs, a NIfTI volume for NIfTI inputs.
-// Exactly one usable series must be found; the error says what to upload
-// instead.
+// Exactly one usable series must be found; the error (to follow "cannot
+// convert NAME: ") says what to upload instead.
 func ConvertUpload(ctx context.Context, formats []string, p, name string, opts UploadOptions) (*Converted, error) {
 	to := dicomTarget(formats)
 	if to == "" {
@@ -60,9 +60,9 @@ func ConvertUpload(ctx context.Context, formats []string, p, name string, opts U
 		}
 		if _, err := safezip.Extract(ctx, p, dir, opts.Zip); err != nil {
 			if errors.Is(err, safezip.ErrRefused) {
-				return nil, fmt.Errorf("%s: %w; zip the files of one DICOM series, nothing else", name, err)
+				return nil, fmt.Errorf("%w; zip the files of one DICOM series, nothing else", err)
 			}
-			return nil, fmt.Errorf("%s: unpack: %w", name, err)
+			return nil, fmt.Errorf("unpack: %w", err)
 		}
 		scanPath = dir
 	}
@@ -77,10 +77,10 @@ func ConvertUpload(ctx context.Context, formats []string, p, name string, opts U
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("%s holds no DICOM image (%d file(s) looked at): zip the files of one DICOM series", name, res.Files)
+		return nil, fmt.Errorf("it holds no DICOM image (%d file(s) looked at): upload a DICOM file or a zip of the files of one DICOM series", res.Files)
 	}
 	sel := c.selectSeries(name, res, to)
 	switch len(sel) {
@@ -89,7 +89,7 @@ func ConvertUpload(ctx context.Context, formats []string, p, name string, opts U
 		for _, d := range c.out.Series {
 			why = append(why, d.Label+": "+d.Reason)
 		}
-		return nil, fmt.Errorf("%s: no series the model can take (%s)", name, strings.Join(why, "; "))
+		return nil, fmt.Errorf("no series the model can take (%s)", strings.Join(why, "; "))
 	case 1:
 	default:
 		var labels []string
@@ -102,14 +102,14 @@ func ConvertUpload(ctx context.Context, formats []string, p, name string, opts U
 		if to == medconv.NIfTI {
 			what = "the files of one series"
 		}
-		return nil, fmt.Errorf("%s holds %d series the model can take (%s): upload a zip of %s", name, len(sel), strings.Join(labels, ", "), what)
+		return nil, fmt.Errorf("it holds %d series the model can take (%s): upload a zip of %s", len(sel), strings.Join(labels, ", "), what)
 	}
 	out, origin, err := c.convertSeries(name, sel[0], to, "")
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("convert %s: %w", name, err)
+		return nil, err
 	}
 	var label string
 	for _, d := range c.out.Series {

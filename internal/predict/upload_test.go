@@ -113,7 +113,7 @@ func TestConvertUpload(t *testing.T) {
 	writeDICOM(t, filepath.Join(dir, "ct2"), dicomtest.Series{StudyUID: "1.2", SeriesUID: "1.2.3", Description: "Neck", Rows: 4, Columns: 5, Slices: 3, SeriesNumber: 3})
 	z2 := zipDir(t, dir, nil)
 	_, err = ConvertUpload(ctx, []string{TypeNIIGzip}, z2, "study.zip", UploadOptions{Stage: stage()})
-	if err == nil || !strings.Contains(err.Error(), "study.zip holds 2 series the model can take (") || !strings.Contains(err.Error(), `"Neck" (CT, 3 slice(s))`) ||
+	if err == nil || !strings.Contains(err.Error(), "it holds 2 series the model can take (") || !strings.Contains(err.Error(), `"Neck" (CT, 3 slice(s))`) ||
 		!strings.HasSuffix(err.Error(), "upload a zip of the files of one series") {
 		t.Errorf("error %v", err)
 	}
@@ -121,7 +121,7 @@ func TestConvertUpload(t *testing.T) {
 	// a volume for a 2D model: why it cannot be used
 	zct := zipDir(t, ct, nil)
 	_, err = ConvertUpload(ctx, []string{"image/png"}, zct, "ct.zip", UploadOptions{Stage: stage()})
-	if err == nil || !strings.Contains(err.Error(), "ct.zip: no series the model can take (series ") || !strings.Contains(err.Error(), "6 slices; the model takes 2D images") {
+	if err == nil || !strings.Contains(err.Error(), "no series the model can take (series ") || !strings.Contains(err.Error(), "6 slices; the model takes 2D images") {
 		t.Errorf("error %v", err)
 	}
 
@@ -134,7 +134,7 @@ func TestConvertUpload(t *testing.T) {
 	// a zip without DICOM
 	zn := zipDir(t, t.TempDir(), map[string]string{"a.txt": "x"})
 	_, err = ConvertUpload(ctx, []string{TypeNIIGzip}, zn, "notes.zip", UploadOptions{Stage: stage()})
-	if err == nil || !strings.Contains(err.Error(), "notes.zip holds no DICOM image (1 file(s) looked at)") {
+	if err == nil || !strings.Contains(err.Error(), "it holds no DICOM image (1 file(s) looked at): upload a DICOM file or a zip") {
 		t.Errorf("error %v", err)
 	}
 
