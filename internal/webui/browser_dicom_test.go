@@ -3,8 +3,8 @@ package webui
 import (
 	"archive/zip"
 	"bytes"
-	"encoding/json"
 	"context"
+	"encoding/json"
 	"errors"
 	"image/png"
 	"os"
