@@ -29,6 +29,15 @@ func TestNewCmdPredict_flags(t *testing.T) {
 		{args: "m a.png --force", wantErr: "--force redoes inputs recorded in -o DIR's results.jsonl: give -o DIR"},
 		{args: "m --input t1", wantErr: `--input "t1": want NAME=PATH`},
 		{args: "m --input =a.png", wantErr: `want NAME=PATH`},
+		{args: "m cohort --match t1", wantErr: `--match "t1": want NAME=RULES`},
+		{args: "m cohort --match description~x", wantErr: `--match "description~x": want NAME=RULES`},
+		{args: "m cohort --match t1=size=3", wantErr: `--match t1: series rule "size=3": unknown key "size"`},
+		{args: "m cohort --match t1=largest --match t1=min-slices=3", wantErr: `--match t1 is given twice: combine its rules with commas`},
+	}
+	// --match NAME=RULES keeps each input's rules (checked here, matched later)
+	got := flagCase(t, NewCmdPredict, "m cohort --match t1=description~(?i)^t1$,min-slices=20 --match t1c=largest", "", true)
+	if fmt.Sprint(got.Match) != "map[t1:[description~(?i)^t1$,min-slices=20] t1c:[largest]]" {
+		t.Errorf("--match: %v", got.Match)
 	}
 	for _, tt := range tests {
 		got := flagCase(t, NewCmdPredict, tt.args, tt.wantErr, true)
