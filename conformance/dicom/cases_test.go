@@ -97,6 +97,7 @@ const bratsConfig = `{"id": "5c1d2e3f-0000-4000-8000-000000000001", "meta": {"na
 // a case where an input has no series or several fails in one line naming
 // the input and the candidates, and what an input got is dcm2niix's volume.
 func TestPredictDICOMCasesByRules(t *testing.T) {
+	t.Parallel() // its own folders: the tools of several tests run at once
 	need(t, "pydicom", "nibabel", "dcm2niix")
 	dir := t.TempDir()
 	cohort := filepath.Join(dir, "cohort")

@@ -58,6 +58,7 @@ func zipFiles(t *testing.T, p string, files map[string][]byte) string {
 // model (PNG through the image's window) and a NIfTI model (a volume), the
 // page says what was done, and a hostile zip is refused with what to do.
 func TestBrowser_dicomUploads(t *testing.T) {
+	t.Parallel() // its own browser, server and files
 	ctx := testutil.Browser(t)
 	shots := testutil.ScreenshotDir(t)
 	dir := t.TempDir()
