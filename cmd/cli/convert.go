@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelhub-ai/modelhub/internal/dicom"
+	"github.com/modelhub-ai/modelhub/internal/humanize"
 	"github.com/modelhub-ai/modelhub/internal/medconv"
 	"github.com/modelhub-ai/modelhub/internal/termsafe"
 )
@@ -176,7 +177,7 @@ func usableFor(to medconv.Target) func(*dicom.Series) string {
 // noteScan says what a folder scan found (stderr).
 func noteScan(io *IOStreams, res *dicom.ScanResult) {
 	io.Notef("%d DICOM image(s) in %d series, %d other file(s) ignored; grouping read %s of headers",
-		res.DICOM, len(res.Series), res.Ignored, humanBytes(res.BytesRead))
+		res.DICOM, len(res.Series), res.Ignored, humanize.Bytes(res.BytesRead))
 	for _, u := range res.Unreadable {
 		io.Warnf("unreadable DICOM file %s", safeLine(u))
 	}

@@ -11,7 +11,7 @@ import (
 // dockerConnector returns the lazy Factory.Docker: the first call connects
 // (and pings, so an unreachable daemon is one clear error); later calls reuse
 // the client.
-func dockerConnector(opts *GlobalOptions) func(ctx context.Context) (dockerrun.API, error) {
+func dockerConnector(opts *GlobalOptions, t *Timeouts) func(ctx context.Context) (dockerrun.API, error) {
 	var (
 		mu  sync.Mutex
 		cli *dockerrun.Client
@@ -26,7 +26,7 @@ func dockerConnector(opts *GlobalOptions) func(ctx context.Context) (dockerrun.A
 		if err != nil {
 			return nil, err
 		}
-		c, err := dockerrun.ConnectTo(ctx, ep)
+		c, err := dockerrun.ConnectTo(ctx, ep, dockerrun.ConnectOptions{PingTimeout: t.DockerPing})
 		if err != nil {
 			return nil, err
 		}

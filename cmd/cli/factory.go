@@ -11,6 +11,7 @@ import (
 
 	"github.com/modelhub-ai/modelhub/internal/config"
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/fetch"
 	"github.com/modelhub-ai/modelhub/internal/registry"
 	"github.com/modelhub-ai/modelhub/internal/store"
 )
@@ -50,13 +51,25 @@ type Factory struct {
 	// Interrupted is closed on the first Ctrl-C/SIGTERM, Forced on the second.
 	Interrupted <-chan struct{}
 	Forced      <-chan struct{}
+	// Timeouts bound the network waits (zero: each package's defaults);
+	// read when Docker or Store is first used.
+	Timeouts Timeouts
+}
+
+// Timeouts are the network bounds the commands pass down. Only the tests'
+// modelhub binary shrinks them (MODELHUB_TEST_TIMEOUT).
+type Timeouts struct {
+	// DockerPing bounds connecting to the Docker daemon (0: dockerrun's default).
+	DockerPing time.Duration
+	// Net bounds clones, listings and downloads (zero fields: fetch's defaults).
+	Net fetch.Timeouts
 }
 
 // NewFactory wires the real dependencies.
 func NewFactory(ios *IOStreams, interrupted, forced <-chan struct{}) *Factory {
 	f := &Factory{IO: ios, Opts: &GlobalOptions{}, Now: time.Now, Interrupted: interrupted, Forced: forced}
 	f.HTTPClient = sync.OnceValue(registry.DefaultHTTPClient)
-	f.Docker = dockerConnector(f.Opts)
+	f.Docker = dockerConnector(f.Opts, &f.Timeouts)
 	f.Paths = func() (config.Paths, error) {
 		var p config.Paths
 		var err error
@@ -79,7 +92,7 @@ func NewFactory(ios *IOStreams, interrupted, forced <-chan struct{}) *Factory {
 		if fi, err := os.Stat(p.Home); err == nil && !fi.IsDir() {
 			return nil, fmt.Errorf("home %s is a file, not a folder: pass a folder with --home or MODELHUB_HOME", p.Home)
 		}
-		return &store.Store{Home: p.Home, Index: f.Index, Reclaim: f.reclaim}, nil
+		return &store.Store{Home: p.Home, Index: f.Index, Reclaim: f.reclaim, Net: f.Timeouts.Net}, nil
 	}
 	var (
 		once   sync.Once

@@ -15,6 +15,7 @@ import (
 
 	"github.com/modelhub-ai/modelhub/internal/config"
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/engine"
 	"github.com/modelhub-ai/modelhub/internal/launch"
 )
 
@@ -132,14 +133,14 @@ func forwardInBackground(ctx context.Context, h *launch.Handle, ep dockerrun.End
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	readyURL := h.APIURL + "/api/get_config"
+	readyURL := engine.ReadyURL(h.APIURL)
 	if h.Mode == dockerrun.ModeExpert {
 		readyURL = h.JupyterURL + "/"
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, readyURL, nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
+		if resp, err := engine.Loopback().Do(req); err == nil {
 			resp.Body.Close()
 			return nil
 		}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/modelhub-ai/modelhub/internal/dockerrun"
 	"github.com/modelhub-ai/modelhub/internal/fetch"
 	"github.com/modelhub-ai/modelhub/internal/testutil"
 )
@@ -34,18 +33,18 @@ func init() {
 	scriptCmds["git-silent"] = cmdGitSilent
 }
 
-// applyTestTimeouts shrinks the network timeouts of the test binary run as
-// modelhub when the script asks for it.
-func applyTestTimeouts() {
+// testTimeouts are the network bounds of the test binary run as modelhub:
+// the defaults, or MODELHUB_TEST_TIMEOUT when the script sets it.
+func testTimeouts() Timeouts {
 	v := os.Getenv("MODELHUB_TEST_TIMEOUT")
 	if v == "" {
-		return
+		return Timeouts{}
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil {
 		panic("MODELHUB_TEST_TIMEOUT: " + err.Error())
 	}
-	dockerrun.PingTimeout, fetch.StallTimeout, fetch.ConnectTimeout = d, d, d
+	return Timeouts{DockerPing: d, Net: fetch.Timeouts{Stall: d, Connect: d}}
 }
 
 func cmdSilentListener(ts *testscript.TestScript, neg bool, args []string) {

@@ -6,6 +6,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/humanize"
 	"github.com/modelhub-ai/modelhub/internal/launch"
 	"github.com/modelhub-ai/modelhub/internal/store"
 )
@@ -47,7 +48,7 @@ func launchEvents(ios *IOStreams) launch.Events {
 				}
 				if p.Layers > 0 && p.LayersDone != lastDone {
 					lastDone = p.LayersDone
-					ios.Notef("pulling image %s: %d/%d layers, %s", ref, p.LayersDone, p.Layers, humanBytes(p.Current))
+					ios.Notef("pulling image %s: %d/%d layers, %s", ref, p.LayersDone, p.Layers, humanize.Bytes(p.Current))
 				}
 			}
 			done := func(last dockerrun.PullProgress, err error) {
@@ -56,7 +57,7 @@ func launchEvents(ios *IOStreams) launch.Events {
 					_ = bar.Exit()
 				}
 				if err == nil {
-					ios.Notef("pulled image %s (%d layers, %s)", ref, last.Layers, humanBytes(last.Total))
+					ios.Notef("pulled image %s (%d layers, %s)", ref, last.Layers, humanize.Bytes(last.Total))
 				}
 			}
 			return progress, done

@@ -12,6 +12,7 @@ import (
 
 	"github.com/modelhub-ai/modelhub/internal/bundle"
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/humanize"
 	"github.com/modelhub-ai/modelhub/internal/store"
 )
 
@@ -155,14 +156,14 @@ func listBundle(opts *LoadOptions, man *bundle.Manifest) error {
 	w := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
 	fprintf(w, "MODEL\tCOMMIT\tIMAGE\tFILES\tSIZE\n")
 	for _, m := range man.Models {
-		fprintf(w, "%s\t%s\t%s\t%d\t%s\n", cell(m.Name), cell(shortCommit(m.Commit)), cell(m.DockerID), m.Files, humanBytes(m.Size))
+		fprintf(w, "%s\t%s\t%s\t%d\t%s\n", cell(m.Name), cell(shortCommit(m.Commit)), cell(m.DockerID), m.Files, humanize.Bytes(m.Size))
 	}
 	if err := w.Flush(); err != nil {
 		return err
 	}
 	for _, im := range man.Images {
-		fprintf(opts.IO.Out, "image %s %s (%s)\n", cell(im.Ref), cell(shortCommit(strings.TrimPrefix(im.ID, "sha256:"))), humanBytes(im.Size))
+		fprintf(opts.IO.Out, "image %s %s (%s)\n", cell(im.Ref), cell(shortCommit(strings.TrimPrefix(im.ID, "sha256:"))), humanize.Bytes(im.Size))
 	}
-	opts.IO.Notef("bundle format %d, written %s by modelhub %s; %s", man.Version, man.Created.Format("2006-01-02 15:04 MST"), man.Modelhub, humanBytes(fi.Size()))
+	opts.IO.Notef("bundle format %d, written %s by modelhub %s; %s", man.Version, man.Created.Format("2006-01-02 15:04 MST"), man.Modelhub, humanize.Bytes(fi.Size()))
 	return nil
 }

@@ -109,23 +109,6 @@ func yes(b bool) string {
 	return ""
 }
 
-// humanBytes formats n with IEC units ("1.5 MiB"); "unknown size" when negative.
-func humanBytes(n int64) string {
-	if n < 0 {
-		return "unknown size"
-	}
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
 // humanDuration is a short uptime: 42s, 5m, 3h12m, 2d4h.
 func humanDuration(d time.Duration) string {
 	switch {

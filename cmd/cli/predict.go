@@ -15,6 +15,8 @@ import (
 	"github.com/modelhub-ai/modelhub/internal/config"
 	"github.com/modelhub-ai/modelhub/internal/dicom"
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/engine"
+	"github.com/modelhub-ai/modelhub/internal/humanize"
 	"github.com/modelhub-ai/modelhub/internal/medconv"
 	"github.com/modelhub-ai/modelhub/internal/predict"
 	"github.com/modelhub-ai/modelhub/internal/store"
@@ -305,7 +307,7 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 	out := newPredictOutput(ios, opts.JSON, len(plan.Pending))
 	out.outDir = opts.OutDir
 	r := &predict.Runner{
-		Client:   &predict.Client{Base: eng.apiBase(), HTTP: predict.NewHTTPClient(opts.Jobs)},
+		Client:   &engine.Client{Base: eng.apiBase(), HTTP: engine.NewHTTP(opts.Jobs)},
 		Copier:   eng.copier(),
 		Options:  popts,
 		OnResult: out.result,
@@ -352,7 +354,7 @@ func noteDICOM(ios *IOStreams, coll *predict.Collection) {
 	if len(coll.Series) == 0 {
 		return
 	}
-	ios.Notef("%d DICOM image(s) in %d series; grouping read %s of headers", coll.DICOMFiles, len(coll.Series), humanBytes(coll.HeaderBytes))
+	ios.Notef("%d DICOM image(s) in %d series; grouping read %s of headers", coll.DICOMFiles, len(coll.Series), humanize.Bytes(coll.HeaderBytes))
 	for _, d := range coll.Series {
 		if d.Selected {
 			ios.Notef("using %s", safeLine(d.Label))

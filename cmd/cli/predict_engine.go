@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/engine"
 	"github.com/modelhub-ai/modelhub/internal/launch"
 	"github.com/modelhub-ai/modelhub/internal/predict"
 	"github.com/modelhub-ai/modelhub/internal/store"
@@ -43,8 +44,8 @@ func (e *predictEngine) container() string { return e.h.Container }
 func predictEngineFor(ctx context.Context, opts *PredictOptions, m *store.Model) (*predictEngine, error) {
 	ios := opts.IO
 	if opts.Engine != "" {
-		if err := (launch.Poller{}).Wait(ctx, opts.Engine+"/api/get_config", opts.Timeout, nil); err != nil {
-			return nil, fmt.Errorf("the engine at %s did not answer /api/get_config within %s: %w (is the model running there?)", opts.Engine, opts.Timeout, err)
+		if err := (launch.Poller{}).Wait(ctx, engine.ReadyURL(opts.Engine), opts.Timeout, nil); err != nil {
+			return nil, fmt.Errorf("the engine at %s did not answer %s within %s: %w (is the model running there?)", opts.Engine, engine.ReadyRoute, opts.Timeout, err)
 		}
 		ios.Notef("using the engine at %s", opts.Engine)
 		return &predictEngine{h: &launch.Handle{Model: m.Name, APIURL: opts.Engine}, model: m.Name, imageRef: imageOf(m),
@@ -56,7 +57,7 @@ func predictEngineFor(ctx context.Context, opts *PredictOptions, m *store.Model)
 	}
 	e := &predictEngine{d: d, model: m.Name, imageRef: imageOf(m), keep: opts.KeepRunning}
 	if h, err := launch.FindRunning(ctx, d, m.Name); err == nil && h.Mode == dockerrun.ModeAPI && h.APIURL != "" &&
-		(launch.Poller{}).Wait(ctx, h.APIURL+"/api/get_config", 5*time.Second, nil) == nil {
+		(launch.Poller{}).Wait(ctx, engine.ReadyURL(h.APIURL), 5*time.Second, nil) == nil {
 		e.h, e.reused = h, true
 		if ct, err := d.Inspect(ctx, h.ID); err == nil && ct.Image != "" {
 			e.imageRef = ct.Image

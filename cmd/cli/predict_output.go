@@ -13,6 +13,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/modelhub-ai/modelhub/internal/engine"
 	"github.com/modelhub-ai/modelhub/internal/predict"
 )
 
@@ -134,7 +135,7 @@ type outputSummary struct {
 
 // smallPrediction is an output's prediction when the table can show it: a
 // string (a file's URL) or a list of objects (a label_list). An inline array
-// of numbers (a mask, a volume, up to predict.MaxAnswer) is skipped without
+// of numbers (a mask, a volume, up to engine.MaxAnswer) is skipped without
 // being copied.
 type smallPrediction []byte
 
@@ -173,7 +174,7 @@ func compactOutput(raw json.RawMessage) json.RawMessage {
 	return data
 }
 
-// fileOutputs are the outputs given as URLs under /api/output/.
+// fileOutputs are the outputs given as URLs of output files.
 func fileOutputs(raw json.RawMessage) []string {
 	var a struct {
 		Output []outputSummary `json:"output"`
@@ -184,7 +185,7 @@ func fileOutputs(raw json.RawMessage) []string {
 	var urls []string
 	for _, o := range a.Output {
 		var s string
-		if json.Unmarshal(o.Prediction, &s) == nil && strings.Contains(s, "/api/output/") {
+		if json.Unmarshal(o.Prediction, &s) == nil && engine.IsOutputURL(s) {
 			urls = append(urls, s)
 		}
 	}
@@ -231,7 +232,7 @@ func describeOutput(r *predict.Result, outDir string) string {
 		if json.Unmarshal(o.Prediction, &u) == nil && u != "" {
 			where := u
 			for k, v := range saved {
-				if strings.HasSuffix(k, pathOf(u)) {
+				if strings.HasSuffix(k, engine.OutputPath(u)) {
 					where = v
 				}
 			}
@@ -240,13 +241,6 @@ func describeOutput(r *predict.Result, outDir string) string {
 		parts = append(parts, d)
 	}
 	return strings.Join(parts, "; ")
-}
-
-func pathOf(u string) string {
-	if i := strings.Index(u, "/api/output/"); i >= 0 {
-		return u[i:]
-	}
-	return u
 }
 
 func shapeString(s []int) string {

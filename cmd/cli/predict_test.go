@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelhub-ai/modelhub/internal/engine"
 	"github.com/modelhub-ai/modelhub/internal/predict"
 )
 
@@ -114,13 +115,13 @@ func TestPredictOutput_modes(t *testing.T) {
 }
 
 // A large inline answer (a mask as nested lists; answers go up to
-// predict.MaxAnswer) is not copied again for the table, and once for --json.
+// engine.MaxAnswer) is not copied again for the table, and once for --json.
 // 4 MiB shows it as well as 16 (a copy would pass the 1 MiB bound 4 times
 // over) and takes a quarter of the time with the race detector on.
 func Test_predictOutput_largeAnswerAllocs(t *testing.T) {
 	const size = 4 << 20
-	if size > predict.MaxAnswer {
-		t.Fatalf("the test answer (%d bytes) is larger than predict.MaxAnswer", size)
+	if size > engine.MaxAnswer {
+		t.Fatalf("the test answer (%d bytes) is larger than engine.MaxAnswer", size)
 	}
 	var b strings.Builder
 	b.WriteString(`{"output": [{"name": "mask", "type": "mask_image", "shape": [2048, 2048], "prediction": [`)

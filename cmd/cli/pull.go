@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelhub-ai/modelhub/internal/config"
+	"github.com/modelhub-ai/modelhub/internal/humanize"
 	"github.com/modelhub-ai/modelhub/internal/store"
 )
 
@@ -134,9 +135,9 @@ func pullRun(ctx context.Context, opts *PullOptions) error {
 			opts.IO.Warnf("%s", w)
 		}
 	case res.UpToDate && res.Fetched == 0:
-		opts.IO.Notef("%s is already downloaded: %d file(s), %s", m.Name, len(out.Files), humanBytes(total))
+		opts.IO.Notef("%s is already downloaded: %d file(s), %s", m.Name, len(out.Files), humanize.Bytes(total))
 	default:
-		opts.IO.Notef("%s is ready: %d file(s), %s in total, %s downloaded now", m.Name, len(out.Files), humanBytes(total), humanBytes(res.Downloaded))
+		opts.IO.Notef("%s is ready: %d file(s), %s in total, %s downloaded now", m.Name, len(out.Files), humanize.Bytes(total), humanize.Bytes(res.Downloaded))
 	}
 	fprintf(opts.IO.Out, "%s\n", m.Dir)
 	return nil

@@ -9,6 +9,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/modelhub-ai/modelhub/internal/fetch"
+	"github.com/modelhub-ai/modelhub/internal/humanize"
 	"github.com/modelhub-ai/modelhub/internal/store"
 )
 
@@ -149,9 +150,9 @@ func (p *pullProgress) download(e fetch.Event) {
 		}
 		if !p.tty {
 			if e.Offset > 0 {
-				fprintf(p.io.ErrOut, "  %s: resuming at %s of %s\n", name, humanBytes(e.Offset), humanBytes(e.Size))
+				fprintf(p.io.ErrOut, "  %s: resuming at %s of %s\n", name, humanize.Bytes(e.Offset), humanize.Bytes(e.Size))
 			} else {
-				fprintf(p.io.ErrOut, "  %s: %s from %s\n", name, humanBytes(e.Size), e.File.URL)
+				fprintf(p.io.ErrOut, "  %s: %s from %s\n", name, humanize.Bytes(e.Size), e.File.URL)
 			}
 			return
 		}
@@ -170,7 +171,7 @@ func (p *pullProgress) download(e fetch.Event) {
 		p.line("  %s: %v; retrying in %s", name, e.Err, e.Delay.Round(time.Millisecond))
 	case fetch.FileDone:
 		p.finished++
-		p.line("  ✓ %s (%s) [%d/%d]", name, humanBytes(e.Size), p.finished, p.files)
+		p.line("  ✓ %s (%s) [%d/%d]", name, humanize.Bytes(e.Size), p.finished, p.files)
 		if p.finished == p.files {
 			p.finishBar()
 		}

@@ -116,7 +116,10 @@ func commands(f *Factory) []*cobra.Command {
 }
 
 // Main runs modelhub with os.Args and returns the exit code.
-func Main() (code int) {
+func Main() int { return mainWith(Timeouts{}) }
+
+// mainWith is Main with the network bounds t (the tests' binary shrinks them).
+func mainWith(t Timeouts) (code int) {
 	ios := SystemIO()
 	defer func() {
 		if r := recover(); r != nil {
@@ -152,6 +155,7 @@ func Main() (code int) {
 		}
 	}()
 	f := NewFactory(ios, interrupted, forced)
+	f.Timeouts = t
 	root := NewCmdRoot(f)
 	root.SetIn(ios.In)
 	root.SetOut(ios.Out)

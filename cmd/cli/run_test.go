@@ -30,7 +30,7 @@ func runFactory(t *testing.T, d *testutil.FakeDocker, gpu bool) (*Factory, *byte
 	return f, out, errOut
 }
 
-func engine(info dockerrun.EngineInfo) func(context.Context) (dockerrun.EngineInfo, error) {
+func engineInfo(info dockerrun.EngineInfo) func(context.Context) (dockerrun.EngineInfo, error) {
 	return func(context.Context) (dockerrun.EngineInfo, error) { return info, nil }
 }
 
@@ -86,7 +86,7 @@ func Test_NewCmdRun_flags(t *testing.T) {
 }
 
 func Test_runRun_gpuWithoutNVIDIA(t *testing.T) {
-	d := &testutil.FakeDocker{InfoFunc: engine(dockerrun.EngineInfo{OS: "linux", Arch: "amd64"})}
+	d := &testutil.FakeDocker{InfoFunc: engineInfo(dockerrun.EngineInfo{OS: "linux", Arch: "amd64"})}
 	f, _, _ := runFactory(t, d, true)
 	err := runRun(context.Background(), runOpts(f))
 	if err == nil || !strings.Contains(err.Error(), "needs an NVIDIA GPU (the index marks m as a GPU model)") || !strings.Contains(err.Error(), "--cpu") {
@@ -107,7 +107,7 @@ func Test_runRun_gpuRequest(t *testing.T) {
 		{true, false, true, false},
 		{false, false, false, false},
 	} {
-		d := &testutil.FakeDocker{InfoFunc: engine(dockerrun.EngineInfo{OS: "linux", Arch: "amd64", NVIDIA: true}),
+		d := &testutil.FakeDocker{InfoFunc: engineInfo(dockerrun.EngineInfo{OS: "linux", Arch: "amd64", NVIDIA: true}),
 			CreateFunc: func(context.Context, dockerrun.Spec) (string, error) { return "", errors.New("stop here") }}
 		d.Images(map[string]dockerrun.Image{})
 		f, _, _ := runFactory(t, d, tc.indexGPU)

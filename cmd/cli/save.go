@@ -15,6 +15,7 @@ import (
 	"github.com/modelhub-ai/modelhub/internal/bundle"
 	"github.com/modelhub-ai/modelhub/internal/config"
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/humanize"
 	"github.com/modelhub-ai/modelhub/internal/store"
 )
 
@@ -182,7 +183,7 @@ func saveRun(ctx context.Context, opts *SaveOptions) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(saveJSON{Path: out, Size: fi.Size(), Compression: string(opts.Compression), Models: man.Models, Images: man.Images})
 	}
-	opts.IO.Notef("saved %d model(s) and %d image(s) in %s (%s)", len(man.Models), len(man.Images), opts.Output, humanBytes(fi.Size()))
+	opts.IO.Notef("saved %d model(s) and %d image(s) in %s (%s)", len(man.Models), len(man.Images), opts.Output, humanize.Bytes(fi.Size()))
 	fprintf(opts.IO.Out, "%s\n", out)
 	return nil
 }

@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 		raiseScriptParallelism()
 	}
 	testscript.Main(dockerCleanup{m}, map[string]func(){
-		"modelhub": func() { applyTestTimeouts(); os.Exit(Main()) },
+		"modelhub": func() { os.Exit(mainWith(testTimeouts())) },
 	})
 }
 

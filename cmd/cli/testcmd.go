@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -13,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelhub-ai/modelhub/internal/config"
+	"github.com/modelhub-ai/modelhub/internal/engine"
 	"github.com/modelhub-ai/modelhub/internal/launch"
 	"github.com/modelhub-ai/modelhub/internal/modeltest"
 	"github.com/modelhub-ai/modelhub/internal/safepath"
@@ -103,10 +103,6 @@ on --port, by default the port of its running container.`,
 	fl.BoolVar(&opts.JSON, "json", false, "print the checks, per-sample results and latency as JSON")
 	return cmd
 }
-
-// predictHTTP talks to the model on loopback: no proxy and no overall timeout
-// (predictions may be slow; modeltest bounds each request).
-var predictHTTP = &http.Client{Transport: &http.Transport{Proxy: nil}}
 
 const checkFolder = "model folder and init.json exist"
 const checkContainer = "exactly one container of the model runs"
@@ -202,7 +198,7 @@ func testRun(ctx context.Context, opts *TestOptions) error {
 	} else {
 		rep.Add(checkContainer, modeltest.Pass, "")
 	}
-	modeltest.Run(ctx, modeltest.Options{BaseURL: baseURL, Client: predictHTTP, Local: local, Samples: opts.Samples}, rep)
+	modeltest.Run(ctx, modeltest.Options{BaseURL: baseURL, Local: local, Samples: opts.Samples}, rep)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -213,8 +209,8 @@ func testRun(ctx context.Context, opts *TestOptions) error {
 // listening there (connection refused) fails at once, unless a container of the
 // model publishes that port: then it is starting, and is waited for up to
 // --timeout while it runs.
-func waitManual(ctx context.Context, opts *TestOptions, engine TestEngine, name string, port int, baseURL string) error {
-	url := baseURL + "/api/get_config"
+func waitManual(ctx context.Context, opts *TestOptions, te TestEngine, name string, port int, baseURL string) error {
+	url := engine.ReadyURL(baseURL)
 	notAnswering := func(err error) error {
 		return fmt.Errorf("%s does not answer at %s: %w (start it with `modelhub run -d %s`, or pass the right -p PORT)", name, baseURL, err, opts.Model)
 	}
@@ -226,8 +222,8 @@ func waitManual(ctx context.Context, opts *TestOptions, engine TestEngine, name 
 		return ctx.Err()
 	}
 	starting := false
-	if engine != nil {
-		if p, perr := engine.Port(ctx, name); perr == nil && p == port {
+	if te != nil {
+		if p, perr := te.Port(ctx, name); perr == nil && p == port {
 			starting = true
 		}
 	}
@@ -253,7 +249,7 @@ func waitManual(ctx context.Context, opts *TestOptions, engine TestEngine, name 
 					return
 				case <-t.C:
 				}
-				if n, err := engine.Running(wctx, name); err == nil && n == 0 {
+				if n, err := te.Running(wctx, name); err == nil && n == 0 {
 					close(exited)
 					return
 				}

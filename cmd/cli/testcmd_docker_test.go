@@ -19,7 +19,7 @@ func Test_dockerTestEngine_Start(t *testing.T) {
 	dir := tinyModel(t)
 	f, out, _ := testFactory(t, "[]", false, 0)
 	var served *http.Server
-	d := &testutil.FakeDocker{InfoFunc: engine(dockerrun.EngineInfo{OS: "linux", Arch: "amd64"})}
+	d := &testutil.FakeDocker{InfoFunc: engineInfo(dockerrun.EngineInfo{OS: "linux", Arch: "amd64"})}
 	d.Images(map[string]dockerrun.Image{"a/b:1": {OS: "linux", Arch: "amd64"}})
 	// The "container" serves the engine API on the host port it was given.
 	d.CreateFunc = func(_ context.Context, s dockerrun.Spec) (string, error) {
@@ -73,7 +73,7 @@ func Test_dockerTestEngine_Start(t *testing.T) {
 
 func Test_dockerTestEngine_StartRefuses(t *testing.T) {
 	f, _, _ := testFactory(t, "[]", false, 0)
-	d := &testutil.FakeDocker{InfoFunc: engine(dockerrun.EngineInfo{OS: "linux", Arch: "amd64"})}
+	d := &testutil.FakeDocker{InfoFunc: engineInfo(dockerrun.EngineInfo{OS: "linux", Arch: "amd64"})}
 	e := &dockerTestEngine{d: d, io: f.IO}
 
 	dir := tinyModel(t)

@@ -286,12 +286,6 @@ func Load(ctx context.Context, o LoadOptions) (res *LoadResult, err error) {
 	if len(man.Images) > 0 && o.Docker == nil {
 		return nil, errors.New("loading a bundle with images needs the Docker engine")
 	}
-
-	// Lock every model (in name order, so two loads cannot deadlock) and
-	// check what is installed before writing anything.
-	models := append([]Model(nil), man.Models...)
-	sort.Slice(models, func(i, j int) bool { return strings.ToLower(models[i].Name) < strings.ToLower(models[j].Name) })
-	byName := map[string]*install{}
 	var all []*install
 	defer func() {
 		if err != nil {
@@ -305,45 +299,9 @@ func Load(ctx context.Context, o LoadOptions) (res *LoadResult, err error) {
 			}
 		}
 	}()
-	for _, m := range models {
-		in, err := o.Store.BeginInstall(ctx, m.Name, o.LockTimeout, o.Note)
-		if err != nil {
-			return nil, err
-		}
-		it := &install{model: m, in: in, status: StatusInstalled}
-		all = append(all, it)
-		byName[m.Name] = it
-		if cur := in.Current; cur != nil {
-			switch {
-			case cur.Commit == m.Commit && !o.Force:
-				it.status = StatusUnchanged
-			case cur.Commit != m.Commit && !o.Force:
-				return nil, fmt.Errorf("%w: %s is installed at commit %s, the bundle holds commit %s; pass --force to replace it (or `modelhub rm %s` first)", ErrConflict, m.Name, short(cur.Commit), short(m.Commit), m.Name)
-			default:
-				it.status = StatusReplaced
-			}
-		}
-		if it.status == StatusReplaced && o.InUse != nil {
-			busy, err := o.InUse(ctx, m.Name, in.Final)
-			if err != nil {
-				return nil, fmt.Errorf("load %s: %w", m.Name, err)
-			}
-			if busy {
-				return nil, fmt.Errorf("%w: %s is running or starting; stop it before replacing it (modelhub stop %s)", ErrConflict, m.Name, m.Name)
-			}
-		}
-		if it.status == StatusUnchanged {
-			in.Abort()
-			it.in = nil
-			continue
-		}
-		if it.root, err = os.OpenRoot(in.Dir); err != nil {
-			return nil, err
-		}
+	if all, err = beginInstalls(ctx, &o, man.Models); err != nil {
+		return nil, err
 	}
-
-	buf := make([]byte, copyBuf)
-	h := sha256.New()
 	res = &LoadResult{Manifest: man}
 	var images *imageLoad
 	defer func() {
@@ -351,98 +309,14 @@ func Load(ctx context.Context, o LoadOptions) (res *LoadResult, err error) {
 			images.abort(err)
 		}
 	}()
-	for _, e := range man.Entries {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if _, err := b.next(e); err != nil {
-			return nil, err
-		}
-		if e.Path == ImagesName {
-			if images, err = startImages(ctx, &o, b, e, h, buf); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		parts := strings.SplitN(e.Path, "/", 3)
-		it, rel := byName[parts[1]], parts[2]
-		if e.Type == TypeDir {
-			if it.root != nil {
-				if err := it.root.MkdirAll(rel, 0o755); err != nil {
-					return nil, writeErr(it, err)
-				}
-			}
-			continue
-		}
-		var w io.Writer = io.Discard
-		var f io.WriteCloser
-		if it.root != nil {
-			if dir := path.Dir(rel); dir != "." {
-				if err := it.root.MkdirAll(dir, 0o755); err != nil {
-					return nil, writeErr(it, err)
-				}
-			}
-			mode := os.FileMode(0o644)
-			if e.Mode&0o111 != 0 {
-				mode = 0o755
-			}
-			if f, err = o.openFile(it.root, rel, mode); err != nil {
-				return nil, writeErr(it, err)
-			}
-			w = &writeback{w: f}
-			it.files = append(it.files, rel)
-		}
-		h.Reset()
-		_, err := copyHashed(w, b.tr, h)
-		if osf, ok := f.(*os.File); ok && err == nil {
-			// Start writing the rest now; the fsync before the commit waits for it.
-			startWriteback(osf, 0, 0)
-		}
-		if f != nil {
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			if isWriteErr(err) {
-				return nil, writeErr(it, err)
-			}
-			return nil, b.errorf(err)
-		}
-		if err := b.checkSum(e, h); err != nil {
-			return nil, err
-		}
+	if images, err = b.extract(ctx, &o, all); err != nil {
+		return nil, err
 	}
-	if _, err := b.tr.Next(); err != io.EOF {
-		if err == nil {
-			return nil, fmt.Errorf("%s: %w: it holds entries its manifest does not list", o.Path, ErrDamaged)
-		}
-		return nil, b.errorf(err)
-	}
-	// A compressed bundle ends with the compressor's own checksum.
-	if _, err := io.CopyBuffer(io.Discard, b.dec, buf); err != nil {
-		return nil, b.errorf(err)
-	}
-
 	// Every byte matched: make the files durable and check each model's
 	// manifest, then load the images, then put the models in place
 	// (unless interrupted).
-	for _, it := range all {
-		if it.in == nil {
-			continue
-		}
-		if err := syncFiles(it.root, it.files); err != nil {
-			return nil, writeErr(it, err)
-		}
-		it.root.Close()
-		it.root = nil
-		sm, err := store.ReadManifest(it.in.Dir)
-		if err != nil || sm.Commit != it.model.Commit || (sm.DockerID != "" && sm.DockerID != it.model.DockerID) {
-			return nil, fmt.Errorf("%s: %w: model %s has no manifest of commit %s and image %s", o.Path, ErrDamaged, it.model.Name, short(it.model.Commit), it.model.DockerID)
-		}
+	if err := checkInstalls(o.Path, all); err != nil {
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -452,6 +326,185 @@ func Load(ctx context.Context, o LoadOptions) (res *LoadResult, err error) {
 			return nil, err
 		}
 	}
+	if res.Models, err = commitInstalls(ctx, &o, all); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// beginInstalls locks every model (in name order, so two loads cannot
+// deadlock) and checks what is installed before anything is written. It
+// returns the installs begun so far, also on failure (the caller aborts them).
+func beginInstalls(ctx context.Context, o *LoadOptions, ms []Model) ([]*install, error) {
+	models := append([]Model(nil), ms...)
+	sort.Slice(models, func(i, j int) bool { return strings.ToLower(models[i].Name) < strings.ToLower(models[j].Name) })
+	var all []*install
+	for _, m := range models {
+		in, err := o.Store.BeginInstall(ctx, m.Name, o.LockTimeout, o.Note)
+		if err != nil {
+			return all, err
+		}
+		it := &install{model: m, in: in, status: StatusInstalled}
+		all = append(all, it)
+		if err := it.check(ctx, o); err != nil {
+			return all, err
+		}
+		if it.status == StatusUnchanged {
+			in.Abort()
+			it.in = nil
+			continue
+		}
+		if it.root, err = os.OpenRoot(in.Dir); err != nil {
+			return all, err
+		}
+	}
+	return all, nil
+}
+
+// check decides the install's status from what is installed: unchanged, a
+// conflict (another commit, without --force), or replaced when not in use.
+func (it *install) check(ctx context.Context, o *LoadOptions) error {
+	m := it.model
+	if cur := it.in.Current; cur != nil {
+		switch {
+		case cur.Commit == m.Commit && !o.Force:
+			it.status = StatusUnchanged
+		case cur.Commit != m.Commit && !o.Force:
+			return fmt.Errorf("%w: %s is installed at commit %s, the bundle holds commit %s; pass --force to replace it (or `modelhub rm %s` first)", ErrConflict, m.Name, short(cur.Commit), short(m.Commit), m.Name)
+		default:
+			it.status = StatusReplaced
+		}
+	}
+	if it.status == StatusReplaced && o.InUse != nil {
+		busy, err := o.InUse(ctx, m.Name, it.in.Final)
+		if err != nil {
+			return fmt.Errorf("load %s: %w", m.Name, err)
+		}
+		if busy {
+			return fmt.Errorf("%w: %s is running or starting; stop it before replacing it (modelhub stop %s)", ErrConflict, m.Name, m.Name)
+		}
+	}
+	return nil
+}
+
+// extract streams every entry of the bundle, checking each against its
+// checksum: model files into their staging folders (or nowhere, for a model
+// unchanged), images.tar into the engine as it passes. It returns the image
+// load started, also on failure (the caller aborts it).
+func (b *bundleFile) extract(ctx context.Context, o *LoadOptions, all []*install) (images *imageLoad, err error) {
+	byName := map[string]*install{}
+	for _, it := range all {
+		byName[it.model.Name] = it
+	}
+	buf := make([]byte, copyBuf)
+	h := sha256.New()
+	for _, e := range b.man.Entries {
+		if err := ctx.Err(); err != nil {
+			return images, err
+		}
+		if _, err := b.next(e); err != nil {
+			return images, err
+		}
+		if e.Path == ImagesName {
+			if images, err = startImages(ctx, o, b, e, h, buf); err != nil {
+				return images, err
+			}
+			continue
+		}
+		parts := strings.SplitN(e.Path, "/", 3)
+		if err := b.extractEntry(ctx, o, byName[parts[1]], parts[2], e, h); err != nil {
+			return images, err
+		}
+	}
+	if _, err := b.tr.Next(); err != io.EOF {
+		if err == nil {
+			return images, fmt.Errorf("%s: %w: it holds entries its manifest does not list", o.Path, ErrDamaged)
+		}
+		return images, b.errorf(err)
+	}
+	// A compressed bundle ends with the compressor's own checksum.
+	if _, err := io.CopyBuffer(io.Discard, b.dec, buf); err != nil {
+		return images, b.errorf(err)
+	}
+	return images, nil
+}
+
+// extractEntry writes the entry e, at rel in the model of it, and checks
+// its checksum (hashed into h).
+func (b *bundleFile) extractEntry(ctx context.Context, o *LoadOptions, it *install, rel string, e Entry, h hash.Hash) (err error) {
+	if e.Type == TypeDir {
+		if it.root != nil {
+			if err := it.root.MkdirAll(rel, 0o755); err != nil {
+				return writeErr(it, err)
+			}
+		}
+		return nil
+	}
+	var w io.Writer = io.Discard
+	var f io.WriteCloser
+	if it.root != nil {
+		if dir := path.Dir(rel); dir != "." {
+			if err := it.root.MkdirAll(dir, 0o755); err != nil {
+				return writeErr(it, err)
+			}
+		}
+		mode := os.FileMode(0o644)
+		if e.Mode&0o111 != 0 {
+			mode = 0o755
+		}
+		if f, err = o.openFile(it.root, rel, mode); err != nil {
+			return writeErr(it, err)
+		}
+		w = &writeback{w: f}
+		it.files = append(it.files, rel)
+	}
+	h.Reset()
+	_, err = copyHashed(w, b.tr, h)
+	if osf, ok := f.(*os.File); ok && err == nil {
+		// Start writing the rest now; the fsync before the commit waits for it.
+		startWriteback(osf, 0, 0)
+	}
+	if f != nil {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if isWriteErr(err) {
+			return writeErr(it, err)
+		}
+		return b.errorf(err)
+	}
+	return b.checkSum(e, h)
+}
+
+// checkInstalls makes each staged model's files durable and checks that its
+// manifest is of the commit and image the bundle names.
+func checkInstalls(bundlePath string, all []*install) error {
+	for _, it := range all {
+		if it.in == nil {
+			continue
+		}
+		if err := syncFiles(it.root, it.files); err != nil {
+			return writeErr(it, err)
+		}
+		it.root.Close()
+		it.root = nil
+		sm, err := store.ReadManifest(it.in.Dir)
+		if err != nil || sm.Commit != it.model.Commit || (sm.DockerID != "" && sm.DockerID != it.model.DockerID) {
+			return fmt.Errorf("%s: %w: model %s has no manifest of commit %s and image %s", bundlePath, ErrDamaged, it.model.Name, short(it.model.Commit), it.model.DockerID)
+		}
+	}
+	return nil
+}
+
+// commitInstalls puts every staged model in place and says where each
+// model of the bundle is.
+func commitInstalls(ctx context.Context, o *LoadOptions, all []*install) ([]LoadedModel, error) {
+	var out []LoadedModel
 	for _, it := range all {
 		lm := LoadedModel{Name: it.model.Name, Commit: it.model.Commit, Status: it.status}
 		if it.in == nil {
@@ -459,7 +512,7 @@ func Load(ctx context.Context, o LoadOptions) (res *LoadResult, err error) {
 			if m, err := o.Store.Resolve(ctx, it.model.Name); err == nil {
 				lm.Path = m.Dir
 			}
-			res.Models = append(res.Models, lm)
+			out = append(out, lm)
 			continue
 		}
 		lm.Path = it.in.Final
@@ -468,9 +521,9 @@ func Load(ctx context.Context, o LoadOptions) (res *LoadResult, err error) {
 		if err := in.Commit(); err != nil {
 			return nil, err
 		}
-		res.Models = append(res.Models, lm)
+		out = append(out, lm)
 	}
-	return res, nil
+	return out, nil
 }
 
 func (b *bundleFile) checkSum(e Entry, h hash.Hash) error {

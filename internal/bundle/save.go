@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/modelhub-ai/modelhub/internal/config"
+	"github.com/modelhub-ai/modelhub/internal/ctxio"
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
 	"github.com/modelhub-ai/modelhub/internal/store"
 )
@@ -87,6 +89,41 @@ const copyBuf = 1 << 20
 // its manifest. On any failure nothing is left at Output (an existing file
 // there is untouched) and no .part file remains.
 func Save(ctx context.Context, o SaveOptions) (*Manifest, error) {
+	if err := o.prepare(); err != nil {
+		return nil, err
+	}
+	man := &Manifest{Format: Format, Version: FormatVersion, Created: o.Now().UTC().Truncate(time.Second), Modelhub: o.Modelhub,
+		Models: []Model{}, Images: []Image{}, Entries: []Entry{}}
+	sources := map[string]string{} // entry path -> file on disk
+	// Hold every model's lock while reading it, so no pull swaps it under us.
+	locks, err := addModels(ctx, &o, man, sources)
+	defer func() {
+		for _, l := range locks {
+			l.Unlock()
+		}
+	}()
+	if err != nil {
+		return nil, err
+	}
+	refs, err := addImages(ctx, &o, man)
+	if err != nil {
+		return nil, err
+	}
+	var total int64
+	for _, e := range man.Entries {
+		total += e.Size
+	}
+	for _, im := range man.Images {
+		total += im.Size
+	}
+	if err := writeOutput(ctx, &o, man, sources, refs, total); err != nil {
+		return nil, err
+	}
+	return man, nil
+}
+
+// prepare fills o's defaults and refuses what cannot be saved.
+func (o *SaveOptions) prepare() error {
 	if o.create == nil {
 		o.create = func(p string) (outFile, error) {
 			return os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
@@ -99,34 +136,37 @@ func Save(ctx context.Context, o SaveOptions) (*Manifest, error) {
 		o.Compression = None
 	}
 	if len(o.Models) == 0 {
-		return nil, errors.New("no models to save")
+		return errors.New("no models to save")
 	}
 	if o.Docker == nil {
-		return nil, errors.New("saving a bundle needs the Docker engine")
+		return errors.New("saving a bundle needs the Docker engine")
 	}
 	if fi, err := os.Stat(o.Output); err == nil {
 		if fi.IsDir() {
-			return nil, fmt.Errorf("%s is a folder; give a file name with -o", o.Output)
+			return fmt.Errorf("%s is a folder; give a file name with -o", o.Output)
 		}
 		if !o.Force {
-			return nil, fmt.Errorf("%s: %w (use --force to overwrite it)", o.Output, ErrExists)
+			return fmt.Errorf("%s: %w (use --force to overwrite it)", o.Output, ErrExists)
 		}
 	}
+	return nil
+}
 
-	// Hold every model's lock while reading it, so no pull swaps it under us.
+// addModels resolves and locks each model of o (in name order, once each)
+// and adds it and its entries to man. It returns the locks taken, also on
+// failure: the caller releases them once the bundle is written.
+func addModels(ctx context.Context, o *SaveOptions, man *Manifest, sources map[string]string) ([]*store.Lock, error) {
 	names := append([]string(nil), o.Models...)
 	sort.Slice(names, func(i, j int) bool { return strings.ToLower(names[i]) < strings.ToLower(names[j]) })
-	man := &Manifest{Format: Format, Version: FormatVersion, Created: o.Now().UTC().Truncate(time.Second), Modelhub: o.Modelhub,
-		Models: []Model{}, Images: []Image{}, Entries: []Entry{}}
-	sources := map[string]string{} // entry path -> file on disk
+	var locks []*store.Lock
 	seen := map[string]bool{}
 	for _, ref := range names {
 		m, err := o.Store.Resolve(ctx, ref)
 		if err != nil {
-			return nil, err
+			return locks, err
 		}
 		if m.Local {
-			return nil, fmt.Errorf("%s is a local model folder; save carries downloaded models only (publish it to an index and pull it)", ref)
+			return locks, fmt.Errorf("%s is a local model folder; save carries downloaded models only (publish it to an index and pull it)", ref)
 		}
 		if seen[strings.ToLower(m.Name)] {
 			continue
@@ -134,39 +174,49 @@ func Save(ctx context.Context, o SaveOptions) (*Manifest, error) {
 		seen[strings.ToLower(m.Name)] = true
 		lock, err := store.LockModel(ctx, o.Store.Home, m.Name, o.LockTimeout, o.Note)
 		if err != nil {
-			return nil, err
+			return locks, err
 		}
-		defer lock.Unlock()
-		sm, err := store.ReadManifest(m.Dir)
-		if err != nil || !sm.Complete {
-			return nil, fmt.Errorf("%s is not downloaded completely; run `modelhub pull %s` first", m.Name, m.Name)
-		}
-		md := Model{Name: m.Name, Entry: sm.Entry, Commit: sm.Commit, DockerID: sm.DockerID}
-		if md.DockerID == "" {
-			// As run does: the manifest's image, else init.json's.
-			if in, err := config.LoadInit(m.Dir); err == nil {
-				md.DockerID = in.DockerID
-			}
-		}
-		entries, err := walkModel(m.Name, m.Dir, sources)
+		locks = append(locks, lock)
+		md, entries, err := modelEntries(m, sources)
 		if err != nil {
-			return nil, err
-		}
-		for _, e := range entries {
-			if e.Type == TypeFile {
-				md.Files++
-				md.Size += e.Size
-			}
+			return locks, err
 		}
 		man.Models = append(man.Models, md)
 		man.Entries = append(man.Entries, entries...)
 	}
+	return locks, nil
+}
 
-	var refs []string
-	var total int64
-	for _, e := range man.Entries {
-		total += e.Size
+// modelEntries describes a downloaded model and lists its entries.
+func modelEntries(m *store.Model, sources map[string]string) (Model, []Entry, error) {
+	sm, err := store.ReadManifest(m.Dir)
+	if err != nil || !sm.Complete {
+		return Model{}, nil, fmt.Errorf("%s is not downloaded completely; run `modelhub pull %s` first", m.Name, m.Name)
 	}
+	md := Model{Name: m.Name, Entry: sm.Entry, Commit: sm.Commit, DockerID: sm.DockerID}
+	if md.DockerID == "" {
+		// As run does: the manifest's image, else init.json's.
+		if in, err := config.LoadInit(m.Dir); err == nil {
+			md.DockerID = in.DockerID
+		}
+	}
+	entries, err := walkModel(m.Name, m.Dir, sources)
+	if err != nil {
+		return Model{}, nil, err
+	}
+	for _, e := range entries {
+		if e.Type == TypeFile {
+			md.Files++
+			md.Size += e.Size
+		}
+	}
+	return md, entries, nil
+}
+
+// addImages adds the models' images (each once) to man, and the entry of
+// images.tar when there are any; it returns their references.
+func addImages(ctx context.Context, o *SaveOptions, man *Manifest) ([]string, error) {
+	var refs []string
 	for _, md := range man.Models {
 		if md.DockerID == "" || contains(refs, md.DockerID) {
 			continue
@@ -177,12 +227,17 @@ func Save(ctx context.Context, o SaveOptions) (*Manifest, error) {
 		}
 		refs = append(refs, md.DockerID)
 		man.Images = append(man.Images, Image{Ref: md.DockerID, ID: im.ID, Digests: im.RepoDigests, Size: im.Size})
-		total += im.Size
 	}
 	if len(refs) > 0 {
 		man.Entries = append(man.Entries, Entry{Path: ImagesName, Type: TypeFile, Mode: 0o644})
 	}
+	return refs, nil
+}
 
+// writeOutput writes the bundle to o.Output.part (compressed through a
+// .part.tar when asked) and renames it into place: interrupted or failed,
+// no bundle is left.
+func writeOutput(ctx context.Context, o *SaveOptions, man *Manifest, sources map[string]string, refs []string, total int64) error {
 	part := o.Output + ".part"
 	tarPath := part
 	if o.Compression != None {
@@ -195,24 +250,24 @@ func Save(ctx context.Context, o SaveOptions) (*Manifest, error) {
 			os.Remove(tarPath)
 		}
 	}()
-	if err := writeBundle(ctx, &o, tarPath, man, sources, refs, total); err != nil {
-		return nil, err
+	if err := writeBundle(ctx, o, tarPath, man, sources, refs, total); err != nil {
+		return err
 	}
 	if o.Compression != None {
-		if err := compressFile(ctx, &o, tarPath, part); err != nil {
-			return nil, err
+		if err := compressFile(ctx, o, tarPath, part); err != nil {
+			return err
 		}
 		os.Remove(tarPath)
 	}
 	// Interrupted at the last moment: still no bundle.
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
 	if err := os.Rename(part, o.Output); err != nil {
-		return nil, fmt.Errorf("save %s: %w", o.Output, err)
+		return fmt.Errorf("save %s: %w", o.Output, err)
 	}
 	ok = true
-	return man, nil
+	return nil
 }
 
 func contains(list []string, s string) bool {
@@ -293,19 +348,6 @@ func (c *counter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// ctxReader fails with ctx's error once ctx ends.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (r ctxReader) Read(p []byte) (int, error) {
-	if err := r.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return r.r.Read(p)
-}
-
 // writeBundle writes the uncompressed bundle to path in one pass. The
 // manifest entry is written first with a reserved size and filled in at the
 // end (its checksums are known only then); so is the header of images.tar,
@@ -333,7 +375,7 @@ func writeBundle(ctx context.Context, o *SaveOptions, path string, man *Manifest
 	if _, err := tw.Write(bytes.Repeat([]byte{' '}, int(reserve))); err != nil {
 		return outErr(o.Output, err)
 	}
-	h := sha256.New()
+	w := &tarOut{o: o, f: f, bw: bw, cw: cw, tw: tw, h: sha256.New()}
 	for i := range man.Entries {
 		e := &man.Entries[i]
 		if e.Path == ImagesName {
@@ -342,83 +384,16 @@ func writeBundle(ctx context.Context, o *SaveOptions, path string, man *Manifest
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		hdr := &tar.Header{Name: e.Path, Mode: int64(e.Mode), ModTime: man.Created, Uname: "root", Gname: "root"}
-		if e.Type == TypeDir {
-			hdr.Typeflag, hdr.Name = tar.TypeDir, e.Path+"/"
-			if err := tw.WriteHeader(hdr); err != nil {
-				return outErr(o.Output, err)
-			}
-			continue
+		if err := w.entry(ctx, man, e, sources[e.Path]); err != nil {
+			return err
 		}
-		hdr.Typeflag, hdr.Size = tar.TypeReg, e.Size
-		if err := tw.WriteHeader(hdr); err != nil {
-			return outErr(o.Output, err)
-		}
-		src, err := os.Open(sources[e.Path])
-		if err != nil {
-			return fmt.Errorf("read %s: %w", sources[e.Path], err)
-		}
-		h.Reset()
-		n, err := copyHashed(tw, ctxReader{ctx, src}, h)
-		src.Close()
-		if err != nil {
-			if errors.Is(err, tar.ErrWriteTooLong) {
-				return fmt.Errorf("%s grew while it was being saved; save again once nothing writes to the model", sources[e.Path])
-			}
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return outErr(o.Output, err)
-		}
-		if n != e.Size {
-			return fmt.Errorf("%s shrank while it was being saved; save again once nothing writes to the model", sources[e.Path])
-		}
-		e.SHA256 = hex.EncodeToString(h.Sum(nil))
 	}
 	if err := tw.Flush(); err != nil {
 		return outErr(o.Output, err)
 	}
-
 	if len(refs) > 0 {
-		img := &man.Entries[len(man.Entries)-1]
-		if err := bw.Flush(); err != nil {
-			return outErr(o.Output, err)
-		}
-		hdrAt := cw.n
-		if _, err := cw.Write(make([]byte, 512)); err != nil {
-			return outErr(o.Output, err)
-		}
-		rc, err := o.Docker.ImageSave(ctx, refs)
-		if err != nil {
+		if err := w.images(ctx, man, &man.Entries[len(man.Entries)-1], refs); err != nil {
 			return err
-		}
-		h.Reset()
-		n, err := copyHashed(cw, rc, h)
-		rc.Close()
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if isWriteErr(err) {
-				return outErr(o.Output, err)
-			}
-			return fmt.Errorf("export images %s: %w", strings.Join(refs, ", "), err)
-		}
-		if pad := (512 - n%512) % 512; pad > 0 {
-			if _, err := cw.Write(make([]byte, pad)); err != nil {
-				return outErr(o.Output, err)
-			}
-		}
-		img.Size, img.SHA256 = n, hex.EncodeToString(h.Sum(nil))
-		var hb bytes.Buffer
-		if err := tar.NewWriter(&hb).WriteHeader(&tar.Header{Name: ImagesName, Mode: 0o644, Size: n, ModTime: man.Created, Typeflag: tar.TypeReg, Uname: "root", Gname: "root", Format: tar.FormatGNU}); err != nil {
-			return err
-		}
-		if err := bw.Flush(); err != nil {
-			return outErr(o.Output, err)
-		}
-		if _, err := f.WriteAt(hb.Bytes()[:512], hdrAt); err != nil {
-			return outErr(o.Output, err)
 		}
 	}
 	if err := tw.Close(); err != nil {
@@ -427,6 +402,113 @@ func writeBundle(ctx context.Context, o *SaveOptions, path string, man *Manifest
 	if err := bw.Flush(); err != nil {
 		return outErr(o.Output, err)
 	}
+	if err := w.manifest(man, reserve); err != nil {
+		return err
+	}
+	// No fsync, unlike pull and load: load verifies every byte, so a bundle
+	// that a crash cut short is refused, never half-installed; and the
+	// sync would make saving disk-bound (see README, Performance).
+	if o.Progress != nil {
+		o.Progress(Progress{Phase: "writing", Done: cw.n, Total: cw.n})
+	}
+	return nil
+}
+
+// tarOut is the bundle being written: the file, its buffer, the byte
+// counter that reports progress and the tar writer on top.
+type tarOut struct {
+	o  *SaveOptions
+	f  outFile
+	bw *bufio.Writer
+	cw *counter
+	tw *tar.Writer
+	h  hash.Hash
+}
+
+// entry writes the folder or file e (read from src) and sets its checksum.
+func (w *tarOut) entry(ctx context.Context, man *Manifest, e *Entry, src string) error {
+	hdr := &tar.Header{Name: e.Path, Mode: int64(e.Mode), ModTime: man.Created, Uname: "root", Gname: "root"}
+	if e.Type == TypeDir {
+		hdr.Typeflag, hdr.Name = tar.TypeDir, e.Path+"/"
+		if err := w.tw.WriteHeader(hdr); err != nil {
+			return outErr(w.o.Output, err)
+		}
+		return nil
+	}
+	hdr.Typeflag, hdr.Size = tar.TypeReg, e.Size
+	if err := w.tw.WriteHeader(hdr); err != nil {
+		return outErr(w.o.Output, err)
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", src, err)
+	}
+	w.h.Reset()
+	n, err := copyHashed(w.tw, ctxio.Reader(ctx, in), w.h)
+	in.Close()
+	if err != nil {
+		if errors.Is(err, tar.ErrWriteTooLong) {
+			return fmt.Errorf("%s grew while it was being saved; save again once nothing writes to the model", src)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return outErr(w.o.Output, err)
+	}
+	if n != e.Size {
+		return fmt.Errorf("%s shrank while it was being saved; save again once nothing writes to the model", src)
+	}
+	e.SHA256 = hex.EncodeToString(w.h.Sum(nil))
+	return nil
+}
+
+// images streams the engine's export of refs as the entry img: a header
+// block reserved first and written once the size is known.
+func (w *tarOut) images(ctx context.Context, man *Manifest, img *Entry, refs []string) error {
+	if err := w.bw.Flush(); err != nil {
+		return outErr(w.o.Output, err)
+	}
+	hdrAt := w.cw.n
+	if _, err := w.cw.Write(make([]byte, 512)); err != nil {
+		return outErr(w.o.Output, err)
+	}
+	rc, err := w.o.Docker.ImageSave(ctx, refs)
+	if err != nil {
+		return err
+	}
+	w.h.Reset()
+	n, err := copyHashed(w.cw, rc, w.h)
+	rc.Close()
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if isWriteErr(err) {
+			return outErr(w.o.Output, err)
+		}
+		return fmt.Errorf("export images %s: %w", strings.Join(refs, ", "), err)
+	}
+	if pad := (512 - n%512) % 512; pad > 0 {
+		if _, err := w.cw.Write(make([]byte, pad)); err != nil {
+			return outErr(w.o.Output, err)
+		}
+	}
+	img.Size, img.SHA256 = n, hex.EncodeToString(w.h.Sum(nil))
+	var hb bytes.Buffer
+	if err := tar.NewWriter(&hb).WriteHeader(&tar.Header{Name: ImagesName, Mode: 0o644, Size: n, ModTime: man.Created, Typeflag: tar.TypeReg, Uname: "root", Gname: "root", Format: tar.FormatGNU}); err != nil {
+		return err
+	}
+	if err := w.bw.Flush(); err != nil {
+		return outErr(w.o.Output, err)
+	}
+	if _, err := w.f.WriteAt(hb.Bytes()[:512], hdrAt); err != nil {
+		return outErr(w.o.Output, err)
+	}
+	return nil
+}
+
+// manifest writes the finished manifest into the space reserved for it.
+func (w *tarOut) manifest(man *Manifest, reserve int64) error {
 	data, err := json.MarshalIndent(man, "", "  ")
 	if err != nil {
 		return err
@@ -434,14 +516,8 @@ func writeBundle(ctx context.Context, o *SaveOptions, path string, man *Manifest
 	if int64(len(data)) > reserve {
 		return fmt.Errorf("bundle manifest is larger than reserved (%d > %d bytes)", len(data), reserve)
 	}
-	if _, err := f.WriteAt(data, 512); err != nil {
-		return outErr(o.Output, err)
-	}
-	// No fsync, unlike pull and load: load verifies every byte, so a bundle
-	// that a crash cut short is refused, never half-installed; and the
-	// sync would make saving disk-bound (see README, Performance).
-	if o.Progress != nil {
-		o.Progress(Progress{Phase: "writing", Done: cw.n, Total: cw.n})
+	if _, err := w.f.WriteAt(data, 512); err != nil {
+		return outErr(w.o.Output, err)
 	}
 	return nil
 }
@@ -507,7 +583,7 @@ func compressFile(ctx context.Context, o *SaveOptions, src, dst string) (err err
 		return err
 	}
 	cw := &counter{w: zw, phase: "compressing", total: fi.Size(), progress: o.Progress}
-	if _, err := io.CopyBuffer(cw, ctxReader{ctx, in}, make([]byte, copyBuf)); err != nil {
+	if _, err := io.CopyBuffer(cw, ctxio.Reader(ctx, in), make([]byte, copyBuf)); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

@@ -13,6 +13,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/modelhub-ai/modelhub/internal/filetype"
 )
 
 // Transfer syntax UIDs modelhub knows by name.
@@ -159,7 +161,7 @@ func ReadHeader(r io.Reader) (*Reader, error) {
 	rd.h.NumberOfFrames = 1
 	rd.h.RescaleSlope = 1
 	pre, err := br.Peek(132)
-	if err == nil && string(pre[128:132]) == "DICM" {
+	if err == nil && filetype.IsDICOM(pre) {
 		if _, err := br.Discard(132); err != nil {
 			return nil, err
 		}

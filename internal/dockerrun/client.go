@@ -26,8 +26,9 @@ import (
 
 // Client talks to one Docker Engine. Build it with New or Connect.
 type Client struct {
-	api *client.Client
-	ep  Endpoint
+	api  *client.Client
+	ep   Endpoint
+	ping time.Duration // Ping's bound (0: DefaultPingTimeout)
 }
 
 // New builds a client of the engine the Docker CLI would use (see
@@ -102,31 +103,41 @@ func withContextTLS(ep Endpoint) client.Opt {
 // Endpoint is the engine this client talks to.
 func (c *Client) Endpoint() Endpoint { return c.ep }
 
-// PingTimeout bounds Ping: connecting to the daemon and its first answer. A
-// daemon that accepts the connection and never answers is then reported as
-// an *UnreachableError instead of hanging the command. Tests shrink it.
-var PingTimeout = 10 * time.Second
+// DefaultPingTimeout bounds Ping: connecting to the daemon and its first
+// answer. A daemon that accepts the connection and never answers is then
+// reported as an *UnreachableError instead of hanging the command.
+const DefaultPingTimeout = 10 * time.Second
+
+// ConnectOptions tune Connect and ConnectTo.
+type ConnectOptions struct {
+	// PingTimeout bounds each Ping (0: DefaultPingTimeout; three times it
+	// for an ssh:// engine, where an ssh login comes first).
+	PingTimeout time.Duration
+}
 
 // Connect is New followed by Ping, so an unreachable daemon is reported once,
 // up front, as an *UnreachableError.
-func Connect(ctx context.Context) (*Client, error) {
+func Connect(ctx context.Context, o ...ConnectOptions) (*Client, error) {
 	c, err := New()
 	if err != nil {
 		return nil, err
 	}
-	return connected(ctx, c)
+	return connected(ctx, c, o)
 }
 
 // ConnectTo is NewFor followed by Ping.
-func ConnectTo(ctx context.Context, ep Endpoint) (*Client, error) {
+func ConnectTo(ctx context.Context, ep Endpoint, o ...ConnectOptions) (*Client, error) {
 	c, err := NewFor(ep)
 	if err != nil {
 		return nil, err
 	}
-	return connected(ctx, c)
+	return connected(ctx, c, o)
 }
 
-func connected(ctx context.Context, c *Client) (*Client, error) {
+func connected(ctx context.Context, c *Client, o []ConnectOptions) (*Client, error) {
+	for _, o := range o {
+		c.ping = o.PingTimeout
+	}
 	if err := c.Ping(ctx); err != nil {
 		c.Close()
 		return nil, err
@@ -150,11 +161,14 @@ func (c *Client) Host() string {
 	return c.api.DaemonHost()
 }
 
-// Ping checks that the daemon answers within PingTimeout (and negotiates the
+// Ping checks that the daemon answers within its ping timeout (and negotiates the
 // API version). A cancelled ctx gives ctx's error, never an *UnreachableError:
 // an interrupted command must not take an unanswered ping for "no daemon".
 func (c *Client) Ping(ctx context.Context) error {
-	timeout := PingTimeout
+	timeout := c.ping
+	if timeout <= 0 {
+		timeout = DefaultPingTimeout
+	}
 	if c.ep.Kind() == EngineSSH {
 		timeout *= 3 // an ssh login comes first
 	}

@@ -12,24 +12,22 @@ import (
 )
 
 // A daemon that accepts the connection and never answers: Connect gives up
-// after PingTimeout with one line naming the address, DOCKER_HOST and what
-// to check. (Not parallel: it sets DOCKER_HOST and PingTimeout.)
+// after its PingTimeout with one line naming the address, DOCKER_HOST and
+// what to check. (Not parallel: it sets DOCKER_HOST.)
 func TestConnect_silentDaemon(t *testing.T) {
-	saved := dockerrun.PingTimeout
-	dockerrun.PingTimeout = 300 * time.Millisecond
-	t.Cleanup(func() { dockerrun.PingTimeout = saved })
+	o := dockerrun.ConnectOptions{PingTimeout: 300 * time.Millisecond}
 	for _, network := range []string{"unix", "tcp"} {
 		t.Run(network, func(t *testing.T) {
 			l := testutil.NewSilentListener(t, network)
 			host := network + "://" + l.Addr
 			t.Setenv("DOCKER_HOST", host)
 			start := time.Now()
-			_, err := dockerrun.Connect(t.Context())
+			_, err := dockerrun.Connect(t.Context(), o)
 			if !errors.Is(err, dockerrun.ErrUnreachable) || !errors.Is(err, dockerrun.ErrNoAnswer) {
 				t.Fatalf("err %v, want ErrUnreachable and ErrNoAnswer", err)
 			}
 			if d := time.Since(start); d > 5*time.Second {
-				t.Errorf("Connect took %s with a %s timeout", d, dockerrun.PingTimeout)
+				t.Errorf("Connect took %s with a %s timeout", d, o.PingTimeout)
 			}
 			msg := err.Error()
 			for _, want := range []string{host, "(DOCKER_HOST)", "did not answer within 300ms", "check that DOCKER_HOST names a running Docker daemon"} {

@@ -61,6 +61,8 @@ type CloneOptions struct {
 	// Origin names where URL came from, for what to check when the clone
 	// fails ("": "the model's github URL in the index").
 	Origin string
+	// Timeouts bound connecting and each wait for data (Connect, Stall).
+	Timeouts Timeouts
 }
 
 // Clone makes a shallow single-branch clone of URL at Branch into Dir and
@@ -127,14 +129,14 @@ func cloneCommit(ctx context.Context, o CloneOptions, co *git.CloneOptions) (str
 // what failed.
 func plainClone(ctx context.Context, o CloneOptions, co *git.CloneOptions) (*git.Repository, error) {
 	installGitTransport()
-	gctx, st := withGitStall(ctx)
+	gctx, st := withGitStall(ctx, o.Timeouts)
 	repo, err := git.CloneContext(gctx, boundedStorage(o.Dir), osfs.New(o.Dir), co)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		if st.stalled.Load() || isTimeout(err) {
-			return nil, noAnswerErr("clone", o.URL, o.Origin)
+			return nil, noAnswerErr("clone", o.URL, o.Origin, o.Timeouts)
 		}
 		return nil, cloneErr(o, err)
 	}
@@ -176,8 +178,8 @@ func originOr(origin string) string {
 }
 
 // noAnswerErr names the git URL that did not answer and what to check.
-func noAnswerErr(op, url, origin string) error {
-	return fmt.Errorf("%s %s: %w within %s (no connection, or no data); check your network or proxy and %s, then try again", op, url, ErrGitNoAnswer, StallTimeout, originOr(origin))
+func noAnswerErr(op, url, origin string, t Timeouts) error {
+	return fmt.Errorf("%s %s: %w within %s (no connection, or no data); check your network or proxy and %s, then try again", op, url, ErrGitNoAnswer, t.stall(), originOr(origin))
 }
 
 func isTimeout(err error) bool {
@@ -186,18 +188,18 @@ func isTimeout(err error) bool {
 }
 
 // RemoteHead returns the hash at the tip of branch on the remote without
-// downloading objects ("" branch: the remote's HEAD).
-func RemoteHead(ctx context.Context, url, branch string) (string, error) {
+// downloading objects ("" branch: the remote's HEAD), within t.
+func RemoteHead(ctx context.Context, url, branch string, t Timeouts) (string, error) {
 	installGitTransport()
 	rem := git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: "origin", URLs: []string{url}})
-	gctx, st := withGitStall(ctx)
+	gctx, st := withGitStall(ctx, t)
 	refs, err := rem.ListContext(gctx, &git.ListOptions{})
 	if err != nil {
 		if ctx.Err() != nil {
 			return "", ctx.Err()
 		}
 		if st.stalled.Load() || isTimeout(err) {
-			return "", noAnswerErr("list", url, "")
+			return "", noAnswerErr("list", url, "", t)
 		}
 		return "", fmt.Errorf("list %s: %w", url, err)
 	}

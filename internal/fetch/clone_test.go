@@ -77,11 +77,11 @@ func TestClone_shallowSingleBranch(t *testing.T) {
 	if err != nil || lh != second || url != repo.URL {
 		t.Errorf("LocalHead = %s %s %v, want %s %s", lh, url, err, second, repo.URL)
 	}
-	rh, err := RemoteHead(context.Background(), repo.URL, "master")
+	rh, err := RemoteHead(context.Background(), repo.URL, "master", Timeouts{})
 	if err != nil || rh != second {
 		t.Errorf("RemoteHead = %s %v, want %s", rh, err, second)
 	}
-	if rh, err := RemoteHead(context.Background(), repo.URL, ""); err != nil || rh != second {
+	if rh, err := RemoteHead(context.Background(), repo.URL, "", Timeouts{}); err != nil || rh != second {
 		t.Errorf("RemoteHead(HEAD) = %s %v, want %s", rh, err, second)
 	}
 }
@@ -110,7 +110,7 @@ func TestClone_errors(t *testing.T) {
 	if !errors.Is(err, ErrBranchNotFound) {
 		t.Errorf("missing branch: %v, want ErrBranchNotFound", err)
 	}
-	if _, err := RemoteHead(context.Background(), repo.URL, "nope"); !errors.Is(err, ErrBranchNotFound) {
+	if _, err := RemoteHead(context.Background(), repo.URL, "nope", Timeouts{}); !errors.Is(err, ErrBranchNotFound) {
 		t.Errorf("RemoteHead missing branch: %v, want ErrBranchNotFound", err)
 	}
 	_, err = Clone(context.Background(), CloneOptions{URL: gs.URL + "/absent.git", Branch: "master", Dir: filepath.Join(t.TempDir(), "b")})

@@ -29,22 +29,46 @@ import (
 	"golang.org/x/sync/semaphore"
 )
 
-// Timings and limits used when a Downloader leaves the matching field zero.
-// Tests shrink them.
-var (
-	// DefaultJobs is how many files download at once.
-	DefaultJobs = 4
-	// StallTimeout: a response that delivers no byte for this long is retried.
-	StallTimeout = 30 * time.Second
-	// RetryBase is the first backoff delay; it doubles up to RetryMax.
-	RetryBase = 500 * time.Millisecond
-	RetryMax  = 30 * time.Second
+// DefaultJobs is how many files download at once.
+const DefaultJobs = 4
+
+// Timeouts bound the waits of a download or a clone. A zero field takes its
+// default; tests shrink them by setting the fields.
+type Timeouts struct {
+	// Connect bounds dialing, the TLS handshake and (downloads) waiting for
+	// the response headers (default 30 s).
+	Connect time.Duration
+	// Stall: a transfer that receives no byte for this long is retried (a
+	// download) or fails (a clone or listing) (default 30 s).
+	Stall time.Duration
+	// RetryBase is a download's first backoff delay; it doubles up to
+	// RetryMax (default 500 ms and 30 s).
+	RetryBase time.Duration
+	RetryMax  time.Duration
 	// MaxAttempts is how many consecutive attempts without progress a file
-	// gets before its download fails.
-	MaxAttempts = 6
-	// ConnectTimeout bounds dialing and waiting for response headers.
-	ConnectTimeout = 30 * time.Second
+	// gets before its download fails (default 6).
+	MaxAttempts int
+}
+
+// The defaults of Timeouts.
+const (
+	defaultConnect     = 30 * time.Second
+	defaultStall       = 30 * time.Second
+	defaultRetryBase   = 500 * time.Millisecond
+	defaultRetryMax    = 30 * time.Second
+	defaultMaxAttempts = 6
 )
+
+func (t Timeouts) connect() time.Duration   { return orDur(t.Connect, defaultConnect) }
+func (t Timeouts) stall() time.Duration     { return orDur(t.Stall, defaultStall) }
+func (t Timeouts) retryBase() time.Duration { return orDur(t.RetryBase, defaultRetryBase) }
+func (t Timeouts) retryMax() time.Duration  { return orDur(t.RetryMax, defaultRetryMax) }
+func (t Timeouts) maxAttempts() int {
+	if t.MaxAttempts > 0 {
+		return t.MaxAttempts
+	}
+	return defaultMaxAttempts
+}
 
 // syncFiles: a finished file is fsync'd before its rename, so a crash never
 // leaves a complete-looking file with missing bytes. Only the benchmark turns
@@ -58,7 +82,7 @@ const bufSize = 256 << 10
 var (
 	// ErrChecksum: the downloaded bytes do not match the expected sha256.
 	ErrChecksum = errors.New("sha256 mismatch")
-	// ErrStalled: the server sent nothing for StallTimeout.
+	// ErrStalled: the server sent nothing for Timeouts.Stall.
 	ErrStalled = errors.New("download stalled")
 )
 
@@ -143,17 +167,14 @@ type Event struct {
 // value is usable.
 type Downloader struct {
 	// Client is the HTTP client (redirects are followed). nil: a client with
-	// ConnectTimeout and no overall timeout.
+	// Timeouts.Connect and no overall timeout.
 	Client *http.Client
 	// Jobs is how many files download at once (0: DefaultJobs).
 	Jobs int
 	// Progress, when set, receives events; calls are serialized.
 	Progress func(Event)
 
-	StallTimeout time.Duration
-	RetryBase    time.Duration
-	RetryMax     time.Duration
-	MaxAttempts  int
+	Timeouts
 
 	// FreeSpace returns the bytes available on the file system of dir (nil:
 	// what the operating system says). A file whose size is known is
@@ -161,19 +182,27 @@ type Downloader struct {
 	FreeSpace func(dir string) (int64, error)
 
 	mu sync.Mutex
+	// own is the client made for a Timeouts.Connect other than the default.
+	own     *http.Client
+	ownOnce sync.Once
 	// spaceMu guards reserved: the bytes the files downloading still need.
 	spaceMu  sync.Mutex
 	reserved int64
 }
 
-// defaultClient is built on first use, so tests may change ConnectTimeout first.
-var defaultClient = sync.OnceValue(func() *http.Client { return &http.Client{Transport: netconf.Explain(newTransport())} })
+// defaultClient is the client of Downloaders with the default Timeouts.Connect,
+// built on first use.
+var defaultClient = sync.OnceValue(func() *http.Client { return newClient(defaultConnect) })
 
-func newTransport() *http.Transport {
+func newClient(connect time.Duration) *http.Client {
+	return &http.Client{Transport: netconf.Explain(newTransport(connect))}
+}
+
+func newTransport(connect time.Duration) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.DialContext = (&net.Dialer{Timeout: ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext
-	t.ResponseHeaderTimeout = ConnectTimeout
-	t.TLSHandshakeTimeout = ConnectTimeout
+	t.DialContext = (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}).DialContext
+	t.ResponseHeaderTimeout = connect
+	t.TLSHandshakeTimeout = connect
 	// Compressed transfer would break byte offsets for resume.
 	t.DisableCompression = true
 	t.MaxIdleConnsPerHost = 16
@@ -184,6 +213,10 @@ func newTransport() *http.Transport {
 func (d *Downloader) client() *http.Client {
 	if d.Client != nil {
 		return d.Client
+	}
+	if c := d.connect(); c != defaultConnect {
+		d.ownOnce.Do(func() { d.own = newClient(c) })
+		return d.own
 	}
 	return defaultClient()
 }
@@ -352,12 +385,7 @@ func (d *Downloader) fetch(ctx context.Context, idx int, f File, release func())
 	}
 	defer s.part.Close()
 
-	base := orDur(d.RetryBase, RetryBase)
-	maxDelay := orDur(d.RetryMax, RetryMax)
-	maxAttempts := d.MaxAttempts
-	if maxAttempts <= 0 {
-		maxAttempts = MaxAttempts
-	}
+	base, maxDelay, maxAttempts := d.retryBase(), d.retryMax(), d.maxAttempts()
 	failures := 0
 	for {
 		before := s.offset
@@ -518,25 +546,11 @@ func isNetErr(err error) bool {
 func (s *state) attempt(ctx context.Context) (done bool, err error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.f.URL, nil)
+	req, sent, err := s.request(ctx)
 	if err != nil {
-		return false, fmt.Errorf("download %s: %w", s.f.URL, err)
+		return false, err
 	}
-	req.Header.Set("User-Agent", "modelhub")
-	if s.offset > 0 && s.meta.IfRange == "" {
-		// The bytes on disk came without a strong validator: nothing could
-		// prove that a range continues the same file, so start over.
-		if err := s.restart(); err != nil {
-			return false, err
-		}
-	}
-	sent := ""
-	if s.offset > 0 {
-		sent = s.meta.IfRange
-		req.Header.Set("Range", "bytes="+strconv.FormatInt(s.offset, 10)+"-")
-		req.Header.Set("If-Range", sent)
-	}
-	stall := orDur(s.d.StallTimeout, StallTimeout)
+	stall := s.d.stall()
 	watchdog := time.AfterFunc(stall, func() { cancel(ErrStalled) })
 	defer watchdog.Stop()
 
@@ -545,28 +559,45 @@ func (s *state) attempt(ctx context.Context) (done bool, err error) {
 		return false, s.netErr(ctx, err)
 	}
 	defer resp.Body.Close()
+	if done, err := s.accept(resp, sent); done || err != nil {
+		return done, err
+	}
+	return s.receive(ctx, resp.Body, func() { watchdog.Reset(stall) })
+}
 
+// request is the GET of the file: a resume (Range from the bytes on disk,
+// If-Range their strong validator, which it returns) when they have one.
+func (s *state) request(ctx context.Context) (req *http.Request, sent string, err error) {
+	req, err = http.NewRequestWithContext(ctx, http.MethodGet, s.f.URL, nil)
+	if err != nil {
+		return nil, "", fmt.Errorf("download %s: %w", s.f.URL, err)
+	}
+	req.Header.Set("User-Agent", "modelhub")
+	if s.offset > 0 && s.meta.IfRange == "" {
+		// The bytes on disk came without a strong validator: nothing could
+		// prove that a range continues the same file, so start over.
+		if err := s.restart(); err != nil {
+			return nil, "", err
+		}
+	}
+	if s.offset > 0 {
+		sent = s.meta.IfRange
+		req.Header.Set("Range", "bytes="+strconv.FormatInt(s.offset, 10)+"-")
+		req.Header.Set("If-Range", sent)
+	}
+	return req, sent, nil
+}
+
+// accept reads the answer's status and headers: a range that continues the
+// bytes on disk, a whole file (the bytes on disk dropped), a file already
+// complete on disk (done), or an error (retryable or not). It reserves the
+// space the rest needs, records the file's validators and announces the file.
+func (s *state) accept(resp *http.Response, sent string) (done bool, err error) {
 	switch {
 	case resp.StatusCode == http.StatusPartialContent && s.offset > 0:
-		cr := resp.Header.Get("Content-Range")
-		start, _, total, ok := parseContentRange(cr)
-		var why string
-		switch {
-		case !echoesValidator(resp.Header, sent):
-			why = fmt.Sprintf("the server sent a range of another version of the file (asked for the version %s, got ETag %s, Last-Modified %s)", sent, orNone(resp.Header.Get("ETag")), orNone(resp.Header.Get("Last-Modified")))
-		case !ok || start != s.offset:
-			why = fmt.Sprintf("unexpected Content-Range %q for a resume at byte %d", cr, s.offset)
-		case s.meta.Size >= 0 && total != s.meta.Size:
-			why = fmt.Sprintf("the file is now %d bytes, was %d", total, s.meta.Size)
+		if err := s.acceptRange(resp, sent); err != nil {
+			return false, err
 		}
-		if why != "" {
-			// Never splice two versions: start over from zero.
-			if err := s.restart(); err != nil {
-				return false, err
-			}
-			return false, &transientError{fmt.Errorf("download %s: %s; restarting the file from zero", s.f.URL, why)}
-		}
-		s.meta.Size = total
 	case resp.StatusCode == http.StatusOK:
 		if s.offset > 0 {
 			// The server ignored Range or the file changed (If-Range failed).
@@ -610,14 +641,46 @@ func (s *state) attempt(ctx context.Context) (done bool, err error) {
 		s.started = true
 		s.d.emit(Event{Kind: FileStart, Index: s.idx, File: s.f, Size: s.meta.Size, Offset: s.offset})
 	}
+	return false, nil
+}
 
+// acceptRange checks that a 206 continues the bytes on disk: the same
+// version (the validator sent echoed back), at the offset asked, of the size
+// known. Anything else restarts the file from zero: two versions are never
+// spliced.
+func (s *state) acceptRange(resp *http.Response, sent string) error {
+	cr := resp.Header.Get("Content-Range")
+	start, _, total, ok := parseContentRange(cr)
+	var why string
+	switch {
+	case !echoesValidator(resp.Header, sent):
+		why = fmt.Sprintf("the server sent a range of another version of the file (asked for the version %s, got ETag %s, Last-Modified %s)", sent, orNone(resp.Header.Get("ETag")), orNone(resp.Header.Get("Last-Modified")))
+	case !ok || start != s.offset:
+		why = fmt.Sprintf("unexpected Content-Range %q for a resume at byte %d", cr, s.offset)
+	case s.meta.Size >= 0 && total != s.meta.Size:
+		why = fmt.Sprintf("the file is now %d bytes, was %d", total, s.meta.Size)
+	}
+	if why != "" {
+		if err := s.restart(); err != nil {
+			return err
+		}
+		return &transientError{fmt.Errorf("download %s: %s; restarting the file from zero", s.f.URL, why)}
+	}
+	s.meta.Size = total
+	return nil
+}
+
+// receive appends the body to the .part file, hashing it on the way;
+// progress is called after each read that brought bytes (it feeds the stall
+// watchdog). done reports the whole file received.
+func (s *state) receive(ctx context.Context, body io.Reader, progress func()) (done bool, err error) {
 	hw := startHasher(s.h)
 	defer hw.wait()
 	for {
 		buf := hw.buffer()
-		n, rerr := resp.Body.Read(buf)
+		n, rerr := body.Read(buf)
 		if n > 0 {
-			watchdog.Reset(stall)
+			progress()
 			if _, err := s.part.Write(buf[:n]); err != nil {
 				hw.release(buf)
 				return false, fmt.Errorf("write %s: %w", PartPath(s.f.Dest), err)
@@ -675,7 +738,7 @@ func (hw *hasher) wait()            { close(hw.todo); <-hw.done }
 // context was cancelled.
 func (s *state) netErr(ctx context.Context, err error) error {
 	if errors.Is(context.Cause(ctx), ErrStalled) {
-		return &transientError{fmt.Errorf("download %s: no data for %s: %w", s.f.URL, orDur(s.d.StallTimeout, StallTimeout), ErrStalled)}
+		return &transientError{fmt.Errorf("download %s: no data for %s: %w", s.f.URL, s.d.stall(), ErrStalled)}
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()

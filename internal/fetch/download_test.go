@@ -16,14 +16,14 @@ import (
 
 // fastDownloader returns a Downloader with test-sized timings.
 func fastDownloader() *Downloader {
-	return &Downloader{
+	return &Downloader{Timeouts: Timeouts{
 		// Long enough that a loaded machine does not add a stall retry to
 		// tests that count requests; the stall test sets its own.
-		StallTimeout: 10 * time.Second,
-		RetryBase:    5 * time.Millisecond,
-		RetryMax:     20 * time.Millisecond,
-		MaxAttempts:  4,
-	}
+		Stall:       10 * time.Second,
+		RetryBase:   5 * time.Millisecond,
+		RetryMax:    20 * time.Millisecond,
+		MaxAttempts: 4,
+	}}
 }
 
 func readHash(t *testing.T, path string) string {
@@ -374,7 +374,7 @@ func TestDownload_stallRetried(t *testing.T) {
 	dest := filepath.Join(t.TempDir(), "w")
 	var retryErr error
 	d := fastDownloader()
-	d.StallTimeout = 300 * time.Millisecond
+	d.Stall = 300 * time.Millisecond
 	d.Progress = func(e Event) {
 		if e.Kind == FileRetry {
 			retryErr = e.Err

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+
+	"github.com/modelhub-ai/modelhub/internal/humanize"
 )
 
 // ErrNoSpace: the disk has less free space than a file still needs. A
@@ -25,27 +27,13 @@ type SpaceError struct {
 func (e *SpaceError) Error() string {
 	others := ""
 	if e.Others > 0 {
-		others = fmt.Sprintf(" (%s of it taken by the files downloading alongside)", formatBytes(e.Others))
+		others = fmt.Sprintf(" (%s of it taken by the files downloading alongside)", humanize.Bytes(e.Others))
 	}
 	return fmt.Sprintf("%s: %s needs %s more (%s), but %s has %s free%s; free some space, or download to another disk with --home, and try again",
-		ErrNoSpace, filepath.Base(e.File), formatBytes(e.Need), e.URL, e.Dir, formatBytes(e.Free), others)
+		ErrNoSpace, filepath.Base(e.File), humanize.Bytes(e.Need), e.URL, e.Dir, humanize.Bytes(e.Free), others)
 }
 
 func (e *SpaceError) Is(target error) bool { return target == ErrNoSpace }
-
-// formatBytes formats n with IEC units ("1.5 MiB").
-func formatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
 
 func (d *Downloader) freeSpace(dir string) (int64, error) {
 	if d.FreeSpace != nil {

@@ -15,12 +15,8 @@ import (
 	"github.com/modelhub-ai/modelhub/internal/testutil"
 )
 
-// shrinkStall sets StallTimeout for one (non-parallel) test.
-func shrinkStall(t *testing.T, d time.Duration) {
-	saved := StallTimeout
-	StallTimeout = d
-	t.Cleanup(func() { StallTimeout = saved })
-}
+// stall300 is the test-sized timeouts of the hung-host tests.
+var stall300 = Timeouts{Stall: 300 * time.Millisecond}
 
 // checkNoAnswer: err says which git URL did not answer and what to check,
 // and came within a bound.
@@ -40,18 +36,17 @@ func checkNoAnswer(t *testing.T, err error, url string, took time.Duration) {
 }
 
 // A git host that accepts connections and never answers: clone and listing
-// give up after StallTimeout, naming the URL. (Not parallel: it sets StallTimeout.)
+// give up after Timeouts.Stall, naming the URL.
 func TestGit_silentHost(t *testing.T) {
-	shrinkStall(t, 300*time.Millisecond)
 	l := testutil.NewSilentListener(t, "tcp")
 	url := "http://" + l.Addr + "/model.git"
 
 	start := time.Now()
-	_, err := Clone(context.Background(), CloneOptions{URL: url, Branch: "master", Dir: filepath.Join(t.TempDir(), "c")})
+	_, err := Clone(context.Background(), CloneOptions{URL: url, Branch: "master", Dir: filepath.Join(t.TempDir(), "c"), Timeouts: stall300})
 	checkNoAnswer(t, err, url, time.Since(start))
 
 	start = time.Now()
-	_, err = RemoteHead(context.Background(), url, "master")
+	_, err = RemoteHead(context.Background(), url, "master", stall300)
 	checkNoAnswer(t, err, url, time.Since(start))
 	if l.Accepted() < 2 {
 		t.Errorf("%d connections accepted, want one per call", l.Accepted())
@@ -60,7 +55,6 @@ func TestGit_silentHost(t *testing.T) {
 
 // A git server that stops in the middle of its answer is cut off too.
 func TestGit_stallMidAnswer(t *testing.T) {
-	shrinkStall(t, 300*time.Millisecond)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/x-git-upload-pack-advertisement")
 		w.Write([]byte("001e# service=git-upload-pack\n0000"))
@@ -70,20 +64,20 @@ func TestGit_stallMidAnswer(t *testing.T) {
 	t.Cleanup(srv.Close)
 	url := srv.URL + "/model.git"
 	start := time.Now()
-	_, err := RemoteHead(context.Background(), url, "master")
+	_, err := RemoteHead(context.Background(), url, "master", stall300)
 	checkNoAnswer(t, err, url, time.Since(start))
 }
 
 // The watchdog lets a clone and a listing that answer through: its timer is
 // reset by each read and stopped when the answer ends.
 func TestGit_answeringHostWorks(t *testing.T) {
-	shrinkStall(t, 2*time.Second)
+	net := Timeouts{Stall: 2 * time.Second}
 	gs := testutil.NewGitServer(t)
 	repo := gs.Repo(t, "model", map[string]string{"init/init.json": `{"docker_id": "x/y"}`})
-	if _, err := Clone(context.Background(), CloneOptions{URL: repo.URL, Branch: "master", Dir: filepath.Join(t.TempDir(), "c")}); err != nil {
+	if _, err := Clone(context.Background(), CloneOptions{URL: repo.URL, Branch: "master", Dir: filepath.Join(t.TempDir(), "c"), Timeouts: net}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := RemoteHead(context.Background(), repo.URL, "master"); err != nil {
+	if _, err := RemoteHead(context.Background(), repo.URL, "master", net); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -115,5 +109,24 @@ func TestCloneErr_local(t *testing.T) {
 		if strings.Contains(got, "network") {
 			t.Errorf("%q blames the network", got)
 		}
+	}
+}
+
+// A file server that accepts the connection and never answers: a Downloader
+// with its own Timeouts.Connect gives up on the headers after it, through a
+// client of its own (the shared default client keeps 30 s).
+func TestDownload_connectTimeout(t *testing.T) {
+	l := testutil.NewSilentListener(t, "tcp")
+	d := &Downloader{Timeouts: Timeouts{Connect: 300 * time.Millisecond, MaxAttempts: 1}}
+	start := time.Now()
+	_, err := d.Fetch(context.Background(), File{URL: "http://" + l.Addr + "/a.bin", Dest: filepath.Join(t.TempDir(), "a.bin")})
+	if err == nil || !strings.Contains(err.Error(), "giving up after 1 attempts") {
+		t.Fatalf("err %v, want a give-up after one attempt", err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("took %s with a 300ms connect timeout", took)
+	}
+	if d.client() == defaultClient() || d.client() != d.client() {
+		t.Error("a Downloader with its own Connect uses the shared client, or a new one per call")
 	}
 }

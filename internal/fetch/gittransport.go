@@ -17,14 +17,15 @@ import (
 )
 
 // ErrGitNoAnswer: the git server did not connect, or sent nothing for
-// StallTimeout (before its first byte or in the middle of a transfer).
+// Timeouts.Stall (before its first byte or in the middle of a transfer).
 var ErrGitNoAnswer = errors.New("the git server did not answer")
 
 // installGitTransport makes go-git's http and https transports bounded:
 // go-git's own has no timeout, so a git host that accepts the connection
 // and never answers would hang a clone forever. go-git looks transports up
 // in a table of its own; this package is the only one that uses go-git, so
-// it installs them once, before its first clone or listing.
+// it installs them once, before its first clone or listing. The timeouts of
+// each clone or listing travel in its context (withGitStall).
 var installGitTransport = sync.OnceFunc(func() {
 	t := githttp.NewClient(&http.Client{Transport: &watchdogTransport{base: netconf.Explain(newGitTransport())}})
 	client.InstallProtocol("http", t)
@@ -34,31 +35,42 @@ var installGitTransport = sync.OnceFunc(func() {
 func newGitTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		d := net.Dialer{Timeout: ConnectTimeout, KeepAlive: 30 * time.Second}
+		d := net.Dialer{Timeout: gitTimeouts(ctx).connect(), KeepAlive: 30 * time.Second}
 		return d.DialContext(ctx, network, addr)
 	}
-	t.TLSHandshakeTimeout = ConnectTimeout
+	t.TLSHandshakeTimeout = defaultConnect // within the watchdog's Timeouts.Stall
 	return t
 }
 
-// gitStall is put in the context of a clone or listing; the transport marks
-// it when its watchdog fires, so the caller can say what happened (go-git
-// flattens the transport's errors into text).
-type gitStall struct{ stalled atomic.Bool }
+// gitStall is put in the context of a clone or listing with its timeouts;
+// the transport marks it when its watchdog fires, so the caller can say what
+// happened (go-git flattens the transport's errors into text).
+type gitStall struct {
+	stalled atomic.Bool
+	t       Timeouts
+}
 
 type gitStallKey struct{}
 
-func withGitStall(ctx context.Context) (context.Context, *gitStall) {
-	st := &gitStall{}
+func withGitStall(ctx context.Context, t Timeouts) (context.Context, *gitStall) {
+	st := &gitStall{t: t}
 	return context.WithValue(ctx, gitStallKey{}, st), st
 }
 
+// gitTimeouts are the timeouts of the clone or listing ctx belongs to.
+func gitTimeouts(ctx context.Context) Timeouts {
+	if st, ok := ctx.Value(gitStallKey{}).(*gitStall); ok {
+		return st.t
+	}
+	return Timeouts{}
+}
+
 // watchdogTransport cancels a request that receives nothing for
-// StallTimeout: no connection, no response headers, or a body that stops.
+// Timeouts.Stall: no connection, no response headers, or a body that stops.
 type watchdogTransport struct{ base http.RoundTripper }
 
 func (t *watchdogTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	stall := StallTimeout
+	stall := gitTimeouts(req.Context()).stall()
 	ctx, cancel := context.WithCancelCause(req.Context())
 	timer := time.AfterFunc(stall, func() {
 		if st, ok := req.Context().Value(gitStallKey{}).(*gitStall); ok {

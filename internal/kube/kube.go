@@ -19,6 +19,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
+
+	"github.com/modelhub-ai/modelhub/internal/engine"
 )
 
 // Labels and annotations put on every object.
@@ -42,7 +44,7 @@ const (
 	ContribSrc = "/contrib_src"
 	// Port is the engine's REST API port; ReadyPath answers when the model is loaded.
 	Port      = 80
-	ReadyPath = "/api/get_config"
+	ReadyPath = engine.ReadyRoute
 	// InitContainer and ModelContainer are the containers' names.
 	InitContainer  = "fetch"
 	ModelContainer = "model"

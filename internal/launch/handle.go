@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/engine"
 )
 
 // Handle is a started model container.
@@ -70,7 +71,7 @@ type Handle struct {
 // URLs are the addresses of a started model; empty when absent.
 type URLs struct {
 	API      string // REST API base, e.g. http://127.0.0.1:8000 (API mode)
-	Config   string // API + /api/get_config
+	Config   string // API + engine.RouteConfig
 	WebUI    string // API + / when the engine serves one
 	Notebook string // expert mode: the notebook with its token
 	Jupyter  string // bash mode: the published notebook port
@@ -85,7 +86,7 @@ func (h *Handle) URLs() URLs {
 	case dockerrun.ModeBash:
 		return URLs{APIPort: h.APIURL, Jupyter: h.JupyterURL}
 	}
-	u := URLs{API: h.APIURL, Config: h.APIURL + "/api/get_config"}
+	u := URLs{API: h.APIURL, Config: engine.ConfigURL(h.APIURL)}
 	if h.WebUI {
 		u.WebUI = h.APIURL + "/"
 	}

@@ -44,7 +44,6 @@ import (
 	"hash/crc32"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -54,6 +53,7 @@ import (
 
 	"github.com/modelhub-ai/modelhub/internal/config"
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/engine"
 	"github.com/modelhub-ai/modelhub/internal/store"
 )
 
@@ -534,7 +534,7 @@ func plan(deps Deps, opts Options, m *store.Model, name, image string, gpu bool,
 	switch opts.Mode {
 	case dockerrun.ModeAPI:
 		spec.APIURL = h.APIURL
-		h.readyURL = h.APIURL + "/api/get_config"
+		h.readyURL = engine.ReadyURL(h.APIURL)
 	case dockerrun.ModeExpert, dockerrun.ModeBash:
 		jp, err := pk.pick(opts.JupyterPort, opts.JupyterPortFixed, "--jupyter-port")
 		if err != nil {
@@ -568,6 +568,3 @@ func URLHost(host string) string {
 	}
 	return host
 }
-
-// LoopbackClient talks to models on this machine: no proxy, no keep-alive.
-var LoopbackClient = &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}

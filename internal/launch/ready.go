@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/modelhub-ai/modelhub/internal/engine"
 )
 
 // ErrNotReady: the model did not answer within the time it was given.
@@ -16,7 +18,7 @@ var ErrExited = errors.New("the container exited before the model answered")
 
 // Poller is the one readiness poller: it asks a URL until it answers 200 OK.
 type Poller struct {
-	// Client makes the requests (nil: LoopbackClient).
+	// Client makes the requests (nil: the engine package's loopback client).
 	Client *http.Client
 	// Interval between requests (0: DefaultReadyInterval).
 	Interval time.Duration
@@ -62,27 +64,11 @@ func (p Poller) Wait(ctx context.Context, url string, timeout time.Duration, exi
 
 // Answers asks url once: nil when it answers 200 OK.
 func (p Poller) Answers(ctx context.Context, url string) error {
-	client := p.Client
-	if client == nil {
-		client = LoopbackClient
-	}
 	wait := p.RequestTimeout
 	if wait <= 0 {
 		wait = 2 * time.Second
 	}
 	rctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s answered %s", url, resp.Status)
-	}
-	return nil
+	return engine.Answers(rctx, p.Client, url)
 }

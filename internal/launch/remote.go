@@ -13,6 +13,7 @@ import (
 	"strconv"
 
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/humanize"
 	"github.com/modelhub-ai/modelhub/internal/sshfwd"
 	"github.com/modelhub-ai/modelhub/internal/store"
 )
@@ -67,7 +68,7 @@ func (h *Handle) planRemote(ctx context.Context, d dockerrun.API, ep dockerrun.E
 	}
 	h.Volume, h.Uploaded = name, res.Uploaded
 	if res.Created {
-		ev.note("copied %s of %s's files to volume %s on %s", humanBytes(res.Uploaded), m.Name, name, ep.Describe())
+		ev.note("copied %s of %s's files to volume %s on %s", humanize.Bytes(res.Uploaded), m.Name, name, ep.Describe())
 		h.pruneVolumes(ctx, d, m.Name, name)
 	} else {
 		ev.note("using volume %s on %s (nothing to copy)", name, ep.Describe())
@@ -280,17 +281,4 @@ func (h *Handle) ServerPorts(ctx context.Context) (map[int]int, error) {
 		out[p.Container] = p.Host
 	}
 	return out, nil
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

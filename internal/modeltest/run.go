@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/modelhub-ai/modelhub/internal/config"
+	"github.com/modelhub-ai/modelhub/internal/engine"
 )
 
 // Check names, in the order Run adds them.
@@ -28,10 +28,8 @@ const (
 
 // Options configure Run.
 type Options struct {
-	// BaseURL of the engine, e.g. http://127.0.0.1:8080 (the REST API is under /api/).
+	// BaseURL of the engine, e.g. http://127.0.0.1:8080.
 	BaseURL string
-	// Client makes the requests; nil means a client without timeout (see RequestTimeout).
-	Client *http.Client
 	// Local is the model's local contrib_src/model/config.json. Its meta.name and outputs
 	// are what the engine must match; nil compares against get_config's own outputs.
 	Local *config.ModelConfig
@@ -45,10 +43,9 @@ type Options struct {
 
 // Run performs the engine checks in order and adds them to rep.
 func Run(ctx context.Context, opts Options, rep *Report) {
-	r := &runner{opts: opts, rep: rep}
-	if r.opts.Client == nil {
-		r.opts.Client = &http.Client{}
-	}
+	// a test reads answers up to 256 MiB (predict refuses more than
+	// engine.MaxAnswer; the test reports what the model does)
+	r := &runner{opts: opts, rep: rep, engine: &engine.Client{Base: opts.BaseURL, MaxAnswer: 256 << 20}}
 	if r.opts.Schema == nil {
 		r.opts.Schema = config.DefaultSchema()
 	}
@@ -59,8 +56,9 @@ func Run(ctx context.Context, opts Options, rep *Report) {
 }
 
 type runner struct {
-	opts Options
-	rep  *Report
+	opts   Options
+	rep    *Report
+	engine *engine.Client
 }
 
 func (r *runner) run(ctx context.Context) {
@@ -143,7 +141,7 @@ func latency(rs []SampleResult) Latency {
 	return l
 }
 
-// get fetches /api/ROUTE and decodes its JSON. An engine error ({"error": "..."}) or a
+// get fetches route and decodes its JSON. An engine error ({"error": "..."}) or a
 // non-200 status is returned as an error.
 func (r *runner) get(ctx context.Context, route string, q url.Values) (any, error) {
 	doc, status, err := r.getJSON(ctx, route, q)
@@ -152,45 +150,32 @@ func (r *runner) get(ctx context.Context, route string, q url.Values) (any, erro
 	}
 	if m, ok := doc.(map[string]any); ok {
 		if e, ok := m["error"]; ok {
-			return nil, fmt.Errorf("GET /api/%s: engine error (status %d): %v", route, status, e)
+			return nil, fmt.Errorf("GET %s: engine error (status %d): %v", route, status, e)
 		}
 	}
 	if status != http.StatusOK {
-		return nil, fmt.Errorf("GET /api/%s: status %d", route, status)
+		return nil, fmt.Errorf("GET %s: status %d", route, status)
 	}
 	return doc, nil
 }
 
-// getJSON fetches /api/ROUTE and decodes its JSON whatever the status; it fails only
+// getJSON fetches route and decodes its JSON whatever the status; it fails only
 // when the engine cannot be reached or does not answer JSON.
 func (r *runner) getJSON(ctx context.Context, route string, q url.Values) (any, int, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.opts.RequestTimeout)
 	defer cancel()
-	u := strings.TrimRight(r.opts.BaseURL, "/") + "/api/" + route
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, 0, err
-	}
-	resp, err := r.opts.Client.Do(req)
+	a, err := r.engine.Get(ctx, route, q)
 	if err != nil {
 		if ue := (*url.Error)(nil); errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, 0, fmt.Errorf("GET /api/%s: %w", route, err)
+		return nil, 0, fmt.Errorf("GET %s: %w", route, err)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	doc, err := config.DecodeJSON(a.Body)
 	if err != nil {
-		return nil, 0, fmt.Errorf("GET /api/%s: %w", route, err)
+		return nil, 0, fmt.Errorf("GET %s: status %s, not JSON: %s", route, a.StatusLine, snippet(a.Body))
 	}
-	doc, err := config.DecodeJSON(body)
-	if err != nil {
-		return nil, 0, fmt.Errorf("GET /api/%s: status %s, not JSON: %s", route, resp.Status, snippet(body))
-	}
-	return doc, resp.StatusCode, nil
+	return doc, a.Status, nil
 }
 
 func snippet(b []byte) string {
@@ -202,7 +187,7 @@ func snippet(b []byte) string {
 }
 
 func (r *runner) checkConfig(ctx context.Context) *config.ModelConfig {
-	doc, err := r.get(ctx, "get_config", nil)
+	doc, err := r.get(ctx, engine.RouteConfig, nil)
 	if err != nil {
 		r.rep.Add(CheckConfig, Fail, "%v", err)
 		return nil
@@ -240,7 +225,7 @@ func (r *runner) checkName(remote *config.ModelConfig) {
 func (r *runner) checkLegal(ctx context.Context) {
 	// The engine answers 400 with an "error" key next to the licenses it found when a
 	// license file is missing: that is a missing license (WARN), not a broken route.
-	doc, _, err := r.getJSON(ctx, "get_legal", nil)
+	doc, _, err := r.getJSON(ctx, engine.RouteLegal, nil)
 	if err != nil {
 		r.rep.Add(CheckLegal, Fail, "%v", err)
 		return
@@ -267,9 +252,9 @@ func (r *runner) checkLegal(ctx context.Context) {
 	r.rep.Add(CheckLegal, Pass, "model and sample-data licenses present")
 }
 
-// checkSamples returns the sample file names (relative to /api/samples/).
+// checkSamples returns the sample file names (relative to engine.SamplesPrefix).
 func (r *runner) checkSamples(ctx context.Context) []string {
-	doc, err := r.get(ctx, "get_samples", nil)
+	doc, err := r.get(ctx, engine.RouteSamples, nil)
 	if err != nil {
 		// The engine fails get_samples when contrib_src/sample_data is missing.
 		r.rep.Add(CheckSamples, Warn, "%v (does contrib_src/sample_data exist?)", err)
@@ -283,7 +268,7 @@ func (r *runner) checkSamples(ctx context.Context) []string {
 	var names []string
 	for _, v := range list {
 		s, _ := v.(string)
-		name := sampleName(s)
+		name := engine.SampleName(s)
 		if name == "" {
 			r.rep.Add(CheckSamples, Fail, "get_samples entry %v is not a URL under /api/samples/", v)
 			return nil
@@ -298,21 +283,9 @@ func (r *runner) checkSamples(ctx context.Context) []string {
 	return names
 }
 
-func sampleName(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return ""
-	}
-	_, name, ok := strings.Cut(u.Path, "/api/samples/")
-	if !ok || name == "" {
-		return ""
-	}
-	return name
-}
-
 func (r *runner) predict(ctx context.Context, sample string, declared []config.Output) SampleResult {
 	start := time.Now()
-	doc, err := r.get(ctx, "predict_sample", url.Values{"filename": {sample}})
+	doc, err := r.get(ctx, engine.RoutePredictSample, url.Values{"filename": {sample}})
 	res := SampleResult{Sample: sample, LatencyMS: float64(time.Since(start).Microseconds()) / 1000}
 	if err == nil {
 		err = CheckPrediction(doc, declared)
@@ -361,8 +334,8 @@ func checkOutput(o any, want config.Output) error {
 	}
 	if s, ok := pred.(string); ok {
 		// An array saved to a file by the engine: its shape cannot be checked here.
-		if typ == "label_list" || !strings.Contains(s, "/api/output/") {
-			return fmt.Errorf("prediction is the string %q, want a list or a URL under /api/output/", snippet([]byte(s)))
+		if typ == "label_list" || !engine.IsOutputURL(s) {
+			return fmt.Errorf("prediction is the string %q, want a list or a URL under %s", snippet([]byte(s)), engine.OutputPrefix)
 		}
 		return nil
 	}

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/modelhub-ai/modelhub/internal/engine"
 	"github.com/modelhub-ai/modelhub/internal/testutil"
 )
 
@@ -56,37 +57,37 @@ func bigEngine(t testing.TB, size int64, announce bool) (*httptest.Server, *atom
 	return srv, &sent
 }
 
-// An answer over MaxAnswer is refused with an error naming the limit: an
+// An answer over engine.MaxAnswer is refused with an error naming the limit: an
 // announced one before it is read, an unannounced one as soon as it passes
 // the limit; memory stays far below the answer's size.
 func TestClient_largeAnswerRefused(t *testing.T) {
 	for _, announce := range []bool{true, false} {
 		srv, sent := bigEngine(t, 1<<30, announce) // 1 GiB
-		c := &Client{Base: srv.URL, HTTP: NewHTTPClient(1)}
+		c := &engine.Client{Base: srv.URL, HTTP: engine.NewHTTP(1)}
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
 		_, err := c.PredictReader(t.Context(), strings.NewReader("x"), 1, "x.png", "image/png")
 		runtime.ReadMemStats(&after)
-		if !errors.Is(err, ErrAnswerTooLarge) || !strings.Contains(err.Error(), "larger than 16 MiB") {
-			t.Errorf("announce=%v: err %v, want ErrAnswerTooLarge naming 16 MiB", announce, err)
+		if !errors.Is(err, engine.ErrAnswerTooLarge) || !strings.Contains(err.Error(), "larger than 16 MiB") {
+			t.Errorf("announce=%v: err %v, want engine.ErrAnswerTooLarge naming 16 MiB", announce, err)
 		}
-		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 3*MaxAnswer {
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 3*engine.MaxAnswer {
 			t.Errorf("announce=%v: refusing a 1 GiB answer allocated %d MiB", announce, alloc>>20)
 		}
 		srv.CloseClientConnections()
-		if s := sent.Load(); s > 2*MaxAnswer+(8<<20) {
+		if s := sent.Load(); s > 2*engine.MaxAnswer+(8<<20) {
 			t.Errorf("announce=%v: the client read on: the engine sent %d MiB", announce, s>>20)
 		}
 	}
 	// an answer just under the limit is taken whole
-	srv, _ := bigEngine(t, MaxAnswer-10, true)
-	c := &Client{Base: srv.URL, HTTP: NewHTTPClient(1)}
+	srv, _ := bigEngine(t, engine.MaxAnswer-10, true)
+	c := &engine.Client{Base: srv.URL, HTTP: engine.NewHTTP(1)}
 	raw, err := c.PredictReader(t.Context(), strings.NewReader("x"), 1, "x.png", "image/png")
-	if err != nil || len(raw) != MaxAnswer-10 {
+	if err != nil || len(raw) != engine.MaxAnswer-10 {
 		t.Fatalf("an answer under the limit: %d bytes, %v", len(raw), err)
 	}
-	if _, err := ParseAnswer(raw); err != nil {
+	if _, err := engine.ParseAnswer(raw); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -105,9 +106,9 @@ func runBig(t testing.TB, size int64) *Result {
 		t.Fatal(err)
 	}
 	var got *Result
-	r := &Runner{Client: &Client{Base: srv.URL, HTTP: NewHTTPClient(1)}, Options: Options{Jobs: 1, OutDir: out},
+	r := &Runner{Client: &engine.Client{Base: srv.URL, HTTP: engine.NewHTTP(1)}, Options: Options{Jobs: 1, OutDir: out},
 		OnResult: func(res *Result, _ Summary) { got = res }}
-	plan, err := Prepare(t.Context(), []Item{{Name: "in.png", Path: in, Type: "image/png"}}, r.Options)
+	plan, err := Prepare(t.Context(), []Item{FileItem("in.png", in, "image/png")}, r.Options)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +119,7 @@ func runBig(t testing.TB, size int64) *Result {
 }
 
 // BenchmarkRunner_largeAnswer: one input whose answer is just under
-// MaxAnswer, through the whole batch (read, parse, results.jsonl). B/op is
+// engine.MaxAnswer, through the whole batch (read, parse, results.jsonl). B/op is
 // what one answer in flight costs; peak-heap-MiB the heap at its highest.
 func BenchmarkRunner_largeAnswer(b *testing.B) {
 	var peak uint64
@@ -138,7 +139,7 @@ func BenchmarkRunner_largeAnswer(b *testing.B) {
 				peak = max(peak, m.HeapAlloc)
 			}
 		}()
-		res := runBig(b, MaxAnswer-10)
+		res := runBig(b, engine.MaxAnswer-10)
 		close(done)
 		<-stopped
 		if res == nil || res.Status != StatusOK {
@@ -148,7 +149,7 @@ func BenchmarkRunner_largeAnswer(b *testing.B) {
 	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
 }
 
-// The peak RSS of a process predicting one answer of MaxAnswer bytes (and
+// The peak RSS of a process predicting one answer of engine.MaxAnswer bytes (and
 // refusing one of 32 MiB, then 250 MiB) stays under 64 MiB: measured in a
 // child process, so nothing else of the test binary counts.
 func TestRunner_largeAnswerRSS(t *testing.T) {
@@ -156,7 +157,7 @@ func TestRunner_largeAnswerRSS(t *testing.T) {
 		t.Skip("SKIP: the race detector's shadow memory makes RSS meaningless (run without -race)")
 	}
 	if os.Getenv("MODELHUB_PREDICT_RSS_CHILD") == "1" {
-		res := runBig(t, MaxAnswer-10)
+		res := runBig(t, engine.MaxAnswer-10)
 		if res.Status != StatusOK {
 			t.Fatalf("the answer under the limit failed: %s", res.Error)
 		}
@@ -178,7 +179,7 @@ func TestRunner_largeAnswerRSS(t *testing.T) {
 	if !ok {
 		t.Skip("SKIP: this system does not report the peak RSS of a child")
 	}
-	t.Logf("peak RSS predicting a %d MiB answer and refusing 32 and 250 MiB ones: %.1f MiB", MaxAnswer>>20, float64(rss)/(1<<20))
+	t.Logf("peak RSS predicting a %d MiB answer and refusing 32 and 250 MiB ones: %.1f MiB", engine.MaxAnswer>>20, float64(rss)/(1<<20))
 	if rss > 64<<20 {
 		t.Errorf("peak RSS %d MiB, want under 64 MiB for one answer in flight", rss>>20)
 	}

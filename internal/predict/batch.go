@@ -19,6 +19,10 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/modelhub-ai/modelhub/internal/ctxio"
+	"github.com/modelhub-ai/modelhub/internal/engine"
+	"github.com/modelhub-ai/modelhub/internal/filetype"
 )
 
 // Copier puts the local files of a case where the engine can open them (in
@@ -42,7 +46,7 @@ type Options struct {
 
 // Runner sends a batch to one model.
 type Runner struct {
-	Client *Client
+	Client *engine.Client
 	Copier Copier // for cases with local files; nil fails them
 	Options
 	// OnResult is called after each input, one call at a time, once the
@@ -137,22 +141,10 @@ func HashFile(ctx context.Context, p string) (string, error) {
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, ctxReader{ctx, f}); err != nil {
+	if _, err := io.Copy(h, ctxio.Reader(ctx, f)); err != nil {
 		return "", fmt.Errorf("hash %s: %w", p, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 func hashString(s string) string {
@@ -164,14 +156,22 @@ func hashString(s string) string {
 // sha256 of the URL; for a case the sha256 of its lines "NAME SHA256\n"
 // (each input's own hash), sorted by name.
 func hashItem(ctx context.Context, it *Item) (string, error) {
-	switch {
-	case it.Path != "":
+	switch it.Kind {
+	case KindFile:
 		return HashFile(ctx, it.Path)
-	case it.URL != "":
+	case KindURL:
 		return hashString(it.URL), nil
+	case KindCase:
+		return hashCase(ctx, it.Case)
 	}
+	return "", fmt.Errorf("%s: %v is not a kind of input", it.Name, it.Kind)
+}
+
+// hashCase is a case's hash: the sha256 of its lines "NAME SHA256\n" (each
+// input's own hash), sorted by name.
+func hashCase(ctx context.Context, files []CaseFile) (string, error) {
 	var lines []string
-	for _, cf := range it.Case {
+	for _, cf := range files {
 		h := hashString(cf.URL)
 		if cf.Path != "" {
 			var err error
@@ -287,7 +287,7 @@ func (r *Runner) one(ctx context.Context, it *Item, knownHash, folder string) *R
 		}
 		res.Folder = folder
 	}
-	if len(it.Case) > 0 {
+	if it.Kind == KindCase {
 		res.Files = map[string]string{}
 		for _, cf := range it.Case {
 			res.Files[cf.Input] = cf.Path + cf.URL
@@ -321,7 +321,7 @@ func (r *Runner) one(ctx context.Context, it *Item, knownHash, folder string) *R
 		return fail(err)
 	}
 	res.Output = raw
-	ans, err := ParseAnswer(raw)
+	ans, err := engine.ParseAnswer(raw)
 	if err != nil {
 		return fail(err)
 	}
@@ -344,41 +344,53 @@ func (r *Runner) one(ctx context.Context, it *Item, knownHash, folder string) *R
 
 // send makes the request for it and fills res.SHA256 if unknown.
 func (r *Runner) send(ctx context.Context, it *Item, res *Result) (json.RawMessage, time.Duration, error) {
-	switch {
-	case it.Path != "":
-		f, err := os.Open(it.Path)
-		if err != nil {
-			return nil, 0, err
-		}
-		defer f.Close()
-		st, err := f.Stat()
-		if err != nil {
-			return nil, 0, err
-		}
-		var body io.Reader = f
-		var h hash.Hash
-		var n countWriter
-		if res.SHA256 == "" { // hash while uploading: one read of the file
-			h = sha256.New()
-			body = io.TeeReader(f, io.MultiWriter(h, &n))
-		}
-		start := time.Now()
-		raw, err := r.Client.PredictReader(ctx, body, st.Size(), filepath.Base(it.Path), it.Type)
-		lat := time.Since(start)
-		if h != nil {
-			if int64(n) == st.Size() {
-				res.SHA256 = hex.EncodeToString(h.Sum(nil))
-			} else if s, herr := HashFile(ctx, it.Path); herr == nil { // the engine stopped reading early
-				res.SHA256 = s
-			}
-		}
-		return raw, lat, err
-	case it.URL != "":
+	switch it.Kind {
+	case KindFile:
+		return r.sendFile(ctx, it, res)
+	case KindURL:
 		res.SHA256 = hashString(it.URL)
 		start := time.Now()
 		raw, err := r.Client.PredictURL(ctx, it.URL)
 		return raw, time.Since(start), err
+	case KindCase:
+		return r.sendCase(ctx, it, res)
 	}
+	return nil, 0, fmt.Errorf("%v is not a kind of input", it.Kind)
+}
+
+// sendFile uploads a file, hashing it on the way when its hash is unknown.
+func (r *Runner) sendFile(ctx context.Context, it *Item, res *Result) (json.RawMessage, time.Duration, error) {
+	f, err := os.Open(it.Path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, 0, err
+	}
+	var body io.Reader = f
+	var h hash.Hash
+	var n countWriter
+	if res.SHA256 == "" { // hash while uploading: one read of the file
+		h = sha256.New()
+		body = io.TeeReader(f, io.MultiWriter(h, &n))
+	}
+	start := time.Now()
+	raw, err := r.Client.PredictReader(ctx, body, st.Size(), filepath.Base(it.Path), it.Type)
+	lat := time.Since(start)
+	if h != nil {
+		if int64(n) == st.Size() {
+			res.SHA256 = hex.EncodeToString(h.Sum(nil))
+		} else if s, herr := HashFile(ctx, it.Path); herr == nil { // the engine stopped reading early
+			res.SHA256 = s
+		}
+	}
+	return raw, lat, err
+}
+
+// sendCase sends a case as a JSON file naming its inputs.
+func (r *Runner) sendCase(ctx context.Context, it *Item, res *Result) (json.RawMessage, time.Duration, error) {
 	if res.SHA256 == "" {
 		h, err := hashItem(ctx, it)
 		if err != nil {
@@ -394,7 +406,7 @@ func (r *Runner) send(ctx context.Context, it *Item, res *Result) (json.RawMessa
 		defer cleanup(context.WithoutCancel(ctx))
 	}
 	start := time.Now()
-	raw, err := r.Client.PredictReader(ctx, bytes.NewReader(doc), int64(len(doc)), SafeFileName(it.Name)+".json", TypeJSON)
+	raw, err := r.Client.PredictReader(ctx, bytes.NewReader(doc), int64(len(doc)), SafeFileName(it.Name)+".json", filetype.JSON)
 	return raw, time.Since(start), err
 }
 
@@ -425,7 +437,7 @@ func (r *Runner) caseJSON(ctx context.Context, it *Item) ([]byte, func(context.C
 			return nil, nil, fmt.Errorf("copy the case's files into the container: %w", err)
 		}
 	}
-	doc := map[string]any{"format": []string{TypeJSON}}
+	doc := map[string]any{"format": []string{filetype.JSON}}
 	for _, cf := range it.Case {
 		ref := cf.URL
 		if cf.Path != "" {
@@ -464,7 +476,7 @@ func SafeFileName(s string) string {
 // -> sub/a; a case's folder name as it is).
 func ItemFolder(it *Item) string {
 	name := it.Name
-	if len(it.Case) == 0 {
+	if it.Kind != KindCase {
 		name = stem(name)
 	}
 	return OutputFolder(name)
@@ -537,22 +549,13 @@ func OutputFolder(name string) string {
 }
 
 // FileExt is the extension of a file name or URL (.nii.gz counts as one).
-func FileExt(u string) string {
-	base := path.Base(filepath.ToSlash(strings.SplitN(u, "?", 2)[0]))
-	lower := strings.ToLower(base)
-	for _, e := range []string{".nii.gz", ".tar.gz"} {
-		if strings.HasSuffix(lower, e) {
-			return base[len(base)-len(e):]
-		}
-	}
-	return path.Ext(base)
-}
+func FileExt(u string) string { return filetype.Ext(strings.SplitN(u, "?", 2)[0]) }
 
 // save downloads an output file into OUT/<folder>/<output name><ext>
 // (two outputs of the same name: the second gets -INDEX), through an os.Root
 // so nothing is written outside the output folder, via a .part file renamed
 // when complete.
-func (r *Runner) save(ctx context.Context, folder string, f OutputURL, used map[string]bool) (SavedFile, error) {
+func (r *Runner) save(ctx context.Context, folder string, f engine.OutputURL, used map[string]bool) (SavedFile, error) {
 	name := f.Name
 	if strings.TrimSpace(name) == "" {
 		name = fmt.Sprintf("output-%d", f.Index)

@@ -14,6 +14,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/modelhub-ai/modelhub/internal/engine"
+	"github.com/modelhub-ai/modelhub/internal/filetype"
 )
 
 // fakeEngine answers like the modelhub engine: a label_list for any upload,
@@ -83,7 +86,7 @@ func fileItems(t *testing.T, dir string, names ...string) []Item {
 	for _, n := range names {
 		p := filepath.Join(dir, n)
 		os.WriteFile(p, []byte("content of "+n), 0o644)
-		items = append(items, Item{Name: n, Path: p, Type: "image/png"})
+		items = append(items, FileItem(n, p, "image/png"))
 	}
 	return items
 }
@@ -111,7 +114,7 @@ func TestRunner_batchResumeForce(t *testing.T) {
 	fe, srv := newFakeEngine(t)
 	in, out := t.TempDir(), t.TempDir()
 	items := fileItems(t, in, "a.png", "bad.png", "mask.png")
-	items = append(items, Item{Name: "u.png", URL: "https://example.org/u.png"})
+	items = append(items, URLItem("u.png", "https://example.org/u.png"))
 	opts := Options{Jobs: 3, OutDir: out}
 	var calls []string
 	run := func(o Options) Summary {
@@ -119,7 +122,7 @@ func TestRunner_batchResumeForce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := &Runner{Client: &Client{Base: srv.URL, HTTP: NewHTTPClient(3)}, Options: o,
+		r := &Runner{Client: &engine.Client{Base: srv.URL, HTTP: engine.NewHTTP(3)}, Options: o,
 			OnResult: func(r *Result, s Summary) { calls = append(calls, r.Input+"="+r.Status) }}
 		sum, err := r.Run(t.Context(), plan)
 		if err != nil {
@@ -181,7 +184,7 @@ func TestRunner_timeoutAndInterrupt(t *testing.T) {
 	fe, srv := newFakeEngine(t)
 	in, out := t.TempDir(), t.TempDir()
 	items := fileItems(t, in, "slow1.png", "a.png")
-	r := &Runner{Client: &Client{Base: srv.URL, HTTP: NewHTTPClient(2)}, Options: Options{Jobs: 2, OutDir: out, InputTimeout: 200 * time.Millisecond}}
+	r := &Runner{Client: &engine.Client{Base: srv.URL, HTTP: engine.NewHTTP(2)}, Options: Options{Jobs: 2, OutDir: out, InputTimeout: 200 * time.Millisecond}}
 	plan, _ := Prepare(t.Context(), items, r.Options)
 	sum, err := r.Run(t.Context(), plan)
 	if err != nil || sum != (Summary{OK: 1, Failed: 1}) {
@@ -242,14 +245,15 @@ func TestRunner_case(t *testing.T) {
 	fe, srv := newFakeEngine(t)
 	in := t.TempDir()
 	os.WriteFile(filepath.Join(in, "a.nii.gz"), gzipBytes, 0o644)
-	it := Item{Name: "p1", Case: []CaseFile{
-		{Input: "t1", Path: filepath.Join(in, "a.nii.gz"), Type: TypeNIIGzip},
-		{Input: "t2", URL: "https://example.org/b.nii.gz", Type: TypeNIIGzip},
-	}}
-	bad := Item{Name: "p2", Err: fmt.Errorf("case p2: no file for input t2")}
+	it := CaseItem("p1", []CaseFile{
+		{Input: "t1", Path: filepath.Join(in, "a.nii.gz"), Type: filetype.NIIGzip},
+		{Input: "t2", URL: "https://example.org/b.nii.gz", Type: filetype.NIIGzip},
+	})
+	bad := CaseItem("p2", nil)
+	bad.Err = fmt.Errorf("case p2: no file for input t2")
 	cp := &fakeCopier{}
 	var results []*Result
-	r := &Runner{Client: &Client{Base: srv.URL, HTTP: NewHTTPClient(1)}, Copier: cp, Options: Options{Jobs: 1},
+	r := &Runner{Client: &engine.Client{Base: srv.URL, HTTP: engine.NewHTTP(1)}, Copier: cp, Options: Options{Jobs: 1},
 		OnResult: func(r *Result, s Summary) { results = append(results, r) }}
 	plan, _ := Prepare(t.Context(), []Item{it, bad}, r.Options)
 	sum, err := r.Run(t.Context(), plan)

@@ -12,19 +12,50 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/modelhub-ai/modelhub/internal/filetype"
 )
 
+// Kind is what an input is: it decides how the input is identified (hashed),
+// sent to the engine and named in results. A new kind of input (a DICOM
+// series sent as itself, say) is a new Kind, its constructor and one case in
+// each switch on Kind (Item.Source, hashItem, Runner.send, ItemFolder).
+type Kind int
+
+const (
+	// KindFile is one local file (Item.Path, of type Item.Type), uploaded.
+	KindFile Kind = iota + 1
+	// KindURL is one input the engine fetches itself (Item.URL, as fileurl).
+	KindURL
+	// KindCase is one case of a multi-input model (Item.Case: a file or URL
+	// per input), sent as a JSON file naming them.
+	KindCase
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindFile:
+		return "file"
+	case KindURL:
+		return "url"
+	case KindCase:
+		return "case"
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
 // Item is one prediction to make: a file, a URL, or a case of a
-// multi-input model.
+// multi-input model (see Kind). Make one with FileItem, URLItem or CaseItem.
 type Item struct {
 	// Name identifies the input in results and names its output folder: a
 	// file's path relative to the folder given (or its base name), a URL's
 	// last path segment, a case's folder name.
 	Name string
-	Path string     // a single file (absolute)
-	URL  string     // a single input passed to the engine as fileurl
-	Type string     // the detected type of Path
-	Case []CaseFile // the inputs of one case of a multi-input model
+	Kind Kind
+	Path string     // KindFile: the file (absolute)
+	URL  string     // KindURL: passed to the engine as fileurl
+	Type string     // KindFile: the detected type of Path
+	Case []CaseFile // KindCase: the inputs of one case
 	// Err is why a case cannot run (an input missing or of the wrong type);
 	// the runner records it as failed without asking the engine.
 	Err error
@@ -34,15 +65,29 @@ type Item struct {
 	SourceArg string
 }
 
-// Source is what the item was made from, for results: a path, a URL, or a
-// case's files by input name.
+// FileItem is the local file path of media type typ.
+func FileItem(name, path, typ string) Item {
+	return Item{Name: name, Kind: KindFile, Path: path, Type: typ}
+}
+
+// URLItem is the input at url, which the engine fetches.
+func URLItem(name, url string) Item { return Item{Name: name, Kind: KindURL, URL: url} }
+
+// CaseItem is one case of a multi-input model.
+func CaseItem(name string, files []CaseFile) Item {
+	return Item{Name: name, Kind: KindCase, Case: files}
+}
+
+// Source is what the item was made from, for results: the DICOM file or
+// folder given, a path or a URL; "" for a case (its files are in Result.Files).
 func (it *Item) Source() string {
-	switch {
-	case it.SourceArg != "":
+	if it.SourceArg != "" {
 		return it.SourceArg
-	case it.Path != "":
+	}
+	switch it.Kind {
+	case KindFile:
 		return it.Path
-	case it.URL != "":
+	case KindURL:
 		return it.URL
 	}
 	return ""
@@ -244,7 +289,7 @@ func (c *collector) singleArg(a string) error {
 	if IsURL(a) {
 		if !c.seen[a] {
 			c.seen[a] = true
-			c.add(Item{Name: urlName(a), URL: a})
+			c.add(URLItem(urlName(a), a))
 		}
 		return nil
 	}
@@ -259,16 +304,16 @@ func (c *collector) singleArg(a string) error {
 		if !fi.Mode().IsRegular() {
 			return fmt.Errorf("%s: not a regular file", a)
 		}
-		typ, err := DetectType(abs)
+		typ, err := filetype.Detect(abs)
 		if err != nil {
 			return err
 		}
-		if !Accepts(c.spec.Formats, typ) {
+		if !filetype.Accepts(c.spec.Formats, typ) {
 			return &TypeError{Path: a, Type: typ, Accepted: c.spec.Formats}
 		}
 		if !c.seen[abs] {
 			c.seen[abs] = true
-			c.add(Item{Name: filepath.Base(abs), Path: abs, Type: typ})
+			c.add(FileItem(filepath.Base(abs), abs, typ))
 		}
 		return nil
 	}
@@ -293,17 +338,17 @@ func (c *collector) singleArg(a string) error {
 			c.skip(p, "not a regular file")
 			return nil
 		}
-		typ, err := DetectType(p)
+		typ, err := filetype.Detect(p)
 		if err != nil {
 			return err
 		}
-		if !Accepts(c.spec.Formats, typ) {
+		if !filetype.Accepts(c.spec.Formats, typ) {
 			c.skip(p, typ+" is not an accepted type")
 			return nil
 		}
 		if !c.seen[p] {
 			c.seen[p] = true
-			c.add(Item{Name: filepath.ToSlash(rel), Path: p, Type: typ})
+			c.add(FileItem(filepath.ToSlash(rel), p, typ))
 		}
 		return nil
 	})
@@ -347,7 +392,9 @@ func (c *collector) namedCase(named []NamedPath) error {
 	if len(dirs) > 0 {
 		name = filepath.Base(commonDir(dirs))
 	}
-	c.add(Item{Name: name, Case: c.ordered(files), Origins: origins})
+	it := CaseItem(name, c.ordered(files))
+	it.Origins = origins
+	c.add(it)
 	return nil
 }
 
@@ -380,11 +427,11 @@ func (c *collector) caseFile(in NamedInput, p string) (CaseFile, error) {
 	if !fi.Mode().IsRegular() {
 		return CaseFile{}, fmt.Errorf("%s: not a regular file", p)
 	}
-	typ, err := DetectType(abs)
+	typ, err := filetype.Detect(abs)
 	if err != nil {
 		return CaseFile{}, err
 	}
-	if !Accepts(in.Formats, typ) {
+	if !filetype.Accepts(in.Formats, typ) {
 		return CaseFile{}, &TypeError{Path: p, Type: typ, Input: in.Name, Accepted: in.Formats}
 	}
 	return CaseFile{Input: in.Name, Path: abs, Type: typ}, nil
@@ -426,10 +473,10 @@ func (c *collector) multiArg(a string) error {
 		return err
 	}
 	if !fi.IsDir() {
-		if extType(abs) != TypeJSON {
+		if filetype.MediaOfName(abs) != filetype.JSON {
 			return fmt.Errorf("%s: a multi-input model takes cases: a folder per case, a case JSON (like the model's sample.json), or --input NAME=PATH for each of %s", a, strings.Join(c.spec.Names(), ", "))
 		}
-		it := c.jsonCase(abs, Stem(abs))
+		it := c.jsonCase(abs, filetype.Stem(abs))
 		if it.Err != nil {
 			return fmt.Errorf("%s: %w", a, it.Err)
 		}
@@ -479,7 +526,7 @@ func (c *collector) multiArg(a string) error {
 // stem is its name (t1.nii.gz -> t1) or ends with _NAME, -NAME or .NAME
 // (BraTS19_001_t1.nii.gz -> t1), ignoring case.
 func (c *collector) folderCase(dir, name string) Item {
-	it := Item{Name: name}
+	it := CaseItem(name, nil)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		it.Err = err
@@ -505,7 +552,7 @@ func (c *collector) folderCase(dir, name string) Item {
 	exact := map[string][]string{}
 	suffix := map[string][]string{}
 	for _, f := range files {
-		stem := strings.ToLower(Stem(f))
+		stem := strings.ToLower(filetype.Stem(f))
 		for _, in := range c.spec.Inputs {
 			n := strings.ToLower(in.Name)
 			switch {
@@ -533,12 +580,12 @@ func (c *collector) folderCase(dir, name string) Item {
 			problems = append(problems, fmt.Sprintf("input %s matches %d files (%s)", in.Name, len(cands), baseNames(cands)))
 			continue
 		}
-		typ, err := DetectType(cands[0])
+		typ, err := filetype.Detect(cands[0])
 		if err != nil {
 			problems = append(problems, err.Error())
 			continue
 		}
-		if !Accepts(in.Formats, typ) {
+		if !filetype.Accepts(in.Formats, typ) {
 			problems = append(problems, (&TypeError{Path: filepath.Base(cands[0]), Type: typ, Input: in.Name, Accepted: in.Formats}).Error())
 			continue
 		}
@@ -570,7 +617,7 @@ func baseNames(ps []string) string {
 // {"t1": {"fileurl": "t1.nii.gz"}, ...}; a relative fileurl is relative to
 // the JSON file's folder, an http(s) one is passed to the engine.
 func (c *collector) jsonCase(p, name string) Item {
-	it := Item{Name: name}
+	it := CaseItem(name, nil)
 	data, err := os.ReadFile(p)
 	if err != nil {
 		it.Err = err

@@ -78,41 +78,6 @@ func TestSpecFromConfig(t *testing.T) {
 	}
 }
 
-func TestDetectType(t *testing.T) {
-	dir := t.TempDir()
-	dicom := make([]byte, 200)
-	copy(dicom[128:], "DICM")
-	nii := make([]byte, 352)
-	copy(nii[344:], "n+1\x00")
-	write(t, dir, map[string][]byte{
-		"a.png": pngBytes(), "jpeg-named.png": jpegBytes(), "b.JPG": jpegBytes(),
-		"v.nii.gz": gzipBytes, "x.gz": gzipBytes, "v.nii": nii, "s.dcm": dicom, "noext": dicom,
-		"c.json": []byte(" {\"t1\": {}}"), "fake.json": []byte("hello"), "notes.txt": []byte("{not json"),
-		"garbage.png": []byte("not an image"), "blob": []byte("zzz"), "a.npy": []byte("\x93NUMPY\x01\x00"),
-	})
-	want := map[string]string{
-		"a.png": "image/png", "jpeg-named.png": "image/jpeg", "b.JPG": "image/jpeg",
-		"v.nii.gz": TypeNIIGzip, "x.gz": TypeGzip, "v.nii": TypeNII, "s.dcm": TypeDICOM, "noext": TypeDICOM,
-		"c.json": TypeJSON, "fake.json": TypeUnknown, "notes.txt": "text/plain",
-		"garbage.png": "image/png", // inconclusive bytes: the name decides, as the engine does
-		"blob":        TypeUnknown, "a.npy": TypeNumpy,
-	}
-	for name, w := range want {
-		got, err := DetectType(filepath.Join(dir, name))
-		if err != nil || got != w {
-			t.Errorf("%s: %q %v, want %q", name, got, err, w)
-		}
-	}
-	if !Accepts([]string{"image/jpg"}, "image/jpeg") || Accepts([]string{"image/png"}, "image/jpeg") || !Accepts([]string{"application/nii-gzip"}, TypeNIIGzip) {
-		t.Error("Accepts aliases")
-	}
-	for in, w := range map[string]string{"t1.nii.gz": "t1", "a.png": "a", "BraTS_t1ce.NII.GZ": "BraTS_t1ce", "x": "x", "a.b.c": "a.b"} {
-		if got := Stem(in); got != w {
-			t.Errorf("Stem(%q) = %q, want %q", in, got, w)
-		}
-	}
-}
-
 func names(c *Collection) []string {
 	var n []string
 	for _, it := range c.Items {

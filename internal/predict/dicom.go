@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/modelhub-ai/modelhub/internal/dicom"
+	"github.com/modelhub-ai/modelhub/internal/filetype"
 	"github.com/modelhub-ai/modelhub/internal/medconv"
 	"github.com/modelhub-ai/modelhub/internal/nifti"
 )
@@ -61,13 +62,13 @@ type SeriesDecision struct {
 // NIfTI for NIfTI formats, PNG for image formats; "" when it takes DICOM itself
 // or neither.
 func dicomTarget(formats []string) medconv.Target {
-	if Accepts(formats, TypeDICOM) {
+	if filetype.Accepts(formats, filetype.DICOM) {
 		return ""
 	}
-	if Accepts(formats, TypeNIIGzip) || Accepts(formats, TypeNII) {
+	if filetype.Accepts(formats, filetype.NIIGzip) || filetype.Accepts(formats, filetype.NII) {
 		return medconv.NIfTI
 	}
-	if Accepts(formats, "image/png") || Accepts(formats, "image/jpeg") {
+	if filetype.Accepts(formats, "image/png") || filetype.Accepts(formats, "image/jpeg") {
 		return medconv.PNG
 	}
 	return ""
@@ -77,7 +78,7 @@ func convertedType(to medconv.Target) string {
 	if to == medconv.PNG {
 		return "image/png"
 	}
-	return TypeNIIGzip
+	return filetype.NIIGzip
 }
 
 // scanDICOM scans abs when it is DICOM: a file whose type is application/dicom,
@@ -91,7 +92,7 @@ func (c *collector) scanDICOM(abs string) (*dicom.ScanResult, bool, error) {
 		return nil, false, err
 	}
 	if !fi.IsDir() {
-		if typ, _ := DetectType(abs); typ != TypeDICOM {
+		if typ, _ := filetype.Detect(abs); typ != filetype.DICOM {
 			return nil, false, nil
 		}
 	}
@@ -199,7 +200,8 @@ func (c *collector) dicomSingle(arg, abs string) (bool, error) {
 	}
 	for _, s := range c.selectSeries(arg, res, to) {
 		p, o, err := c.convertSeries(arg, s, to, "")
-		it := Item{Name: itemName(s), Path: p, Type: convertedType(to), Origins: []SeriesOrigin{o}, SourceArg: arg}
+		it := FileItem(itemName(s), p, convertedType(to))
+		it.Origins, it.SourceArg = []SeriesOrigin{o}, arg
 		if err != nil {
 			if ctx := c.dicom.Ctx; ctx != nil && ctx.Err() != nil {
 				return true, ctx.Err()
@@ -218,8 +220,8 @@ func (c *collector) niftiCase(arg, abs string) (bool, error) {
 		return false, nil
 	}
 	in := c.spec.Inputs[0]
-	typ, err := DetectType(abs)
-	if err != nil || (typ != TypeNIIGzip && typ != TypeNII) || !Accepts(in.Formats, typ) {
+	typ, err := filetype.Detect(abs)
+	if err != nil || (typ != filetype.NIIGzip && typ != filetype.NII) || !filetype.Accepts(in.Formats, typ) {
 		return false, err
 	}
 	f, err := os.Open(abs)
@@ -232,7 +234,7 @@ func (c *collector) niftiCase(arg, abs string) (bool, error) {
 	}
 	if !c.seen[abs] {
 		c.seen[abs] = true
-		c.add(Item{Name: Stem(abs), Case: []CaseFile{{Input: in.Name, Path: abs, Type: typ}}})
+		c.add(CaseItem(filetype.Stem(abs), []CaseFile{{Input: in.Name, Path: abs, Type: typ}}))
 	}
 	return true, nil
 }
@@ -268,7 +270,8 @@ func (c *collector) dicomMulti(arg, abs string) (bool, error) {
 	to := dicomTarget(in.Formats)
 	for _, s := range c.selectSeries(arg, res, to) {
 		p, o, err := c.convertSeries(arg, s, to, in.Name)
-		it := Item{Name: itemName(s), Origins: []SeriesOrigin{o}}
+		it := CaseItem(itemName(s), nil)
+		it.Origins = []SeriesOrigin{o}
 		if err != nil {
 			if ctx := c.dicom.Ctx; ctx != nil && ctx.Err() != nil {
 				return true, ctx.Err()

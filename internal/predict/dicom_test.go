@@ -8,6 +8,7 @@ import (
 
 	"github.com/modelhub-ai/modelhub/internal/dicom"
 	"github.com/modelhub-ai/modelhub/internal/dicom/dicomtest"
+	"github.com/modelhub-ai/modelhub/internal/filetype"
 	"github.com/modelhub-ai/modelhub/internal/nifti"
 )
 
@@ -24,7 +25,7 @@ func TestCollectDICOMVolumeCases(t *testing.T) {
 	dir := t.TempDir()
 	writeDICOM(t, filepath.Join(dir, "pacs", "a"), dicomtest.Series{StudyUID: "1.1", SeriesUID: "1.1.1", Description: "Head", Rows: 4, Columns: 5, Slices: 6, SeriesNumber: 1})
 	writeDICOM(t, filepath.Join(dir, "pacs", "b"), dicomtest.Series{StudyUID: "1.1", SeriesUID: "1.1.2", Description: "Tiny", Rows: 4, Columns: 5, Slices: 2, SeriesNumber: 2})
-	spec := &Spec{Formats: []string{TypeJSON}, Inputs: []NamedInput{{Name: "image", Formats: []string{TypeNIIGzip}}}}
+	spec := &Spec{Formats: []string{filetype.JSON}, Inputs: []NamedInput{{Name: "image", Formats: []string{filetype.NIIGzip}}}}
 	rules, _ := dicom.ParseRules([]string{"min-slices=3"})
 	stage := t.TempDir()
 	coll, err := Collect(spec, Request{Args: []string{filepath.Join(dir, "pacs")}, DICOM: &DICOMOptions{Stage: stage, Rules: rules}})
@@ -35,7 +36,7 @@ func TestCollectDICOMVolumeCases(t *testing.T) {
 		t.Fatalf("%+v", coll)
 	}
 	it := coll.Items[0]
-	if !strings.HasPrefix(it.Name, "Head_") || len(it.Case) != 1 || it.Case[0].Input != "image" || it.Case[0].Type != TypeNIIGzip ||
+	if !strings.HasPrefix(it.Name, "Head_") || len(it.Case) != 1 || it.Case[0].Input != "image" || it.Case[0].Type != filetype.NIIGzip ||
 		!strings.HasPrefix(it.Case[0].Path, stage) || it.Origins[0].SeriesInstanceUID != "1.1.1" || !strings.Contains(it.Origins[0].Conversion, "NIfTI-1") {
 		t.Fatalf("%+v", it)
 	}
@@ -44,9 +45,9 @@ func TestCollectDICOMVolumeCases(t *testing.T) {
 		t.Fatalf("%v %+v", err, im)
 	}
 	// the single-input route leaves a model that takes DICOM itself alone
-	spec = &Spec{Formats: []string{TypeDICOM}}
+	spec = &Spec{Formats: []string{filetype.DICOM}}
 	coll, err = Collect(spec, Request{Args: []string{filepath.Join(dir, "pacs")}, DICOM: &DICOMOptions{Stage: stage}})
-	if err != nil || len(coll.Items) != 8 || coll.Items[0].Type != TypeDICOM {
+	if err != nil || len(coll.Items) != 8 || coll.Items[0].Type != filetype.DICOM {
 		t.Fatalf("%v %+v", err, coll)
 	}
 }
@@ -73,7 +74,7 @@ func TestCollectNIfTIPassThrough(t *testing.T) {
 	if err := nifti.WriteFile(p, im); err != nil {
 		t.Fatal(err)
 	}
-	spec := &Spec{Formats: []string{TypeJSON}, Inputs: []NamedInput{{Name: "image", Formats: []string{TypeNIIGzip}}}}
+	spec := &Spec{Formats: []string{filetype.JSON}, Inputs: []NamedInput{{Name: "image", Formats: []string{filetype.NIIGzip}}}}
 	coll, err := Collect(spec, Request{Args: []string{p}, DICOM: &DICOMOptions{Stage: t.TempDir()}})
 	if err != nil || len(coll.Items) != 1 || coll.Items[0].Case[0].Path != p || coll.Items[0].Name != "scan" {
 		t.Fatalf("%v %+v", err, coll)

@@ -155,7 +155,8 @@ func (c *collector) dicomCases(arg, abs string) (bool, error) {
 // A case that cannot be matched is an item with Err (one line); err is for
 // an interruption.
 func (c *collector) matchCase(src, name string, res *dicom.ScanResult) (Item, error) {
-	it := Item{Name: name, SourceArg: src}
+	it := CaseItem(name, nil)
+	it.SourceArg = src
 	picked := map[*dicom.Series]string{} // series -> input
 	chosen := map[string]*dicom.Series{}
 	why := map[*dicom.Series]string{} // why a series was left out

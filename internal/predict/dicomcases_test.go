@@ -7,15 +7,16 @@ import (
 
 	"github.com/modelhub-ai/modelhub/internal/dicom"
 	"github.com/modelhub-ai/modelhub/internal/dicom/dicomtest"
+	"github.com/modelhub-ai/modelhub/internal/filetype"
 	"github.com/modelhub-ai/modelhub/internal/nifti"
 )
 
 func bratsSpec() *Spec {
 	var in []NamedInput
 	for _, n := range []string{"flair", "t1", "t1c", "t2"} {
-		in = append(in, NamedInput{Name: n, Formats: []string{TypeNIIGzip}})
+		in = append(in, NamedInput{Name: n, Formats: []string{filetype.NIIGzip}})
 	}
-	return &Spec{Formats: []string{TypeJSON}, Inputs: in}
+	return &Spec{Formats: []string{filetype.JSON}, Inputs: in}
 }
 
 // writeCase writes one series per description into dir/<folder i>/, each with
@@ -49,7 +50,7 @@ func TestCollectDICOMCases(t *testing.T) {
 	want := map[string]string{"flair": "AX FLAIR", "t1": "T1_MPRAGE", "t1c": "T1C", "t2": "t2 tse"}
 	for i, cf := range c1.Case {
 		o := c1.Origins[i]
-		if o.Input != cf.Input || o.Description != want[cf.Input] || cf.Type != TypeNIIGzip || !strings.HasPrefix(cf.Path, stage) {
+		if o.Input != cf.Input || o.Description != want[cf.Input] || cf.Type != filetype.NIIGzip || !strings.HasPrefix(cf.Path, stage) {
 			t.Errorf("c1 %s: %+v from %+v", cf.Input, cf, o)
 		}
 		if !strings.HasPrefix(cf.Source, filepath.Join(cohort, "c1", "s")) {

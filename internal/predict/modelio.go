@@ -13,11 +13,8 @@ import (
 	"strings"
 
 	"github.com/modelhub-ai/modelhub/internal/config"
+	"github.com/modelhub-ai/modelhub/internal/filetype"
 )
-
-// TypeJSON is the input format of multi-input models: one JSON file naming
-// every input.
-const TypeJSON = "application/json"
 
 // Spec is what a model accepts, from config.json's model.io.input.
 type Spec struct {
@@ -76,7 +73,7 @@ func SpecFromConfig(c *config.ModelConfig) (*Spec, error) {
 	if len(s.Formats) == 0 {
 		return nil, ErrNoInputSpec
 	}
-	if !slices.Contains(s.Formats, TypeJSON) {
+	if !slices.Contains(s.Formats, filetype.JSON) {
 		return s, nil
 	}
 	for k, v := range in {

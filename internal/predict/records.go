@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/modelhub-ai/modelhub/internal/engine"
 )
 
 // CSVFile is the name of the results table in the output folder.
@@ -113,7 +115,7 @@ func parseRecord(line []byte) (Record, bool) {
 	}
 	saved := map[string]string{}
 	for _, s := range res.Saved {
-		saved[pathOfURL(s.URL)] = s.Path
+		saved[engine.OutputPath(s.URL)] = s.Path
 	}
 	var a struct {
 		Output []struct {
@@ -139,21 +141,12 @@ func parseRecord(line []byte) (Record, bool) {
 			var u string
 			if json.Unmarshal(o.Prediction, &u) == nil {
 				oi.URL = u
-				oi.Path = saved[pathOfURL(u)]
+				oi.Path = saved[engine.OutputPath(u)]
 			}
 			rec.Outputs = append(rec.Outputs, oi)
 		}
 	}
 	return rec, true
-}
-
-// pathOfURL is the /api/output/… part of an engine's URL (the host differs
-// between the answer and the download).
-func pathOfURL(u string) string {
-	if i := strings.Index(u, "/api/output/"); i >= 0 {
-		return u[i:]
-	}
-	return u
 }
 
 // CSVHeader is results.csv's first row.

@@ -14,18 +14,18 @@ func TestItemFolderIsTheStem(t *testing.T) {
 		"case16.png": "case16", "sub/a.nii.gz": "sub/a", "a.png~2": "a~2", "noext": "noext",
 		".png": "png", "../../x.png": "x", "a:b.png": "a_b",
 	} {
-		if got := ItemFolder(&Item{Name: name, Path: "/x"}); got != want {
+		if got := ItemFolder(&Item{Name: name, Kind: KindFile, Path: "/x"}); got != want {
 			t.Errorf("ItemFolder(%q) = %q, want %q", name, got, want)
 		}
 	}
 	// a case is named by its folder, dots and all
-	if got := ItemFolder(&Item{Name: "case.v2", Case: []CaseFile{{Input: "t1"}}}); got != "case.v2" {
+	if got := ItemFolder(&Item{Name: "case.v2", Kind: KindCase, Case: []CaseFile{{Input: "t1"}}}); got != "case.v2" {
 		t.Errorf("case folder: %q", got)
 	}
 }
 
 func TestAssignFolders(t *testing.T) {
-	items := []Item{{Name: "a.png", Path: "/a.png"}, {Name: "a.jpg", Path: "/a.jpg"}, {Name: "A.tif", Path: "/A.tif"}, {Name: "b.png", Path: "/b.png"}, {Name: "c.png", Path: "/c.png"}}
+	items := []Item{FileItem("a.png", "/a.png", ""), FileItem("a.jpg", "/a.jpg", ""), FileItem("A.tif", "/A.tif", ""), FileItem("b.png", "/b.png", ""), FileItem("c.png", "/c.png", "")}
 	// an earlier run gave "b" to b.png and "c" to another input c.gif
 	got := assignFolders(items, map[string]string{"b": "b.png", "c": "c.gif"})
 	want := []string{"a", "a~2", "A~3", "b", "c~2"}

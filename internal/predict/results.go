@@ -161,7 +161,7 @@ func (l *resultsLog) append(r *Result) error {
 
 // JSONLine is r as one line of JSON ending in a newline, for results.jsonl
 // and --json, with the keys in Result's order. The engine's answer (up to
-// MaxAnswer) is copied once, compacted into a buffer of the line's size:
+// engine.MaxAnswer) is copied once, compacted into a buffer of the line's size:
 // json.Marshal would hold it three times (its buffer growing, the copy it
 // returns, the newline appended).
 func JSONLine(r *Result) ([]byte, error) {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/modelhub-ai/modelhub/internal/filetype"
 	"github.com/modelhub-ai/modelhub/internal/medconv"
 	"github.com/modelhub-ai/modelhub/internal/safezip"
 )
@@ -48,7 +49,7 @@ func ConvertUpload(ctx context.Context, formats []string, p, name string, opts U
 	}
 	isZip := safezip.IsZip(p)
 	if !isZip {
-		if typ, _ := DetectType(p); typ != TypeDICOM {
+		if typ, _ := filetype.Detect(p); typ != filetype.DICOM {
 			return nil, ErrNotConvertible
 		}
 	}

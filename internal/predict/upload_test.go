@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/modelhub-ai/modelhub/internal/dicom/dicomtest"
+	"github.com/modelhub-ai/modelhub/internal/filetype"
 	"github.com/modelhub-ai/modelhub/internal/nifti"
 	"github.com/modelhub-ai/modelhub/internal/safezip"
 )
@@ -91,12 +92,12 @@ func TestConvertUpload(t *testing.T) {
 
 	// a zipped series for a NIfTI model: one volume; the other series left out
 	z := zipDir(t, dir, map[string]string{"README.txt": "not DICOM"})
-	c, err = ConvertUpload(ctx, []string{TypeNIIGzip}, z, "study.zip", UploadOptions{Stage: stage()})
+	c, err = ConvertUpload(ctx, []string{filetype.NIIGzip}, z, "study.zip", UploadOptions{Stage: stage()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	vol, err := nifti.ReadFile(c.Path)
-	if err != nil || vol.Dims != [3]int{5, 4, 6} || c.Type != TypeNIIGzip {
+	if err != nil || vol.Dims != [3]int{5, 4, 6} || c.Type != filetype.NIIGzip {
 		t.Fatalf("%v %+v", err, c)
 	}
 	if !strings.Contains(c.Note, `"Head" (CT, 6 slice(s)): DICOM to NIfTI-1`) || !strings.Contains(c.Note, "1 other series left out") {
@@ -112,7 +113,7 @@ func TestConvertUpload(t *testing.T) {
 	// two usable series: say which, and what to upload
 	writeDICOM(t, filepath.Join(dir, "ct2"), dicomtest.Series{StudyUID: "1.2", SeriesUID: "1.2.3", Description: "Neck", Rows: 4, Columns: 5, Slices: 3, SeriesNumber: 3})
 	z2 := zipDir(t, dir, nil)
-	_, err = ConvertUpload(ctx, []string{TypeNIIGzip}, z2, "study.zip", UploadOptions{Stage: stage()})
+	_, err = ConvertUpload(ctx, []string{filetype.NIIGzip}, z2, "study.zip", UploadOptions{Stage: stage()})
 	if err == nil || !strings.Contains(err.Error(), "it holds 2 series the model can take (") || !strings.Contains(err.Error(), `"Neck" (CT, 3 slice(s))`) ||
 		!strings.HasSuffix(err.Error(), "upload a zip of the files of one series") {
 		t.Errorf("error %v", err)
@@ -126,14 +127,14 @@ func TestConvertUpload(t *testing.T) {
 	}
 
 	// a zip bigger than the limits is refused, with what to do
-	_, err = ConvertUpload(ctx, []string{TypeNIIGzip}, z, "study.zip", UploadOptions{Stage: stage(), Zip: safezip.Limits{Total: 1000}})
+	_, err = ConvertUpload(ctx, []string{filetype.NIIGzip}, z, "study.zip", UploadOptions{Stage: stage(), Zip: safezip.Limits{Total: 1000}})
 	if err == nil || !errors.Is(err, safezip.ErrRefused) || !strings.Contains(err.Error(), "zip the files of one DICOM series") {
 		t.Errorf("error %v", err)
 	}
 
 	// a zip without DICOM
 	zn := zipDir(t, t.TempDir(), map[string]string{"a.txt": "x"})
-	_, err = ConvertUpload(ctx, []string{TypeNIIGzip}, zn, "notes.zip", UploadOptions{Stage: stage()})
+	_, err = ConvertUpload(ctx, []string{filetype.NIIGzip}, zn, "notes.zip", UploadOptions{Stage: stage()})
 	if err == nil || !strings.Contains(err.Error(), "it holds no DICOM image (1 file(s) looked at): upload a DICOM file or a zip") {
 		t.Errorf("error %v", err)
 	}
@@ -144,7 +145,7 @@ func TestConvertUpload(t *testing.T) {
 	if _, err := ConvertUpload(ctx, []string{"image/png"}, pngFile, "a.png", UploadOptions{Stage: stage()}); !errors.Is(err, ErrNotConvertible) {
 		t.Errorf("a PNG: %v", err)
 	}
-	if _, err := ConvertUpload(ctx, []string{TypeDICOM}, one, "x.dcm", UploadOptions{Stage: stage()}); !errors.Is(err, ErrNotConvertible) {
+	if _, err := ConvertUpload(ctx, []string{filetype.DICOM}, one, "x.dcm", UploadOptions{Stage: stage()}); !errors.Is(err, ErrNotConvertible) {
 		t.Errorf("a DICOM model: %v", err)
 	}
 	// no planted patient data in any note or error

@@ -17,16 +17,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/modelhub-ai/modelhub/internal/config"
 	"github.com/modelhub-ai/modelhub/internal/netconf"
 )
 
-// Timeouts for fetching the index; variables so tests can shrink them.
-var (
-	DialTimeout    = 10 * time.Second
-	RequestTimeout = 30 * time.Second
-	// MaxIndexSize bounds what is read of a remote index.
-	MaxIndexSize int64 = 32 << 20
+// Timeouts for fetching the index (a Source's RequestTimeout overrides the
+// second).
+const (
+	DialTimeout           = 10 * time.Second
+	DefaultRequestTimeout = 30 * time.Second
 )
+
+// MaxIndexSize bounds what is read of a remote index.
+const MaxIndexSize int64 = 32 << 20
 
 // DefaultMaxAge is how long a cached index is used without asking the server.
 const DefaultMaxAge = 10 * time.Minute
@@ -41,8 +44,10 @@ type Source struct {
 	// CacheDir holds cached copies of remote indexes.
 	CacheDir string
 	// HTTP is the client used for remote indexes; nil means a client with DialTimeout
-	// and RequestTimeout.
+	// and DefaultRequestTimeout.
 	HTTP *http.Client
+	// RequestTimeout bounds fetching the index (0: DefaultRequestTimeout).
+	RequestTimeout time.Duration
 	// Offline never touches the network: the cache is used whatever its age.
 	Offline bool
 	// Refresh revalidates the cache even when it is fresh.
@@ -188,28 +193,10 @@ func (s *Source) writeCache(data []byte, m *cacheMeta) error {
 	}
 	dp, mp := s.cachePaths()
 	mb, _ := json.MarshalIndent(m, "", "  ")
-	if err := writeAtomic(dp, data); err != nil {
+	if err := config.WriteFileAtomic(dp, data, 0o600); err != nil {
 		return err
 	}
-	return writeAtomic(mp, mb)
-}
-
-func writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	_, werr := f.Write(data)
-	cerr := f.Close()
-	if werr != nil || cerr != nil {
-		os.Remove(f.Name())
-		return errors.Join(werr, cerr)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return nil
+	return config.WriteFileAtomic(mp, mb, 0o600)
 }
 
 func (s *Source) fromCache(data []byte, m *cacheMeta, warn string) (*Result, error) {
@@ -282,7 +269,11 @@ func (s *Source) loadURL(ctx context.Context) (*Result, error) {
 
 // get fetches the index, conditionally when meta is known. A 304 returns a nil body.
 func (s *Source) get(ctx context.Context, meta *cacheMeta) ([]byte, *http.Response, error) {
-	ctx, cancel := context.WithTimeout(ctx, RequestTimeout)
+	timeout := s.RequestTimeout
+	if timeout <= 0 {
+		timeout = DefaultRequestTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.Location, nil)
 	if err != nil {
@@ -330,8 +321,8 @@ func DefaultHTTPClient() *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DialContext = (&net.Dialer{Timeout: DialTimeout, KeepAlive: 30 * time.Second}).DialContext
 	tr.TLSHandshakeTimeout = DialTimeout
-	tr.ResponseHeaderTimeout = RequestTimeout
-	return &http.Client{Transport: netconf.Explain(tr), Timeout: RequestTimeout}
+	tr.ResponseHeaderTimeout = DefaultRequestTimeout
+	return &http.Client{Transport: netconf.Explain(tr), Timeout: DefaultRequestTimeout}
 }
 
 func shortErr(err error) string {

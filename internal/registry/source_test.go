@@ -167,12 +167,9 @@ func TestSourceTimeout(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-block }))
 	defer srv.Close()
 	defer close(block)
-	old := RequestTimeout
-	RequestTimeout = 200 * time.Millisecond
-	defer func() { RequestTimeout = old }()
 	done := make(chan error, 1)
 	go func() {
-		_, err := (&Source{Location: srv.URL + "/m.json", CacheDir: t.TempDir()}).Load(context.Background())
+		_, err := (&Source{Location: srv.URL + "/m.json", CacheDir: t.TempDir(), RequestTimeout: 200 * time.Millisecond}).Load(context.Background())
 		done <- err
 	}()
 	select {

@@ -41,8 +41,8 @@ type Forwarder struct {
 	Errors chan error
 }
 
-// ConnectTimeout bounds the ssh connection of each forwarded connection.
-var ConnectTimeout = 30 * time.Second
+// connectTimeout bounds the ssh connection of each forwarded connection.
+const connectTimeout = 30 * time.Second
 
 // Start listens on each local port and forwards it until Close. sshURL is
 // the engine's ssh://[user@]host[:port].
@@ -81,7 +81,7 @@ func sshArgs(spec *ssh.Spec, remote int) []string {
 		args = append(args, "-p", spec.Port)
 	}
 	args = append(args,
-		"-o", "ConnectTimeout="+strconv.Itoa(int(ConnectTimeout/time.Second)),
+		"-o", "ConnectTimeout="+strconv.Itoa(int(connectTimeout/time.Second)),
 		"-o", "BatchMode=yes", // never prompt: there is no terminal behind us
 		"-T", "-W", "127.0.0.1:"+strconv.Itoa(remote),
 		"--", spec.Host)

@@ -15,11 +15,11 @@ import (
 // ErrLocked: another process held the model's lock for longer than the timeout.
 var ErrLocked = errors.New("model is locked by another modelhub process")
 
-// LockRetry is how often a waiting process retries the lock.
-var LockRetry = 100 * time.Millisecond
+// lockRetry is how often a waiting process retries the lock.
+const lockRetry = 100 * time.Millisecond
 
 // DefaultLockTimeout is how long Lock waits for another process.
-var DefaultLockTimeout = 10 * time.Minute
+const DefaultLockTimeout = 10 * time.Minute
 
 // Lock is a held per-model lock: an OS file lock (flock on Unix, LockFileEx on
 // Windows, through gofrs/flock) on HOME/locks/NAME.lock. The OS releases it
@@ -58,7 +58,7 @@ func LockModel(ctx context.Context, home, name string, timeout time.Duration, wa
 	}
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	ok, err = fl.TryLockContext(tctx, LockRetry)
+	ok, err = fl.TryLockContext(tctx, lockRetry)
 	if ok {
 		return &Lock{fl}, nil
 	}

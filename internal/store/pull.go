@@ -103,22 +103,10 @@ func (ci cloneInfo) wanted() string {
 // resume. A local model is only checked.
 func (s *Store) Pull(ctx context.Context, m *Model, o PullOptions) (*PullResult, error) {
 	res := &PullResult{Model: m}
-	if m.Local && m.IsNotebook() {
-		res.UpToDate = true // a notebook's init.json is not followed
-		return res, nil
-	}
 	if m.Local {
-		in, err := config.LoadInit(m.Dir)
-		if err != nil {
+		if err := checkLocal(m, res); err != nil {
 			return nil, err
 		}
-		if err := in.Check(m.Dir); err != nil {
-			return nil, fmt.Errorf("%s: %w", m.Dir, err)
-		}
-		if err := CheckFolder(m); err != nil {
-			return nil, err
-		}
-		res.UpToDate = true
 		return res, nil
 	}
 	if err := os.MkdirAll(s.ModelsDir(), 0o755); err != nil {
@@ -140,54 +128,29 @@ func (s *Store) Pull(ctx context.Context, m *Model, o PullOptions) (*PullResult,
 		cur = man
 		m.Manifest = man
 	}
-	entry := m.Entry
-	indexSrc := m.Index
-	if entry == nil && cur != nil {
+	src := pullSource{entry: m.Entry, index: m.Index}
+	if src.entry == nil && cur != nil {
 		e := cur.Entry
-		entry = &e
-		indexSrc = cur.Index
+		src.entry, src.index = &e, cur.Index
 	}
-	if entry == nil {
+	if src.entry == nil {
 		return nil, fmt.Errorf("model %s has no index entry", m.Name)
 	}
 	if cur != nil && !o.Update && (o.Commit == "" || strings.EqualFold(cur.Commit, o.Commit)) {
 		return s.repair(ctx, m, cur, o, res)
 	}
-	target, branch := "", ""
 	if o.Commit != "" {
-		target = strings.ToLower(o.Commit)
+		src.target = strings.ToLower(o.Commit)
 	} else if cur != nil {
-		if s.Index != nil {
-			if ix, err := s.Index(ctx); err == nil {
-				if e, err := ix.Lookup(m.Name); err == nil {
-					entry = e
-					indexSrc = IndexSource(ix)
-				}
-			} else if ctx.Err() != nil {
-				return nil, ctx.Err()
-			} else {
-				o.note("using the index entry recorded in the manifest (%v)", err)
-			}
-		}
-		branch = entry.Branch()
-		tip, err := fetch.RemoteHead(ctx, entry.GitHub, branch)
-		if errors.Is(err, fetch.ErrBranchNotFound) && entry.GitHub == cur.Entry.GitHub &&
-			cur.Branch != "" && cur.Branch != branch {
-			// The index's branch still does not exist: follow the branch
-			// the model was cloned from (the remote's default branch then).
-			branch = cur.Branch
-			tip, err = fetch.RemoteHead(ctx, entry.GitHub, branch)
-		}
+		upToDate, err := s.updateSource(ctx, m, cur, &src, o)
 		if err != nil {
-			return nil, fmt.Errorf("update %s: %w", m.Name, err)
+			return nil, err
 		}
-		if tip == cur.Commit && entry.GitHub == cur.Entry.GitHub {
-			o.note("%s is up to date (commit %s)", m.Name, short(tip))
+		if upToDate {
 			return s.repair(ctx, m, cur, o, res)
 		}
-		target = tip
 	}
-	m.Entry = entry
+	m.Entry = src.entry
 	if cur != nil {
 		// The current folder is replaced at the end: files a model container
 		// wrote in it as root must be deletable before anything is fetched.
@@ -197,34 +160,102 @@ func (s *Store) Pull(ctx context.Context, m *Model, o PullOptions) (*PullResult,
 	}
 
 	stage := s.stagingDir(m.Name)
-	ci, cloned, err := s.stageClone(ctx, stage, entry, branch, target, o.Commit != "", o)
+	ci, cloned, err := s.stageClone(ctx, stage, src.entry, src.branch, src.target, o.Commit != "", o)
 	if err != nil {
 		return nil, err
 	}
-	commit := ci.Commit
 	res.Cloned = cloned
 	// A link the repository carries where it could reach the host (a linked
 	// contrib_src, a link out of the folder) rejects it before anything is
 	// read from the clone or downloaded; nothing of it is kept.
 	if err := safepath.CheckTree(stage); err != nil {
 		os.RemoveAll(stage)
-		return nil, fmt.Errorf("model %s (commit %s): %w", m.Name, short(commit), err)
+		return nil, fmt.Errorf("model %s (commit %s): %w", m.Name, short(ci.Commit), err)
 	}
-	if notebook.IsEntry(entry) || notebook.IsFolder(stage) {
-		// A notebook is not a Docker model: its init.json (the template's
-		// placeholders) is neither checked nor followed; the clone is kept
-		// so the notebook can be opened locally.
-		man := &Manifest{Entry: *entry, Commit: commit, Branch: ci.Branch, Notebook: true, Files: []ManifestFile{}, Complete: true, PulledAt: time.Now().UTC()}
-		os.Remove(filepath.Join(stage, filepath.FromSlash(cloneMarker)))
-		if err := WriteManifest(stage, man); err != nil {
-			return nil, err
-		}
-		if err := s.swap(m.Name, stage, m.Dir); err != nil {
-			return nil, err
-		}
-		m.Manifest = man
-		return res, nil
+	if notebook.IsEntry(src.entry) || notebook.IsFolder(stage) {
+		err = s.installNotebook(m, stage, src.entry, ci)
+	} else {
+		err = s.completeStage(ctx, m, stage, src, ci, cur, o, res)
 	}
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// checkLocal checks a local model folder, which Pull never fetches (a
+// notebook's init.json is not followed).
+func checkLocal(m *Model, res *PullResult) error {
+	res.UpToDate = true
+	if m.IsNotebook() {
+		return nil
+	}
+	in, err := config.LoadInit(m.Dir)
+	if err != nil {
+		return err
+	}
+	if err := in.Check(m.Dir); err != nil {
+		return fmt.Errorf("%s: %w", m.Dir, err)
+	}
+	return CheckFolder(m)
+}
+
+// pullSource is what Pull fetches: the index entry (and where it was found),
+// the commit to install ("": the branch's tip) and the branch to clone ("":
+// the entry's).
+type pullSource struct {
+	entry          *registry.Entry
+	index          string
+	target, branch string
+}
+
+// updateSource looks for a newer commit of the downloaded model cur: the
+// index's current entry (the manifest's when the index cannot be read),
+// then its branch's tip. It reports true when cur is already at the tip.
+func (s *Store) updateSource(ctx context.Context, m *Model, cur *Manifest, src *pullSource, o PullOptions) (bool, error) {
+	if s.Index != nil {
+		if ix, err := s.Index(ctx); err == nil {
+			if e, err := ix.Lookup(m.Name); err == nil {
+				src.entry, src.index = e, IndexSource(ix)
+			}
+		} else if ctx.Err() != nil {
+			return false, ctx.Err()
+		} else {
+			o.note("using the index entry recorded in the manifest (%v)", err)
+		}
+	}
+	entry := src.entry
+	src.branch = entry.Branch()
+	tip, err := fetch.RemoteHead(ctx, entry.GitHub, src.branch, s.Net)
+	if errors.Is(err, fetch.ErrBranchNotFound) && entry.GitHub == cur.Entry.GitHub &&
+		cur.Branch != "" && cur.Branch != src.branch {
+		// The index's branch still does not exist: follow the branch
+		// the model was cloned from (the remote's default branch then).
+		src.branch = cur.Branch
+		tip, err = fetch.RemoteHead(ctx, entry.GitHub, src.branch, s.Net)
+	}
+	if err != nil {
+		return false, fmt.Errorf("update %s: %w", m.Name, err)
+	}
+	if tip == cur.Commit && entry.GitHub == cur.Entry.GitHub {
+		o.note("%s is up to date (commit %s)", m.Name, short(tip))
+		return true, nil
+	}
+	src.target = tip
+	return false, nil
+}
+
+// installNotebook puts the clone of a notebook in place: it is not a Docker
+// model, so its init.json (the template's placeholders) is neither checked
+// nor followed; the clone is kept so the notebook can be opened locally.
+func (s *Store) installNotebook(m *Model, stage string, entry *registry.Entry, ci cloneInfo) error {
+	man := &Manifest{Entry: *entry, Commit: ci.Commit, Branch: ci.Branch, Notebook: true, Files: []ManifestFile{}}
+	return s.commitStage(m, stage, man)
+}
+
+// completeStage checks the cloned model's init.json, downloads the files it
+// names into stage (reusing those of cur) and puts stage in place.
+func (s *Store) completeStage(ctx context.Context, m *Model, stage string, src pullSource, ci cloneInfo, cur *Manifest, o PullOptions, res *PullResult) error {
 	in, err := config.LoadInit(stage)
 	if err == nil {
 		err = in.Check(stage)
@@ -232,32 +263,37 @@ func (s *Store) Pull(ctx context.Context, m *Model, o PullOptions) (*PullResult,
 	if err != nil {
 		// Nothing of a rejected model is kept.
 		os.RemoveAll(stage)
-		return nil, fmt.Errorf("model %s (commit %s): %w", m.Name, short(commit), err)
+		return fmt.Errorf("model %s (commit %s): %w", m.Name, short(ci.Commit), err)
 	}
-
-	man, todo, err := s.plan(stage, entry, commit, in, cur, m.Dir, res)
+	man, todo, err := s.plan(stage, src.entry, ci.Commit, in, cur, m.Dir, res)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	man.Branch = ci.Branch
-	man.Index = indexSrc
+	man.Index = src.index
 	if err := WriteManifest(stage, man); err != nil {
-		return nil, err
+		return err
 	}
 	if err := s.download(ctx, stage, man, todo, o, res); err != nil {
-		return nil, err
+		return err
 	}
+	return s.commitStage(m, stage, man)
+}
+
+// commitStage marks stage complete (its manifest says so, the clone marker
+// is gone) and puts it in place of m's folder.
+func (s *Store) commitStage(m *Model, stage string, man *Manifest) error {
 	man.Complete = true
 	man.PulledAt = time.Now().UTC()
 	os.Remove(filepath.Join(stage, filepath.FromSlash(cloneMarker)))
 	if err := WriteManifest(stage, man); err != nil {
-		return nil, err
+		return err
 	}
 	if err := s.swap(m.Name, stage, m.Dir); err != nil {
-		return nil, err
+		return err
 	}
 	m.Manifest = man
-	return res, nil
+	return nil
 }
 
 func short(commit string) string {
@@ -290,7 +326,7 @@ func (s *Store) stageClone(ctx context.Context, stage string, entry *registry.En
 		// (e.g. a broken init.json was fixed); without network it resumes anyway.
 		tip := ci.Commit
 		if target == "" {
-			if t, err := fetch.RemoteHead(ctx, entry.GitHub, ci.Branch); err == nil {
+			if t, err := fetch.RemoteHead(ctx, entry.GitHub, ci.Branch, s.Net); err == nil {
 				tip = t
 			} else if ctx.Err() != nil {
 				return ci, false, ctx.Err()
@@ -308,7 +344,7 @@ func (s *Store) stageClone(ctx context.Context, stage string, entry *registry.En
 		return ci, false, err
 	}
 	clone := func(b string) (string, error) {
-		co := fetch.CloneOptions{URL: entry.GitHub, Branch: b, Dir: stage, Progress: o.Clone}
+		co := fetch.CloneOptions{URL: entry.GitHub, Branch: b, Dir: stage, Progress: o.Clone, Timeouts: s.Net}
 		if pin {
 			co.Commit = target
 			o.note("cloning %s (branch %s, commit %s)", entry.GitHub, b, short(target))
@@ -411,7 +447,7 @@ func (s *Store) download(ctx context.Context, dir string, man *Manifest, todo []
 		o.Files(files)
 	}
 	var werr error
-	d := &fetch.Downloader{Client: o.HTTPClient, Jobs: o.Jobs}
+	d := &fetch.Downloader{Client: o.HTTPClient, Jobs: o.Jobs, Timeouts: s.Net}
 	d.Progress = func(e fetch.Event) {
 		switch e.Kind {
 		case fetch.FileBytes:

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/modelhub-ai/modelhub/internal/config"
+	"github.com/modelhub-ai/modelhub/internal/fetch"
 	"github.com/modelhub-ai/modelhub/internal/notebook"
 	"github.com/modelhub-ai/modelhub/internal/registry"
 )
@@ -27,6 +28,9 @@ type Store struct {
 	// folder (root, in a model container) before Remove or an update
 	// replaces it; without it such files make them fail before any change.
 	Reclaim Reclaimer
+	// Net bounds the clones, listings and downloads of Pull (zero fields:
+	// fetch's defaults).
+	Net fetch.Timeouts
 }
 
 // Model is a resolved MODEL argument.

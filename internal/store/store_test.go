@@ -18,12 +18,10 @@ import (
 	"github.com/modelhub-ai/modelhub/internal/testutil"
 )
 
-func init() {
-	fetch.RetryBase = 5 * time.Millisecond
-	fetch.RetryMax = 20 * time.Millisecond
-	fetch.StallTimeout = time.Second
-	LockRetry = 10 * time.Millisecond
-}
+// testNet makes a failing download give up in milliseconds, not minutes. Its
+// stall bound is long enough that a loaded machine does not take a slow git
+// server for a silent one (no store test stalls a server).
+var testNet = fetch.Timeouts{RetryBase: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond, Stall: 10 * time.Second}
 
 // fixture is a model "Demo" served from a loopback git server whose
 // init.json points at two files on a loopback file server.
@@ -57,7 +55,7 @@ func newFixture(t *testing.T) *fixture {
 		"contrib_src/run.py": "print('hi')\n",
 	})
 	ix := &registry.Index{Source: "test", Models: []registry.Entry{{ID: "1", Name: "Demo", GitHub: fx.repo.URL, GitHubBranch: "master"}}}
-	fx.s = &Store{Home: t.TempDir(), Index: func(context.Context) (*registry.Index, error) {
+	fx.s = &Store{Home: t.TempDir(), Net: testNet, Index: func(context.Context) (*registry.Index, error) {
 		fx.index.Add(1)
 		return ix, nil
 	}}

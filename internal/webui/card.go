@@ -3,14 +3,16 @@ package webui
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"path"
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/modelhub-ai/modelhub/internal/engine"
+	"github.com/modelhub-ai/modelhub/internal/filetype"
 )
 
 // modelConfig is the part of config.json the page shows.
@@ -41,7 +43,7 @@ type modelConfig struct {
 	} `json:"model"`
 }
 
-// modelIO is /api/get_model_io.
+// modelIO is the engine's get_model_io.
 type modelIO struct {
 	Input  map[string]json.RawMessage `json:"input"`
 	Output []struct {
@@ -85,10 +87,10 @@ func (s *Server) fetchEngine(ctx context.Context, m Model) engineData {
 			*errp = s.getJSON(ctx, m, p, v)
 		}()
 	}
-	get("/api/get_config", &d.Config, &d.ConfigErr)
-	get("/api/get_legal", &d.Legal, &d.LegalErr)
-	get("/api/get_model_io", &d.IO, &d.IOErr)
-	get("/api/get_samples", &d.Samples, &d.SamplesErr)
+	get(engine.RouteConfig, &d.Config, &d.ConfigErr)
+	get(engine.RouteLegal, &d.Legal, &d.LegalErr)
+	get(engine.RouteModelIO, &d.IO, &d.IOErr)
+	get(engine.RouteSamples, &d.Samples, &d.SamplesErr)
 	wg.Wait()
 	return d
 }
@@ -98,43 +100,26 @@ func (s *Server) fetchEngine(ctx context.Context, m Model) engineData {
 func (s *Server) getJSON(ctx context.Context, m Model, p string, v any) error {
 	ctx, cancel := context.WithTimeout(ctx, s.engineTimeout())
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(m.APIURL, "/")+p, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := (&http.Client{Transport: s.transport()}).Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("%s: the engine did not answer within %s", p, s.engineTimeout())
-		}
+	a, err := s.engine(m).Get(ctx, p, nil)
+	switch {
+	case errors.Is(err, engine.ErrAnswerTooLarge):
+		return fmt.Errorf("%s: %v", p, err)
+	case err != nil && ctx.Err() != nil:
+		return fmt.Errorf("%s: the engine did not answer within %s", p, s.engineTimeout())
+	case err != nil:
 		return fmt.Errorf("%s: the engine did not answer: %v", p, err)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
-	if err != nil {
-		return fmt.Errorf("%s: %v", p, err)
+	var ee *engine.EngineError
+	if _, err := a.JSON(); errors.As(err, &ee) {
+		return fmt.Errorf("%s: the engine says: %s", p, ee.Msg)
 	}
-	if msg, ok := engineError(body); ok {
-		return fmt.Errorf("%s: the engine says: %s", p, msg)
+	if a.Status != http.StatusOK {
+		return fmt.Errorf("%s: the engine answered %s", p, a.StatusLine)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: the engine answered %s", p, resp.Status)
-	}
-	if err := json.Unmarshal(body, v); err != nil {
+	if err := json.Unmarshal(a.Body, v); err != nil {
 		return fmt.Errorf("%s: the engine's answer is not the expected JSON: %v", p, err)
 	}
 	return nil
-}
-
-// engineError recognises the engine's {"error": "..."}.
-func engineError(body []byte) (string, bool) {
-	var e struct {
-		Error *string `json:"error"`
-	}
-	if json.Unmarshal(body, &e) != nil || e.Error == nil {
-		return "", false
-	}
-	return *e.Error, true
 }
 
 // text renders a config value that may be a string, a number or a list.
@@ -219,9 +204,9 @@ func describeInput(name string, sp ioSpec) inputView {
 	v := inputView{Name: name, Description: sp.Description, MIME: sp.Format}
 	var words, accept []string
 	for _, f := range sp.Format {
-		words = append(words, formatWords(f))
+		words = append(words, filetype.DisplayName(f))
 		accept = append(accept, f)
-		accept = append(accept, formatExts[strings.ToLower(f)]...)
+		accept = append(accept, filetype.Exts(f)...)
 	}
 	v.Formats = strings.Join(dedupe(words), ", ")
 	if v.Formats == "" {
@@ -265,41 +250,6 @@ func dedupe(s []string) []string {
 	return out
 }
 
-var formatNames = map[string]string{
-	"image/png":                "PNG image",
-	"image/jpeg":               "JPEG image",
-	"image/jpg":                "JPEG image",
-	"image/gif":                "GIF image",
-	"image/bmp":                "BMP image",
-	"image/tiff":               "TIFF image",
-	"application/dicom":        "DICOM file",
-	"application/nii":          "NIfTI volume (.nii)",
-	"application/nii-gzip":     "compressed NIfTI volume (.nii.gz)",
-	"application/json":         "JSON file naming one file per input",
-	"application/octet-stream": "binary file",
-	"text/plain":               "text file",
-}
-
-var formatExts = map[string][]string{
-	"image/png":            {".png"},
-	"image/jpeg":           {".jpg", ".jpeg"},
-	"image/jpg":            {".jpg", ".jpeg"},
-	"image/gif":            {".gif"},
-	"image/bmp":            {".bmp"},
-	"image/tiff":           {".tif", ".tiff"},
-	"application/dicom":    {".dcm"},
-	"application/nii":      {".nii"},
-	"application/nii-gzip": {".nii.gz", ".gz"},
-	"application/json":     {".json"},
-}
-
-func formatWords(mime string) string {
-	if w, ok := formatNames[strings.ToLower(mime)]; ok {
-		return w
-	}
-	return mime
-}
-
 var typeWords = map[string]string{
 	"label_list": "labels with their probabilities",
 	"vector":     "a vector of numbers",
@@ -331,31 +281,20 @@ type sampleView struct {
 }
 
 // samples maps the engine's absolute sample URLs (which name the engine's own
-// address) to paths through the proxy. URLs not under /api/samples/ are dropped.
+// address) to paths through the proxy. URLs not under the engine's samples
+// route are dropped.
 func samples(urls []string) []sampleView {
 	var out []sampleView
 	for _, u := range urls {
-		pu, err := url.Parse(u)
-		if err != nil {
-			continue
-		}
-		i := strings.Index(pu.Path, "/api/samples/")
-		if i < 0 {
-			continue
-		}
-		name := pu.Path[i+len("/api/samples/"):]
+		name := engine.SampleName(u)
 		if name == "" || strings.Contains(name, "/") {
 			continue
-		}
-		ext := strings.ToLower(path.Ext(name))
-		if strings.HasSuffix(strings.ToLower(name), ".nii.gz") {
-			ext = ".nii.gz"
 		}
 		out = append(out, sampleView{
 			Name:  name,
 			URL:   "api/samples/" + url.PathEscape(name),
-			Image: ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".gif" || ext == ".bmp" || ext == ".webp",
-			Ext:   strings.TrimPrefix(ext, "."),
+			Image: filetype.Browsable(name),
+			Ext:   strings.TrimPrefix(strings.ToLower(filetype.Ext(name)), "."),
 		})
 	}
 	return out

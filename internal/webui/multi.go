@@ -15,6 +15,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/modelhub-ai/modelhub/internal/engine"
+	"github.com/modelhub-ai/modelhub/internal/filetype"
 )
 
 // stagingDir is where uploads for a multi-input model wait, inside the model's
@@ -35,7 +38,7 @@ func (s *Server) predictMulti(w http.ResponseWriter, r *http.Request, m Model) {
 		return
 	}
 	var mio modelIO
-	if err := s.getJSON(r.Context(), m, "/api/get_model_io", &mio); err != nil {
+	if err := s.getJSON(r.Context(), m, engine.RouteModelIO, &mio); err != nil {
 		writeError(w, http.StatusBadGateway, err.Error())
 		return
 	}
@@ -81,7 +84,7 @@ func (s *Server) predictMulti(w http.ResponseWriter, r *http.Request, m Model) {
 		w.Header().Set(headerConversion, url.PathEscape(strings.Join(notes, "; ")))
 	}
 	spec, _ := json.MarshalIndent(req, "", "  ")
-	s.postPart(w, r.Context(), m, "input.json", "application/json", bytes.NewReader(spec))
+	s.postPart(w, r.Context(), m, "input.json", "application/json", bytes.NewReader(spec), int64(len(spec)))
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -214,13 +217,7 @@ func safeName(s string) string {
 // extOf is the extension of an uploaded file's name (.nii.gz counts whole),
 // which the engine uses to tell the format.
 func extOf(name string) string {
-	lower := strings.ToLower(path.Base(strings.ReplaceAll(name, "\\", "/")))
-	for _, e := range []string{".nii.gz", ".tar.gz"} {
-		if strings.HasSuffix(lower, e) {
-			return e
-		}
-	}
-	e := path.Ext(lower)
+	e := strings.ToLower(filetype.Ext(strings.ReplaceAll(name, "\\", "/")))
 	if len(e) > 10 || strings.ContainsAny(e, " /\\") {
 		return ""
 	}

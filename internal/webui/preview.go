@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"regexp"
 	"strings"
+
+	"github.com/modelhub-ai/modelhub/internal/engine"
 )
 
 // Preview is an engine's output file drawn for the page: one PNG per plane
@@ -61,28 +64,24 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, m Model) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.engineTimeout())
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(m.APIURL, "/")+"/api/output/"+name, nil)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+	body, err := s.engine(m).OpenOutput(ctx, engine.OutputPrefix+name)
+	var he *engine.HTTPError
+	switch {
+	case errors.As(err, &he):
+		writeError(w, http.StatusBadGateway, fmt.Sprintf("the engine answered HTTP %d for the output file", he.Status))
 		return
-	}
-	resp, err := (&http.Client{Transport: s.transport()}).Do(req)
-	if err != nil {
+	case err != nil:
 		writeError(w, http.StatusBadGateway, "the engine did not give the output file: "+err.Error())
 		return
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		writeError(w, http.StatusBadGateway, fmt.Sprintf("the engine answered HTTP %d for the output file", resp.StatusCode))
-		return
-	}
+	defer body.Close()
 	f, err := os.CreateTemp("", "modelhub-preview-*")
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	defer os.Remove(f.Name())
-	n, err := io.Copy(f, io.LimitReader(resp.Body, maxPreviewFile+1))
+	n, err := io.Copy(f, io.LimitReader(body, maxPreviewFile+1))
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

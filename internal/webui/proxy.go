@@ -7,6 +7,8 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+
+	"github.com/modelhub-ai/modelhub/internal/engine"
 )
 
 // maxUpload bounds what the UI forwards to an engine in one prediction.
@@ -25,7 +27,7 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, m Model, path str
 		writeError(w, http.StatusNotFound, m.Name+" runs without a REST API (mode "+m.Mode+")")
 		return
 	}
-	if !isSafe(r.Method) && !(r.Method == http.MethodPost && path == "/api/predict") {
+	if !isSafe(r.Method) && !(r.Method == http.MethodPost && path == engine.RoutePredict) {
 		w.Header().Set("Allow", "GET, HEAD")
 		writeError(w, http.StatusMethodNotAllowed, r.Method+" "+path+" is not allowed through the web UI")
 		return
@@ -36,7 +38,7 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, m Model, path str
 		return
 	}
 	timeout := s.engineTimeout()
-	if strings.HasPrefix(path, "/api/predict") {
+	if strings.HasPrefix(path, engine.RoutePredict) {
 		timeout = s.predictTimeout()
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)

@@ -9,12 +9,14 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
-	"net/textproto"
 	"net/url"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/modelhub-ai/modelhub/internal/engine"
+	"github.com/modelhub-ai/modelhub/internal/filetype"
 )
 
 // Medical uploads. A model takes PNG images or NIfTI volumes; a user has a
@@ -57,9 +59,9 @@ func convertible(formats []string) bool {
 	ok := false
 	for _, f := range formats {
 		switch strings.ToLower(f) {
-		case "application/dicom":
+		case filetype.DICOM:
 			return false
-		case "image/png", "image/jpeg", "image/jpg", "application/nii", "application/nii-gzip":
+		case filetype.PNG, filetype.JPEG, "image/jpg", filetype.NII, filetype.NIIGzip:
 			ok = true
 		}
 	}
@@ -215,8 +217,8 @@ func baseName(name string) string {
 	return b
 }
 
-// postFile sends the file at p to the engine's /api/predict as the uploaded
-// file name (streamed, not held in memory) and relays the answer.
+// postFile sends the file at p to the engine's predict route as the
+// uploaded file name (streamed, not held in memory) and relays the answer.
 func (s *Server) postFile(w http.ResponseWriter, ctx context.Context, m Model, name, ctype, p string) {
 	f, err := os.Open(p)
 	if err != nil {
@@ -224,40 +226,24 @@ func (s *Server) postFile(w http.ResponseWriter, ctx context.Context, m Model, n
 		return
 	}
 	defer f.Close()
-	s.postPart(w, ctx, m, name, ctype, f)
-}
-
-// postPart sends body to the engine's /api/predict as the uploaded file name
-// and relays the answer, confined like every proxied answer.
-func (s *Server) postPart(w http.ResponseWriter, ctx context.Context, m Model, name, ctype string, body io.Reader) {
-	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
-	go func() {
-		h := textproto.MIMEHeader{}
-		h.Set("Content-Disposition", multipartFileDisposition("file", name))
-		if ctype == "" {
-			ctype = "application/octet-stream"
-		}
-		h.Set("Content-Type", ctype)
-		part, err := mw.CreatePart(h)
-		if err == nil {
-			_, err = io.Copy(part, body)
-		}
-		if err == nil {
-			err = mw.Close()
-		}
-		pw.CloseWithError(err)
-	}()
-	defer pr.Close()
-	ctx, cancel := context.WithTimeout(ctx, s.predictTimeout())
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(m.APIURL, "/")+"/api/predict", pr)
+	fi, err := f.Stat()
 	if err != nil {
-		uiError(w, http.StatusBadGateway, err.Error())
+		uiError(w, http.StatusInternalServerError, "read the upload: "+err.Error())
 		return
 	}
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	resp, err := (&http.Client{Transport: s.transport()}).Do(req)
+	s.postPart(w, ctx, m, name, ctype, f, fi.Size())
+}
+
+// postPart sends size bytes of body to the engine's predict route as the
+// uploaded file name and relays the answer, confined like every proxied
+// answer.
+func (s *Server) postPart(w http.ResponseWriter, ctx context.Context, m Model, name, ctype string, body io.Reader, size int64) {
+	if ctype == "" {
+		ctype = "application/octet-stream"
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.predictTimeout())
+	defer cancel()
+	resp, err := s.engine(m).Upload(ctx, body, size, name, ctype)
 	if err != nil {
 		msg := "the engine of " + m.Name + " did not answer: " + err.Error()
 		if ctx.Err() == context.DeadlineExceeded {
@@ -268,17 +254,11 @@ func (s *Server) postPart(w http.ResponseWriter, ctx context.Context, m Model, n
 	}
 	defer resp.Body.Close()
 	out := resp.Header.Clone()
-	confineHeaders(out, "/api/predict")
+	confineHeaders(out, engine.RoutePredict)
 	out.Del("Content-Length") // relayed as read
 	for k, v := range out {
 		w.Header()[k] = v
 	}
 	w.WriteHeader(resp.StatusCode)
 	_, _ = io.Copy(w, resp.Body)
-}
-
-var quoteEscaper = strings.NewReplacer("\\", "\\\\", `"`, "\\\"", "\r", "", "\n", "")
-
-func multipartFileDisposition(field, name string) string {
-	return fmt.Sprintf(`form-data; name="%s"; filename="%s"`, quoteEscaper.Replace(field), quoteEscaper.Replace(name))
 }

@@ -22,6 +22,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/modelhub-ai/modelhub/internal/engine"
 )
 
 // Model is a running model the UI serves.
@@ -268,7 +270,13 @@ func (s *Server) transport() http.RoundTripper {
 	return loopback
 }
 
-var loopback = &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 8, IdleConnTimeout: 30 * time.Second}
+// engine is the client of m's engine.
+func (s *Server) engine(m Model) *engine.Client {
+	return &engine.Client{Base: m.APIURL, HTTP: &http.Client{Transport: s.transport()}}
+}
+
+// loopback reaches the engines and, for ServesAllModels, another web UI.
+var loopback = engine.NewTransport(8)
 
 func (s *Server) engineTimeout() time.Duration {
 	if s.EngineTimeout > 0 {

@@ -1,4 +1,4 @@
-package predict
+package engine
 
 import (
 	"io"
@@ -23,7 +23,7 @@ func TestClient_uploadStreams(t *testing.T) {
 	f, _ := os.Create(p)
 	f.Truncate(32 << 20)
 	f.Close()
-	c := &Client{Base: srv.URL, HTTP: NewHTTPClient(1)}
+	c := &Client{Base: srv.URL, HTTP: NewHTTP(1)}
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
