@@ -55,6 +55,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeLossless$$' -fuzztime=$(FUZZTIME) ./internal/dicom
 	$(GO) test -run='^$$' -fuzz='^FuzzReadHeader$$' -fuzztime=$(FUZZTIME) ./internal/dicom
 	$(GO) test -run='^$$' -fuzz='^FuzzRead$$' -fuzztime=$(FUZZTIME) ./internal/ndarray
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/dicomseg
+	$(GO) test -run='^$$' -fuzz='^FuzzWrite$$' -fuzztime=$(FUZZTIME) ./internal/dicomseg
 	$(GO) test -run='^$$' -fuzz='^FuzzCheckMeta$$' -fuzztime=$(FUZZTIME) ./internal/bundle
 	$(GO) test -run='^$$' -fuzz='^FuzzLine$$' -fuzztime=$(FUZZTIME) ./internal/termsafe
 

@@ -58,7 +58,7 @@ func TestRealEngine_PredictMaskReport(t *testing.T) {
 	if r.Code != 0 {
 		t.Fatalf("want exit 0:\n%s", r)
 	}
-	mustMatch(t, "stdout", `(?m)^square\.png +ok +\S+ +none 0\.88, lesion 0\.12; mask_image \[24 32\] → \S+/out/square/Segmentation\.h5$`, r.Stdout)
+	mustMatch(t, "stdout", `(?m)^square\.png +ok +\S+ +none 0\.88, lesion 0\.12; mask_image \[24 32\] → \S+/out/square/Segmentation\.h5, \S+/out/square/Segmentation\.png$`, r.Stdout)
 	mustMatch(t, "stderr", `(?m)^2 done now, 0 done before, 0 failed, 0 unsupported$`, r.Stderr)
 
 	// the engine's .h5, as h5py wrote it, read by modelhub
@@ -85,7 +85,27 @@ func TestRealEngine_PredictMaskReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustMatch(t, "results.csv", `(?m)^square\.png,ok,none,0\.875,square/Segmentation\.h5,`, string(csv))
+	// the mask back on the image: Segmentation.png (its labels), the overlay,
+	// and the label's pixels and mean grey in results.csv
+	mustMatch(t, "results.csv", `(?m)^square\.png,ok,none,0\.875,square/Segmentation\.h5;square/Segmentation\.png;square/Segmentation\.overlay\.png,.*,"Segmentation 1: 96 voxels, mean 240",$`, string(csv))
+	for _, f := range []string{"Segmentation.png", "Segmentation.overlay.png"} {
+		im := readPNGFile(t, filepath.Join(out, "square", f))
+		if b := im.Bounds(); b.Dx() != 32 || b.Dy() != 24 {
+			t.Fatalf("%s is %v, want 32x24", f, b)
+		}
+		for y := range 24 {
+			for x := range 32 {
+				in := x >= 8 && x < 16 && y >= 6 && y < 18
+				r, g, bl, _ := im.At(x, y).RGBA()
+				if f == "Segmentation.png" && (r>>8 == 1) != in {
+					t.Fatalf("%s at %d,%d = %d", f, x, y, r>>8)
+				}
+				if f == "Segmentation.overlay.png" && (r != g || g != bl) != in {
+					t.Fatalf("%s at %d,%d: tinted %v, want %v", f, x, y, r != g || g != bl, in)
+				}
+			}
+		}
+	}
 
 	// the report, opened from disk in Chromium
 	ctx := testutil.Browser(t)
@@ -151,4 +171,18 @@ func TestRealEngine_WebUIMaskOverlay(t *testing.T) {
 		t.Error("no input beside the result, no slider or no link to the .h5")
 	}
 	testutil.Screenshot(t, ctx, shots, "mask-overlay")
+}
+
+func readPNGFile(t *testing.T, p string) image.Image {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	im, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("%s: %v", p, err)
+	}
+	return im
 }

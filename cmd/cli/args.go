@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
 
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/store"
 	"github.com/spf13/cobra"
 )
 
@@ -60,4 +62,18 @@ func absDir(dir, flag string) (string, error) {
 		return "", fmt.Errorf("%s %s: not a folder; give a folder to mount", flag, dir)
 	}
 	return abs, nil
+}
+
+// resolveModel opens the store and resolves MODEL once (a name or a model
+// folder); the commands pass the model on instead of resolving it again.
+func resolveModel(ctx context.Context, newStore func() (*store.Store, error), model string) (*store.Store, *store.Model, error) {
+	s, err := newStore()
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := s.Resolve(ctx, model)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, m, nil
 }

@@ -159,11 +159,7 @@ skips the inputs done, and a failed pod's shard is retried by the Job.`,
 
 func deployRun(ctx context.Context, opts *DeployOptions) error {
 	k := opts.K
-	s, err := opts.Store()
-	if err != nil {
-		return err
-	}
-	m, err := s.Resolve(ctx, opts.Model)
+	_, m, err := resolveModel(ctx, opts.Store, opts.Model)
 	if err != nil {
 		return err
 	}

@@ -46,6 +46,8 @@ type Factory struct {
 	Store func() (*store.Store, error)
 	// Docker connects to the Docker Engine on first use (list never calls it).
 	Docker func(ctx context.Context) (dockerrun.API, error)
+	// Settings are the user's defaults (config.SettingsPath), read once.
+	Settings func() (*config.Settings, error)
 	// OpenURL opens a URL in the user's browser; nil means the system's opener.
 	OpenURL func(url string) error
 	// Interrupted is closed on the first Ctrl-C/SIGTERM, Forced on the second.
@@ -70,6 +72,13 @@ func NewFactory(ios *IOStreams, interrupted, forced <-chan struct{}) *Factory {
 	f := &Factory{IO: ios, Opts: &GlobalOptions{}, Now: time.Now, Interrupted: interrupted, Forced: forced}
 	f.HTTPClient = sync.OnceValue(registry.DefaultHTTPClient)
 	f.Docker = dockerConnector(f.Opts, &f.Timeouts)
+	f.Settings = sync.OnceValues(func() (*config.Settings, error) {
+		p, err := config.SettingsPath()
+		if err != nil {
+			return nil, err
+		}
+		return config.LoadSettings(p)
+	})
 	f.Paths = func() (config.Paths, error) {
 		var p config.Paths
 		var err error

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -131,34 +130,30 @@ func forwardInBackground(ctx context.Context, h *launch.Handle, ep dockerrun.End
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start the port forward: %w", err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 	readyURL := engine.ReadyURL(h.APIURL)
 	if h.Mode == dockerrun.ModeExpert {
 		readyURL = h.JupyterURL + "/"
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, readyURL, nil)
-		if resp, err := engine.Loopback().Do(req); err == nil {
-			resp.Body.Close()
-			return nil
-		}
-		select {
-		case err := <-exited:
-			b, _ := os.ReadFile(logPath)
-			return fmt.Errorf("the port forward of %s ended (%v): %s; retry with `modelhub forward %s`", h.Model, err, lastLine(b), h.Model)
-		case <-ctx.Done():
-			_ = cmd.Process.Kill()
-			return ErrInterrupted
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			return fmt.Errorf("%s did not answer through the ssh forward within 60s (log: %s); retry with `modelhub forward %s`", h.Model, logPath, h.Model)
-		}
+	err = launch.Poller{Interval: 100 * time.Millisecond}.Wait(ctx, readyURL, forwardReadyWait, exited)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, launch.ErrExited):
+		b, _ := os.ReadFile(logPath)
+		return fmt.Errorf("the port forward of %s ended (%v): %s; retry with `modelhub forward %s`", h.Model, waitErr, lastLine(b), h.Model)
+	case ctx.Err() != nil:
+		_ = cmd.Process.Kill()
+		return ErrInterrupted
 	}
+	_ = cmd.Process.Kill()
+	return fmt.Errorf("%s did not answer through the ssh forward within %s (log: %s); retry with `modelhub forward %s`", h.Model, forwardReadyWait, logPath, h.Model)
 }
+
+// forwardReadyWait bounds the wait for a model to answer through a new forward.
+const forwardReadyWait = 60 * time.Second
 
 // forwardLogPath is where a background forward writes: the cache folder.
 func forwardLogPath(container string) string {

@@ -54,11 +54,7 @@ only (its inputs and outputs need its config.json: pull it first).`,
 }
 
 func infoRun(ctx context.Context, opts *InfoOptions) error {
-	s, err := opts.Store()
-	if err != nil {
-		return err
-	}
-	m, err := s.Resolve(ctx, opts.Model)
+	_, m, err := resolveModel(ctx, opts.Store, opts.Model)
 	if err != nil {
 		return err
 	}

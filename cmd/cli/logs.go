@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/launch"
 )
 
 // LogsOptions are the inputs of `modelhub logs`.
@@ -53,16 +54,16 @@ func logsRun(ctx context.Context, opts *LogsOptions) error {
 	if err != nil {
 		return err
 	}
-	c, ok, err := findModelContainer(ctx, d, opts.Name)
+	cs, err := launch.ModelContainers(ctx, d, opts.Name, false)
 	if err != nil {
 		return err
 	}
-	if !ok {
+	if len(cs) == 0 {
 		return fmt.Errorf("no model named %s is running (see `modelhub ps`)", opts.Name)
 	}
 	out, flushOut := termStream(opts.IO.Out, opts.IO.OutTTY)
 	errOut, flushErr := termStream(opts.IO.ErrOut, opts.IO.ErrTTY)
-	err = d.Logs(ctx, c.ID, dockerrun.LogsOptions{Follow: opts.Follow, Tail: opts.Tail}, out, errOut)
+	err = d.Logs(ctx, cs[0].ID, dockerrun.LogsOptions{Follow: opts.Follow, Tail: opts.Tail}, out, errOut)
 	flushOut()
 	flushErr()
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,9 +15,10 @@ import (
 
 	"github.com/modelhub-ai/modelhub/internal/config"
 	"github.com/modelhub-ai/modelhub/internal/dicom"
+	"github.com/modelhub-ai/modelhub/internal/dicomseg"
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
-	"github.com/modelhub-ai/modelhub/internal/engine"
 	"github.com/modelhub-ai/modelhub/internal/humanize"
+	"github.com/modelhub-ai/modelhub/internal/launch"
 	"github.com/modelhub-ai/modelhub/internal/medconv"
 	"github.com/modelhub-ai/modelhub/internal/predict"
 	"github.com/modelhub-ai/modelhub/internal/store"
@@ -53,8 +55,20 @@ type PredictOptions struct {
 	Engine string
 	// Shard, when Count > 1, keeps only that shard of the inputs (--shard I/N).
 	Shard predict.Shard
+	// Replicas is --replicas: "" (one engine, reused when running), "auto"
+	// or a number of containers of the model fed from one queue.
+	Replicas string
+	// GPUs is --gpus (Docker's syntax); APIPort --api-port (0: any free port).
+	GPUs    string
+	APIPort int
 	// Command is the command line, for provenance.json.
 	Command []string
+	// SEG writes a DICOM SEG per DICOM case (--seg, or the settings'
+	// predict.seg); Labels is --labels FILE (or the settings' predict.labels).
+	SEG    bool
+	Labels string
+	// LabelSegs are the labels FILE's segments.
+	LabelSegs []dicomseg.Segment
 }
 
 // defaultPredictJobs is --jobs' default, from measurements (README,
@@ -67,6 +81,7 @@ const defaultPredictJobs = 1
 // NewCmdPredict builds `modelhub predict`.
 func NewCmdPredict(f *Factory, runF func(context.Context, *PredictOptions) error) *cobra.Command {
 	opts := &PredictOptions{IO: f.IO, Store: f.Store, Docker: f.Docker, Forced: f.Forced, Now: f.Now}
+	var seg bool
 	var inputs, match []string
 	var shard string
 	cmd := &cobra.Command{
@@ -95,7 +110,14 @@ DIR/results.jsonl as it comes, output files are downloaded into DIR/<input's ste
 DIR/provenance.json (and DIR/runs/, one file per run) records the model, image and
 weights, and DIR/results.csv and DIR/report.html (open it in a browser: masks drawn
 over their inputs) cover every input of the folder; rerunning the same command skips
-the inputs already done (--force redoes them).`,
+the inputs already done (--force redoes them).
+
+With -o DIR, a mask, heatmap or image array whose shape matches the input is also
+written in the input's geometry: DIR/<case>/<output>.nii.gz with the input's affine (a
+2D image: <output>.png and <output>.overlay.png), with each label's voxels, volume and
+mean intensity in results.csv. With --seg, each mask of a DICOM case is also written as
+a DICOM SEG, DIR/<case>/<output>.seg.dcm: the one output that carries the source's
+patient data, since it goes back to the same study.`,
 		Example: `  modelhub predict squeezenet cat.jpg dog.png
   modelhub predict squeezenet ./photos -o results/
   modelhub predict deepscan-brats --input t1=a.nii.gz --input t1c=b.nii.gz --input t2=c.nii.gz --input flair=d.nii.gz
@@ -172,8 +194,14 @@ the inputs already done (--force redoes them).`,
 				}
 				opts.Engine = strings.TrimSuffix(opts.Engine, "/")
 			}
+			if err := opts.validateEngines(); err != nil {
+				return err
+			}
 			if opts.Force && opts.OutDir == "" {
 				return usageErrorf("--force redoes inputs recorded in -o DIR's results.jsonl: give -o DIR")
+			}
+			if err := predictSEGFlags(f, cmd, opts, seg); err != nil {
+				return err
 			}
 			opts.Command = append([]string{"modelhub"}, os.Args[1:]...)
 			if runF != nil {
@@ -196,8 +224,46 @@ the inputs already done (--force redoes them).`,
 	fl.StringArrayVar(&match, "match", nil, "DICOM case folders of a model with several inputs: the series of input NAME, `NAME=RULES` (rules as --series; default: the series whose description has NAME as a word)")
 	fl.StringVar(&opts.Window, "window", "", "DICOM inputs of 2D image models: the window ("+medconv.WindowHelp+")")
 	fl.StringVar(&opts.Engine, "engine", "", "use the model's engine answering at `URL` (e.g. http://127.0.0.1:80 in a pod) instead of a container; it must see input files at the same paths")
+	fl.BoolVar(&seg, "seg", false, "with -o: write a DICOM SEG of each mask for every DICOM case, DIR/<case>/<output>.seg.dcm (default from settings: predict.seg)")
+	fl.StringVar(&opts.Labels, "labels", "", "name the label values of masks from `FILE` (JSON, see docs/results.md), for SEGs and label statistics")
+	fl.StringVar(&opts.Replicas, "replicas", "", "start `N` containers of the model (or auto: one per GPU with --gpus, else per core as memory allows) and spread the inputs over them, each one request at a time")
+	fl.StringVar(&opts.GPUs, "gpus", "", "which GPUs a model predict starts gets, in Docker's syntax: all, a number (2) or device=ID[,ID]; with --replicas one GPU each")
+	fl.IntVar(&opts.APIPort, "api-port", 0, "host `PORT` of the REST API of a model predict starts (default: any free port); with --replicas the first replica's, the others take the next free ports")
 	fl.StringVar(&shard, "shard", "", "predict only shard `I/N` of the inputs: ordered by name, every N-th from the I-th (0-based); for splitting a cohort between N runs")
+	cmd.MarkFlagsMutuallyExclusive("gpus", "cpu")
 	return cmd
+}
+
+// validateEngines checks --replicas, --gpus and --api-port against each
+// other and --engine and --keep-running.
+func (o *PredictOptions) validateEngines() error {
+	if o.Replicas != "" && o.Replicas != "auto" {
+		if n, err := strconv.Atoi(o.Replicas); err != nil || n < 1 {
+			return usageErrorf("--replicas %q: give a number of containers (1 or more) or auto", o.Replicas)
+		}
+	}
+	if o.GPUs != "" {
+		if _, err := dockerrun.ParseGPUs(o.GPUs); err != nil {
+			return &UsageError{Err: err}
+		}
+	}
+	if o.APIPort < 0 || o.APIPort > 65535 {
+		return usageErrorf("--api-port %d: a port is a number from 1 to 65535 (0: any free port)", o.APIPort)
+	}
+	if o.Engine != "" {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"--replicas", o.Replicas != ""}, {"--gpus", o.GPUs != ""}, {"--api-port", o.APIPort != 0}} {
+			if f.set {
+				return usageErrorf("%s applies to models predict starts; with --engine it starts none", f.name)
+			}
+		}
+	}
+	if o.KeepRunning && o.Replicas != "" && o.Replicas != "1" {
+		return usageErrorf("--keep-running keeps one container, the model's own; with --replicas predict removes its replicas at the end")
+	}
+	return nil
 }
 
 func predictRun(ctx context.Context, opts *PredictOptions) error {
@@ -207,7 +273,11 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 	if err != nil {
 		return err
 	}
-	spec, err := modelSpec(model.Dir)
+	spec, err := modelSpec(model)
+	if err != nil {
+		return err
+	}
+	masks, err := maskOptions(opts, model)
 	if err != nil {
 		return err
 	}
@@ -239,6 +309,9 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 	}
 	if err != nil {
 		return err
+	}
+	if opts.SEG && len(coll.Series) == 0 {
+		ios.Warnf("--seg: no DICOM input, so no SEG will be written (a SEG needs the DICOM series a mask was computed on)")
 	}
 	if opts.Shard.Count > 1 {
 		all := len(coll.Items)
@@ -287,11 +360,12 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 		return nil
 	}
 
-	eng, err := predictEngineFor(ctx, opts, model)
+	engines, err := predictEnginesFor(ctx, opts, model, len(plan.Pending))
 	if err != nil {
 		return err
 	}
-	defer eng.release(ctx, ios)
+	defer engines.release(ctx, ios)
+	eng := engines.first
 
 	var prov *predict.Provenance
 	if outDir != "" {
@@ -299,6 +373,7 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 			return err
 		}
 		prov = provenanceFor(ctx, opts, model, eng, started, popts.RunID)
+		prov.Replicas = engines.containers()
 		prov.DICOMSeries = coll.Series
 		if err := predict.WriteProvenance(outDir, prov); err != nil {
 			return fmt.Errorf("write %s: %w", filepath.Join(opts.OutDir, predict.ProvenanceFile), err)
@@ -307,16 +382,19 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 	out := newPredictOutput(ios, opts.JSON, len(plan.Pending))
 	out.outDir = opts.OutDir
 	r := &predict.Runner{
-		Client:   &engine.Client{Base: eng.apiBase(), HTTP: engine.NewHTTP(opts.Jobs)},
-		Copier:   eng.copier(),
 		Options:  popts,
 		OnResult: out.result,
 		Now:      opts.Now,
 	}
+	if outDir != "" {
+		r.Post = masks.Post(outDir)
+	}
+	engines.wire(ios, r, opts.Jobs)
 	sum, runErr := r.Run(ctx, plan)
 	out.finish()
 	if prov != nil {
 		prov.EndedAt = opts.Now().UTC()
+		prov.Replicas = engines.containers() // restarted replicas too
 		prov.OK, prov.Failed, prov.Skipped = sum.OK, sum.Failed, sum.Skipped+notSkipped
 		prov.DoneBefore, prov.Unsupported = sum.Skipped, notSkipped
 		if err := predict.WriteProvenance(outDir, prov); err != nil && runErr == nil {
@@ -396,45 +474,21 @@ func noInputsHint(spec *predict.Spec, coll *predict.Collection) string {
 // predictModel resolves MODEL and makes it complete on disk (pulled as run
 // pulls it), so its config.json can be read before anything starts.
 func predictModel(ctx context.Context, opts *PredictOptions) (*store.Model, error) {
-	s, err := opts.Store()
+	s, m, err := resolveModel(ctx, opts.Store, opts.Model)
 	if err != nil {
 		return nil, err
 	}
-	m, err := s.Resolve(ctx, opts.Model)
-	if err != nil {
-		return nil, err
-	}
-	if !m.Complete() {
+	m, _, err = s.Ensure(ctx, m, store.EnsureOptions{Pulling: func() (store.PullOptions, func()) {
 		opts.IO.Notef("pulling %s…", m.Name)
 		pp := newPullProgress(opts.IO)
-		res, err := s.Pull(ctx, m, pp.options(store.PullOptions{}))
-		pp.close()
-		if err != nil {
-			return nil, err
-		}
-		m = res.Model
-	}
-	// a link that could reach the host is refused before config.json is read
-	if err := store.CheckFolder(m); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
-// imageOf is the model's image: the manifest's docker_id, else init.json's.
-func imageOf(m *store.Model) string {
-	if m.Manifest != nil && m.Manifest.DockerID != "" {
-		return m.Manifest.DockerID
-	}
-	if in, err := config.LoadInit(m.Dir); err == nil {
-		return in.DockerID
-	}
-	return ""
+		return pp.options(store.PullOptions{}), pp.close
+	}})
+	return m, err
 }
 
 // modelSpec reads what the model accepts from its config.json.
-func modelSpec(dir string) (*predict.Spec, error) {
-	p := filepath.Join(dir, "contrib_src", "model", "config.json")
+func modelSpec(m *store.Model) (*predict.Spec, error) {
+	p := m.ConfigPath()
 	data, err := os.ReadFile(p)
 	if err != nil {
 		return nil, fmt.Errorf("read the model's config.json: %w", err)
@@ -451,11 +505,11 @@ func modelSpec(dir string) (*predict.Spec, error) {
 }
 
 // provenanceFor gathers what produced the results.
-func provenanceFor(ctx context.Context, opts *PredictOptions, m *store.Model, eng *predictEngine, started time.Time, runID string) *predict.Provenance {
+func provenanceFor(ctx context.Context, opts *PredictOptions, m *store.Model, eng *launch.Session, started time.Time, runID string) *predict.Provenance {
 	p := &predict.Provenance{
 		RunID: runID,
-		Model: m.Name, ModelDir: m.Dir, Image: eng.imageRef, Engine: eng.apiBase(), Container: eng.container(),
-		Reused: eng.reused, GPU: eng.gpu, ModelhubVersion: version(), Command: opts.Command,
+		Model: m.Name, ModelDir: m.Dir, Image: eng.Image, Engine: eng.URL, Container: eng.Container,
+		Reused: eng.Reused, GPU: eng.GPU, ModelhubVersion: version(), Command: opts.Command,
 		StartedAt: started.UTC(), WeightFiles: []predict.WeightFile{},
 	}
 	if opts.Shard.Count > 1 {
@@ -474,7 +528,7 @@ func provenanceFor(ctx context.Context, opts *PredictOptions, m *store.Model, en
 	} else if m.Entry != nil {
 		p.IndexEntry = m.Entry
 	}
-	if img, err := eng.image(ctx); err == nil {
+	if img, err := eng.ImageInfo(ctx); err == nil {
 		p.ImageID, p.ImageDigests = img.ID, img.RepoDigests
 	}
 	return p

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -20,113 +21,202 @@ import (
 // once the batch is over (nothing is in flight any more).
 const predictStopGrace = 3 * time.Second
 
-// predictEngine is the model answering predict's requests: a container that
-// already ran (reused, left alone) or one predict started through launch
-// (stopped and removed by release unless --keep-running).
-type predictEngine struct {
-	d        dockerrun.API
-	h        *launch.Handle
-	model    string
-	imageRef string
-	reused   bool
-	keep     bool
-	gpu      bool
-	// external: --engine, an engine predict neither started nor found in Docker.
-	external bool
+// predictSession gives predict its running model (launch.Acquire): the
+// --engine, the model's running API container (`modelhub ps`: one `run -d`
+// or `predict --keep-running` started) when it answers, or one started as
+// `run -d` does, on a free port of 127.0.0.1 (or --api-port), removed by
+// release unless --keep-running.
+func predictSession(ctx context.Context, opts *PredictOptions, m *store.Model) (*launch.Session, error) {
+	deps, so, ev := predictLaunch(opts, m)
+	sess, err := launch.Acquire(ctx, deps, so, ev)
+	if err != nil {
+		return nil, predictStartError(opts.IO, err)
+	}
+	switch {
+	case sess.External:
+		opts.IO.Notef("using the engine at %s", sess.URL)
+	case sess.Reused:
+		opts.IO.Notef("using %s, already running at %s", m.Name, sess.URL)
+	}
+	return sess, nil
 }
 
-func (e *predictEngine) apiBase() string   { return e.h.APIURL }
-func (e *predictEngine) container() string { return e.h.Container }
-
-// predictEngineFor uses the model's running API container (`modelhub ps`:
-// one `run -d` or `predict --keep-running` started) when it answers, or starts
-// the model through launch, as `run -d` does, on a free port of 127.0.0.1.
-func predictEngineFor(ctx context.Context, opts *PredictOptions, m *store.Model) (*predictEngine, error) {
+// predictLaunch is how predict starts a model: its launch dependencies,
+// session options and progress lines.
+func predictLaunch(opts *PredictOptions, m *store.Model) (launch.Deps, launch.SessionOptions, launch.Events) {
 	ios := opts.IO
-	if opts.Engine != "" {
-		if err := (launch.Poller{}).Wait(ctx, engine.ReadyURL(opts.Engine), opts.Timeout, nil); err != nil {
-			return nil, fmt.Errorf("the engine at %s did not answer %s within %s: %w (is the model running there?)", opts.Engine, engine.ReadyRoute, opts.Timeout, err)
-		}
-		ios.Notef("using the engine at %s", opts.Engine)
-		return &predictEngine{h: &launch.Handle{Model: m.Name, APIURL: opts.Engine}, model: m.Name, imageRef: imageOf(m),
-			reused: true, external: true, gpu: !opts.CPU && m.Manifest != nil && m.Manifest.Entry.GPU}, nil
-	}
-	d, err := opts.Docker(ctx)
-	if err != nil {
-		return nil, err
-	}
-	e := &predictEngine{d: d, model: m.Name, imageRef: imageOf(m), keep: opts.KeepRunning}
-	if h, err := launch.FindRunning(ctx, d, m.Name); err == nil && h.Mode == dockerrun.ModeAPI && h.APIURL != "" &&
-		(launch.Poller{}).Wait(ctx, engine.ReadyURL(h.APIURL), 5*time.Second, nil) == nil {
-		e.h, e.reused = h, true
-		if ct, err := d.Inspect(ctx, h.ID); err == nil && ct.Image != "" {
-			e.imageRef = ct.Image
-		}
-		ios.Notef("using %s, already running at %s", m.Name, h.APIURL)
-		return e, nil
-	} else if err != nil && !errors.Is(err, launch.ErrNotRunning) {
-		return nil, err
-	}
 	gpu := launch.GPUAuto
 	if opts.CPU {
 		gpu = launch.GPUOff
 	}
-	lo := launch.Options{Resolved: m, GPU: gpu, Timeout: opts.Timeout, Kill: opts.Forced}
-	if !e.keep { // kept, it is the model's own container: ps, stop and later predicts find it
-		lo.Container = launch.UniqueContainerName(m.Name, "predict")
+	so := launch.SessionOptions{
+		Options: launch.Options{Resolved: m, GPU: gpu, GPUs: opts.GPUs, APIPort: opts.APIPort, APIPortFixed: opts.APIPort != 0,
+			Timeout: opts.Timeout, Kill: opts.Forced},
+		Engine: opts.Engine, Reuse: true, Keep: opts.KeepRunning, Purpose: "predict", StopGrace: predictStopGrace,
 	}
 	ev := launchEvents(ios)
 	ev.Starting = func(h *launch.Handle) { ios.Notef("starting %s (container %s)…", h.Model, h.Container) }
 	ev.Stopping = func(h *launch.Handle) { ios.Notef("stopping %s (press Ctrl+C again to kill it now)…", h.Model) }
-	deps := launch.Deps{Docker: func(context.Context) (dockerrun.API, error) { return d, nil }}
+	deps := launch.Deps{Docker: opts.Docker}
 	if s, err := opts.Store(); err == nil {
 		deps.Home = s.Home // a downloaded model starts under its lock
 	}
-	h, err := launch.Start(ctx, deps, lo, ev)
-	if err != nil {
-		var gpuErr *launch.NoGPUError
-		if errors.As(err, &gpuErr) {
-			return nil, fmt.Errorf("%w, or pass --cpu to try without a GPU", err)
+	return deps, so, ev
+}
+
+// predictStartError prints the log's end a failed start carries and words
+// a missing GPU for predict.
+func predictStartError(ios *IOStreams, err error) error {
+	var gpuErr *launch.NoGPUError
+	if errors.As(err, &gpuErr) {
+		return fmt.Errorf("%w, or pass --cpu to try without a GPU", err)
+	}
+	fprintf(ios.ErrOut, "%s", launch.LogTailOf(err))
+	return err
+}
+
+// releaseSession ends predict's session; a kept container is announced.
+func releaseSession(ctx context.Context, ios *IOStreams, s *launch.Session) {
+	if s.Kept {
+		ios.Notef("%s keeps running at %s: `modelhub stop %s` stops it", s.Model, s.URL, s.Model)
+		return
+	}
+	if err := s.Release(ctx); err != nil {
+		ios.Warnf("could not remove the container %s: %v; remove it with `modelhub stop %s`", s.Container, err, s.Model)
+	}
+}
+
+// predictEngines are the model's engines a batch is sent to: one session,
+// or replicas (--replicas).
+type predictEngines struct {
+	first *launch.Session  // the one session, or the first replica
+	reps  *launch.Replicas // nil without replicas
+}
+
+// predictEnginesFor starts what the batch needs: with --replicas (n of
+// them, n >= 1 when given) replicas of the model, else one session.
+func predictEnginesFor(ctx context.Context, opts *PredictOptions, m *store.Model, pending int) (*predictEngines, error) {
+	if opts.Replicas == "" {
+		s, err := predictSession(ctx, opts, m)
+		if err != nil {
+			return nil, err
 		}
-		printLogTail(ios, err)
+		return &predictEngines{first: s}, nil
+	}
+	ios := opts.IO
+	d, err := opts.Docker(ctx)
+	if err != nil {
 		return nil, err
 	}
-	e.h = h
-	e.gpu = !opts.CPU && m.Manifest != nil && m.Manifest.Entry.GPU
-	return e, nil
+	deps, so, ev := predictLaunch(opts, m)
+	deps.Docker = func(context.Context) (dockerrun.API, error) { return d, nil }
+	info, err := d.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n, why := 0, ""
+	if opts.Replicas == "auto" {
+		if n, why, err = launch.AutoReplicas(info, opts.GPUs); err != nil {
+			return nil, &UsageError{Err: err}
+		}
+		if n > pending {
+			n, why = pending, fmt.Sprintf("%s, but only %d input(s) to do", why, pending)
+		}
+	} else {
+		n, _ = strconv.Atoi(opts.Replicas)
+	}
+	gpus, err := launch.ReplicaGPUs(opts.GPUs, n, info.GPUs)
+	if err != nil {
+		return nil, &UsageError{Err: err}
+	}
+	if why != "" {
+		ios.Notef("starting %d replica(s) of %s (%s)", n, m.Name, why)
+	} else {
+		ios.Notef("starting %d replica(s) of %s", n, m.Name)
+	}
+	reps, err := launch.StartReplicas(ctx, deps, so, n, gpus, ev)
+	if err != nil {
+		return nil, predictStartError(ios, err)
+	}
+	return &predictEngines{first: reps.Sessions()[0], reps: reps}, nil
 }
 
-// release stops and removes a container predict started, unless kept; it
-// works after a Ctrl-C too (launch's Stop does not use ctx's cancellation).
-func (e *predictEngine) release(ctx context.Context, ios *IOStreams) {
-	if e.reused {
+// release removes the containers predict started (see releaseSession).
+func (e *predictEngines) release(ctx context.Context, ios *IOStreams) {
+	if e.reps == nil {
+		releaseSession(ctx, ios, e.first)
 		return
 	}
-	if e.keep {
-		ios.Notef("%s keeps running at %s: `modelhub stop %s` stops it", e.model, e.h.APIURL, e.model)
+	if err := e.reps.Release(ctx); err != nil {
+		ios.Warnf("could not remove a replica: %v; `modelhub stop %s` removes them", err, e.first.Model)
+	}
+}
+
+// containers are the replicas' containers, restarted ones included (nil
+// for one session).
+func (e *predictEngines) containers() []string {
+	if e.reps == nil {
+		return nil
+	}
+	return e.reps.Containers()
+}
+
+// wire points the runner at the engines: one client, or one per replica
+// with a restart of a replica that stops answering.
+func (e *predictEngines) wire(ios *IOStreams, r *predict.Runner, jobs int) {
+	engine := func(s *launch.Session) predict.Engine {
+		return predict.Engine{Client: &engine.Client{Base: s.URL, HTTP: engine.NewHTTP(jobs)}, Copier: sessionCopier(s)}
+	}
+	if e.reps == nil {
+		one := engine(e.first)
+		r.Client, r.Copier = one.Client, one.Copier
 		return
 	}
-	if err := e.h.StopWithin(ctx, predictStopGrace); err != nil && !errors.Is(err, dockerrun.ErrContainerNotFound) {
-		ios.Warnf("could not remove the container %s: %v; remove it with `modelhub stop %s`", e.h.Container, err, e.model)
+	for _, s := range e.reps.Sessions() {
+		r.Engines = append(r.Engines, engine(s))
+	}
+	r.Down = func(ctx context.Context, slot int, cause error) predict.Recovery {
+		s := e.reps.Sessions()[slot]
+		if s == nil || ctx.Err() != nil {
+			return predict.Recovery{}
+		}
+		if s.Alive(ctx, launch.Poller{}, replicaAliveWait) {
+			return predict.Recovery{Up: true}
+		}
+		ios.Notef("replica %d (container %s) stopped answering (%v); restarting it", slot+1, s.Container, cause)
+		tail := s.LogTail(ctx) // before the restart removes the container
+		ns, err := e.reps.Restart(ctx, slot)
+		if err != nil {
+			if ctx.Err() == nil {
+				// why it could not start again, else why it stopped
+				if why := launch.LogTailOf(err); why != "" {
+					fprintf(ios.ErrOut, "%s", why)
+				} else if len(tail) > 0 {
+					fprintf(ios.ErrOut, "%s", launch.FrameLog(s.Container, tail))
+				}
+				ios.Warnf("replica %d dropped: %v; the other replicas go on", slot+1, err)
+			}
+			return predict.Recovery{}
+		}
+		ios.Notef("replica %d restarted (container %s)", slot+1, ns.Container)
+		next := engine(ns)
+		return predict.Recovery{Next: &next}
 	}
 }
 
-func (e *predictEngine) image(ctx context.Context) (dockerrun.Image, error) {
-	if e.d == nil {
-		return dockerrun.Image{}, errors.New("no Docker engine: the image is not inspected")
-	}
-	return e.d.ImageInspect(ctx, e.imageRef)
-}
+// replicaAliveWait bounds the check that a replica still answers after a
+// request to it failed without an answer.
+const replicaAliveWait = 5 * time.Second
 
-// copier gives the local files of multi-input cases to the container; an
-// --engine sees them where they are.
-func (e *predictEngine) copier() predict.Copier {
-	if e.external {
+// sessionCopier gives the local files of multi-input cases to the session's
+// container; an --engine sees them where they are.
+func sessionCopier(s *launch.Session) predict.Copier {
+	if s.External {
 		return samePaths{}
 	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	return &containerCopier{d: e.d, id: e.h.ID, dir: "modelhub-predict-" + hex.EncodeToString(b)}
+	return &containerCopier{d: s.Docker(), id: s.ID, dir: "modelhub-predict-" + hex.EncodeToString(b)}
 }
 
 // caseRoot is where cases are copied in the container: /tmp exists in every

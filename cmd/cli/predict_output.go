@@ -298,7 +298,15 @@ func describeRecord(r *predict.Record, outDir string) string {
 		case out.URL != "":
 			d += " → " + out.URL
 		}
+		for _, m := range r.Masks {
+			if m.Output == out.Name && m.Path != "" {
+				d += ", " + filepath.Join(outDir, filepath.FromSlash(m.Path))
+			}
+		}
 		parts = append(parts, d)
+	}
+	for _, p := range r.SEG {
+		parts = append(parts, "SEG → "+filepath.Join(outDir, filepath.FromSlash(p)))
 	}
 	if len(parts) == 0 {
 		return "(no output)"

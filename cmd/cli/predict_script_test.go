@@ -20,6 +20,33 @@ import (
 func init() {
 	scriptCmds["png"] = cmdPNG
 	scriptCmds["wait-log"] = cmdWaitLog
+	scriptCmds["kill-replica"] = cmdKillReplica
+}
+
+// kill-replica: kill one running container of $MODEL as `docker kill` does
+// (SIGKILL through the engine's API), the one that has answered a
+// prediction when there is one.
+func cmdKillReplica(ts *testscript.TestScript, neg bool, args []string) {
+	c := mustDocker(ts)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cs, err := c.List(ctx, false)
+	ts.Check(err)
+	var victim string
+	for _, ct := range cs {
+		if ct.Model != ts.Getenv("MODEL") {
+			continue
+		}
+		var buf bytes.Buffer
+		_ = c.Logs(ctx, ct.ID, dockerrun.LogsOptions{}, &buf, &buf)
+		if victim == "" || bytes.Contains(buf.Bytes(), []byte("POST /api/predict")) {
+			victim = ct.ID
+		}
+	}
+	if victim == "" {
+		ts.Fatalf("no running container of %s", ts.Getenv("MODEL"))
+	}
+	ts.Check(c.Kill(ctx, victim))
 }
 
 // wait-log REGEXP: wait (up to a minute) until the log of $MODEL's running

@@ -34,11 +34,17 @@ func TestNewCmdPredict_flags(t *testing.T) {
 		{args: "m cohort --match description~x", wantErr: `--match "description~x": want NAME=RULES`},
 		{args: "m cohort --match t1=size=3", wantErr: `--match t1: series rule "size=3": unknown key "size"`},
 		{args: "m cohort --match t1=largest --match t1=min-slices=3", wantErr: `--match t1 is given twice: combine its rules with commas`},
+		{args: "m a.png --replicas 0", wantErr: `--replicas "0": give a number of containers (1 or more) or auto`},
+		{args: "m a.png --replicas x", wantErr: `--replicas "x"`},
+		{args: "m a.png --replicas 2 --keep-running", wantErr: "--keep-running keeps one container"},
+		{args: "m a.png --gpus all --engine http://h:80", wantErr: "--gpus applies to models predict starts; with --engine it starts none"},
+		{args: "m a.png --api-port 9000 --engine http://h:80", wantErr: "--api-port applies to models predict starts"},
+		{args: "m a.png --api-port 70000", wantErr: "--api-port 70000: a port is a number"},
+		{args: "m a.png --gpus device=", wantErr: `invalid --gpus "device="`},
 	}
 	// --match NAME=RULES keeps each input's rules (checked here, matched later)
-	got := flagCase(t, NewCmdPredict, "m cohort --match t1=description~(?i)^t1$,min-slices=20 --match t1c=largest", "", true)
-	if fmt.Sprint(got.Match) != "map[t1:[description~(?i)^t1$,min-slices=20] t1c:[largest]]" {
-		t.Errorf("--match: %v", got.Match)
+	if m := flagCase(t, NewCmdPredict, "m cohort --match t1=description~(?i)^t1$,min-slices=20 --match t1c=largest", "", true); fmt.Sprint(m.Match) != "map[t1:[description~(?i)^t1$,min-slices=20] t1c:[largest]]" {
+		t.Errorf("--match: %v", m.Match)
 	}
 	for _, tt := range tests {
 		got := flagCase(t, NewCmdPredict, tt.args, tt.wantErr, true)
@@ -49,6 +55,10 @@ func TestNewCmdPredict_flags(t *testing.T) {
 		if s != tt.want {
 			t.Errorf("%q:\n got %s\nwant %s", tt.args, s, tt.want)
 		}
+	}
+	got := flagCase(t, NewCmdPredict, "m a.png --replicas auto --gpus device=0,1 --api-port 9000 --keep-running=false", "", true)
+	if got == nil || got.Replicas != "auto" || got.GPUs != "device=0,1" || got.APIPort != 9000 {
+		t.Errorf("replica flags: %+v", got)
 	}
 }
 

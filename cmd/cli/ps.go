@@ -114,23 +114,3 @@ func psRun(ctx context.Context, opts *PsOptions) error {
 	writeTable(opts.IO.Out, rows, 4, width)
 	return nil
 }
-
-// findModelContainer finds the container of a model by name (case-insensitive),
-// running or not.
-func findModelContainer(ctx context.Context, d dockerrun.API, name string) (dockerrun.Container, bool, error) {
-	cs, err := d.List(ctx, true)
-	if err != nil {
-		return dockerrun.Container{}, false, err
-	}
-	for _, c := range cs {
-		if c.Model == name {
-			return c, true, nil
-		}
-	}
-	for _, c := range cs {
-		if strings.EqualFold(c.Model, name) {
-			return c, true, nil
-		}
-	}
-	return dockerrun.Container{}, false, nil
-}

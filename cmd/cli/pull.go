@@ -145,11 +145,7 @@ func pullRun(ctx context.Context, opts *PullOptions) error {
 
 // pullModel resolves the model and makes it complete on disk, drawing progress.
 func pullModel(ctx context.Context, opts *PullOptions) (*store.Model, *store.PullResult, error) {
-	s, err := opts.Store()
-	if err != nil {
-		return nil, nil, err
-	}
-	m, err := s.Resolve(ctx, opts.Model)
+	s, m, err := resolveModel(ctx, opts.Store, opts.Model)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -170,11 +166,11 @@ func pullModel(ctx context.Context, opts *PullOptions) (*store.Model, *store.Pul
 	}
 	pp := newPullProgress(opts.IO)
 	defer pp.close()
-	res, err := s.Pull(ctx, m, pp.options(store.PullOptions{Update: opts.Update, Commit: opts.Commit, Jobs: opts.Jobs}))
+	m, res, err := s.Ensure(ctx, m, store.EnsureOptions{Always: true, PullOptions: pp.options(store.PullOptions{Update: opts.Update, Commit: opts.Commit, Jobs: opts.Jobs})})
 	if err != nil {
 		return nil, nil, err
 	}
-	return res.Model, res, nil
+	return m, res, nil
 }
 
 // isFullCommit: 40 hexadecimal digits (a git SHA-1).

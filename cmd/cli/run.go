@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/modelhub-ai/modelhub/internal/config"
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
 	"github.com/modelhub-ai/modelhub/internal/launch"
 	"github.com/modelhub-ai/modelhub/internal/store"
@@ -191,15 +192,15 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	if err != nil {
 		return err
 	}
-	s, err := opts.Store()
+	s, m, err := resolveModel(ctx, opts.Store, opts.Model)
 	if err != nil {
 		return err
 	}
-	if m, err := s.Resolve(ctx, opts.Model); err == nil && m.IsNotebook() {
+	if m.IsNotebook() {
 		return runNotebook(ctx, ios, s, m, "run") // a Colab notebook: no container
 	}
 	lo := launch.Options{
-		Model: opts.Model, Update: opts.Update, UpdateImage: opts.UpdateImage, Platform: opts.Platform,
+		Resolved: m, Update: opts.Update, UpdateImage: opts.UpdateImage, Platform: opts.Platform,
 		Mode: opts.mode(), Host: opts.Host, GPU: launch.GPUChoice(opts.GPU, opts.CPU), GPUs: opts.GPUs, DataDir: dataDir, FrameworkDir: frameworkDir,
 		APIPort: opts.APIPort, JupyterPort: opts.JupyterPort, APIPortFixed: opts.APIPortSet, JupyterPortFixed: opts.JupyterPortSet,
 		Timeout: opts.Timeout, Kill: opts.Forced,
@@ -229,7 +230,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		if errors.As(err, &gpuErr) {
 			return fmt.Errorf("%w, or run with --cpu to try without a GPU", err)
 		}
-		printLogTail(ios, err)
+		fprintf(ios.ErrOut, "%s", launch.LogTailOf(err))
 		return err
 	}
 	if opts.Bash {
@@ -251,7 +252,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		if uiNote != "" {
 			ios.Notef("%s", uiNote)
 		}
-		url, stopUI := serveRunUI(ctx, uiListener, webui.Model{Name: h.Model, Mode: h.Mode, APIURL: h.APIURL, ContribSrc: filepath.Join(h.Dir, "contrib_src")})
+		url, stopUI := serveRunUI(ctx, uiListener, webui.Model{Name: h.Model, Mode: h.Mode, APIURL: h.APIURL, ContribSrc: filepath.Join(h.Dir, config.ContribSrc)})
 		defer stopUI()
 		webUI = url
 	} else if opts.Detach {
@@ -277,24 +278,6 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		}
 		return fmt.Errorf("%s stopped with exit code %d; its container was removed", h.Model, code)
 	}
-}
-
-// printLogTail prints the end of the container's log that an error from
-// launch.Start carries (when it was not streamed).
-func printLogTail(ios *IOStreams, err error) {
-	var ce *launch.CrashError
-	var te *launch.TimeoutError
-	var name string
-	var tail []byte
-	switch {
-	case errors.As(err, &ce) && !ce.LogShown:
-		name, tail = ce.Container, ce.Log
-	case errors.As(err, &te) && !te.LogShown:
-		name, tail = te.Container, te.Log
-	default:
-		return
-	}
-	fprintf(ios.ErrOut, "--- last %d log lines of %s ---\n%s---\n", launch.LogTail, name, tail)
 }
 
 // printReady prints the URLs: a box on a terminal, bare lines otherwise, JSON

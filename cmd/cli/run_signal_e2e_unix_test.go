@@ -3,8 +3,13 @@
 package cli
 
 import (
+	"bytes"
 	"fmt"
+	"image"
+	"image/png"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -103,6 +108,55 @@ func Test_runDetach_earlySignal(t *testing.T) {
 			}
 		default:
 			t.Errorf("SIGINT after %s: exit code %d", delay, code)
+		}
+	}
+}
+
+// SIGINT at varied moments of `predict --replicas 2` (while it starts the
+// first replica, the second, or feeds them): whatever the moment, no
+// container of the model is left and the exit code is 130 (0 when the batch
+// had finished).
+func Test_predictReplicas_earlySignal(t *testing.T) {
+	t.Parallel()
+	c := testutil.Docker(t)
+	model, env := e2eModelBehaving(t, testutil.DemoImage(t, c), `{"predict_delay": "200ms"}`)
+	cleanupModel(t, model)
+	in := t.TempDir()
+	for i := range 4 {
+		img := image.NewGray(image.Rect(0, 0, 4, 4))
+		for j := range img.Pix {
+			img.Pix[j] = uint8(i * 60)
+		}
+		var buf bytes.Buffer
+		if err := png.Encode(&buf, img); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(in, fmt.Sprintf("%d.png", i)), buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 6; i++ {
+		delay := time.Duration(i*i*60) * time.Millisecond // 0 .. 1.5 s
+		cmd := exec.Command("modelhub", "predict", model, in, "--replicas", "2")
+		cmd.Env = env
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(delay)
+		cmd.Process.Signal(syscall.SIGINT)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(60 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("SIGINT after %s: modelhub did not end", delay)
+		}
+		if code := cmd.ProcessState.ExitCode(); code != 130 && code != 0 && code != -1 {
+			t.Errorf("SIGINT after %s: exit code %d, want 130", delay, code)
+		}
+		if n := modelContainers(t, model); n != 0 {
+			t.Fatalf("SIGINT after %s: %d container(s) of %s left", delay, n, model)
 		}
 	}
 }

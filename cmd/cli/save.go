@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelhub-ai/modelhub/internal/bundle"
-	"github.com/modelhub-ai/modelhub/internal/config"
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
 	"github.com/modelhub-ai/modelhub/internal/humanize"
 	"github.com/modelhub-ai/modelhub/internal/store"
@@ -142,13 +141,8 @@ func saveRun(ctx context.Context, opts *SaveOptions) error {
 		if err != nil {
 			return err
 		}
-		ref := m.Manifest.DockerID
-		if ref == "" {
-			if in, err := config.LoadInit(m.Dir); err == nil {
-				ref = in.DockerID
-			}
-		}
-		if ref == "" || seen[ref] {
+		ref, err := m.Image()
+		if err != nil || seen[ref] {
 			continue
 		}
 		seen[ref] = true

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/modelhub-ai/modelhub/internal/config"
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
 	"github.com/modelhub-ai/modelhub/internal/launch"
 )
@@ -62,29 +63,28 @@ func stopRun(ctx context.Context, opts *StopOptions) error {
 	if err != nil {
 		return err
 	}
-	cs, err := d.List(ctx, true)
-	if err != nil {
-		return err
-	}
 	var targets []dockerrun.Container
 	var unknown []string
 	if opts.All {
-		targets = cs
+		if targets, err = d.List(ctx, true); err != nil {
+			return err
+		}
 	} else {
 		seen := map[string]bool{} // `stop demo Demo` stops demo once
 		for _, n := range opts.Names {
-			found := false
-			for _, c := range cs {
-				if strings.EqualFold(c.Model, n) {
-					if !seen[c.Name] {
-						targets = append(targets, c)
-						seen[c.Name] = true
-					}
-					found = true // and go on: a `modelhub test` container may run beside it
-				}
+			// all of them: a `modelhub test` container may run beside the model's own
+			cs, err := launch.ModelContainers(ctx, d, n, false)
+			if err != nil {
+				return err
 			}
-			if !found {
+			if len(cs) == 0 {
 				unknown = append(unknown, n)
+			}
+			for _, c := range cs {
+				if !seen[c.Name] {
+					targets = append(targets, c)
+					seen[c.Name] = true
+				}
 			}
 		}
 	}
@@ -139,7 +139,7 @@ func modelRunning(docker func(context.Context) (dockerrun.API, error)) func(ctx 
 		if err != nil {
 			return false, err
 		}
-		want := filepath.Join(dir, "contrib_src")
+		want := filepath.Join(dir, config.ContribSrc)
 		for _, c := range cs {
 			if !inUse(c) {
 				continue

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
@@ -48,28 +47,19 @@ func (e *dockerTestEngine) Start(ctx context.Context, dir, name string, timeout 
 	if man, err := store.ReadManifest(dir); err == nil {
 		m.Manifest = man // its GPU flag and image
 	}
-	h, err := launch.Start(ctx, launch.Deps{Docker: func(context.Context) (dockerrun.API, error) { return e.d, nil }, Home: e.home},
-		launch.Options{Resolved: m, Container: launch.UniqueContainerName(name, "test"), Timeout: timeout, Kill: e.forced}, launch.Events{})
+	s, err := launch.Acquire(ctx, launch.Deps{Docker: func(context.Context) (dockerrun.API, error) { return e.d, nil }, Home: e.home},
+		launch.SessionOptions{Options: launch.Options{Resolved: m, Timeout: timeout, Kill: e.forced}, Purpose: "test", StopGrace: testStopGrace}, launch.Events{})
 	if err != nil {
-		printLogTail(e.io, err)
+		fprintf(e.io.ErrOut, "%s", launch.LogTailOf(err))
 		return "", nil, err
 	}
-	return h.APIURL, func(ctx context.Context) error { return h.StopWithin(ctx, testStopGrace) }, nil
+	return s.URL, s.Release, nil
 }
 
 // Running counts the running containers labelled with the model (ignoring case).
 func (e *dockerTestEngine) Running(ctx context.Context, name string) (int, error) {
-	cs, err := e.d.List(ctx, false)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, c := range cs {
-		if c.Running && strings.EqualFold(c.Model, name) {
-			n++
-		}
-	}
-	return n, nil
+	cs, err := launch.ModelContainers(ctx, e.d, name, true)
+	return len(cs), err
 }
 
 // Port is the host port of the REST API of the model's running container.

@@ -15,8 +15,15 @@ import (
 	"github.com/modelhub-ai/modelhub/internal/safepath"
 )
 
-// InitPath is where a model folder keeps its init file.
-const InitPath = "init/init.json"
+// The layout of a model folder, relative to its root (slash-separated).
+const (
+	// InitPath is where a model folder keeps its init file.
+	InitPath = "init/init.json"
+	// ContribSrc is the folder mounted into the model's container.
+	ContribSrc = safepath.ContribSrc
+	// ConfigPath is the model's config.json.
+	ConfigPath = ContribSrc + "/model/config.json"
+)
 
 // Init is a model repository's init/init.json.
 type Init struct {

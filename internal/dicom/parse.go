@@ -148,15 +148,21 @@ type Reader struct {
 	h        Header
 	pos      int64 // bytes consumed from the dataset stream
 	skipBuf  []byte
+	// raw, when set, receives the top-level string values of these tags
+	// (ReadStrings); nil for every other reader.
+	raw map[uint32]string
+	got map[uint32][]byte
 }
 
 // ReadHeader reads the header of a DICOM file from r and stops at the start of
 // the pixel data (or the end of the dataset). The returned Reader can then read
 // the pixel data. r should be buffered by the caller only if it wants to count
 // bytes itself: ReadHeader wraps it in a small bufio.Reader.
-func ReadHeader(r io.Reader) (*Reader, error) {
+func ReadHeader(r io.Reader) (*Reader, error) { return readHeader(r, nil) }
+
+func readHeader(r io.Reader, raw map[uint32]string) (*Reader, error) {
 	br := bufio.NewReaderSize(r, 4096)
-	rd := &Reader{r: br, bo: binary.LittleEndian, explicit: true}
+	rd := &Reader{r: br, bo: binary.LittleEndian, explicit: true, raw: raw, got: map[uint32][]byte{}}
 	rd.h.SamplesPerPixel = 1
 	rd.h.NumberOfFrames = 1
 	rd.h.RescaleSlope = 1
@@ -344,6 +350,20 @@ func (rd *Reader) readDataset() error {
 		}
 		if n == undefinedLength || vr == "SQ" {
 			if err := rd.skipSequenceVR(vr, n, 0); err != nil {
+				return fmt.Errorf("element %s: %w", t, err)
+			}
+			continue
+		}
+		if _, ok := rd.raw[uint32(t)]; ok {
+			v, err := rd.value(n)
+			if err != nil {
+				return fmt.Errorf("element %s: %w", t, err)
+			}
+			rd.got[uint32(t)] = v
+			if !wanted(t) {
+				continue
+			}
+			if err := rd.set(t, vr, v); err != nil {
 				return fmt.Errorf("element %s: %w", t, err)
 			}
 			continue

@@ -125,6 +125,11 @@ func TestEngineInfo_nvidia(t *testing.T) {
 	if e.Platform() != "linux/arm64" {
 		t.Errorf("platform = %s", e.Platform())
 	}
+	e = engineInfo(system.Info{NCPU: 8, MemTotal: 16 << 30, DiscoveredDevices: []system.DeviceInfo{
+		{Source: "cdi", ID: "nvidia.com/gpu=0"}, {Source: "cdi", ID: "nvidia.com/gpu=1"}, {Source: "cdi", ID: "nvidia.com/gpu=all"}}}, "1.41")
+	if e.GPUs != 2 || e.CPUs != 8 || e.Memory != 16<<30 {
+		t.Errorf("GPUs %d, CPUs %d, Memory %d", e.GPUs, e.CPUs, e.Memory)
+	}
 }
 
 func TestPullTracker(t *testing.T) {

@@ -16,6 +16,12 @@ type EngineInfo struct {
 	Arch          string // GOARCH form: amd64, arm64
 	Runtimes      []string
 	NVIDIA        bool // an NVIDIA runtime or NVIDIA CDI devices are available
+	// GPUs counts the NVIDIA GPUs the engine lists as CDI devices
+	// (nvidia.com/gpu=N); 0 when it lists none (a runtime-only setup does not say).
+	GPUs int
+	// CPUs and Memory are the engine machine's cores and memory (bytes).
+	CPUs   int
+	Memory int64
 }
 
 // Platform is the engine's own platform, e.g. linux/amd64.
@@ -42,6 +48,12 @@ func engineInfo(info system.Info, apiVersion string) EngineInfo {
 	}
 	sort.Strings(e.Runtimes)
 	e.NVIDIA = hasNVIDIA(info)
+	e.CPUs, e.Memory = info.NCPU, info.MemTotal
+	for _, d := range info.DiscoveredDevices {
+		if id, ok := strings.CutPrefix(d.ID, "nvidia.com/gpu="); ok && id != "all" {
+			e.GPUs++
+		}
+	}
 	return e
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -181,6 +182,43 @@ func TestStart_cancelAtEachStep(t *testing.T) {
 			}
 			if len(seen) == 0 || seen[len(seen)-1] != last {
 				t.Errorf("steps %v, want them to end at %s", seen, last)
+			}
+			leftContainers(t, c, model)
+		})
+	}
+}
+
+// A cancellation while the second of two replicas starts (at each of its
+// steps), on the real engine: StartReplicas returns ctx's error and removes
+// the first replica too; no container is left.
+func TestStartReplicas_cancelAtEachStep(t *testing.T) {
+	c := testutil.Docker(t)
+	image := testutil.DemoImage(t, c)
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(testutil.DemoModelDir(t))); err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []string{launch.StepEngine, launch.StepImage, launch.StepCreated, launch.StepStarted, launch.StepReady} {
+		t.Run(at, func(t *testing.T) {
+			model := testutil.UniqueName("demo-replicas")
+			m := &store.Model{Name: model, Dir: dir, Local: true, Manifest: &store.Manifest{Complete: true, DockerID: image}}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var mu sync.Mutex
+			n := 0
+			deps := launch.Deps{Docker: func(context.Context) (dockerrun.API, error) { return c, nil }}
+			o := launch.SessionOptions{Options: launch.Options{Resolved: m, Timeout: time.Minute, Step: func(s string) {
+				mu.Lock()
+				defer mu.Unlock()
+				if s == at {
+					if n++; n == 2 {
+						cancel()
+					}
+				}
+			}}}
+			_, err := launch.StartReplicas(ctx, deps, o, 2, nil, launch.Events{})
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("err = %v (step %s reached %d times)", err, at, n)
 			}
 			leftContainers(t, c, model)
 		})

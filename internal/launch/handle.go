@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -467,26 +468,47 @@ type notRunningError struct{ model string }
 func (e *notRunningError) Error() string        { return "no container of " + e.model + " is running" }
 func (e *notRunningError) Is(target error) bool { return target == ErrNotRunning }
 
-// FindRunning returns a Handle for the running container of the model name
-// (its own container first, then any, ignoring case), such as one started
-// with `run -d`; an error matching ErrNotRunning when there is none.
-func FindRunning(ctx context.Context, d dockerrun.API, name string) (*Handle, error) {
-	cs, err := d.List(ctx, false)
+// ModelContainers is the one rule for finding a model's containers: those
+// labelled with the model name, ignoring case, (only the running ones with
+// running), the model's own container (ContainerName) first, then those whose
+// label has the name's exact case, then the others in the engine's order.
+func ModelContainers(ctx context.Context, d dockerrun.API, name string, running bool) ([]dockerrun.Container, error) {
+	cs, err := d.List(ctx, !running)
 	if err != nil {
 		return nil, err
 	}
-	var found *dockerrun.Container
-	for i, c := range cs {
-		if !c.Running || !strings.EqualFold(c.Model, name) {
+	rank := func(c dockerrun.Container) int {
+		switch {
+		case c.Name == ContainerName(c.Model):
+			return 0
+		case c.Model == name:
+			return 1
+		}
+		return 2
+	}
+	var out []dockerrun.Container
+	for _, c := range cs {
+		if (running && !c.Running) || !strings.EqualFold(c.Model, name) {
 			continue
 		}
-		if found == nil || c.Name == ContainerName(c.Model) {
-			found = &cs[i]
-		}
+		out = append(out, c)
 	}
-	if found == nil {
+	slices.SortStableFunc(out, func(a, b dockerrun.Container) int { return rank(a) - rank(b) })
+	return out, nil
+}
+
+// FindRunning returns a Handle for the running container of the model name
+// (ModelContainers' first), such as one started with `run -d`; an error
+// matching ErrNotRunning when there is none.
+func FindRunning(ctx context.Context, d dockerrun.API, name string) (*Handle, error) {
+	cs, err := ModelContainers(ctx, d, name, true)
+	if err != nil {
+		return nil, err
+	}
+	if len(cs) == 0 {
 		return nil, &notRunningError{name}
 	}
+	found := &cs[0]
 	h := &Handle{Model: found.Model, Container: found.Name, ID: found.ID, Mode: found.Mode, NotebookURL: found.NotebookURL, d: d}
 	host := URLHost(found.HostIP)
 	for _, p := range found.Ports {

@@ -47,7 +47,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -281,7 +280,7 @@ func Start(ctx context.Context, deps Deps, opts Options, ev Events) (*Handle, er
 		return nil, err
 	}
 	opts.step(StepModel)
-	image, err := dockerID(m)
+	image, err := m.Image()
 	if err != nil {
 		return nil, err
 	}
@@ -414,35 +413,16 @@ func nameTaken(ctx context.Context, d dockerrun.API, name, model string) error {
 	return fmt.Errorf("%s is already running: another modelhub is starting it (container %s); `modelhub stop %s` first", model, name, model)
 }
 
-// acquire makes the model complete on disk through the store's pull: cloning
-// and downloading what is missing, updating with update, and repairing a
-// downloaded model whose files changed size on disk (as `pull` does).
+// acquire makes the model complete on disk (the store's Ensure, repairing
+// changed files, with Events.ModelPull's progress) and warns about the files
+// a local folder lacks.
 func acquire(ctx context.Context, s *store.Store, m *store.Model, update, locked bool, ev Events) (*store.Model, error) {
-	changed := 0
-	if m.Complete() && !m.Local && m.Manifest != nil {
-		changed = len(m.Manifest.Changed(m.Dir))
+	o := store.EnsureOptions{Repair: true, PullOptions: store.PullOptions{Update: update, Locked: locked}}
+	if ev.ModelPull != nil {
+		o.Pulling = func() (store.PullOptions, func()) { return ev.ModelPull(m.Name) }
 	}
-	if !m.Complete() || update || changed > 0 { // a local folder is only checked
-		if s == nil {
-			return nil, errors.New("launch: no store to pull " + m.Name)
-		}
-		var o store.PullOptions
-		done := func() {}
-		if ev.ModelPull != nil {
-			o, done = ev.ModelPull(m.Name)
-		}
-		o.Update, o.Locked = update, locked
-		res, err := s.Pull(ctx, m, o)
-		done()
-		if err != nil {
-			if changed > 0 && ctx.Err() == nil {
-				return nil, fmt.Errorf("%d file(s) of %s changed on disk and could not be fetched again: %w (`modelhub pull %s` retries)", changed, m.Name, err, m.Name)
-			}
-			return nil, err
-		}
-		m = res.Model
-	}
-	if err := store.CheckFolder(m); err != nil {
+	m, _, err := s.Ensure(ctx, m, o)
+	if err != nil {
 		return nil, err
 	}
 	if m.Local {
@@ -480,28 +460,6 @@ func lockModel(ctx context.Context, deps Deps, m *store.Model, ev Events) (unloc
 	return sync.OnceFunc(func() { _ = l.Unlock() }), true, nil
 }
 
-// dockerID is the model's image: the manifest's, else init.json's.
-func dockerID(m *store.Model) (string, error) {
-	id := ""
-	if m.Manifest != nil {
-		id = m.Manifest.DockerID
-	}
-	if id == "" {
-		in, err := config.LoadInit(m.Dir)
-		if err != nil {
-			return "", err
-		}
-		id = in.DockerID
-	}
-	if strings.TrimSpace(id) == "" {
-		return "", fmt.Errorf("%s: docker_id is empty; the model cannot run", filepath.Join(m.Dir, filepath.FromSlash(config.InitPath)))
-	}
-	if config.IsPlaceholder(id) {
-		return "", fmt.Errorf("init/init.json: docker_id %q does not name an image: set it (see `modelhub validate`)", id)
-	}
-	return id, nil
-}
-
 // plan chooses the ports and URLs and builds the container spec.
 func plan(deps Deps, opts Options, m *store.Model, name, image string, gpu bool, ev Events) (*Handle, dockerrun.Spec, error) {
 	if ip := net.ParseIP(opts.Host); ip == nil {
@@ -511,7 +469,7 @@ func plan(deps Deps, opts Options, m *store.Model, name, image string, gpu bool,
 	}
 	// Checked again right before the mount: contrib_src must be the real
 	// folder inside the model folder, never a link Docker would follow.
-	contrib, err := dockerrun.ModelMount(m.Dir, "contrib_src")
+	contrib, err := dockerrun.ModelMount(m.Dir, config.ContribSrc)
 	if err != nil {
 		return nil, dockerrun.Spec{}, err
 	}

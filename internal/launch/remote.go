@@ -109,7 +109,7 @@ func volumeKey(m *store.Model) (string, error) {
 		return m.Manifest.Commit, nil
 	}
 	h := sha256.New()
-	root := filepath.Join(m.Dir, "contrib_src")
+	root := m.ContribSrc()
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err

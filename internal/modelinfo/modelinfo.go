@@ -18,7 +18,7 @@ import (
 )
 
 // ConfigPath is the model's config.json, relative to its folder.
-const ConfigPath = "contrib_src/model/config.json"
+const ConfigPath = config.ConfigPath
 
 // Info is what `modelhub info --json` prints. Its keys are stable: new ones
 // may be added, existing ones keep their meaning. Text from the model's files

@@ -13,13 +13,13 @@ import (
 
 // Files of a model folder that Validate looks at, relative to the folder.
 const (
-	ConfigFile            = "contrib_src/model/config.json"
-	RunFile               = "contrib_src/run.py"
-	InferenceFile         = "contrib_src/inference.py"
-	ModelLicenseFile      = "contrib_src/license/model"
-	SampleDataLicenseFile = "contrib_src/license/sample_data"
-	SampleDataDir         = "contrib_src/sample_data"
-	ThumbnailGlob         = "contrib_src/model/thumbnail.*"
+	ConfigFile            = config.ConfigPath
+	RunFile               = config.ContribSrc + "/run.py"
+	InferenceFile         = config.ContribSrc + "/inference.py"
+	ModelLicenseFile      = config.ContribSrc + "/license/model"
+	SampleDataLicenseFile = config.ContribSrc + "/license/sample_data"
+	SampleDataDir         = config.ContribSrc + "/sample_data"
+	ThumbnailGlob         = config.ContribSrc + "/model/thumbnail.*"
 )
 
 // ValidateOptions configure Validate.

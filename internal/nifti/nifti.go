@@ -6,7 +6,6 @@ package nifti
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -317,7 +316,7 @@ const maxVoxels = 1 << 31
 func ReadHeader(r io.Reader) (*Image, io.Reader, error) {
 	br := bufio.NewReader(r)
 	if m, err := br.Peek(2); err == nil && m[0] == 0x1f && m[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
+		zr, err := kgzip.NewReader(br) // about twice as fast as compress/gzip
 		if err != nil {
 			return nil, nil, err
 		}

@@ -23,7 +23,7 @@ import (
 const Backend = "colab"
 
 // configPath is the model's config.json, relative to its folder.
-const configPath = "contrib_src/model/config.json"
+const configPath = config.ConfigPath
 
 // IsEntry reports whether the index entry is a notebook: its backend list
 // names "colab". It needs nothing but the index.
@@ -146,7 +146,7 @@ func firstNotebook(dir string) (string, error) {
 		rel, _ := filepath.Rel(dir, p)
 		rel = filepath.ToSlash(rel)
 		if d.IsDir() {
-			if rel == ".git" || rel == ".modelhub" || rel == "contrib_src" {
+			if rel == ".git" || rel == ".modelhub" || rel == config.ContribSrc {
 				return filepath.SkipDir
 			}
 			return nil

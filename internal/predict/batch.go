@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -44,16 +43,27 @@ type Options struct {
 	RunID string
 }
 
-// Runner sends a batch to one model.
+// Runner sends a batch to one model: to one engine (Client and Copier), or
+// to replicas of it (Engines), fed from one queue.
 type Runner struct {
 	Client *engine.Client
 	Copier Copier // for cases with local files; nil fails them
+	// Engines, when set, are replicas of the model used instead of Client
+	// and Copier, each with Jobs requests in flight (see feed).
+	Engines []Engine
+	// Down, when set, is asked about an engine after an input failed on it
+	// without the engine's answer (see Recovery); nil: such an input is
+	// recorded as failed, as any other.
+	Down func(ctx context.Context, slot int, err error) Recovery
 	Options
 	// OnResult is called after each input, one call at a time, once the
 	// result is in results.jsonl.
 	OnResult func(r *Result, s Summary)
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Post, when set, runs after an input's output files are saved (with
+	// an output folder); an error fails the input (MaskOptions.Post).
+	Post func(ctx context.Context, it *Item, res *Result) error
 }
 
 // Summary counts a batch's outcomes.
@@ -206,40 +216,10 @@ func (r *Runner) Run(ctx context.Context, p *Plan) (Summary, error) {
 		}
 		defer log.close()
 	}
-	jobs := max(r.Jobs, 1)
-	work := make(chan int)
 	results := make(chan *Result)
 	wctx, stopWorkers := context.WithCancel(ctx)
 	defer stopWorkers()
-	var wg sync.WaitGroup
-	for range min(jobs, max(len(p.Pending), 1)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				res := r.one(wctx, &p.Pending[i], p.hashes[i], p.folders[i])
-				if res == nil {
-					continue // interrupted
-				}
-				select {
-				case results <- res:
-				case <-wctx.Done():
-					return
-				}
-			}
-		}()
-	}
-	go func() {
-		defer close(work)
-		for i := range p.Pending {
-			select {
-			case work <- i:
-			case <-wctx.Done():
-				return
-			}
-		}
-	}()
-	go func() { wg.Wait(); close(results) }()
+	go func() { r.feed(wctx, p, results); close(results) }()
 	var writeErr error
 	for res := range results {
 		if writeErr != nil {
@@ -299,10 +279,13 @@ func (r *Runner) one(ctx context.Context, it *Item, knownHash, folder string) *R
 	res.DICOM = it.Origins
 	fail := func(err error) *Result {
 		res.Status, res.Error, res.Time = StatusFailed, err.Error(), r.now().UTC()
+		res.cause = err
 		return res
 	}
 	if it.Err != nil {
-		return fail(it.Err)
+		res = fail(it.Err)
+		res.cause = nil // the input's own error: no engine is to blame
+		return res
 	}
 	ictx, cancel := ctx, context.CancelFunc(func() {})
 	if r.InputTimeout > 0 {
@@ -336,6 +319,15 @@ func (r *Runner) one(ctx context.Context, it *Item, knownHash, folder string) *R
 				return fail(fmt.Errorf("download output %s (%s): %w", f.Name, f.URL, err))
 			}
 			res.Saved = append(res.Saved, saved)
+		}
+		if r.Post != nil {
+			err := r.Post(ictx, it, res)
+			if ctx.Err() != nil {
+				return nil
+			}
+			if err != nil {
+				return fail(err)
+			}
 		}
 	}
 	res.Status, res.Time = StatusOK, r.now().UTC()

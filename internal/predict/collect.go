@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/modelhub-ai/modelhub/internal/dicom"
 	"github.com/modelhub-ai/modelhub/internal/filetype"
 )
 
@@ -63,6 +64,8 @@ type Item struct {
 	// converted from; SourceArg is the DICOM file or folder given.
 	Origins   []SeriesOrigin
 	SourceArg string
+	// series is the DICOM series Path was converted from (for a SEG).
+	series *dicom.Series
 }
 
 // FileItem is the local file path of media type typ.
@@ -101,6 +104,7 @@ type CaseFile struct {
 	Type  string
 	// Source is the DICOM series folder or file Path was converted from.
 	Source string
+	series *dicom.Series
 }
 
 // Skip is a file of a folder that is not an input.

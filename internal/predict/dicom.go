@@ -201,7 +201,7 @@ func (c *collector) dicomSingle(arg, abs string) (bool, error) {
 	for _, s := range c.selectSeries(arg, res, to) {
 		p, o, err := c.convertSeries(arg, s, to, "")
 		it := FileItem(itemName(s), p, convertedType(to))
-		it.Origins, it.SourceArg = []SeriesOrigin{o}, arg
+		it.Origins, it.SourceArg, it.series = []SeriesOrigin{o}, arg, s
 		if err != nil {
 			if ctx := c.dicom.Ctx; ctx != nil && ctx.Err() != nil {
 				return true, ctx.Err()
@@ -278,7 +278,7 @@ func (c *collector) dicomMulti(arg, abs string) (bool, error) {
 			}
 			it.Err = fmt.Errorf("convert %s: %w", itemName(s), err)
 		} else {
-			it.Case = []CaseFile{{Input: in.Name, Path: p, Type: convertedType(to), Source: arg}}
+			it.Case = []CaseFile{{Input: in.Name, Path: p, Type: convertedType(to), Source: arg, series: s}}
 		}
 		c.add(it)
 	}
@@ -318,5 +318,5 @@ func (c *collector) dicomCaseFile(in NamedInput, arg, abs string) (CaseFile, *Se
 	if err != nil {
 		return CaseFile{}, nil, true, fmt.Errorf("--input %s=%s: %w", in.Name, arg, err)
 	}
-	return CaseFile{Input: in.Name, Path: p, Type: convertedType(to), Source: arg}, &o, true, nil
+	return CaseFile{Input: in.Name, Path: p, Type: convertedType(to), Source: arg, series: sel[0]}, &o, true, nil
 }

@@ -30,6 +30,9 @@ type Provenance struct {
 	Container string `json:"container,omitempty"`
 	Reused    bool   `json:"reused"`
 	GPU       bool   `json:"gpu"`
+	// Replicas, with predict --replicas, are the containers of the model
+	// the inputs were spread over (Engine and Container are the first's).
+	Replicas []string `json:"replicas,omitempty"`
 	// Shard is "I/N" when this run predicted one shard of the inputs (--shard).
 	Shard           string `json:"shard,omitempty"`
 	ModelhubVersion string `json:"modelhub_version"`

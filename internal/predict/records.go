@@ -40,6 +40,12 @@ type Record struct {
 	Labels []Label
 	// Outputs are the answer's other outputs.
 	Outputs []OutputInfo
+	// Masks are the arrays written in the input's geometry, with label
+	// statistics; SEG the DICOM SEG files (relative paths).
+	Masks []MaskFile
+	SEG   []string
+	// DICOM are the series the input was converted from.
+	DICOM []SeriesOrigin
 }
 
 // MaxLabels bounds the labels a Record keeps.
@@ -112,6 +118,7 @@ func parseRecord(line []byte) (Record, bool) {
 	rec := Record{
 		Input: res.Input, Source: res.Source, Files: res.Files, SHA256: res.SHA256, Status: res.Status,
 		Error: res.Error, LatencyMS: res.LatencyMS, Time: res.Time, Run: res.Run, Folder: res.Folder,
+		Masks: res.Masks, SEG: res.SEG, DICOM: res.DICOM,
 	}
 	saved := map[string]string{}
 	for _, s := range res.Saved {
@@ -150,7 +157,7 @@ func parseRecord(line []byte) (Record, bool) {
 }
 
 // CSVHeader is results.csv's first row.
-var CSVHeader = []string{"input", "status", "top_label", "probability", "output_files", "latency_ms", "error", "time", "source", "sha256", "run"}
+var CSVHeader = []string{"input", "status", "top_label", "probability", "output_files", "latency_ms", "error", "time", "source", "sha256", "run", "label_stats", "seg"}
 
 // WriteCSV writes DIR/results.csv (atomically: a temporary file renamed),
 // one row per record. Cells that a spreadsheet would take for a formula
@@ -171,6 +178,13 @@ func WriteCSV(dir string, recs []Record) error {
 				files = append(files, o.Path)
 			}
 		}
+		for _, m := range r.Masks {
+			for _, p := range []string{m.Path, m.Overlay} {
+				if p != "" {
+					files = append(files, p)
+				}
+			}
+		}
 		source := r.Source
 		if source == "" && len(r.Files) > 0 {
 			var names []string
@@ -189,7 +203,8 @@ func WriteCSV(dir string, recs []Record) error {
 			t = r.Time.UTC().Format(time.RFC3339)
 		}
 		row := []string{r.Input, r.Status, label, prob, strings.Join(files, ";"),
-			strconv.FormatFloat(r.LatencyMS, 'f', 1, 64), r.Error, t, source, r.SHA256, r.Run}
+			strconv.FormatFloat(r.LatencyMS, 'f', 1, 64), r.Error, t, source, r.SHA256, r.Run,
+			LabelSummary(r.Masks), strings.Join(r.SEG, ";")}
 		for j := range row {
 			row[j] = csvSafe(row[j])
 		}

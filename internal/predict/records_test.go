@@ -48,7 +48,7 @@ func TestAssignFolders(t *testing.T) {
 func TestRecordsCSV(t *testing.T) {
 	dir := t.TempDir()
 	lines := `{"input":"=cmd|' /C calc'!A0.png","source":"/in/x.png","sha256":"s1","status":"failed","error":"boom","latency_ms":3,"time":"2026-01-01T00:00:00Z"}
-{"input":"b.png","source":"/in/b.png","sha256":"s2","status":"ok","latency_ms":12.5,"output":{"output":[{"type":"label_list","name":"l","prediction":[{"label":"cat","probability":0.2},{"label":"dog","probability":0.7}]},{"type":"mask_image","name":"Seg","shape":[4,4],"prediction":"http://127.0.0.1:1/api/output/x.h5"}]},"saved":[{"output":"Seg","url":"http://127.0.0.1:9/api/output/x.h5","path":"b/Seg.h5"}],"time":"2026-01-01T00:00:01Z","folder":"b","run":"R1"}
+{"input":"b.png","source":"/in/b.png","sha256":"s2","status":"ok","latency_ms":12.5,"output":{"output":[{"type":"label_list","name":"l","prediction":[{"label":"cat","probability":0.2},{"label":"dog","probability":0.7}]},{"type":"mask_image","name":"Seg","shape":[4,4],"prediction":"http://127.0.0.1:1/api/output/x.h5"}]},"saved":[{"output":"Seg","url":"http://127.0.0.1:9/api/output/x.h5","path":"b/Seg.h5"}],"masks":[{"output":"Seg","path":"b/Seg.nii.gz","order":"zyx","labels":[{"value":1,"name":"Liver","voxels":12,"ml":0.5,"mean_intensity":40.25},{"value":2,"voxels":3,"ml":0.125,"mean_intensity":-3}]}],"seg":["b/Seg.seg.dcm"],"time":"2026-01-01T00:00:01Z","folder":"b","run":"R1"}
 {"input":"=cmd|' /C calc'!A0.png","source":"/in/x.png","sha256":"s1","status":"ok","latency_ms":4,"output":{"output":[]},"time":"2026-01-01T00:00:02Z","run":"R2"}
 {"input":"cut`
 	if err := os.WriteFile(filepath.Join(dir, ResultsFile), []byte(lines), 0o644); err != nil {
@@ -84,10 +84,11 @@ func TestRecordsCSV(t *testing.T) {
 	if strings.Join(rows[0], ",") != strings.Join(CSVHeader, ",") || len(rows) != 3 {
 		t.Fatalf("rows: %q", rows)
 	}
-	if rows[1][0] != "'=cmd|' /C calc'!A0.png" {
+	if rows[1][0] != "'=cmd|' /C calc'!A0.png" || rows[1][11] != "" || rows[1][12] != "" {
 		t.Errorf("a formula-like input is not neutralised: %q", rows[1][0])
 	}
-	if want := []string{"b.png", "ok", "dog", "0.7", "b/Seg.h5", "12.5", "", "2026-01-01T00:00:01Z", "/in/b.png", "s2", "R1"}; strings.Join(rows[2], "|") != strings.Join(want, "|") {
+	if want := []string{"b.png", "ok", "dog", "0.7", "b/Seg.h5;b/Seg.nii.gz", "12.5", "", "2026-01-01T00:00:01Z", "/in/b.png", "s2", "R1",
+		"Seg 1 Liver: 12 voxels, 0.5 ml, mean 40.25; Seg 2: 3 voxels, 0.125 ml, mean -3", "b/Seg.seg.dcm"}; strings.Join(rows[2], "|") != strings.Join(want, "|") {
 		t.Errorf("row %q, want %q", rows[2], want)
 	}
 }

@@ -34,11 +34,20 @@ type Result struct {
 	LatencyMS float64           `json:"latency_ms"`
 	Output    json.RawMessage   `json:"output,omitempty"` // the engine's answer, as it sent it
 	Saved     []SavedFile       `json:"saved,omitempty"`  // output files downloaded into the output folder
-	Time      time.Time         `json:"time"`             // when the answer came
+	// Masks are the array outputs written in the input's geometry (or why
+	// not), with label statistics; SEG the DICOM SEG files written (paths
+	// relative to the output folder).
+	Masks []MaskFile `json:"masks,omitempty"`
+	SEG   []string   `json:"seg,omitempty"`
+	Time  time.Time  `json:"time"` // when the answer came
 	// Folder is where the input's output files go, relative to the output
 	// folder (slash-separated); Run the run that made the line (runs/RUN.json).
 	Folder string `json:"folder,omitempty"`
 	Run    string `json:"run,omitempty"`
+
+	// cause is why it failed, when an engine may be to blame (nil for an
+	// input's own error).
+	cause error
 }
 
 // SavedFile is an output file the engine returned as a URL, downloaded.

@@ -119,13 +119,14 @@ func Write(ctx context.Context, dir string, recs []predict.Record, o Options) (S
 	}
 	cases := make([]Case, 0, len(recs))
 	keep := map[string]bool{}
+	scans := seriesScans{}
 	for i := range recs {
 		if err := ctx.Err(); err != nil {
 			return st, err
 		}
 		key := caseKey(&recs[i])
 		keep[key] = true
-		c, fresh, err := caseFor(root, dir, key, &recs[i], o.Limits)
+		c, fresh, err := caseFor(root, dir, key, &recs[i], o.Limits, scans)
 		if err != nil {
 			return st, err
 		}
@@ -169,7 +170,7 @@ func caseKey(r *predict.Record) string {
 
 // caseFor returns the card of a record: read from report_files/KEY/case.json
 // when an earlier report drew it, else drawn now (fresh).
-func caseFor(root *os.Root, dir, key string, r *predict.Record, lim ndarray.Limits) (Case, bool, error) {
+func caseFor(root *os.Root, dir, key string, r *predict.Record, lim ndarray.Limits, scans seriesScans) (Case, bool, error) {
 	folder := FilesDir + "/" + key
 	if data, err := root.ReadFile(folder + "/case.json"); err == nil {
 		var c Case
@@ -202,6 +203,9 @@ func caseFor(root *os.Root, dir, key string, r *predict.Record, lim ndarray.Limi
 	}
 	if src != "" {
 		v, err := Load(src, lim)
+		if err != nil && len(r.DICOM) > 0 {
+			v, err = scans.load(r.DICOM[0], lim)
+		}
 		if err != nil {
 			c.Notes = append(c.Notes, "the input "+what+"cannot be drawn: "+err.Error())
 		} else {
@@ -272,6 +276,7 @@ func caseFor(root *os.Root, dir, key string, r *predict.Record, lim ndarray.Limi
 		c.Views = append(c.Views, *main)
 	}
 	c.Views = append(c.Views, extra...)
+	maskNotes(&c, r)
 	data, err := json.Marshal(c)
 	if err != nil {
 		return Case{}, false, err
@@ -413,4 +418,34 @@ func Render(cases []Case, in Info) ([]byte, error) {
 func hashOf(b []byte) string {
 	sum := sha256.Sum256(b)
 	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// maskNotes lists a case's masks written in the input's geometry, their
+// label statistics and SEGs.
+func maskNotes(c *Case, r *predict.Record) {
+	for _, m := range r.Masks {
+		if m.Path != "" {
+			c.Files = append(c.Files, Link{Name: path.Base(m.Path), Type: "in the input's geometry (" + m.Order + ")", Path: m.Path})
+		}
+		if m.Overlay != "" {
+			c.Files = append(c.Files, Link{Name: path.Base(m.Overlay), Type: "overlay", Path: m.Overlay})
+		}
+		for _, l := range m.Labels {
+			s := fmt.Sprintf("%s label %d", m.Output, l.Value)
+			if l.Name != "" {
+				s += " (" + l.Name + ")"
+			}
+			s += fmt.Sprintf(": %d voxels", l.Voxels)
+			if l.ML > 0 {
+				s += fmt.Sprintf(", %.4g ml", l.ML)
+			}
+			c.Notes = append(c.Notes, s+fmt.Sprintf(", mean input intensity %.4g", l.Mean))
+		}
+		if m.Warning != "" {
+			c.Notes = append(c.Notes, m.Output+": "+m.Warning)
+		}
+	}
+	for _, s := range r.SEG {
+		c.Files = append(c.Files, Link{Name: path.Base(s), Type: "DICOM SEG", Path: s})
+	}
 }

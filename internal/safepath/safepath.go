@@ -227,7 +227,12 @@ func CheckWrite(root *os.Root, rel string) error {
 // Mounted lists the folders of a model folder that a container mounts (as
 // Docker bind mounts, whose source the host resolves): each must be a real
 // folder inside the model folder, never a link, nor under one.
-var Mounted = []string{"contrib_src"}
+var Mounted = []string{ContribSrc}
+
+// ContribSrc is the name of a model folder's contrib_src, spelled here
+// once: safepath is the lowest package that must know it; the model layout
+// (config.ContribSrc, store.Model.ContribSrc) is built on it.
+const ContribSrc = "contrib_src"
 
 // maxLinkHops bounds the links followed resolving one path (Linux's limit).
 const maxLinkHops = 40

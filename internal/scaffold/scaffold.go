@@ -30,7 +30,7 @@ var embedded embed.FS
 const DefaultTemplateURL = "https://github.com/modelhub-ai/model-template.git"
 
 // ConfigPath is where a model folder keeps its config.json.
-const ConfigPath = "contrib_src/model/config.json"
+const ConfigPath = config.ConfigPath
 
 var (
 	// ErrExists is returned when the target folder already exists.

@@ -1,9 +1,12 @@
 #!/usr/bin/python3
 """Write synthetic DICOM series with pydicom (the conformance oracle's own writer).
 
-usage: make_series.py OUTDIR CASE
-Cases: oblique, colflip, aniso, intercept, shuffled, mixed, duplicate, uneven, brats
-(two case folders of MR series).
+usage: make_series.py OUTDIR CASE [blob]
+Cases: oblique, colflip, aniso, intercept, shuffled, mixed, duplicate, uneven,
+reversed (InstanceNumber and file order against the slice normal), brats (two
+case folders of MR series).
+With "blob", the voxels are air (-1000 HU) except an asymmetric block of tissue
+(40 HU), so that a mask of it shows any flip or shift.
 Every file carries planted patient data; file names are random and extension-less
 for "shuffled" and "mixed"."""
 import os, random, sys
@@ -13,6 +16,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 out, case = sys.argv[1], sys.argv[2]
+blob = len(sys.argv) > 3 and sys.argv[3] == "blob"
 os.makedirs(out, exist_ok=True)
 rng = np.random.default_rng(7)
 
@@ -30,7 +34,13 @@ def series(study, desc, number, row, col, ps=(0.9, 0.7), gap=2.0, n=9, rows=16, 
     row, col = np.array(row, float), np.array(col, float)
     normal = np.cross(row, col)
     uid = generate_uid()
+    frame_uid = generate_uid()
     vol = rng.integers(0, 2000, size=(n, rows, cols)).astype(np.int16 if signed else np.uint16)
+    if blob:
+        k, j, i = np.meshgrid(np.arange(n), np.arange(rows), np.arange(cols), indexing="ij")
+        tissue = (k >= 1) & (k <= n - 3) & (j >= 1) & (j <= rows // 2) & (i >= 2) & (i <= cols - 4) & (2 * j + k > i // 2)
+        hu = np.where(tissue, 40.0, -1000.0)
+        vol = np.round((hu - intercept) / slope).astype(np.int16 if signed else np.uint16)
     if positions is None:
         positions = [k * gap for k in range(n)]
     ims = []
@@ -50,6 +60,7 @@ def series(study, desc, number, row, col, ps=(0.9, 0.7), gap=2.0, n=9, rows=16, 
         ds.PatientID = "PID-PLANTED-90210"
         ds.PatientBirthDate = "19010203"
         ds.StudyInstanceUID = study
+        ds.FrameOfReferenceUID = frame_uid
         ds.SeriesInstanceUID = uid
         ds.SeriesNumber = number
         ds.InstanceNumber = k + 1
@@ -97,6 +108,9 @@ elif case == "mixed":
     ims = a + b
     random.Random(5).shuffle(ims)
     write(ims, ["f%03d" % i for i in range(len(ims))])
+elif case == "reversed":
+    ims = series(study, "Reversed", 1, *ax, positions=[(8 - k) * 2.5 for k in range(9)])
+    write(ims[::-1])
 elif case == "duplicate":
     write(series(study, "Duplicate", 1, *ax, positions=[0, 2, 4, 4, 6, 8]))
 elif case == "uneven":

@@ -51,13 +51,14 @@ type Image struct {
 	RescaleIntercept          float64
 	WindowCenter, WindowWidth float64 // width 0: none written
 	Signed                    bool
-	Bits                      int   // 8 or 16 (default 16)
-	Frames                    int   // NumberOfFrames written when > 1
-	Pixels                    []int // Rows*Columns*Frames values
-	Predictor                 int   // JPEG Lossless predictor (default 1; SV1 forces 1)
-	Restart                   bool  // JPEG Lossless: a restart marker every line
-	NoPatient                 bool  // leave out the planted patient data
-	Preamble                  *bool // default true
+	Bits                      int    // 8 or 16 (default 16)
+	Frames                    int    // NumberOfFrames written when > 1
+	Pixels                    []int  // Rows*Columns*Frames values
+	Predictor                 int    // JPEG Lossless predictor (default 1; SV1 forces 1)
+	Restart                   bool   // JPEG Lossless: a restart marker every line
+	NoPatient                 bool   // leave out the planted patient data
+	FrameOfReferenceUID       string // default StudyUID + ".0" (none with NoGeometry)
+	Preamble                  *bool  // default true
 }
 
 type enc struct {
@@ -187,6 +188,10 @@ func Encode(im Image) ([]byte, error) {
 	if !im.NoGeometry {
 		d.str(0x0020, 0x0032, "DS", ds(im.Position[:]...))
 		d.str(0x0020, 0x0037, "DS", ds(im.Orientation[:]...))
+		if im.FrameOfReferenceUID == "" {
+			im.FrameOfReferenceUID = im.StudyUID + ".0"
+		}
+		d.str(0x0020, 0x0052, "UI", im.FrameOfReferenceUID)
 	}
 	d.us(0x0028, 0x0002, 1)
 	d.str(0x0028, 0x0004, "CS", "MONOCHROME2")
