@@ -78,3 +78,56 @@ print(m.shape)`, m).CombinedOutput()
 	}
 	mustMatch(t, "provenance", `"dicom_series": \[`, string(prov))
 }
+
+// A model with two NIfTI keys (testdata/dicomcases: t1, flair) on the real
+// engine, from a folder of DICOM case folders: each key takes the series its
+// rules pick (by default its name as a word of the description; --match
+// settles an ambiguous case), converted to NIfTI; a case where a key finds
+// several series fails in one line naming the key and the candidates, and the
+// other case runs. The engine reports each volume's slices, so the test sees
+// which series reached which key.
+func TestRealEngine_PredictDICOMCases(t *testing.T) {
+	e := newEnv(t)
+	model := e.localModel(t, "dicomcases", "-cases")
+	cases := filepath.Join(t.TempDir(), "cases")
+	for _, s := range []struct {
+		dir string
+		dicomtest.Series
+	}{
+		{"c1/3", dicomtest.Series{StudyUID: "1.2.826.7", SeriesUID: "1.2.826.7.3", Description: "AX T1", Modality: "MR", SeriesNumber: 3, Rows: 6, Columns: 5, Slices: 5}},
+		{"c1/4", dicomtest.Series{StudyUID: "1.2.826.7", SeriesUID: "1.2.826.7.4", Description: "AX FLAIR", Modality: "MR", SeriesNumber: 4, Rows: 6, Columns: 5, Slices: 3}},
+		{"c1/1", dicomtest.Series{StudyUID: "1.2.826.7", SeriesUID: "1.2.826.7.1", Description: "Localizer", Modality: "MR", SeriesNumber: 1, Rows: 6, Columns: 5, Slices: 2,
+			Orientation: [6]float64{1, 0, 0, 0, 0, -1}}},
+		{"c2/a", dicomtest.Series{StudyUID: "1.2.826.8", SeriesUID: "1.2.826.8.1", Description: "T1 MPRAGE", Modality: "MR", SeriesNumber: 1, Rows: 6, Columns: 5, Slices: 4}},
+		{"c2/b", dicomtest.Series{StudyUID: "1.2.826.8", SeriesUID: "1.2.826.8.2", Description: "T1 POST", Modality: "MR", SeriesNumber: 2, Rows: 6, Columns: 5, Slices: 7}},
+		{"c2/c", dicomtest.Series{StudyUID: "1.2.826.8", SeriesUID: "1.2.826.8.3", Description: "FLAIR", Modality: "MR", SeriesNumber: 3, Rows: 6, Columns: 5, Slices: 6}},
+	} {
+		if _, err := s.Write(filepath.Join(cases, filepath.FromSlash(s.dir)), "IM"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	r := e.run("predict", model, cases, "-o", out)
+	if r.Code != 1 {
+		t.Fatalf("want exit 1 (c2 is ambiguous):\n%s", r)
+	}
+	mustMatch(t, "stdout", `(?m)^c1 +ok +\d+ms +t1 0.05, flair 0.03`, r.Stdout)
+	mustMatch(t, "stdout", `(?m)^c2 +failed +0ms +case c2: input t1 matches 2 series \("T1 MPRAGE" [0-9a-f]{8}, "T1 POST" [0-9a-f]{8}\): narrow it with --match t1=RULES$`, r.Stdout)
+	mustMatch(t, "stderr", `(?m)^1 done now, 0 done before, 1 failed, 0 unsupported$`, r.Stderr)
+	prov, _ := os.ReadFile(filepath.Join(out, "provenance.json"))
+	mustMatch(t, "provenance", `"series_description": "Localizer",\s+"slices": 2,\s+"selected": false,\s+"reason": "matches no input"`, string(prov))
+
+	// a rule settles c2: its t1 is the MPRAGE (4 slices), not the post-contrast one
+	out2 := filepath.Join(t.TempDir(), "out")
+	r = e.run("predict", model, filepath.Join(cases, "c2"), "-o", out2, "--match", "t1=description~(?i)mprage", "--json")
+	if r.Code != 0 {
+		t.Fatalf("want exit 0:\n%s", r)
+	}
+	mustMatch(t, "stdout", `"input":"c2",.*"dicom":\[\{"input":"flair",.*"series_description":"FLAIR",.*\},\{"input":"t1",.*"series_description":"T1 MPRAGE",.*"conversion":"DICOM to NIfTI-1 \(5x6x4 `, r.Stdout)
+	mustMatch(t, "stdout", `"label":"t1","probability":0.04`, r.Stdout)
+	for _, v := range []string{"SECRET", "PLANTED", "90210", "19010203"} {
+		if strings.Contains(r.Stdout+r.Stderr+string(prov), v) {
+			t.Fatalf("patient data %q in the output", v)
+		}
+	}
+}

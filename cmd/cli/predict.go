@@ -47,6 +47,9 @@ type PredictOptions struct {
 	// of those converted to PNG.
 	Series []string
 	Window string
+	// Match are --match NAME=RULES: the rules picking each input's series
+	// in a case folder.
+	Match map[string][]string
 	// Engine is the base URL of a model already answering (--engine): no
 	// container is started or looked for.
 	Engine string
@@ -79,7 +82,7 @@ const defaultPredictJobs = 1
 func NewCmdPredict(f *Factory, runF func(context.Context, *PredictOptions) error) *cobra.Command {
 	opts := &PredictOptions{IO: f.IO, Store: f.Store, Docker: f.Docker, Forced: f.Forced, Now: f.Now}
 	var seg bool
-	var inputs []string
+	var inputs, match []string
 	var shard string
 	cmd := &cobra.Command{
 		Use:   "predict MODEL [FILE|FOLDER|URL|-]...",
@@ -93,7 +96,10 @@ For a model with several named inputs (config.json lists application/json and th
 inputs), give one case with --input NAME=PATH for each input, or folders: a folder
 whose sub-folders are cases, or a case folder itself. A case's files are matched to
 the inputs by their names (t1.nii.gz or BraTS_001_t1.nii.gz -> t1) or by a JSON in the
-case folder like the model's sample.json.
+case folder like the model's sample.json. In a case folder of DICOM series, each input
+takes the series whose description has the input's name as a word (t1 matches "AX T1
+MPRAGE", not "T1C"), or the one --match NAME=RULES selects; an input with no series or
+several fails its case, naming the candidates.
 
 If the model already runs (modelhub run -d), predict uses it; otherwise it starts it
 on a free port of 127.0.0.1 and stops and removes it at the end, also after an error or
@@ -116,6 +122,7 @@ patient data, since it goes back to the same study.`,
   modelhub predict squeezenet ./photos -o results/
   modelhub predict deepscan-brats --input t1=a.nii.gz --input t1c=b.nii.gz --input t2=c.nii.gz --input flair=d.nii.gz
   modelhub predict deepscan-brats ./cohort -o out/
+  modelhub predict deepscan-brats ./dicom-cohort --match t1='description~(?i)^t1$' --match t1c='description~(?i)t1.*(post|gd)'
   find . -name '*.png' | modelhub predict squeezenet - --json`,
 		GroupID:           "use",
 		Args:              cobra.ArbitraryArgs,
@@ -149,6 +156,23 @@ patient data, since it goes back to the same study.`,
 			}
 			if _, err := dicom.ParseRules(opts.Series); err != nil {
 				return &UsageError{Err: err}
+			}
+			for _, m := range match {
+				name, rules, ok := strings.Cut(m, "=")
+				name = strings.TrimSpace(name)
+				if !ok || name == "" || strings.ContainsAny(name, "~") || strings.TrimSpace(rules) == "" {
+					return usageErrorf("--match %q: want NAME=RULES, e.g. --match t1=\"description~(?i)^t1$\"", m)
+				}
+				if _, err := dicom.ParseRules([]string{rules}); err != nil {
+					return usageErrorf("--match %s: %v", name, err)
+				}
+				if opts.Match == nil {
+					opts.Match = map[string][]string{}
+				}
+				if _, dup := opts.Match[name]; dup {
+					return usageErrorf("--match %s is given twice: combine its rules with commas", name)
+				}
+				opts.Match[name] = []string{rules}
 			}
 			if _, err := medconv.ParseWindow(opts.Window); err != nil {
 				return &UsageError{Err: err}
@@ -197,6 +221,7 @@ patient data, since it goes back to the same study.`,
 	fl.BoolVar(&opts.CPU, "cpu", false, "never request GPUs, even for a GPU model")
 	fl.DurationVar(&opts.Timeout, "timeout", 5*time.Minute, "how long to wait for a model predict starts (or --engine) to answer")
 	fl.StringArrayVar(&opts.Series, "series", nil, "DICOM inputs: use only the series these rules select ("+dicom.RuleHelp+")")
+	fl.StringArrayVar(&match, "match", nil, "DICOM case folders of a model with several inputs: the series of input NAME, `NAME=RULES` (rules as --series; default: the series whose description has NAME as a word)")
 	fl.StringVar(&opts.Window, "window", "", "DICOM inputs of 2D image models: the window ("+medconv.WindowHelp+")")
 	fl.StringVar(&opts.Engine, "engine", "", "use the model's engine answering at `URL` (e.g. http://127.0.0.1:80 in a pod) instead of a container; it must see input files at the same paths")
 	fl.BoolVar(&seg, "seg", false, "with -o: write a DICOM SEG of each mask for every DICOM case, DIR/<case>/<output>.seg.dcm (default from settings: predict.seg)")
@@ -263,8 +288,16 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 	defer os.RemoveAll(stage)
 	rules, _ := dicom.ParseRules(opts.Series)
 	win, _ := medconv.ParseWindow(opts.Window)
+	var match map[string][]dicom.Rule
+	for name, m := range opts.Match {
+		r, _ := dicom.ParseRules(m)
+		if match == nil {
+			match = map[string][]dicom.Rule{}
+		}
+		match[name] = r
+	}
 	coll, err := predict.Collect(spec, predict.Request{Args: opts.Args, Stdin: ios.In, Named: opts.Inputs,
-		DICOM: &predict.DICOMOptions{Rules: rules, Window: win, Stage: stage, Ctx: ctx}})
+		DICOM: &predict.DICOMOptions{Rules: rules, Window: win, Stage: stage, Ctx: ctx, Match: match}})
 	if coll != nil {
 		noteDICOM(ios, coll)
 	}

@@ -48,8 +48,12 @@ func cleanupModel(t *testing.T, model string) {
 // Ctrl-C (SIGINT) or SIGTERM while the model runs in the foreground:
 // stopped, removed, exit 130.
 func Test_run_sigint(t *testing.T) {
+	t.Parallel() // Docker-bound: runs beside the scripts
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
-		t.Run(sig.String(), func(t *testing.T) { testRunSignal(t, sig) })
+		t.Run(sig.String(), func(t *testing.T) {
+			t.Parallel()
+			testRunSignal(t, sig)
+		})
 	}
 }
 
@@ -108,6 +112,7 @@ func testRunSignal(t *testing.T, sig syscall.Signal) {
 // A model that ignores SIGTERM: the first Ctrl-C waits for the 10 s grace,
 // the second kills it at once; still exit 130 and nothing left.
 func Test_run_sigint_twice(t *testing.T) {
+	t.Parallel() // Docker-bound: runs beside the scripts
 	c := testutil.Docker(t)
 	model, env := e2eModelBehaving(t, testutil.DemoImage(t, c), `{"ignore_sigterm": true}`)
 	cleanupModel(t, model)
@@ -148,6 +153,7 @@ func Test_run_sigint_twice(t *testing.T) {
 // On a terminal: the box with the URLs, and Ctrl-C typed at the terminal
 // stops and removes the container.
 func Test_run_tty_box(t *testing.T) {
+	t.Parallel() // Docker-bound: runs beside the scripts
 	c := testutil.Docker(t)
 	model, env := e2eModel(t, testutil.DemoImage(t, c))
 	cleanupModel(t, model)
@@ -187,6 +193,7 @@ func Test_run_tty_box(t *testing.T) {
 // Bash mode under a pseudo-terminal: the shell runs our commands, sees the
 // terminal size, and its exit status becomes ours.
 func Test_run_bash_pty(t *testing.T) {
+	t.Parallel() // Docker-bound: runs beside the scripts
 	c := testutil.Docker(t)
 	model, env := e2eModel(t, testutil.DemoImage(t, c))
 	cleanupModel(t, model)

@@ -21,6 +21,7 @@ import (
 // of `run` (while it inspects, creates and starts the container): whatever
 // the interleaving, no modelhub-NAME container is left, not even a Created one.
 func Test_run_earlySignal(t *testing.T) {
+	t.Parallel() // Docker-bound: runs beside the scripts
 	c := testutil.Docker(t)
 	model, env := e2eModel(t, testutil.DemoImage(t, c))
 	cleanupModel(t, model)
@@ -57,6 +58,7 @@ func Test_run_earlySignal(t *testing.T) {
 // before it finished (exit 130) leaves no container; one that came after it
 // had finished (exit 0) leaves the model running, as asked.
 func Test_runDetach_earlySignal(t *testing.T) {
+	t.Parallel() // Docker-bound: runs beside the scripts
 	c := testutil.Docker(t)
 	model, env := e2eModel(t, testutil.DemoImage(t, c))
 	cleanupModel(t, model)
@@ -64,10 +66,15 @@ func Test_runDetach_earlySignal(t *testing.T) {
 		delay := time.Duration(i*i*10) * time.Millisecond // 0 .. 1.2 s
 		cmd := exec.Command("modelhub", "run", "-d", model)
 		cmd.Env = env
+		stderr := &safeBuffer{}
+		cmd.Stderr = stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(delay)
+		// modelhub installs its handler before it writes anything: once it
+		// has written, a signal must be handled, however loaded the machine
+		handled := stderr.String() != ""
 		cmd.Process.Signal(syscall.SIGINT)
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
@@ -91,7 +98,11 @@ func Test_runDetach_earlySignal(t *testing.T) {
 		case 130, -1:
 			// -1: killed before the handler was installed (the race-built
 			// test binary can take a second to start on a loaded machine);
-			// then nothing may have been created either.
+			// modelhub installs it before writing anything, so once it has
+			// written, the signal must be handled
+			if code == -1 && handled {
+				t.Errorf("SIGINT after %s (after modelhub wrote %q): modelhub was killed by the signal instead of handling it", delay, stderr.String())
+			}
 			if n != 0 {
 				t.Fatalf("SIGINT after %s: exit %d and %d container(s) of %s left", delay, code, n, model)
 			}

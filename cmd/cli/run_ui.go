@@ -2,9 +2,11 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"net"
 
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/predict"
 	"github.com/modelhub-ai/modelhub/internal/webui"
 )
 
@@ -34,7 +36,7 @@ func listenRunUI(opts *RunOptions) (l net.Listener, note string, err error) {
 func serveRunUI(ctx context.Context, l net.Listener, m webui.Model) (url string, stop func()) {
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
-	srv := &webui.Server{Models: webui.Fixed(m), Single: m.Name, Preview: previewOutput}
+	srv := &webui.Server{Models: webui.Fixed(m), Single: m.Name, Preview: previewOutput, Convert: convertUpload}
 	go func() {
 		defer close(done)
 		_ = srv.Serve(sctx, l)
@@ -56,4 +58,18 @@ func detachedUIURL(ctx context.Context, opts *RunOptions, model string) string {
 	}
 	opts.IO.Notef("for a web UI of %s, run `modelhub ui` (it serves every running model until Ctrl-C)", model)
 	return ""
+}
+
+// convertUpload turns a DICOM file or zipped DICOM series uploaded to the web
+// UI into what the model takes, as predict converts DICOM (the zip unpacked
+// with safezip's default bounds); other uploads pass as they are.
+func convertUpload(ctx context.Context, req webui.ConvertRequest) (*webui.Converted, error) {
+	c, err := predict.ConvertUpload(ctx, req.Formats, req.Path, req.Name, predict.UploadOptions{Stage: req.Dir})
+	if errors.Is(err, predict.ErrNotConvertible) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &webui.Converted{Path: c.Path, Type: c.Type, Note: c.Note}, nil
 }

@@ -11,12 +11,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/modelhub-ai/modelhub/internal/testutil"
 )
 
 // The end-to-end tests run the real binary: testscript re-executes this test binary
@@ -43,10 +44,8 @@ func isolateUserDirs() string {
 	// the Go build cache (the demo engine is built with `go build`) stays the
 	// user's: under XDG_CACHE_HOME it would start cold and build the standard
 	// library again, minutes on a loaded machine
-	if os.Getenv("GOCACHE") == "" {
-		if out, err := exec.Command("go", "env", "GOCACHE").Output(); err == nil {
-			os.Setenv("GOCACHE", strings.TrimSpace(string(out)))
-		}
+	if c := testutil.GoCache(); c != "" {
+		os.Setenv("GOCACHE", c)
 	}
 	for k, v := range map[string]string{
 		"MODELHUB_HOME":   filepath.Join(dir, "home"),
@@ -90,6 +89,9 @@ var (
 )
 
 func TestScripts(t *testing.T) {
+	// parallel: the scripts run beside the other Docker-bound tests (the
+	// run e2e tests), after the package's sequential unit tests
+	t.Parallel()
 	cmds := map[string]func(ts *testscript.TestScript, neg bool, args []string){
 		"serve-index": cmdServeIndex,
 		"index-stats": cmdIndexStats,

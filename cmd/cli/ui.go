@@ -87,7 +87,7 @@ func uiRun(ctx context.Context, opts *UIOptions) error {
 		opts.IO.Notef("%s", note)
 	}
 	live := runningModels(d)
-	srv := &webui.Server{Models: webui.Cached(live, time.Second), Fresh: live, Preview: previewOutput}
+	srv := &webui.Server{Models: webui.Cached(live, time.Second), Fresh: live, Preview: previewOutput, Convert: convertUpload}
 	url := webui.URL(webui.Port(l), "")
 	fprintf(opts.IO.Out, "Web UI: %s\n", url)
 	opts.IO.Notef("serving the web UI of every running model; press Ctrl+C to stop")

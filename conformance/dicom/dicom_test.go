@@ -127,9 +127,11 @@ func same(t *testing.T, ours, ref string) {
 }
 
 func TestSyntheticSeriesMatchDcm2niix(t *testing.T) {
+	t.Parallel() // its own folders: the tools of several tests run at once
 	need(t, "pydicom", "nibabel", "dcm2niix")
 	for _, c := range []string{"oblique", "colflip", "aniso", "intercept", "shuffled", "mixed"} {
 		t.Run(c, func(t *testing.T) {
+			t.Parallel()
 			dir := t.TempDir()
 			in := filepath.Join(dir, "in")
 			run(t, python, "testdata/make_series.py", in, c)
@@ -154,12 +156,14 @@ func TestSyntheticSeriesMatchDcm2niix(t *testing.T) {
 }
 
 func TestSyntheticBadSeriesRefused(t *testing.T) {
+	t.Parallel() // its own folders: the tools of several tests run at once
 	need(t, "pydicom")
 	for c, want := range map[string]string{
 		"duplicate": "duplicate slice position 84.000 mm along the normal (2 files there",
 		"uneven":    "uneven slice spacing: gaps from 2.000 to 3.000 mm (differ by 1.000 mm)",
 	} {
 		t.Run(c, func(t *testing.T) {
+			t.Parallel()
 			dir := t.TempDir()
 			run(t, python, "testdata/make_series.py", filepath.Join(dir, "in"), c)
 			es := convert(t, filepath.Join(dir, "ours"), filepath.Join(dir, "in"))
@@ -173,6 +177,7 @@ func TestSyntheticBadSeriesRefused(t *testing.T) {
 // JPEG Lossless copies (dcmcjpeg: process 14 SV1, and process 14 with predictor 6
 // and 7) convert to the same voxels and geometry as the uncompressed series.
 func TestJPEGLosslessCopies(t *testing.T) {
+	t.Parallel() // its own folders: the tools of several tests run at once
 	need(t, "pydicom", "nibabel", "dcmcjpeg")
 	for _, c := range []string{"intercept", "oblique"} {
 		dir := t.TempDir()
@@ -203,6 +208,7 @@ func TestJPEGLosslessCopies(t *testing.T) {
 // compressed ones modelhub does not decode name the dcmtk command, and after that
 // command they match the uncompressed MR_small.
 func TestPydicomFiles(t *testing.T) {
+	t.Parallel() // its own folders: the tools of several tests run at once
 	need(t, "testfiles", "nibabel", "dcm2niix", "dcmdrle", "dcmdjpls")
 	single := func(t *testing.T, name string) (string, entry) {
 		dir := t.TempDir()
@@ -273,6 +279,7 @@ func TestPydicomFiles(t *testing.T) {
 // The dicomdirtests folder: DICOMDIRs ignored, several patients/studies/series;
 // every series modelhub converts matches dcm2niix's.
 func TestPydicomDICOMDIRFolder(t *testing.T) {
+	t.Parallel() // its own folders: the tools of several tests run at once
 	need(t, "testfiles", "nibabel", "dcm2niix")
 	dir := t.TempDir()
 	in := filepath.Join(pydicomFiles, "dicomdirtests")

@@ -121,6 +121,12 @@ func parseRule(s string) (Rule, error) {
 	return r, nil
 }
 
+// DescriptionMatches is the rule description~RE for an expression built by
+// the caller (no quoting to get wrong).
+func DescriptionMatches(re *regexp.Regexp) Rule {
+	return Rule{Text: "description~" + re.String(), key: "description", op: "~", value: re.String(), re: re}
+}
+
 // reject returns why s fails the rule ("" when it passes). largest is decided
 // by Select.
 func (r Rule) reject(s *Series) string {

@@ -142,6 +142,11 @@ func connected(ctx context.Context, c *Client, o []ConnectOptions) (*Client, err
 		c.Close()
 		return nil, err
 	}
+	// Settle the API version now, before the client is shared: left to the
+	// first request, two goroutines' first requests race on it (the SDK
+	// writes the version it negotiates while another request reads it; the
+	// race detector caught it when cmd/cli's e2e tests ran in parallel).
+	c.api.NegotiateAPIVersion(ctx)
 	return c, nil
 }
 

@@ -173,6 +173,14 @@ func Collect(spec *Spec, req Request) (*Collection, error) {
 	if err != nil {
 		return nil, err
 	}
+	if req.DICOM != nil && len(req.DICOM.Match) > 0 {
+		if err := CheckMatch(spec, req.DICOM.Match); err != nil {
+			return nil, err
+		}
+		if len(req.Named) > 0 {
+			return nil, errors.New("--match picks series in case folders; with --input NAME=SERIES_FOLDER each folder is the input's series: give one or the other")
+		}
+	}
 	if spec.Multi() {
 		if len(req.Named) > 0 {
 			if len(args) > 0 {

@@ -22,6 +22,11 @@ type DICOMOptions struct {
 	// caller removes it after the batch.
 	Stage string
 	Ctx   context.Context
+	// Match are the rules (--match NAME=RULES) that pick, in a case folder,
+	// the series of each input of a model with several volume inputs; an
+	// input without rules takes the series whose description holds its name
+	// as a word (t1 matches "AX T1 MPRAGE", not "T1C").
+	Match map[string][]dicom.Rule
 }
 
 // SeriesOrigin names the DICOM series an input was converted from and how.
@@ -109,7 +114,23 @@ func (c *collector) scanDICOM(abs string) (*dicom.ScanResult, bool, error) {
 
 // selectSeries applies the rules and records every decision.
 func (c *collector) selectSeries(arg string, res *dicom.ScanResult, to medconv.Target) []*dicom.Series {
-	usable := func(s *dicom.Series) string {
+	var out []*dicom.Series
+	for _, d := range dicom.Select(res.Series, c.dicom.Rules, usableFor(to)) {
+		s := d.Series
+		c.out.Series = append(c.out.Series, decision(arg, s, d.Selected, d.Reason))
+		if d.Selected {
+			out = append(out, s)
+		}
+	}
+	for _, u := range res.Unreadable {
+		c.skip(u, "unreadable DICOM file")
+	}
+	return out
+}
+
+// usableFor says why a model input of target to cannot take a series ("" when it can).
+func usableFor(to medconv.Target) func(*dicom.Series) string {
+	return func(s *dicom.Series) string {
 		h := &s.Files[0].Header
 		switch {
 		case to == medconv.PNG && s.Slices() != 1:
@@ -119,25 +140,22 @@ func (c *collector) selectSeries(arg string, res *dicom.ScanResult, to medconv.T
 		}
 		return ""
 	}
-	var out []*dicom.Series
-	for _, d := range dicom.Select(res.Series, c.dicom.Rules, usable) {
-		s := d.Series
-		desc := s.Description
-		if desc == "" {
-			desc = "(no description)"
-		}
-		c.out.Series = append(c.out.Series, SeriesDecision{Source: arg, StudyInstanceUID: s.StudyInstanceUID,
-			SeriesInstanceUID: s.SeriesInstanceUID, SeriesID: s.ID(), Modality: s.Modality, Description: s.Description,
-			Slices: s.Slices(), Selected: d.Selected, Reason: d.Reason,
-			Label: fmt.Sprintf("series %s %q (%s, %d slice(s))", s.ID(), desc, s.Modality, s.Slices())})
-		if d.Selected {
-			out = append(out, s)
-		}
+}
+
+// decision records a series found under arg: used or why not.
+func decision(arg string, s *dicom.Series, selected bool, reason string) SeriesDecision {
+	return SeriesDecision{Source: arg, StudyInstanceUID: s.StudyInstanceUID,
+		SeriesInstanceUID: s.SeriesInstanceUID, SeriesID: s.ID(), Modality: s.Modality, Description: s.Description,
+		Slices: s.Slices(), Selected: selected, Reason: reason, Label: seriesLabel(s)}
+}
+
+// seriesLabel names a series for people: ID, description, modality, slices.
+func seriesLabel(s *dicom.Series) string {
+	desc := s.Description
+	if desc == "" {
+		desc = "(no description)"
 	}
-	for _, u := range res.Unreadable {
-		c.skip(u, "unreadable DICOM file")
-	}
-	return out
+	return fmt.Sprintf("series %s %q (%s, %d slice(s))", s.ID(), desc, s.Modality, s.Slices())
 }
 
 // convertSeries writes the model's input for a series into the stage folder.
@@ -241,13 +259,12 @@ func (c *collector) dicomMulti(arg, abs string) (bool, error) {
 	if len(vol) == 0 {
 		return false, nil
 	}
+	if len(c.spec.Inputs) != 1 {
+		return c.dicomCases(arg, abs)
+	}
 	res, ok, err := c.scanDICOM(abs)
 	if err != nil || !ok {
 		return false, err
-	}
-	if len(c.spec.Inputs) != 1 {
-		return true, fmt.Errorf("%s holds DICOM images, but the model takes %d inputs per case (%s): give --input NAME=SERIES_FOLDER for each",
-			arg, len(c.spec.Inputs), strings.Join(c.spec.Names(), ", "))
 	}
 	in := c.spec.Inputs[0]
 	to := dicomTarget(in.Formats)

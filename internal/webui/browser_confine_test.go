@@ -86,6 +86,7 @@ func stealer(beaconURL string) string {
 // runs as a page of the UI: opened through the UI, its script does not run,
 // so it can read neither the index nor another model's notebook token.
 func TestBrowser_modelContentNeverRuns(t *testing.T) {
+	t.Parallel() // its own browser, server and files
 	ctx := testutil.Browser(t)
 	shots := testutil.ScreenshotDir(t)
 	bc := newBeacon(t)

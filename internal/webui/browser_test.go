@@ -39,6 +39,7 @@ func startUI(t testing.TB, s *Server) int {
 }
 
 func TestBrowser_outputsByType(t *testing.T) {
+	t.Parallel() // its own browser, server and files
 	ctx := testutil.Browser(t)
 	shots := testutil.ScreenshotDir(t)
 	e := newFakeEngine(t)
@@ -143,6 +144,7 @@ func TestBrowser_outputsByType(t *testing.T) {
 }
 
 func TestBrowser_demoEngine(t *testing.T) {
+	t.Parallel() // its own browser, server and files
 	ctx := testutil.Browser(t)
 	c := testutil.Docker(t)
 	shots := testutil.ScreenshotDir(t)
@@ -153,6 +155,7 @@ func TestBrowser_demoEngine(t *testing.T) {
 }
 
 func TestBrowser_multiInput(t *testing.T) {
+	t.Parallel() // its own browser, server and files
 	ctx := testutil.Browser(t)
 	shots := testutil.ScreenshotDir(t)
 	e := newFakeEngine(t)

@@ -149,6 +149,9 @@ type inputView struct {
 	Dims        string
 	Description string
 	Accept      string
+	MIME        []string // the formats as the model declares them
+	// Convert: a DICOM file or zipped series is converted for this input.
+	Convert bool
 }
 
 // outputView is one output described in words.
@@ -198,7 +201,7 @@ func inputs(in map[string]json.RawMessage) (views []inputView, multi bool) {
 }
 
 func describeInput(name string, sp ioSpec) inputView {
-	v := inputView{Name: name, Description: sp.Description}
+	v := inputView{Name: name, Description: sp.Description, MIME: sp.Format}
 	var words, accept []string
 	for _, f := range sp.Format {
 		words = append(words, filetype.DisplayName(f))

@@ -2,7 +2,6 @@ package webui
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -10,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -46,15 +47,9 @@ func (s *Server) predictMulti(w http.ResponseWriter, r *http.Request, m Model) {
 		writeError(w, http.StatusBadRequest, m.Name+" takes a single input: POST it to api/predict")
 		return
 	}
-	formats := map[string]string{}
+	formats := map[string][]string{}
 	for _, v := range views {
-		var sp ioSpec
-		_ = json.Unmarshal(mio.Input[v.Name], &sp)
-		f := ""
-		if len(sp.Format) > 0 {
-			f = sp.Format[0]
-		}
-		formats[v.Name] = f
+		formats[v.Name] = v.MIME
 	}
 	root, err := os.OpenRoot(m.ContribSrc)
 	if err != nil {
@@ -71,17 +66,34 @@ func (s *Server) predictMulti(w http.ResponseWriter, r *http.Request, m Model) {
 		_ = root.RemoveAll(dir)
 		_ = root.Remove(stagingDir) // only when empty: another prediction may be staging
 	}()
-	files, err := saveParts(r, root, dir, formats)
+	files, err := s.saveParts(r, root, dir, formats)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		uiError(w, statusOf(err), err.Error())
 		return
 	}
 	req := map[string]any{"format": []string{"application/json"}}
-	for name, file := range files {
-		req[name] = map[string]any{"type": []string{formats[name]}, "format": []string{formats[name]}, "fileurl": "/contrib_src/" + file}
+	var notes []string
+	for _, name := range sortedKeys(files) {
+		f := files[name]
+		req[name] = map[string]any{"type": []string{f.ctype}, "format": []string{f.ctype}, "fileurl": "/contrib_src/" + f.path}
+		if f.note != "" {
+			notes = append(notes, name+": "+f.note)
+		}
+	}
+	if len(notes) > 0 {
+		w.Header().Set(headerConversion, url.PathEscape(strings.Join(notes, "; ")))
 	}
 	spec, _ := json.MarshalIndent(req, "", "  ")
-	s.postJSONFile(w, r.Context(), m, spec)
+	s.postPart(w, r.Context(), m, "input.json", "application/json", bytes.NewReader(spec), int64(len(spec)))
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // newStaging creates contrib_src/.modelhub-ui/RANDOM through root (no symbolic
@@ -100,40 +112,57 @@ func newStaging(root *os.Root) (string, error) {
 }
 
 // saveParts writes one multipart file per input into dir and returns, per
-// input, its path relative to contrib_src. Every input must have a file.
-func saveParts(r *http.Request, root *os.Root, dir string, formats map[string]string) (map[string]string, error) {
+// input, the staged file (its path relative to contrib_src, its type, and the
+// conversion done). Every input must have a file. A DICOM file or zipped
+// series for an input the server can convert for is converted outside the
+// model folder first; only the result is staged.
+func (s *Server) saveParts(r *http.Request, root *os.Root, dir string, formats map[string][]string) (map[string]upload, error) {
 	r.Body = http.MaxBytesReader(nil, r.Body, maxUpload)
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return nil, fmt.Errorf("want a multipart form with one file per input: %v", err)
+		return nil, errUpload{fmt.Errorf("want a multipart form with one file per input: %v", err)}
 	}
-	files := map[string]string{}
+	tmp, err := os.MkdirTemp("", "modelhub-ui-upload-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	files := map[string]upload{}
 	for {
 		p, err := mr.NextPart()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read the upload: %v", err)
+			return nil, errUpload{fmt.Errorf("read the upload: %v", err)}
 		}
 		name := p.FormName()
 		if _, ok := formats[name]; !ok || p.FileName() == "" {
 			p.Close()
 			continue
 		}
-		file := path.Join(dir, safeName(name)+extOf(p.FileName()))
-		f, err := root.Create(file)
+		if _, dup := files[name]; dup {
+			p.Close()
+			return nil, errUpload{fmt.Errorf("two files for input %s: send one", name)}
+		}
+		sub := filepath.Join(tmp, safeName(name))
+		if err := os.Mkdir(sub, 0o700); err != nil {
+			return nil, err
+		}
+		up, err := s.receive(r.Context(), p, sub, formats[name])
+		p.Close()
 		if err != nil {
+			return nil, fmt.Errorf("input %s: %w", name, err)
+		}
+		ctype := up.ctype
+		if up.note == "" || ctype == "" {
+			ctype = firstOr(formats[name], ctype)
+		}
+		file := path.Join(dir, safeName(name)+extOf(up.name))
+		if err := stage(root, file, up.path); err != nil {
 			return nil, fmt.Errorf("stage %s: %v", name, err)
 		}
-		_, err = io.Copy(f, p)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return nil, fmt.Errorf("stage %s: %v", name, err)
-		}
-		files[name] = file
+		files[name] = upload{path: file, name: up.name, ctype: ctype, note: up.note}
 	}
 	var missing []string
 	for name := range formats {
@@ -143,9 +172,35 @@ func saveParts(r *http.Request, root *os.Root, dir string, formats map[string]st
 	}
 	if len(missing) > 0 {
 		sort.Strings(missing)
-		return nil, fmt.Errorf("a file is missing for input %s: the model needs one file per input", strings.Join(missing, ", "))
+		return nil, errUpload{fmt.Errorf("a file is missing for input %s: the model needs one file per input", strings.Join(missing, ", "))}
 	}
 	return files, nil
+}
+
+// firstOr is the first of list, else def.
+func firstOr(list []string, def string) string {
+	if len(list) > 0 {
+		return list[0]
+	}
+	return def
+}
+
+// stage copies the file at src to file in root (never through a link).
+func stage(root *os.Root, file, src string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	f, err := root.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, in)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // safeName keeps letters, digits, '-' and '_' of an input name.
@@ -167,25 +222,4 @@ func extOf(name string) string {
 		return ""
 	}
 	return e
-}
-
-// postJSONFile sends spec to the engine's predict route as the uploaded file
-// input.json and relays the answer.
-func (s *Server) postJSONFile(w http.ResponseWriter, ctx context.Context, m Model, spec []byte) {
-	ctx, cancel := context.WithTimeout(ctx, s.predictTimeout())
-	defer cancel()
-	resp, err := s.engine(m).Upload(ctx, bytes.NewReader(spec), int64(len(spec)), "input.json", "application/json")
-	if err != nil {
-		writeError(w, http.StatusBadGateway, "the engine of "+m.Name+" did not answer: "+err.Error())
-		return
-	}
-	defer resp.Body.Close()
-	out := resp.Header.Clone()
-	confineHeaders(out, engine.RoutePredict)
-	out.Del("Content-Length") // relayed as read
-	for k, v := range out {
-		w.Header()[k] = v
-	}
-	w.WriteHeader(resp.StatusCode)
-	_, _ = io.Copy(w, resp.Body)
 }

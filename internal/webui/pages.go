@@ -125,6 +125,13 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request, m Model) {
 		d.Inputs, d.Multi = inputs(e.IO.Input)
 		d.Outputs = outputs(e.IO)
 		d.Upload = !d.Multi || m.ContribSrc != ""
+		for i := range d.Inputs {
+			in := &d.Inputs[i]
+			if s.Convert != nil && convertible(in.MIME) {
+				in.Convert = true
+				in.Accept += ",.dcm,.zip,application/dicom,application/zip"
+			}
+		}
 	}
 	d.Samples = samples(e.Samples)
 	render(w, http.StatusOK, "model.html", d)

@@ -93,6 +93,7 @@ func TestServePreview(t *testing.T) {
 // input is shown beside every result; an uploaded image gets the same, and
 // a blank mask is said to be blank.
 func TestBrowser_maskOverInput(t *testing.T) {
+	t.Parallel() // its own browser, server and files
 	ctx := testutil.Browser(t)
 	shots := testutil.ScreenshotDir(t)
 	e := newFakeEngine(t)

@@ -90,6 +90,10 @@ type Server struct {
 	// Preview draws output files the engine saved (masks as .png or .h5)
 	// so the page can lay them over their input; nil: the page links them.
 	Preview PreviewFunc
+	// Convert turns an uploaded DICOM file or zipped DICOM series into what
+	// the model takes (a PNG or a NIfTI volume); nil: uploads reach the
+	// engine as they are.
+	Convert ConvertFunc
 }
 
 // ModelPath is the path of a model's page.
@@ -187,6 +191,8 @@ func (s *Server) serveModel(w http.ResponseWriter, r *http.Request) {
 		s.servePage(w, r, m)
 	case rest == "_ui/notebook" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		s.serveNotebook(w, r, m)
+	case rest == "_ui/predict_upload" && r.Method == http.MethodPost:
+		s.predictUpload(w, r, m)
 	case rest == "_ui/predict_multi" && r.Method == http.MethodPost:
 		s.predictMulti(w, r, m)
 	case rest == "_ui/preview" && r.Method == http.MethodGet:

@@ -3,7 +3,8 @@
 
 usage: make_series.py OUTDIR CASE [blob]
 Cases: oblique, colflip, aniso, intercept, shuffled, mixed, duplicate, uneven,
-reversed (InstanceNumber and file order against the slice normal).
+reversed (InstanceNumber and file order against the slice normal), brats (two
+case folders of MR series).
 With "blob", the voxels are air (-1000 HU) except an asymmetric block of tissue
 (40 HU), so that a mask of it shows any flip or shift.
 Every file carries planted patient data; file names are random and extension-less
@@ -78,10 +79,12 @@ def series(study, desc, number, row, col, ps=(0.9, 0.7), gap=2.0, n=9, rows=16, 
     return ims
 
 
-def write(ims, names=None):
+def write(ims, names=None, sub=""):
+    d = os.path.join(out, sub)
+    os.makedirs(d, exist_ok=True)
     for i, ds in enumerate(ims):
         name = names[i] if names else "IM%04d.dcm" % i
-        ds.save_as(os.path.join(out, name), write_like_original=False)
+        ds.save_as(os.path.join(d, name), write_like_original=False)
 
 
 study = generate_uid()
@@ -112,5 +115,16 @@ elif case == "duplicate":
     write(series(study, "Duplicate", 1, *ax, positions=[0, 2, 4, 4, 6, 8]))
 elif case == "uneven":
     write(series(study, "Uneven", 1, *ax, positions=[0, 2, 4, 6, 9, 11]))
+elif case == "brats":
+    # two cases of MR series in one folder each (series folders named by
+    # number, as PACS exports do); each description is a BraTS-like name, each
+    # series has its own slice count so a test can tell which one an input got
+    c1 = generate_uid()
+    for i, (desc, n) in enumerate([("AX T1", 9), ("AX T1 POST GD", 8), ("T2 TSE", 7), ("FLAIR", 6)]):
+        write(series(c1, desc, i + 1, *ax, n=n), sub="c1/%03d" % (i + 1))
+    write(series(c1, "Localizer", 9, [1, 0, 0], [0, 0, -1], n=3), sub="c1/009")
+    c2 = generate_uid()
+    for i, (desc, n) in enumerate([("T1", 9), ("T2", 7), ("FLAIR", 6)]):
+        write(series(c2, desc, i + 1, *ax, n=n), sub="c2/%03d" % (i + 1))
 else:
     sys.exit("unknown case " + case)

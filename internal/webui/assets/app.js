@@ -30,6 +30,7 @@
     $("what").textContent = "· " + what;
     $("status").textContent = "Running…";
     $("error").hidden = true;
+    $("conversion").hidden = true;
     $("outputs").textContent = "";
     $("raw-box").hidden = true;
     setState("running");
@@ -40,7 +41,15 @@
       var ms = Math.round(performance.now() - t0), data = null;
       try { data = JSON.parse(r.body); } catch (e) { /* not JSON */ }
       if (data !== null) showRaw(data);
-      if (data && typeof data === "object" && !Array.isArray(data) && "error" in data) {
+      var conv = r.res.headers.get("X-Modelhub-Conversion");
+      if (conv) {
+        try { conv = decodeURIComponent(conv); } catch (e) { /* shown as sent */ }
+        $("conversion").textContent = "Converted for the model: " + conv;
+        $("conversion").hidden = false;
+      }
+      if (r.res.headers.get("X-Modelhub-Ui-Error") && data && data.error) {
+        fail(text(data.error), ms);
+      } else if (data && typeof data === "object" && !Array.isArray(data) && "error" in data) {
         fail("The engine reported an error: " + text(data.error), ms);
       } else if (!r.res.ok) {
         fail("The engine answered HTTP " + r.res.status + (r.body ? ": " + r.body.slice(0, 2000) : ""), ms);
@@ -337,13 +346,25 @@
   });
 
   // One file (single-input models), picked or dropped.
+  // A DICOM file (DICM at byte 128) or a zip goes to the UI, which converts
+  // it for the model; anything else straight to the model.
   function upload(file) {
     if (!file) return;
     var fd = new FormData();
     fd.append("file", file, file.name);
     if (objectURL) URL.revokeObjectURL(objectURL);
     objectURL = /^image\/(png|jpeg|gif|bmp|webp)$/.test(file.type) ? URL.createObjectURL(file) : null;
-    run(file.name, "api/predict", { method: "POST", body: fd }, objectURL);
+    if (!drop || !drop.dataset.convert) {
+      run(file.name, "api/predict", { method: "POST", body: fd }, objectURL);
+      return;
+    }
+    file.slice(0, 132).arrayBuffer().then(function (buf) {
+      var b = new Uint8Array(buf), s = String.fromCharCode.apply(null, b);
+      var medical = s.slice(128, 132) === "DICM" || s.slice(0, 4) === "PK\x03\x04" || /\.(dcm|zip)$/i.test(file.name);
+      run(file.name, medical ? "_ui/predict_upload" : "api/predict", { method: "POST", body: fd }, medical ? null : objectURL);
+    }, function () {
+      run(file.name, "api/predict", { method: "POST", body: fd }, objectURL);
+    });
   }
   var fileIn = $("file"), drop = $("drop");
   if (fileIn) fileIn.addEventListener("change", function () { upload(fileIn.files[0]); fileIn.value = ""; });
