@@ -23,13 +23,15 @@ import (
 // The end-to-end tests run the real binary: testscript re-executes this test binary
 // as "modelhub" through Main, as the installed command would run.
 func TestMain(m *testing.M) {
-	if filepath.Base(os.Args[0]) != "modelhub" {
+	cmds := map[string]func(){
+		"modelhub": func() { os.Exit(mainWith(testTimeouts())) },
+		"tee-out":  func() { os.Exit(teeOutMain()) },
+	}
+	if _, asCommand := cmds[filepath.Base(os.Args[0])]; !asCommand {
 		isolatedDir = isolateUserDirs()
 		raiseScriptParallelism()
 	}
-	testscript.Main(dockerCleanup{m}, map[string]func(){
-		"modelhub": func() { os.Exit(mainWith(testTimeouts())) },
-	})
+	testscript.Main(dockerCleanup{m}, cmds)
 }
 
 // isolateUserDirs points every folder modelhub writes to (and the index) into a
