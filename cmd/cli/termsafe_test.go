@@ -5,11 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/modelhub-ai/modelhub/internal/bundle"
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
 	"github.com/modelhub-ai/modelhub/internal/fetch"
 	"github.com/modelhub-ai/modelhub/internal/modeltest"
@@ -126,5 +129,37 @@ func Test_pullProgress_sidebandEscaped(t *testing.T) {
 		if !strings.Contains(errOut.String(), `\x1b]52;c;ZXZpbA==\x07`) {
 			t.Errorf("tty=%v: the stage is not shown escaped: %q", tty, errOut.String())
 		}
+	}
+}
+
+// load --list shows a bundle's manifest fields (written by whoever made the
+// bundle) escaped, one row per model and image; --json stays exact.
+func Test_listBundle_escapes(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "b.mhb")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	man := &bundle.Manifest{
+		Version:  1,
+		Modelhub: "v1" + osc52,
+		Models:   []bundle.Model{{Name: "m" + osc52 + "\nforged  abc", Commit: "c\x1b[2J", DockerID: "img\u202e", Files: 1, Size: 1}},
+		Images:   []bundle.Image{{Ref: "img\x9b31m\nimage forged", ID: "sha256:\x1b[2J"}},
+	}
+	f, out, errOut := testFactory(t, "[]", false, 0)
+	if err := listBundle(&LoadOptions{IO: f.IO, File: file}, man); err != nil {
+		t.Fatal(err)
+	}
+	if s := out.String() + errOut.String(); terminalControls.MatchString(s) {
+		t.Errorf("load --list printed control characters: %q", s)
+	}
+	if n := strings.Count(out.String(), "\n"); n != 3 || !strings.Contains(out.String(), `m\x1b]52;c;ZXZpbA==\x07\nforged  abc`) || !strings.Contains(out.String(), `image img\x9b31m\nimage forged`) {
+		t.Errorf("load --list printed %d lines: %q", n, out.String())
+	}
+	out.Reset()
+	if err := listBundle(&LoadOptions{IO: f.IO, File: file, JSON: true}, man); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), `"name": "m\u001b]52;c;ZXZpbA==\u0007\nforged  abc"`) {
+		t.Errorf("load --list --json is not exact: %s", out.String())
 	}
 }

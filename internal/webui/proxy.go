@@ -11,8 +11,9 @@ import (
 	"github.com/modelhub-ai/modelhub/internal/engine"
 )
 
-// maxUpload bounds what the UI forwards to an engine in one prediction.
-const maxUpload = 1 << 30
+// maxUpload bounds what the UI forwards to an engine in one prediction (a
+// variable so a test can lower it).
+var maxUpload int64 = 1 << 30
 
 // proxy forwards a request for /api/... to the model's REST API. Only reads
 // and POST /api/predict (an upload) pass. The answer is confined (see

@@ -129,12 +129,17 @@ func Port(l net.Listener) int {
 	return 0
 }
 
+// readHeaderTimeout bounds how long a client may take to send a request's
+// headers (a slowloris holds connections open by never finishing them); a
+// variable so a test can shorten it.
+var readHeaderTimeout = 10 * time.Second
+
 // Serve serves the UI on l until ctx ends, then shuts down (waiting at most
 // 2 s for requests in flight).
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.Handler(Port(l)),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: readHeaderTimeout,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
 	done := make(chan struct{})
@@ -197,7 +202,7 @@ func (s *Server) serveModel(w http.ResponseWriter, r *http.Request) {
 		s.predictMulti(w, r, m)
 	case rest == "_ui/preview" && r.Method == http.MethodGet:
 		s.servePreview(w, r, m)
-	case strings.HasPrefix(rest, "api/"):
+	case strings.HasPrefix(rest, "api/") && !hasDotSegment(rest):
 		s.proxy(w, r, m, "/"+rest)
 	default:
 		http.Error(w, "not found", http.StatusNotFound)
@@ -205,6 +210,18 @@ func (s *Server) serveModel(w http.ResponseWriter, r *http.Request) {
 }
 
 var errNoModel = errors.New("no such model")
+
+// hasDotSegment reports whether the (decoded) path p has a "." or ".."
+// segment: the mux cleans literal ones, but encoded ones (%2e%2e, ..%2f)
+// arrive decoded, and forwarded they would reach the engine outside /api/.
+func hasDotSegment(p string) bool {
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
+}
 
 // serverInfo is /_ui/server.json: who answers on a port.
 type serverInfo struct {
