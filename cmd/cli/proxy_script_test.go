@@ -13,12 +13,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -60,6 +62,7 @@ func init() {
 	scriptCmds["squid-log"] = cmdSquidLog
 	scriptCmds["proxy-host"] = cmdProxyHost
 	scriptCmds["serve-tls-index"] = cmdServeTLSIndex
+	scriptCmds["tls-front"] = cmdTLSFront
 }
 
 // squid-start: start squid on 127.0.0.1 (stopped when the script ends); set
@@ -204,9 +207,7 @@ func cmdServeTLSIndex(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: serve-tls-index FILE")
 	}
 	body := []byte(ts.ReadFile(args[0]))
-	caPEM, cert, err := testCA(proxyHost)
-	ts.Check(err)
-	ts.Check(os.WriteFile(ts.MkAbs("ca.pem"), caPEM, 0o644))
+	cert := scriptCert(ts)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/models.json" {
 			http.NotFound(w, r)
@@ -219,6 +220,53 @@ func cmdServeTLSIndex(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Defer(srv.Close)
 	u, _ := url.Parse(srv.URL)
 	ts.Setenv("TLS_INDEX_URL", "https://"+proxyHost+":"+u.Port()+"/models.json")
+}
+
+// scriptCerts holds each script's certificate for proxyHost, signed by a CA
+// of the script's own (written to $WORK/ca.pem when first made).
+var scriptCerts sync.Map // *testscript.TestScript -> tls.Certificate
+
+func scriptCert(ts *testscript.TestScript) tls.Certificate {
+	if c, ok := scriptCerts.Load(ts); ok {
+		return c.(tls.Certificate)
+	}
+	caPEM, cert, err := testCA(proxyHost)
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs("ca.pem"), caPEM, 0o644))
+	scriptCerts.Store(ts, cert)
+	ts.Defer(func() { scriptCerts.Delete(ts) })
+	return cert
+}
+
+// tls-front VAR...: for each VAR holding an http URL (e.g. GIT_URL, FILES_URL
+// after proxy-host), serve https in front of it, with the script's
+// certificate of a CA only $WORK/ca.pem holds, and set VAR to
+// https://models.hospital.test:PORT (its path kept) and VAR_TLS_PORT to PORT.
+func cmdTLSFront(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: tls-front VAR...")
+	}
+	cert := scriptCert(ts)
+	for _, k := range args {
+		u, err := url.Parse(ts.Getenv(k))
+		ts.Check(err)
+		if u.Scheme != "http" {
+			ts.Fatalf("tls-front: $%s is %q, not an http URL", k, u)
+		}
+		// the front reaches its server directly, not through the made-up name
+		target := &url.URL{Scheme: "http", Host: "127.0.0.1:" + u.Port()}
+		srv := httptest.NewUnstartedServer(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Host = target.Host
+		}})
+		srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+		srv.StartTLS()
+		ts.Defer(srv.Close)
+		port := srv.Listener.Addr().(*net.TCPAddr).Port
+		u.Scheme, u.Host = "https", proxyHost+":"+strconv.Itoa(port)
+		ts.Setenv(k, u.String())
+		ts.Setenv(k+"_TLS_PORT", strconv.Itoa(port))
+	}
 }
 
 // testCA makes a CA ("modelhub test proxy CA") and a certificate for host signed by it.

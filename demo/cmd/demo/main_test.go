@@ -87,6 +87,28 @@ func TestDemoKeepsTheModel(t *testing.T) {
 		t.Fatalf("run -d demo after the demo: %v\n%s", err, out)
 	}
 	testutil.WaitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/api/get_config", port), 30*time.Second)
+
+	// and the rest of a user's next steps, still offline (issue 25, 1): predict
+	// on the running demo, info, save a bundle, render a deployment
+	mhb, pod := filepath.Join(tmp, "demo.mhb"), filepath.Join(tmp, "pod.yaml")
+	for _, step := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"predict", "demo", filepath.Join(root, "demo", "model", "contrib_src", "sample_data", "bright.png")}, "bright"},
+		{[]string{"info", "demo"}, "demo"},
+		{[]string{"save", "demo", "-o", mhb}, ""},
+		{[]string{"deploy", "demo", "--kube", "--modelhub-image", "reg/modelhub:t", "--cluster-index", "https://models.example.org/index.json", "-o", pod}, ""},
+	} {
+		if out, err := mh(step.args...); err != nil || !strings.Contains(out, step.want) {
+			t.Errorf("%s after the demo: %v (want %q in its output)\n%s", strings.Join(step.args, " "), err, step.want, out)
+		}
+	}
+	for _, f := range []string{mhb, pod} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("after the demo: %v", err)
+		}
+	}
 	if out, err := mh("stop", "demo"); err != nil {
 		t.Errorf("stop: %v\n%s", err, out)
 	}
