@@ -30,8 +30,20 @@ func TestMain(m *testing.M) {
 	if _, asCommand := cmds[filepath.Base(os.Args[0])]; !asCommand {
 		isolatedDir = isolateUserDirs()
 		raiseScriptParallelism()
+		noRaceExitSleep()
 	}
 	testscript.Main(dockerCleanup{m}, cmds)
+}
+
+// noRaceExitSleep: a -race binary sleeps 1 s when it exits (atexit_sleep_ms,
+// so that late race reports arrive), and every modelhub this test binary runs
+// is itself: the e2e tests (Test_run_earlySignal alone runs it 24 times)
+// paid a second per run. Races are still reported. The scripts' setup hook
+// sets the same for their environment.
+func noRaceExitSleep() {
+	if os.Getenv("GORACE") == "" {
+		os.Setenv("GORACE", "atexit_sleep_ms=0")
+	}
 }
 
 // isolateUserDirs points every folder modelhub writes to (and the index) into a
