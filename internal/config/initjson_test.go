@@ -242,35 +242,26 @@ func TestInitCheckOneLine(t *testing.T) {
 }
 
 // A 30,000-entry init.json (issue 21, "what held") parses and is checked
-// entry by entry, without blowing up: distinct files pass, and every entry
-// writing the same file is reported against the first.
+// entry by entry, without blowing up: distinct files pass, and the one entry
+// writing a file again is reported against the first. (Each entry's check
+// opens the model folder: about 3 s here, 20 s under -race on a loaded machine.)
 func TestInitProblems_30kEntries(t *testing.T) {
 	const n = 30000
 	var b strings.Builder
 	b.WriteString(`{"docker_id": "modelhub/x:1", "external_contrib_files": [`)
 	for i := range n {
-		if i > 0 {
-			b.WriteString(",")
-		}
-		fmt.Fprintf(&b, `{"src_url": "https://example.invalid/%d", "dest_file_path": "contrib_src/model/w%d.bin"}`, i, i)
+		fmt.Fprintf(&b, `{"src_url": "https://example.invalid/%d", "dest_file_path": "contrib_src/model/w%d.bin"},`, i, i)
 	}
-	b.WriteString("]}")
+	b.WriteString(`{"src_url": "https://example.invalid/again", "dest_file_path": "contrib_src/model/w7.bin"}]}`)
 	in, err := ParseInit([]byte(b.String()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(in.Files) != n {
-		t.Fatalf("parsed %d entries, want %d", len(in.Files), n)
+	if len(in.Files) != n+1 {
+		t.Fatalf("parsed %d entries, want %d", len(in.Files), n+1)
 	}
-	dir := t.TempDir()
-	if probs := in.Problems(dir); len(probs) != 0 {
-		t.Fatalf("%d distinct entries: %d problems, first %v", n, len(probs), probs[0])
-	}
-	for i := range in.Files {
-		in.Files[i].Dest = "contrib_src/model/same.bin"
-	}
-	probs := in.Problems(dir)
-	if len(probs) != n-1 || !strings.Contains(probs[n-2].Error(), "is also written by external_contrib_files[0]") {
-		t.Fatalf("%d entries writing one file: %d problems, want %d naming entry 0", n, len(probs), n-1)
+	probs := in.Problems(t.TempDir())
+	if len(probs) != 1 || !strings.Contains(probs[0].Error(), fmt.Sprintf("external_contrib_files[%d].dest_file_path", n)) || !strings.Contains(probs[0].Error(), "is also written by external_contrib_files[7]") {
+		t.Fatalf("%d entries, the last writing w7.bin again: %d problems %v, want one naming entries %d and 7", n+1, len(probs), probs, n)
 	}
 }
