@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -48,7 +49,7 @@ func need(t *testing.T, tools ...string) {
 	for _, tool := range tools {
 		switch tool {
 		case "pydicom", "nibabel", "PIL":
-			if exec.Command(python, "-c", "import "+tool).Run() != nil {
+			if !pythonImports(tool) {
 				missing = append(missing, "python3-"+strings.ToLower(tool)+" ("+python+" -c 'import "+tool+"' fails)")
 			}
 		case "testfiles":
@@ -69,6 +70,18 @@ func need(t *testing.T, tools ...string) {
 		t.Fatal(msg)
 	}
 	t.Skip(msg)
+}
+
+// pythonImported caches, per module, whether python imports it: each check
+// starts python (nibabel's import alone is about a second of CPU), and ten
+// tests ask.
+var pythonImported sync.Map // module -> func() bool
+
+func pythonImports(module string) bool {
+	f, _ := pythonImported.LoadOrStore(module, sync.OnceValue(func() bool {
+		return exec.Command(python, "-c", "import "+module).Run() == nil
+	}))
+	return f.(func() bool)()
 }
 
 func run(t *testing.T, name string, args ...string) string {

@@ -154,7 +154,7 @@ func BenchmarkRunner_largeAnswer(b *testing.B) {
 // child process, so nothing else of the test binary counts.
 func TestRunner_largeAnswerRSS(t *testing.T) {
 	if raceEnabled {
-		t.Skip("SKIP: the race detector's shadow memory makes RSS meaningless (run without -race)")
+		t.Skip("SKIP: the race detector's shadow memory makes RSS meaningless (make test runs this test again without -race)")
 	}
 	if os.Getenv("MODELHUB_PREDICT_RSS_CHILD") == "1" {
 		res := runBig(t, engine.MaxAnswer-10)
