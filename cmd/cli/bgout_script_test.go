@@ -55,25 +55,33 @@ func cmdWaitOutput(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// teeOutMain is the script command tee-out FILE PROG [ARGS...]: it runs PROG
-// (from PATH) with its stdout copied to FILE as well, passes Ctrl-C and SIGTERM
+// teeOutMain is the script command tee-out [-stderr] FILE PROG [ARGS...]: it
+// runs PROG (from PATH) with its stdout (with -stderr: its stderr) copied to
+// FILE as well, passes Ctrl-C and SIGTERM
 // on to it and exits with its exit code, so `kill -INT` and `wait` work as on
 // PROG itself.
 func teeOutMain() int {
-	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: tee-out FILE PROG [ARGS...]")
+	args := os.Args[1:]
+	stderr := len(args) > 0 && args[0] == "-stderr"
+	if stderr {
+		args = args[1:]
+	}
+	if len(args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: tee-out [-stderr] FILE PROG [ARGS...]")
 		return 2
 	}
-	f, err := os.Create(os.Args[1])
+	f, err := os.Create(args[0])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tee-out:", err)
 		return 2
 	}
 	defer f.Close()
-	cmd := exec.Command(os.Args[2], os.Args[3:]...)
+	cmd := exec.Command(args[1], args[2:]...)
 	cmd.Stdin = os.Stdin
-	cmd.Stdout = io.MultiWriter(os.Stdout, f)
-	cmd.Stderr = os.Stderr
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(os.Stdout, f), os.Stderr
+	if stderr {
+		cmd.Stdout, cmd.Stderr = os.Stdout, io.MultiWriter(os.Stderr, f)
+	}
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	if err := cmd.Start(); err != nil {

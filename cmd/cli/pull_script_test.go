@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -104,6 +105,7 @@ func init() {
 	scriptCmds["serve-file"] = cmdServeFile
 	scriptCmds["serve-pattern"] = cmdServePattern
 	scriptCmds["fault"] = cmdFault
+	scriptCmds["release"] = cmdRelease
 	scriptCmds["file-requests"] = cmdFileRequests
 	scriptCmds["redirect"] = func(ts *testscript.TestScript, neg bool, args []string) {
 		if neg || len(args) != 2 {
@@ -225,11 +227,41 @@ func cmdFault(ts *testscript.TestScript, neg bool, args []string) {
 			f.WeakETag = true
 		case "no-validators":
 			f.NoValidators = true
+		case "hold":
+			hold := make(chan struct{})
+			f.Hold, f.HoldAfter = hold, n
+			key := holdKey{ts, args[0]}
+			holds.Store(key, hold)
+			ts.Defer(func() {
+				if _, ok := holds.LoadAndDelete(key); ok {
+					close(hold)
+				}
+			})
 		default:
 			ts.Fatalf("fault: unknown %q", kv)
 		}
 	}
 	servers(ts).files.SetFault(args[0], f)
+}
+
+// holds are the channels of `fault PATH hold=N`, closed by `release PATH`.
+var holds sync.Map // holdKey -> chan struct{}
+
+type holdKey struct {
+	ts   *testscript.TestScript
+	path string
+}
+
+// release PATH: let the responses that `fault PATH hold=N` holds go on.
+func cmdRelease(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: release PATH")
+	}
+	v, ok := holds.LoadAndDelete(holdKey{ts, args[0]})
+	if !ok {
+		ts.Fatalf("release: no fault %s hold=N in this script", args[0])
+	}
+	close(v.(chan struct{}))
 }
 
 func cmdFileRequests(ts *testscript.TestScript, neg bool, args []string) {

@@ -119,6 +119,11 @@ type Fault struct {
 	// IgnoreIfRange serves the requested range of the current file whatever
 	// If-Range says, as a broken server or cache would.
 	IgnoreIfRange bool
+	// Hold, when set, stops each response after HoldAfter body bytes until
+	// Hold is closed (or the client goes away): a download held in the
+	// middle for as long as a test needs, then finished at full speed.
+	Hold      <-chan struct{}
+	HoldAfter int64
 }
 
 // Request is what the file server logged about one request.
@@ -323,6 +328,8 @@ func (s *FileServer) serve(w http.ResponseWriter, r *http.Request) {
 		cw.stallFor, cw.ctx = f.StallFor, r
 	}
 	cw.rate = f.RateLimit
+	cw.hold, cw.holdAfter = f.Hold, f.HoldAfter
+	cw.ctx = r
 	cw.start = time.Now()
 	mod := sv.modTime
 	if f.NoValidators {
@@ -342,6 +349,9 @@ type countingWriter struct {
 	ctx      *http.Request
 	rate     int64
 	start    time.Time
+	// hold: see Fault.Hold
+	hold      <-chan struct{}
+	holdAfter int64
 }
 
 func (c *countingWriter) WriteHeader(code int) {
@@ -367,6 +377,21 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 		chunk := p
 		if c.rate > 0 && len(chunk) > 32<<10 {
 			chunk = chunk[:32<<10]
+		}
+		if c.hold != nil {
+			if c.n >= c.holdAfter {
+				if f, ok := c.ResponseWriter.(http.Flusher); ok {
+					f.Flush()
+				}
+				select {
+				case <-c.hold:
+				case <-c.ctx.Context().Done():
+					panic(http.ErrAbortHandler)
+				}
+				c.hold = nil
+			} else if c.n+int64(len(chunk)) > c.holdAfter {
+				chunk = chunk[:c.holdAfter-c.n]
+			}
 		}
 		if c.limit >= 0 && c.n+int64(len(chunk)) > c.limit {
 			chunk = chunk[:c.limit-c.n]

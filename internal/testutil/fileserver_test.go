@@ -112,3 +112,35 @@ func TestGitServer(t *testing.T) {
 		t.Errorf("smart-HTTP refs: %v %v %q", resp, err, body)
 	}
 }
+
+// Fault.Hold stops a response after HoldAfter bytes until it is closed; then
+// the rest comes.
+func TestFileServer_hold(t *testing.T) {
+	s := NewFileServer(t)
+	url := s.Add("/f", NewPattern(1<<20, 1))
+	hold := make(chan struct{})
+	s.SetFault("/f", Fault{Hold: hold, HoldAfter: 1000})
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	head := make([]byte, 1000)
+	if _, err := io.ReadFull(resp.Body, head); err != nil {
+		t.Fatal(err)
+	}
+	more := make(chan int, 1)
+	go func() {
+		n, _ := io.Copy(io.Discard, resp.Body)
+		more <- int(n)
+	}()
+	select {
+	case n := <-more:
+		t.Fatalf("%d bytes past HoldAfter before the release", n)
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(hold)
+	if n := <-more; n != 1<<20-1000 {
+		t.Fatalf("after the release: %d bytes, want %d", n, 1<<20-1000)
+	}
+}
