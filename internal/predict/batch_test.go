@@ -289,3 +289,15 @@ func TestOutputFolderAndExt(t *testing.T) {
 		}
 	}
 }
+
+// An output's name comes from the model's config.json: whatever it says, it
+// becomes one harmless file name inside the input's folder (issue 21, "what
+// held": output names with ../).
+func TestSafeFileName(t *testing.T) {
+	for in, want := range map[string]string{"mask": "mask", "..": "input", ".": "input", "../../etc/passwd": "_.._etc_passwd",
+		`..\..\x`: `_.._x`, "a/b": "a_b", " . ": "input", "x\x00\ny": "x__y", "C:": "C_"} {
+		if got := SafeFileName(in); got != want {
+			t.Errorf("SafeFileName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
