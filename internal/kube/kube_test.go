@@ -309,3 +309,68 @@ func TestGenerate_allDecode(t *testing.T) {
 		}
 	}
 }
+
+// YAML injection (issue 21, "what held"): strings from the index, the model's
+// init.json and the command line are values (or a comment) in the manifest,
+// never YAML of their own: each payload is refused or comes back exactly,
+// and the stream holds the same objects as without it.
+func TestGenerate_yamlInjection(t *testing.T) {
+	payloads := []string{"x\n---\napiVersion: v1\nkind: Pod", "a\": b", "x\n  hostNetwork: true", "&a [*a, *a]", "{{x}}", "x # y", "x\r\nkind: Secret"}
+	generated := map[string]int{}
+	defer func() {
+		t.Logf("generated (not refused) per field: %v", generated)
+		if generated["IndexURL"] == 0 || generated["Branch"] == 0 || generated["Model"] == 0 {
+			t.Errorf("every payload was refused in some field (%v): the test proves little", generated)
+		}
+	}()
+	for _, p := range payloads {
+		for _, field := range []string{"Model", "Image", "IndexURL", "Branch"} {
+			o := base()
+			switch field {
+			case "Model":
+				o.Model = p
+			case "Image":
+				o.Image = p
+			case "IndexURL":
+				o.IndexURL = p
+			case "Branch":
+				o.Branch = p
+			}
+			res, err := Generate(o)
+			if err != nil {
+				if !errors.Is(err, ErrInvalid) {
+					t.Errorf("%s %q: %v", field, p, err)
+				}
+				continue
+			}
+			data, err := Marshal("modelhub deploy "+o.Model+" --kube", res.Objects)
+			if err != nil {
+				t.Errorf("%s %q: %v", field, p, err)
+				continue
+			}
+			generated[field]++
+			d := decodeStrict(t, data)
+			if strings.Join(d.kinds, ",") != "Deployment,Service" {
+				t.Errorf("%s %q: the stream holds %v", field, p, d.kinds)
+				continue
+			}
+			spec := d.dep.Spec.Template.Spec
+			if spec.HostNetwork {
+				t.Errorf("%s %q: hostNetwork set", field, p)
+			}
+			all := strings.Join(append(append([]string{spec.Containers[0].Image}, spec.InitContainers[0].Args...), spec.InitContainers[0].Command...), "\x00")
+			for k, v := range d.dep.Annotations {
+				all += "\x00" + k + "=" + v
+			}
+			for k, v := range d.dep.Spec.Template.Annotations {
+				all += "\x00" + k + "=" + v
+			}
+			for _, e := range spec.InitContainers[0].Env {
+				all += "\x00" + e.Value
+			}
+			if field != "Model" && !strings.Contains(all, p) {
+				t.Errorf("%s %q: not found exactly in the decoded objects (%q)", field, p, all)
+			}
+		}
+	}
+}
