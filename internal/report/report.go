@@ -9,6 +9,8 @@
 package report
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"embed"
@@ -18,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -117,7 +120,12 @@ func Write(ctx context.Context, dir string, recs []predict.Record, o Options) (S
 	if err := root.MkdirAll(FilesDir, 0o755); err != nil {
 		return st, err
 	}
-	cases := make([]Case, 0, len(recs))
+	// the cards go into the page as one JSON array, built as they are made:
+	// kept as Case values until the end, 10,000 of them and their JSON
+	// doubled what the report holds
+	var cases bytes.Buffer
+	cases.WriteByte('[')
+	counts := map[string]int{}
 	keep := map[string]bool{}
 	scans := seriesScans{}
 	for i := range recs {
@@ -133,9 +141,18 @@ func Write(ctx context.Context, dir string, recs []predict.Record, o Options) (S
 		if fresh {
 			st.Rendered++
 		}
-		cases = append(cases, c)
+		data, err := json.Marshal(c) // escapes < > & and U+2028/9: safe in a script element
+		if err != nil {
+			return st, err
+		}
+		if st.Cases > 0 {
+			cases.WriteByte(',')
+		}
+		cases.Write(data)
+		counts[c.Status]++
+		st.Cases++
 	}
-	st.Cases = len(cases)
+	cases.WriteByte(']')
 	if ents, err := fs.ReadDir(root.FS(), FilesDir); err == nil {
 		for _, e := range ents {
 			if keyRe.MatchString(e.Name()) && !keep[e.Name()] {
@@ -143,12 +160,23 @@ func Write(ctx context.Context, dir string, recs []predict.Record, o Options) (S
 			}
 		}
 	}
-	page, err := Render(cases, pageInfo(dir, o, cases))
+	tmp := File + ".tmp"
+	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return st, err
 	}
-	tmp := File + ".tmp"
-	if err := root.WriteFile(tmp, page, 0o644); err != nil {
+	// streamed to the file: a page of 10,000 cases is several MB, and
+	// building it in memory first doubled predict's peak memory
+	bw := bufio.NewWriterSize(f, 64<<10)
+	err = Render(bw, cases.Bytes(), st.Cases, pageInfo(dir, o, counts))
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = root.Remove(tmp)
 		return st, err
 	}
 	if err := root.Rename(tmp, File); err != nil {
@@ -340,15 +368,12 @@ type Info struct {
 	Runs      []predict.Provenance
 }
 
-func pageInfo(dir string, o Options, cases []Case) Info {
+func pageInfo(dir string, o Options, counts map[string]int) Info {
 	now := o.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
-	in := Info{Model: o.Model, Generated: now.UTC().Format(time.RFC3339), Counts: map[string]int{}}
-	for _, c := range cases {
-		in.Counts[c.Status]++
-	}
+	in := Info{Model: o.Model, Generated: now.UTC().Format(time.RFC3339), Counts: counts}
 	in.Runs = ReadRuns(dir)
 	return in
 }
@@ -380,39 +405,32 @@ func ReadRuns(dir string) []predict.Provenance {
 
 var page = template.Must(template.New("report.html").ParseFS(assets, "assets/report.html"))
 
-// Render is the page for cases.
-func Render(cases []Case, in Info) ([]byte, error) {
+// Render writes the page to w: cases is the JSON array of its n cards
+// (Case values, as json.Marshal writes them: < > & and U+2028/9 escaped, so
+// safe in a script element).
+func Render(w io.Writer, cases []byte, n int, in Info) error {
 	css, err := assets.ReadFile("assets/report.css")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	js, err := assets.ReadFile("assets/report.js")
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if cases == nil {
-		cases = []Case{}
-	}
-	data, err := json.Marshal(cases) // escapes < > & and U+2028/9: safe in a script element
-	if err != nil {
-		return nil, err
+	if len(cases) == 0 {
+		cases = []byte("[]")
 	}
 	csp := fmt.Sprintf("default-src 'none'; img-src 'self' data:; style-src '%s'; script-src '%s'; base-uri 'none'; form-action 'none'", hashOf(css), hashOf(js))
-	var b strings.Builder
-	err = page.Execute(&b, map[string]any{
+	return page.Execute(w, map[string]any{
 		"CSP":    csp,
 		"CSS":    template.CSS(css),
 		"JS":     template.JS(js),
-		"Data":   template.JS(data),
+		"Data":   template.JS(cases),
 		"Info":   in,
-		"Total":  len(cases),
+		"Total":  n,
 		"Failed": in.Counts[predict.StatusFailed],
 		"OK":     in.Counts[predict.StatusOK],
 	})
-	if err != nil {
-		return nil, err
-	}
-	return []byte(b.String()), nil
 }
 
 func hashOf(b []byte) string {
