@@ -12,6 +12,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
@@ -111,51 +112,117 @@ var keyRe = regexp.MustCompile(`^[0-9a-f]{20}$`)
 // result did not change keeps its images, folders of results that are gone
 // are removed. Everything is written through an os.Root confined to DIR.
 func Write(ctx context.Context, dir string, recs []predict.Record, o Options) (Stats, error) {
-	var st Stats
+	b, err := NewBuilder(ctx, dir, o)
+	if err != nil {
+		return Stats{}, err
+	}
+	for i := range recs {
+		if err := b.Add(&recs[i]); err != nil {
+			b.Abort()
+			return b.st, err
+		}
+	}
+	return b.Close()
+}
+
+// Builder writes a report as Write does, a record at a time (Add, in the
+// order of the cards, then Close), so that a folder's records need not be
+// held together (predict.EachRecord).
+type Builder struct {
+	ctx   context.Context
+	dir   string
+	o     Options
+	root  *os.Root
+	st    Stats
+	cases *os.File      // the cards' JSON array (casesTmp), without its closing ]
+	bw    *bufio.Writer // into cases
+	count map[string]int
+	keep  map[string]bool
+	scans seriesScans
+}
+
+// NewBuilder starts the report of dir.
+func NewBuilder(ctx context.Context, dir string, o Options) (*Builder, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return st, err
+		return nil, err
 	}
-	defer root.Close()
 	if err := root.MkdirAll(FilesDir, 0o755); err != nil {
+		root.Close()
+		return nil, err
+	}
+	// the cards go into the page as one JSON array, written to a file as
+	// they are made: kept in memory, 10,000 of them (several MB) doubled
+	// what predict holds
+	f, err := root.OpenFile(casesTmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		root.Close()
+		return nil, err
+	}
+	b := &Builder{ctx: ctx, dir: dir, o: o, root: root, cases: f, bw: bufio.NewWriterSize(f, 64<<10),
+		count: map[string]int{}, keep: map[string]bool{}, scans: seriesScans{}}
+	b.bw.WriteByte('[')
+	return b, nil
+}
+
+// casesTmp holds the cards' JSON while a Builder runs (not a KEY folder:
+// Close's clean-up leaves it; it removes it itself).
+const casesTmp = FilesDir + "/cases.json.tmp"
+
+// Add draws (or finds drawn) the card of r.
+func (b *Builder) Add(r *predict.Record) error {
+	if err := b.ctx.Err(); err != nil {
+		return err
+	}
+	key := caseKey(r)
+	b.keep[key] = true
+	c, fresh, err := caseFor(b.root, b.dir, key, r, b.o.Limits, b.scans)
+	if err != nil {
+		return err
+	}
+	if fresh {
+		b.st.Rendered++
+	}
+	data, err := json.Marshal(c) // escapes < > & and U+2028/9: safe in a script element
+	if err != nil {
+		return err
+	}
+	if b.st.Cases > 0 {
+		b.bw.WriteByte(',')
+	}
+	if _, err := b.bw.Write(data); err != nil {
+		return err
+	}
+	b.count[c.Status]++
+	b.st.Cases++
+	return nil
+}
+
+// Abort leaves the report as it was (the pictures drawn stay for later).
+func (b *Builder) Abort() {
+	_ = b.cases.Close()
+	_ = b.root.Remove(casesTmp)
+	_ = b.root.Close()
+}
+
+// Close removes the pictures of results that are gone and writes the page.
+func (b *Builder) Close() (Stats, error) {
+	root, st := b.root, b.st
+	defer root.Close()
+	defer func() {
+		_ = b.cases.Close()
+		_ = root.Remove(casesTmp)
+	}()
+	b.bw.WriteByte(']')
+	if err := b.bw.Flush(); err != nil {
 		return st, err
 	}
-	// the cards go into the page as one JSON array, built as they are made:
-	// kept as Case values until the end, 10,000 of them and their JSON
-	// doubled what the report holds
-	var cases bytes.Buffer
-	cases.WriteByte('[')
-	counts := map[string]int{}
-	keep := map[string]bool{}
-	scans := seriesScans{}
-	for i := range recs {
-		if err := ctx.Err(); err != nil {
-			return st, err
-		}
-		key := caseKey(&recs[i])
-		keep[key] = true
-		c, fresh, err := caseFor(root, dir, key, &recs[i], o.Limits, scans)
-		if err != nil {
-			return st, err
-		}
-		if fresh {
-			st.Rendered++
-		}
-		data, err := json.Marshal(c) // escapes < > & and U+2028/9: safe in a script element
-		if err != nil {
-			return st, err
-		}
-		if st.Cases > 0 {
-			cases.WriteByte(',')
-		}
-		cases.Write(data)
-		counts[c.Status]++
-		st.Cases++
+	if _, err := b.cases.Seek(0, io.SeekStart); err != nil {
+		return st, err
 	}
-	cases.WriteByte(']')
 	if ents, err := fs.ReadDir(root.FS(), FilesDir); err == nil {
 		for _, e := range ents {
-			if keyRe.MatchString(e.Name()) && !keep[e.Name()] {
+			if keyRe.MatchString(e.Name()) && !b.keep[e.Name()] {
 				_ = root.RemoveAll(FilesDir + "/" + e.Name())
 			}
 		}
@@ -168,7 +235,7 @@ func Write(ctx context.Context, dir string, recs []predict.Record, o Options) (S
 	// streamed to the file: a page of 10,000 cases is several MB, and
 	// building it in memory first doubled predict's peak memory
 	bw := bufio.NewWriterSize(f, 64<<10)
-	err = Render(bw, cases.Bytes(), st.Cases, pageInfo(dir, o, counts))
+	err = Render(bw, bufio.NewReaderSize(b.cases, 64<<10), st.Cases, pageInfo(b.dir, b.o, b.count))
 	if err == nil {
 		err = bw.Flush()
 	}
@@ -405,10 +472,10 @@ func ReadRuns(dir string) []predict.Provenance {
 
 var page = template.Must(template.New("report.html").ParseFS(assets, "assets/report.html"))
 
-// Render writes the page to w: cases is the JSON array of its n cards
+// Render writes the page to w: cases reads the JSON array of its n cards
 // (Case values, as json.Marshal writes them: < > & and U+2028/9 escaped, so
-// safe in a script element).
-func Render(w io.Writer, cases []byte, n int, in Info) error {
+// safe in a script element), copied into the page as it is read.
+func Render(w io.Writer, cases io.Reader, n int, in Info) error {
 	css, err := assets.ReadFile("assets/report.css")
 	if err != nil {
 		return err
@@ -417,20 +484,40 @@ func Render(w io.Writer, cases []byte, n int, in Info) error {
 	if err != nil {
 		return err
 	}
-	if len(cases) == 0 {
-		cases = []byte("[]")
+	// the page is rendered around a marker that nothing else in it can
+	// hold (random), where the cards are then copied
+	var nonce [16]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return err
 	}
+	marker := "cases-" + hex.EncodeToString(nonce[:])
 	csp := fmt.Sprintf("default-src 'none'; img-src 'self' data:; style-src '%s'; script-src '%s'; base-uri 'none'; form-action 'none'", hashOf(css), hashOf(js))
-	return page.Execute(w, map[string]any{
+	var b bytes.Buffer
+	err = page.Execute(&b, map[string]any{
 		"CSP":    csp,
 		"CSS":    template.CSS(css),
 		"JS":     template.JS(js),
-		"Data":   template.JS(cases),
+		"Data":   template.JS(marker),
 		"Info":   in,
 		"Total":  n,
 		"Failed": in.Counts[predict.StatusFailed],
 		"OK":     in.Counts[predict.StatusOK],
 	})
+	if err != nil {
+		return err
+	}
+	head, tail, ok := bytes.Cut(b.Bytes(), []byte(marker))
+	if !ok {
+		return errors.New("report template: no place for the cases")
+	}
+	if _, err := w.Write(head); err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, cases); err != nil {
+		return err
+	}
+	_, err = w.Write(tail)
+	return err
 }
 
 func hashOf(b []byte) string {
