@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -157,4 +158,43 @@ func parallelArgs(dir, api string, jobs int) []string {
 		args = append(args, "-o", "/dev/null", "-F", "file=@"+n, api+"/api/predict")
 	}
 	return args
+}
+
+// BenchmarkPredict10000 is predict's peak RSS on a cohort of 10,000 small
+// inputs (16x16 PNGs) with `-o DIR` (results.jsonl, results.csv, report.html
+// with a preview per input, provenance and runs/), then again on the same
+// folder, where every input is done before (hashing the inputs against
+// results.jsonl, rewriting the CSV and the report). Each run is one process
+// under /usr/bin/time (see measured). Target: under 64 MiB for both.
+func BenchmarkPredict10000(b *testing.B) {
+	model, env, _ := runningDemo(b)
+	bin := builtBinary(b)
+	in := b.TempDir()
+	writeImages(b, in, 10000, 16, png.Encoder{})
+	var first, resume time.Duration
+	var peak, peakResume int64
+	for b.Loop() {
+		out := filepath.Join(b.TempDir(), "out")
+		cmd := measured(b, bin, "predict", model, in, "-o", out, "--json", "-q")
+		cmd.Env = env
+		cmd.Stdout = io.Discard
+		d, rss := timedRun(b, cmd)
+		first += d
+		peak = max(peak, rss)
+		cmd = measured(b, bin, "predict", model, in, "-o", out, "--json", "-q")
+		cmd.Env = env
+		d, rss = timedRun(b, cmd)
+		resume += d
+		peakResume = max(peakResume, rss)
+		b.StopTimer()
+		if err := os.RemoveAll(out); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	n := float64(b.N)
+	b.ReportMetric(first.Seconds()/n, "s-first-run")
+	b.ReportMetric(resume.Seconds()/n, "s-resume")
+	b.ReportMetric(float64(peak)/(1<<20), "MiB-peak-rss")
+	b.ReportMetric(float64(peakResume)/(1<<20), "MiB-peak-rss-resume")
 }

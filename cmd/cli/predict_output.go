@@ -258,20 +258,19 @@ func (o *predictOutput) folderTable(dir string) {
 	if o.json {
 		return
 	}
-	recs, err := predict.ReadRecords(dir)
-	if err != nil {
-		o.io.Notef("cannot read %s for the table: %v", filepath.Join(o.outDir, predict.ResultsFile), err)
-		return
-	}
 	tw := tabwriter.NewWriter(o.io.Out, 0, 0, 2, ' ', 0)
 	fprintf(tw, "INPUT\tSTATUS\tLATENCY\tRESULT\n")
-	for i := range recs {
-		r := &recs[i]
+	_, err := predict.EachRecord(dir, func(r *predict.Record) error {
 		res := r.Error
 		if r.Status == predict.StatusOK {
 			res = describeRecord(r, o.outDir)
 		}
 		fprintf(tw, "%s\t%s\t%s\t%s\n", cell(r.Input), cell(r.Status), fmtMS(r.LatencyMS), cell(oneLine(res)))
+		return nil
+	})
+	if err != nil {
+		o.io.Notef("cannot read %s for the table: %v", filepath.Join(o.outDir, predict.ResultsFile), err)
+		return
 	}
 	_ = tw.Flush()
 }

@@ -16,14 +16,41 @@ import (
 // each), so a resumed or extended batch is reviewed as one cohort. given is
 // -o as the user wrote it, for messages.
 func writeReview(ctx context.Context, ios *IOStreams, given, dir, model string) error {
-	recs, err := predict.ReadRecords(dir)
+	// one record at a time into both: a folder of 10,000 inputs is not held
+	csvw, err := predict.CreateCSV(dir)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", filepath.Join(given, predict.ResultsFile), err)
-	}
-	if err := predict.WriteCSV(dir, recs); err != nil {
 		return fmt.Errorf("write %s: %w", filepath.Join(given, predict.CSVFile), err)
 	}
-	st, err := report.Write(ctx, dir, recs, report.Options{Model: model})
+	rep, err := report.NewBuilder(ctx, dir, report.Options{Model: model})
+	if err != nil {
+		csvw.Abort()
+		return fmt.Errorf("write %s: %w", filepath.Join(given, report.File), err)
+	}
+	var werr error
+	_, err = predict.EachRecord(dir, func(r *predict.Record) error {
+		if err := csvw.Add(r); err != nil {
+			werr = fmt.Errorf("write %s: %w", filepath.Join(given, predict.CSVFile), err)
+			return werr
+		}
+		if err := rep.Add(r); err != nil {
+			werr = fmt.Errorf("write %s: %w", filepath.Join(given, report.File), err)
+			return werr
+		}
+		return nil
+	})
+	if err != nil {
+		csvw.Abort()
+		rep.Abort()
+		if werr != nil {
+			return werr
+		}
+		return fmt.Errorf("read %s: %w", filepath.Join(given, predict.ResultsFile), err)
+	}
+	if err := csvw.Close(); err != nil {
+		rep.Abort()
+		return fmt.Errorf("write %s: %w", filepath.Join(given, predict.CSVFile), err)
+	}
+	st, err := rep.Close()
 	if err != nil {
 		return fmt.Errorf("write %s: %w", filepath.Join(given, report.File), err)
 	}

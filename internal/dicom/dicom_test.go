@@ -184,6 +184,25 @@ func TestCompressedHint(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "JPEG-LS") || !strings.Contains(err.Error(), "dcmdjpls") {
 		t.Fatalf("got %v", err)
 	}
+	// every syntax modelhub does not decode names itself and the command
+	for ts, want := range map[string]string{
+		"1.2.840.10008.1.2.4.80": "JPEG-LS (1.2.840.10008.1.2.4.80) is not decoded by modelhub; decompress the folder first, e.g. `dcmdjpls IN.dcm OUT.dcm`",
+		"1.2.840.10008.1.2.4.81": "JPEG-LS (1.2.840.10008.1.2.4.81) is not decoded by modelhub; decompress the folder first, e.g. `dcmdjpls IN.dcm OUT.dcm`",
+		"1.2.840.10008.1.2.5":    "RLE Lossless (1.2.840.10008.1.2.5) is not decoded by modelhub; decompress the folder first, e.g. `dcmdrle IN.dcm OUT.dcm`",
+		"1.2.840.10008.1.2.4.90": "JPEG 2000 (1.2.840.10008.1.2.4.90) is not decoded by modelhub; decompress the folder first, e.g. `gdcmconv --raw IN.dcm OUT.dcm`",
+		"1.2.840.10008.1.2.4.91": "JPEG 2000 (1.2.840.10008.1.2.4.91)",
+		"1.2.840.10008.1.2.4.50": "lossy JPEG (1.2.840.10008.1.2.4.50) is not decoded by modelhub; decompress the folder first, e.g. `dcmdjpeg IN.dcm OUT.dcm`",
+		dicomtest.JPEGLL14:       "",
+		dicomtest.JPEGLLSV1:      "",
+		dicomtest.Deflated:       "",
+		dicomtest.ExplicitBE:     "",
+		dicomtest.ImplicitLE:     "",
+	} {
+		got := dicom.CompressedHint(ts)
+		if (want == "") != (got == "") || !strings.HasPrefix(got, want) {
+			t.Errorf("CompressedHint(%s) = %q, want %q", ts, got, want)
+		}
+	}
 }
 
 func writeSeries(t *testing.T, dir, prefix string, s dicomtest.Series) []string {
@@ -218,11 +237,17 @@ func TestScanGroupsOrdersAndChecks(t *testing.T) {
 	// a second series in the same folder, coronal with column direction [0,0,-1]
 	writeSeries(t, filepath.Join(dir, "a"), "y", dicomtest.Series{StudyUID: "1.1", SeriesUID: "1.1.2", SeriesNumber: 3, Rows: 4, Columns: 3,
 		Slices: 3, Orientation: [6]float64{1, 0, 0, 0, 0, -1}})
-	// noise: a text file, a DICOMDIR-like name with junk, an empty file
+	// noise: a text file, an empty file, a DICOMDIR (its media storage class;
+	// given pixel data, so only the class tells it apart from an image)
 	os.WriteFile(filepath.Join(dir, "README.txt"), []byte("not dicom"), 0o644)
 	os.WriteFile(filepath.Join(dir, "empty"), nil, 0o644)
+	dd := ct.Images()[0]
+	dd.SOPClassUID, dd.SeriesUID = "1.2.840.10008.1.3.10", "1.1.9"
+	if err := dicomtest.WriteFile(filepath.Join(dir, "DICOMDIR"), dd); err != nil {
+		t.Fatal(err)
+	}
 	res := scan(t, dir)
-	if len(res.Series) != 2 || res.Ignored != 2 || res.DICOM != 9 {
+	if len(res.Series) != 2 || res.Ignored != 3 || res.DICOM != 9 {
 		t.Fatalf("series %d ignored %d dicom %d", len(res.Series), res.Ignored, res.DICOM)
 	}
 	s := res.Series[0]
@@ -292,6 +317,17 @@ func TestBadSeries(t *testing.T) {
 			ims[2].NoGeometry = true
 			return ims
 		}, ""}, // split by orientation: see below
+		"no orientation at all": {func(ims []dicomtest.Image) []dicomtest.Image {
+			for k := range ims {
+				ims[k].NoGeometry = true
+			}
+			return ims
+		}, "no ImageOrientationPatient: the slices cannot be ordered"},
+		"inconsistent orientation": {func(ims []dicomtest.Image) []dicomtest.Image {
+			// the same orientation to 3 decimals (one group), apart by 1.5e-4
+			ims[2].Orientation = [6]float64{0.99985, 0.0004, 0, 0, 1, 0}
+			return ims
+		}, "inconsistent ImageOrientationPatient between slices"},
 		"mixed sizes": {func(ims []dicomtest.Image) []dicomtest.Image {
 			ims[0].Rows, ims[0].Columns, ims[0].Pixels = 1, 1, []int{1}
 			return ims

@@ -69,7 +69,7 @@ func TestReplicaGPUs(t *testing.T) {
 // fails to start removes the ones started.
 func TestStartReplicas(t *testing.T) {
 	s, _ := modelDir(t, false)
-	d := &testutil.FakeDocker{InfoFunc: info(dockerrun.EngineInfo{OS: "linux", Arch: "amd64"})}
+	d := &testutil.FakeDocker{InfoFunc: info(dockerrun.EngineInfo{OS: "linux", Arch: "amd64", NVIDIA: true})}
 	d.Images(map[string]dockerrun.Image{"img:1": {OS: "linux", Arch: "amd64"}})
 	serveOnCreate(t, d)
 	var ids atomic.Int32
@@ -81,24 +81,37 @@ func TestStartReplicas(t *testing.T) {
 		return "c" + string(rune('0'+ids.Add(1))), nil
 	}
 	o := launch.SessionOptions{Options: launch.Options{Resolved: resolved(t, s, "m")}, Purpose: "predict", Reuse: true, Keep: true}
-	r, err := launch.StartReplicas(context.Background(), deps(s, d), o, 3, []string{"", "", ""}, launch.Events{})
+	// each replica its own GPU (what ReplicaGPUs gives for --gpus device=2,0)
+	r, err := launch.StartReplicas(context.Background(), deps(s, d), o, 3, []string{"device=2", "device=0", "device=2"}, launch.Events{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	names := map[string]bool{}
+	gpus := map[string]int{}
 	for _, sp := range d.Specs() {
 		names[sp.Name] = true
+		gpus[sp.GPUs]++
 		if !strings.HasPrefix(sp.Name, "modelhub-m-predict-") {
 			t.Errorf("replica named %s", sp.Name)
+		}
+		if !sp.GPU {
+			t.Errorf("replica %s requests no GPU", sp.Name)
 		}
 	}
 	if len(names) != 3 || len(r.Sessions()) != 3 {
 		t.Fatalf("specs %v", d.Specs())
 	}
+	if d.Specs()[0].GPUs != "device=2" || gpus["device=2"] != 2 || gpus["device=0"] != 1 {
+		t.Errorf("replicas' GPUs %v (first %q), want device=2 twice (the first) and device=0", gpus, d.Specs()[0].GPUs)
+	}
 	old := r.Sessions()[1].ID
 	for range launch.MaxRestarts {
 		if _, err := r.Restart(context.Background(), 1); err != nil {
 			t.Fatal(err)
+		}
+		// a restarted replica keeps its GPU
+		if sp := d.Specs(); sp[len(sp)-1].GPUs != "device=0" {
+			t.Errorf("replica 1 restarted with --gpus %q, want device=0", sp[len(sp)-1].GPUs)
 		}
 	}
 	if !d.Called("remove " + old) {

@@ -2,6 +2,7 @@ package ndarray
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -208,4 +210,52 @@ func TestFortranToC(t *testing.T) {
 	if !bytes.Equal(got, []byte{0, 1, 2, 3, 4, 5}) {
 		t.Fatalf("%v", got)
 	}
+}
+
+// An .h5 whose dataspace declares a huge shape (1 TiB: the dims and maxdims
+// of a small h5py file rewritten) is refused, and refusing it allocates
+// next to nothing: over the limit before any allocation; under a limit
+// raised out of the way, a contiguous dataset's data is checked against
+// the file's size first.
+func TestH5HugeDeclaredShapeBoundedMemory(t *testing.T) {
+	for file, dims := range map[string][]uint64{
+		"mask_contiguous.h5":              {6, 5},
+		"heat_chunked_gzip_shuffle_be.h5": {3, 4, 5},
+	} {
+		b, err := os.ReadFile(filepath.Join("testdata", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		old, huge := dimBytes(dims), dimBytes(append([]uint64{1 << 20, 1 << 20}, dims[2:]...))
+		if bytes.Count(b, old) != 2 { // dims and maxdims
+			t.Fatalf("%s: the dims %v are not where expected", file, dims)
+		}
+		b = bytes.ReplaceAll(b, old, huge)
+		read := func(lim Limits) error {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := Read(bytes.NewReader(b), int64(len(b)), lim)
+			runtime.ReadMemStats(&after)
+			if got := after.TotalAlloc - before.TotalAlloc; got > 1<<20 {
+				t.Errorf("%s: refusing it allocated %d bytes", file, got)
+			}
+			return err
+		}
+		if err := read(Limits{}); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "more than the limit of 512 MiB") {
+			t.Errorf("%s: %v, want ErrTooLarge naming the limit", file, err)
+		}
+		if strings.Contains(file, "contiguous") {
+			if err := read(Limits{MaxBytes: 1 << 62}); !errors.Is(err, ErrMalformed) {
+				t.Errorf("%s under no limit: %v, want ErrMalformed", file, err)
+			}
+		}
+	}
+}
+
+func dimBytes(dims []uint64) []byte {
+	var b []byte
+	for _, d := range dims {
+		b = binary.LittleEndian.AppendUint64(b, d)
+	}
+	return b
 }

