@@ -226,6 +226,11 @@ type Mask struct {
 	Data []byte
 }
 
+// frame is one frame of a SEG: segment number seg (1-based), the label value
+// it marks (-1 for the one empty frame of an empty result) and its source
+// slice k.
+type frame struct{ seg, value, k int }
+
 // Write writes a BINARY Segmentation of mask over src to w: one segment per
 // label value found in the mask (named by segs when it names it, generic
 // otherwise), one frame per segment and source slice that holds any of its
@@ -233,24 +238,72 @@ type Mask struct {
 // reference to its SOP instance.
 func Write(w io.Writer, src *Source, mask Mask, segs []Segment, o Options) (Info, error) {
 	var info Info
+	if err := checkInputs(src, mask); err != nil {
+		return info, err
+	}
+	segments, frames, empty := planFrames(src, mask, segs)
+	pixels, err := packFrames(src, mask, frames)
+	if err != nil {
+		return info, err
+	}
+	now := o.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	sopUID, seriesUID := NewUID(), NewUID()
+	info.SOPInstanceUID, info.SeriesInstanceUID, info.Frames, info.Empty = sopUID, seriesUID, len(frames), empty
+	if !empty {
+		for i := range segments {
+			info.Segments = append(info.Segments, i+1)
+		}
+	}
+	algorithm := clip(o.Algorithm, 64)
+	if algorithm == "" {
+		algorithm = "modelhub model"
+	}
+	version := clip(o.Version, 64)
+	if version == "" {
+		version = "unknown"
+	}
+	d := headerModules(src, o, now, sopUID, seriesUID, algorithm, version, len(frames))
+	d = append(d, copiedModules(src)...)
+	d = append(d, segmentSequence(segments, algorithm))
+	d = append(d, referencedSeries(src))
+	d = append(d, functionalGroups(src, frames)...)
+	if err := WritePart10(w, SegmentationStorage, sopUID, version, d, pixels); err != nil {
+		return info, err
+	}
+	return info, nil
+}
+
+// checkInputs refuses a source without pixels or a frame of reference, and a
+// mask whose size is not the source's.
+func checkInputs(src *Source, mask Mask) error {
 	nx, ny, nz := src.Columns, src.Rows, len(src.Slices)
 	plane := nx * ny
 	if plane == 0 || nz == 0 {
-		return info, errors.New("the source has no pixels")
+		return errors.New("the source has no pixels")
 	}
 	if len(mask.Data) != plane*nz {
-		return info, fmt.Errorf("the mask has %d voxels, the source %dx%dx%d", len(mask.Data), nx, ny, nz)
+		return fmt.Errorf("the mask has %d voxels, the source %dx%dx%d", len(mask.Data), nx, ny, nz)
 	}
 	if _, ok := src.Copied.Get(tagFrameOfReferenceUID); !ok {
-		return info, errors.New("the source images have no FrameOfReferenceUID: a SEG cannot say which space it is in")
+		return errors.New("the source images have no FrameOfReferenceUID: a SEG cannot say which space it is in")
 	}
-	// which labels each slice holds
+	return nil
+}
+
+// planFrames lists the segments (one per label value present, in value
+// order) and their frames (only slices that hold the label). A mask with no
+// label gives one empty frame of the first segment named (or label 1), so
+// the result still reaches the PACS and says so; empty is then true.
+func planFrames(src *Source, mask Mask, segs []Segment) (segments []Segment, frames []frame, empty bool) {
+	plane, nz := src.Columns*src.Rows, len(src.Slices)
 	present := make([][256]bool, nz)
 	var any [256]bool
 	for k := 0; k < nz; k++ {
-		sl := mask.Data[k*plane : (k+1)*plane]
 		p := &present[k]
-		for _, v := range sl {
+		for _, v := range mask.Data[k*plane : (k+1)*plane] {
 			p[v] = true
 		}
 		for v := 1; v < 256; v++ {
@@ -263,9 +316,6 @@ func Write(w io.Writer, src *Source, mask Mask, segs []Segment, o Options) (Info
 	for _, s := range segs {
 		named[s.Value] = s
 	}
-	type frame struct{ seg, value, k int }
-	var frames []frame
-	var segments []Segment
 	for v := 1; v < 256; v++ {
 		if !any[v] {
 			continue
@@ -278,27 +328,29 @@ func Write(w io.Writer, src *Source, mask Mask, segs []Segment, o Options) (Info
 			}
 		}
 	}
-	if len(frames) == 0 {
-		// nothing found: one empty frame of the first segment named (or
-		// label 1), so the result still reaches the PACS and says so
-		info.Empty = true
-		v := 1
-		if len(segs) > 0 {
-			vs := make([]int, 0, len(segs))
-			for _, s := range segs {
-				vs = append(vs, s.Value)
-			}
-			sort.Ints(vs)
-			v = vs[0]
-		}
-		segments = []Segment{segmentFor(v, named)}
-		frames = []frame{{1, -1, 0}}
+	if len(frames) > 0 {
+		return segments, frames, false
 	}
-	// pixel data: frames one after another, bit i of a frame in bit i%8 of
-	// byte i/8 (PS3.5 8.1.1), no padding between frames
+	v := 1
+	if len(segs) > 0 {
+		vs := make([]int, 0, len(segs))
+		for _, s := range segs {
+			vs = append(vs, s.Value)
+		}
+		sort.Ints(vs)
+		v = vs[0]
+	}
+	return []Segment{segmentFor(v, named)}, []frame{{1, -1, 0}}, true
+}
+
+// packFrames packs the frames' bits one after another: bit i of a frame in
+// bit i%8 of byte i/8 (PS3.5 8.1.1), no padding between frames.
+func packFrames(src *Source, mask Mask, frames []frame) ([]byte, error) {
+	nx, ny := src.Columns, src.Rows
+	plane := nx * ny
 	bits := int64(len(frames)) * int64(plane)
 	if (bits+7)/8 >= math.MaxUint32-1 {
-		return info, fmt.Errorf("%d frames of %dx%d are too many for one SEG", len(frames), nx, ny)
+		return nil, fmt.Errorf("%d frames of %dx%d are too many for one SEG", len(frames), nx, ny)
 	}
 	pixels := make([]byte, (bits+7)/8)
 	for fi, f := range frames {
@@ -309,42 +361,7 @@ func Write(w io.Writer, src *Source, mask Mask, segs []Segment, o Options) (Info
 		base := int64(fi) * int64(plane)
 		v := byte(f.value)
 		if base%8 == 0 {
-			out := pixels[base/8:]
-			i := 0
-			for ; i+8 <= plane; i += 8 {
-				var b byte
-				s := sl[i : i+8 : i+8]
-				if s[0] == v {
-					b |= 1
-				}
-				if s[1] == v {
-					b |= 2
-				}
-				if s[2] == v {
-					b |= 4
-				}
-				if s[3] == v {
-					b |= 8
-				}
-				if s[4] == v {
-					b |= 16
-				}
-				if s[5] == v {
-					b |= 32
-				}
-				if s[6] == v {
-					b |= 64
-				}
-				if s[7] == v {
-					b |= 128
-				}
-				out[i/8] = b
-			}
-			for ; i < plane; i++ {
-				if sl[i] == v {
-					out[i/8] |= 1 << (i % 8)
-				}
-			}
+			packAligned(pixels[base/8:], sl, v)
 			continue
 		}
 		for i, x := range sl {
@@ -354,32 +371,59 @@ func Write(w io.Writer, src *Source, mask Mask, segs []Segment, o Options) (Info
 			}
 		}
 	}
+	return pixels, nil
+}
 
-	now := o.Now
-	if now.IsZero() {
-		now = time.Now()
+// packAligned sets bit i of out for every sl[i] == v, out starting on a
+// byte boundary (the fast path: eight voxels a byte).
+func packAligned(out, sl []byte, v byte) {
+	i := 0
+	for ; i+8 <= len(sl); i += 8 {
+		var b byte
+		s := sl[i : i+8 : i+8]
+		if s[0] == v {
+			b |= 1
+		}
+		if s[1] == v {
+			b |= 2
+		}
+		if s[2] == v {
+			b |= 4
+		}
+		if s[3] == v {
+			b |= 8
+		}
+		if s[4] == v {
+			b |= 16
+		}
+		if s[5] == v {
+			b |= 32
+		}
+		if s[6] == v {
+			b |= 64
+		}
+		if s[7] == v {
+			b |= 128
+		}
+		out[i/8] = b
 	}
-	date, tod := now.Format("20060102"), now.Format("150405")
-	sopUID, seriesUID := NewUID(), NewUID()
-	info.SOPInstanceUID, info.SeriesInstanceUID, info.Frames = sopUID, seriesUID, len(frames)
-	if !info.Empty {
-		for i := range segments {
-			info.Segments = append(info.Segments, i+1)
+	for ; i < len(sl); i++ {
+		if sl[i] == v {
+			out[i/8] |= 1 << (i % 8)
 		}
 	}
+}
+
+// headerModules are the SEG's own modules: SOP common, general series and
+// equipment (modelhub as contributing equipment), multi-frame dimensions,
+// image pixel and segmentation image.
+func headerModules(src *Source, o Options, now time.Time, sopUID, seriesUID, algorithm, version string, nframes int) Dataset {
+	date, tod := now.Format("20060102"), now.Format("150405")
 	seriesNumber := o.SeriesNumber
 	if seriesNumber == 0 {
 		seriesNumber = 9901
 	}
-	algorithm := clip(o.Algorithm, 64)
-	if algorithm == "" {
-		algorithm = "modelhub model"
-	}
-	version := clip(o.Version, 64)
-	if version == "" {
-		version = "unknown"
-	}
-	d := Dataset{
+	return Dataset{
 		Str(tagImageType, "CS", "DERIVED", "PRIMARY"),
 		Str(tagInstanceCreationDate, "DA", date), Str(tagInstanceCreationTime, "TM", tod),
 		Str(tagSOPClassUID, "UI", SegmentationStorage), Str(tagSOPInstanceUID, "UI", sopUID),
@@ -411,8 +455,8 @@ func Write(w io.Writer, src *Source, mask Mask, segs []Segment, o Options) (Info
 				AT(tagFunctionalGroupPtr, tagPlanePositionSeq), Str(tagDimensionDescLabel, "LO", "ImagePositionPatient")}),
 		US(tagSamplesPerPixel, 1),
 		Str(tagPhotometric, "CS", "MONOCHROME2"),
-		IS(tagNumberOfFrames, len(frames)),
-		US(tagRows, ny), US(tagColumns, nx),
+		IS(tagNumberOfFrames, nframes),
+		US(tagRows, src.Rows), US(tagColumns, src.Columns),
 		US(tagBitsAllocated, 1), US(tagBitsStored, 1), US(tagHighBit, 0), US(tagPixelRepresentation, 0),
 		Str(tagLossyCompression, "CS", "00"),
 		Str(tagSegmentationType, "CS", "BINARY"),
@@ -421,6 +465,13 @@ func Write(w io.Writer, src *Source, mask Mask, segs []Segment, o Options) (Info
 		Str(tagContentDescription, "LO", clip(algorithm+" segmentation", 64)),
 		{Tag: tagContentCreatorName, VR: "PN"},
 	}
+}
+
+// copiedModules are the patient, study and frame-of-reference elements
+// copied from the source (the SEG belongs to the same study), the type 2
+// ones it lacks present and empty, and a character set.
+func copiedModules(src *Source) Dataset {
+	var d Dataset
 	have := map[Tag]bool{}
 	for _, e := range src.Copied {
 		if e.Tag == tagStudyInstanceUID {
@@ -438,10 +489,15 @@ func Write(w io.Writer, src *Source, mask Mask, segs []Segment, o Options) (Info
 	if !have[tagSpecificCharacterSet] {
 		d = append(d, Str(tagSpecificCharacterSet, "CS", "ISO_IR 100"))
 	}
-	// segments
-	var segItems []Dataset
+	return d
+}
+
+// segmentSequence describes each segment: its number, label, codes,
+// algorithm and display colour.
+func segmentSequence(segments []Segment, algorithm string) Element {
+	var items []Dataset
 	for i, s := range segments {
-		segItems = append(segItems, Dataset{
+		items = append(items, Dataset{
 			Seq(tagSegCategoryCodeSeq, s.Category.Item()),
 			US(tagSegmentNumber, i+1),
 			Str(tagSegmentLabel, "LO", clip(s.Label, 64)),
@@ -452,19 +508,26 @@ func Write(w io.Writer, src *Source, mask Mask, segs []Segment, o Options) (Info
 			Seq(tagSegTypeCodeSeq, s.Type.Item()),
 		})
 	}
-	d = append(d, Seq(tagSegmentSeq, segItems...))
-	// references to every source image
+	return Seq(tagSegmentSeq, items...)
+}
+
+// referencedSeries references the source series and every image in it.
+func referencedSeries(src *Source) Element {
 	var refs []Dataset
 	for _, s := range src.Slices {
 		refs = append(refs, Dataset{Str(tagReferencedSOPClass, "UI", s.SOPClassUID), Str(tagReferencedSOPInst, "UI", s.SOPInstanceUID)})
 	}
-	d = append(d, Seq(tagReferencedSeriesSeq, Dataset{Seq(tagReferencedInstSeq, refs...), Str(tagSeriesInstanceUID, "UI", src.SeriesInstanceUID)}))
-	// functional groups
-	// the source's pixel measures: its SliceThickness (else the spacing of
-	// its slices, else 1 mm) and the spacing between its slices
+	return Seq(tagReferencedSeriesSeq, Dataset{Seq(tagReferencedInstSeq, refs...), Str(tagSeriesInstanceUID, "UI", src.SeriesInstanceUID)})
+}
+
+// functionalGroups: the shared pixel measures (the source's SliceThickness,
+// else the spacing of its slices, else 1 mm, and the spacing between its
+// slices) and per frame its source image, dimension index, position and
+// orientation (the source slice's own) and segment.
+func functionalGroups(src *Source, frames []frame) Dataset {
 	measures := Dataset{DS(tagPixelSpacing, src.PixelSpacing[0], src.PixelSpacing[1])}
 	thick := src.SliceThickness
-	if nz > 1 {
+	if len(src.Slices) > 1 {
 		gap := spacing(src)
 		measures = append(measures, DS(tagSpacingBetween, gap))
 		if thick <= 0 {
@@ -475,7 +538,6 @@ func Write(w io.Writer, src *Source, mask Mask, segs []Segment, o Options) (Info
 		thick = 1
 	}
 	measures = append(measures, DS(tagSliceThickness, thick))
-	d = append(d, Seq(tagSharedFGSeq, Dataset{Seq(tagPixelMeasuresSeq, measures)}))
 	orient := Dataset{DS(tagImageOrientation, src.Orientation[:]...)}
 	perFrame := make([]Dataset, len(frames))
 	for fi, f := range frames {
@@ -494,11 +556,10 @@ func Write(w io.Writer, src *Source, mask Mask, segs []Segment, o Options) (Info
 			Seq(tagSegmentIdentSeq, Dataset{US(tagReferencedSegNumber, f.seg)}),
 		}
 	}
-	d = append(d, Seq(tagPerFrameFGSeq, perFrame...))
-	if err := WritePart10(w, SegmentationStorage, sopUID, version, d, pixels); err != nil {
-		return info, err
+	return Dataset{
+		Seq(tagSharedFGSeq, Dataset{Seq(tagPixelMeasuresSeq, measures)}),
+		Seq(tagPerFrameFGSeq, perFrame...),
 	}
-	return info, nil
 }
 
 func segmentFor(v int, named map[int]Segment) Segment {
