@@ -21,6 +21,9 @@ import (
 type FetchOptions struct {
 	// Progress, when set, is called after each instance written or found.
 	Progress func(Progress)
+	// Skip, when set, leaves out the series it returns true for (e.g. a
+	// SEG stored back earlier).
+	Skip func(Series) bool
 }
 
 // Progress is how far a fetch is.
@@ -33,6 +36,8 @@ type Progress struct {
 // Fetched is what FetchStudy did.
 type Fetched struct {
 	Series []FetchedSeries
+	// Skipped are the series FetchOptions.Skip left out.
+	Skipped []Series
 	// Fetched instances were written now, Present were complete on disk
 	// from an earlier run; Bytes were written now.
 	Fetched, Present int
@@ -82,6 +87,10 @@ func (c *Client) FetchStudy(ctx context.Context, study, dest string, opt FetchOp
 	out := &Fetched{}
 	total := 0
 	for _, s := range series {
+		if opt.Skip != nil && opt.Skip(s) {
+			out.Skipped = append(out.Skipped, s)
+			continue
+		}
 		if !ValidUID(s.UID) {
 			return nil, fmt.Errorf("the DICOMweb server %s listed a series UID %q in study %s: not a UID, refused", c.base.Host, sanitize(s.UID), study)
 		}
