@@ -202,6 +202,8 @@ func (w *writer) retrieve(ctx context.Context, resource string, want []string) e
 		return err
 	}
 	req.Header.Set("Accept", AcceptDICOM)
+	// no gzip: DICOM pixels compress little and a local PACS is CPU-bound
+	req.Header.Set("Accept-Encoding", "identity")
 	what := "series " + w.series + " of study " + w.study
 	if len(want) == 1 {
 		what = "instance " + want[0] + " of " + what
