@@ -108,7 +108,7 @@ func (c *Client) Store(ctx context.Context, study string, files []string) ([]Sto
 			case resp.StatusCode == http.StatusConflict:
 				out[i].Reason = "the server refused the request (409 Conflict) without naming this instance"
 			default:
-				out[i].Reason = "the server's answer does not mention this instance"
+				out[i].Reason = "the server's answer lists it neither as stored nor as failed: not stored"
 			}
 		}
 	}

@@ -26,6 +26,9 @@ type Orthanc struct {
 	User, Password string
 	Dir            string // storage, index, configuration and log
 
+	// LastContentType is the Content-Type of Get's last answer.
+	LastContentType string
+
 	port int
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -72,7 +75,12 @@ func OrthancUnavailable() string {
 // StartOrthanc starts an Orthanc for the test on a free port (user alice,
 // password s3cret) and stops it when the test ends. It skips loudly when
 // OrthancUnavailable says why, unless EnvRequireOrthanc is set.
-func StartOrthanc(t testing.TB) *Orthanc {
+func StartOrthanc(t testing.TB) *Orthanc { return StartOrthancWith(t, nil, "") }
+
+// StartOrthancWith is StartOrthanc with extra configuration keys and, when
+// lua is not empty, that Lua script loaded (e.g. a ReceivedInstanceFilter
+// refusing some instances).
+func StartOrthancWith(t testing.TB, extra map[string]any, lua string) *Orthanc {
 	t.Helper()
 	if why := OrthancUnavailable(); why != "" {
 		msg := "SKIP (this PACS test did not run): " + why
@@ -100,6 +108,16 @@ func StartOrthanc(t testing.TB) *Orthanc {
 		"DicomWeb":               map[string]any{"Enable": true, "Root": "/dicom-web/"},
 		"HttpCompressionEnabled": false,
 		"StorageCompression":     false,
+	}
+	for k, v := range extra {
+		cfg[k] = v
+	}
+	if lua != "" {
+		p := filepath.Join(o.Dir, "filter.lua")
+		if err := os.WriteFile(p, []byte(lua), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg["LuaScripts"] = []string{p}
 	}
 	data, _ := json.MarshalIndent(cfg, "", "  ")
 	if err := os.WriteFile(filepath.Join(o.Dir, "orthanc.json"), data, 0o600); err != nil {
@@ -221,6 +239,7 @@ func (o *Orthanc) Get(t testing.TB, path, accept string) []byte {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	o.LastContentType = resp.Header.Get("Content-Type")
 	body, err := io.ReadAll(resp.Body)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("GET %s: %s %v %.300s", path, resp.Status, err, body)
