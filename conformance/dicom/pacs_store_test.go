@@ -116,4 +116,3 @@ func wadoInstance(t *testing.T, o *testutil.Orthanc, study, series, sop string) 
 	}
 	return data
 }
-
