@@ -1,6 +1,7 @@
 package dicomweb
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -80,7 +81,8 @@ func (c *Client) FetchStudy(ctx context.Context, study, dest string, opt FetchOp
 	defer root.Close()
 	type plan struct {
 		s       Series
-		want    []string
+		whole   bool     // nothing on disk: the series in one answer, s.Instances of them
+		want    []string // else its instances (QIDO) and those not on disk
 		missing []string
 	}
 	var plans []plan
@@ -94,15 +96,24 @@ func (c *Client) FetchStudy(ctx context.Context, study, dest string, opt FetchOp
 		if !ValidUID(s.UID) {
 			return nil, fmt.Errorf("the DICOMweb server %s listed a series UID %q in study %s: not a UID, refused", c.base.Host, sanitize(s.UID), study)
 		}
-		want, err := c.Instances(ctx, study, s.UID)
-		if err != nil {
-			return nil, err
-		}
 		if err := root.MkdirAll(s.UID, 0o755); err != nil {
 			return nil, err
 		}
 		removeTemps(root, s.UID)
-		p := plan{s: s, want: want}
+		p := plan{s: s}
+		if s.Instances > 0 && !anyInstance(root, s.UID) {
+			// the usual first fetch: no instance list needed (listing 300
+			// instances costs Orthanc about as much as sending them)
+			p.whole = true
+			total += s.Instances
+			plans = append(plans, p)
+			continue
+		}
+		want, err := c.Instances(ctx, study, s.UID)
+		if err != nil {
+			return nil, err
+		}
+		p.want = want
 		for _, uid := range want {
 			if !complete(root, path.Join(s.UID, uid+instanceExt)) {
 				p.missing = append(p.missing, uid)
@@ -135,12 +146,14 @@ func (c *Client) FetchStudy(ctx context.Context, study, dest string, opt FetchOp
 		}}
 		var err error
 		switch {
+		case p.whole:
+			err = w.retrieve(ctx, "/studies/"+study+"/series/"+p.s.UID, nil, p.s.Instances)
 		case len(p.missing) == 0:
 		case fs.Present == 0:
-			err = w.retrieve(ctx, "/studies/"+study+"/series/"+p.s.UID, p.missing)
+			err = w.retrieve(ctx, "/studies/"+study+"/series/"+p.s.UID, p.missing, len(p.missing))
 		default:
 			for _, uid := range p.missing {
-				if err = w.retrieve(ctx, "/studies/"+study+"/series/"+p.s.UID+"/instances/"+uid, []string{uid}); err != nil {
+				if err = w.retrieve(ctx, "/studies/"+study+"/series/"+p.s.UID+"/instances/"+uid, []string{uid}, 1); err != nil {
 					break
 				}
 			}
@@ -154,6 +167,22 @@ func (c *Client) FetchStudy(ctx context.Context, study, dest string, opt FetchOp
 		}
 	}
 	return out, nil
+}
+
+// anyInstance reports whether a series folder holds an instance.
+func anyInstance(root *os.Root, dir string) bool {
+	f, err := root.Open(dir)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	names, _ := f.Readdirnames(-1)
+	for _, n := range names {
+		if strings.HasSuffix(n, instanceExt) {
+			return true
+		}
+	}
+	return false
 }
 
 // complete: a regular file, not empty (a file is renamed into place only
@@ -185,6 +214,7 @@ type writer struct {
 	study      string
 	series     string
 	onInstance func(bytes int64)
+	bw         *bufio.Writer // reused for every instance
 }
 
 // AcceptDICOM asks for the instances as stored (transfer-syntax=*): no
@@ -192,8 +222,9 @@ type writer struct {
 const AcceptDICOM = `multipart/related; type="application/dicom"; transfer-syntax=*`
 
 // retrieve GETs a WADO-RS resource (a series or an instance) and writes its
-// parts, which must be instances of want, each at most once.
-func (w *writer) retrieve(ctx context.Context, resource string, want []string) error {
+// parts: count instances, each of want (nil: any instance of the series),
+// each at most once.
+func (w *writer) retrieve(ctx context.Context, resource string, want []string, count int) error {
 	c := w.c
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -205,7 +236,7 @@ func (w *writer) retrieve(ctx context.Context, resource string, want []string) e
 	// no gzip: DICOM pixels compress little and a local PACS is CPU-bound
 	req.Header.Set("Accept-Encoding", "identity")
 	what := "series " + w.series + " of study " + w.study
-	if len(want) == 1 {
+	if len(want) == 1 && count == 1 {
 		what = "instance " + want[0] + " of " + what
 	}
 	resp, err := c.do(req, what)
@@ -218,11 +249,17 @@ func (w *writer) retrieve(ctx context.Context, resource string, want []string) e
 		return err
 	}
 	gaps := &gapReader{r: c.idle(resp.Body, cancel), max: gapLimit}
-	mr := multipart.NewReader(gaps, boundary)
-	pending := map[string]bool{}
-	for _, u := range want {
-		pending[u] = true
+	// multipart reads 4 KiB at a time: a large buffer under it saves
+	// system calls
+	mr := multipart.NewReader(bufio.NewReaderSize(gaps, 1<<20), boundary)
+	var pending map[string]bool
+	if want != nil {
+		pending = map[string]bool{}
+		for _, u := range want {
+			pending[u] = true
+		}
 	}
+	seen := map[string]bool{}
 	got := 0
 	for {
 		part, err := mr.NextPart()
@@ -230,26 +267,26 @@ func (w *writer) retrieve(ctx context.Context, resource string, want []string) e
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("after %d of %d instance(s): %w", got, len(want), explainStream(ctx, err))
+			return fmt.Errorf("after %d of %d instance(s): %w", got, count, explainStream(ctx, err))
 		}
 		gaps.max = gaps.n + c.Limits.Instance + gapLimit
-		if got == len(want) {
+		if got == count {
 			part.Close()
-			return fmt.Errorf("the server sent more parts than the %d instance(s) it listed: refused", len(want))
+			return fmt.Errorf("the server sent more parts than the %d instance(s) it listed: refused", count)
 		}
-		if err := w.part(part, pending); err != nil {
-			return fmt.Errorf("after %d of %d instance(s): %w", got, len(want), explainStream(ctx, err))
+		if err := w.part(part, pending, seen); err != nil {
+			return fmt.Errorf("after %d of %d instance(s): %w", got, count, explainStream(ctx, err))
 		}
 		got++
 	}
-	if len(pending) > 0 {
-		return fmt.Errorf("the server sent %d of the %d instance(s) it listed", len(want)-len(pending), len(want))
+	if got < count {
+		return fmt.Errorf("the server sent %d of the %d instance(s) it listed", got, count)
 	}
 	return nil
 }
 
 // gapLimit bounds the bytes between parts (preamble, part headers).
-const gapLimit = 1 << 20
+const gapLimit = 2 << 20
 
 // gapReader fails when more than max bytes have been read in all.
 type gapReader struct {
@@ -311,8 +348,9 @@ func validBoundary(b string) bool {
 }
 
 // part writes one instance: to a temporary file, then checked (a DICOM
-// header naming this series and an instance of pending) and renamed.
-func (w *writer) part(p *multipart.Part, pending map[string]bool) error {
+// header naming this series and an instance of pending, or with pending nil
+// any instance of the series not seen yet) and renamed.
+func (w *writer) part(p *multipart.Part, pending, seen map[string]bool) error {
 	defer p.Close()
 	if ct := p.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
@@ -335,7 +373,15 @@ func (w *writer) part(p *multipart.Part, pending map[string]bool) error {
 		}
 	}()
 	limit := w.c.Limits.Instance
-	n, err := io.Copy(f, io.LimitReader(p, limit+1))
+	if w.bw == nil {
+		w.bw = bufio.NewWriterSize(f, 1<<20)
+	}
+	bw := w.bw
+	bw.Reset(f)
+	n, err := io.Copy(bw, io.LimitReader(p, limit+1))
+	if err == nil {
+		err = bw.Flush()
+	}
 	if err != nil {
 		return err
 	}
@@ -351,14 +397,18 @@ func (w *writer) part(p *multipart.Part, pending map[string]bool) error {
 		w.root.Remove(tmp)
 		return err
 	}
-	if !pending[h.SOPInstanceUID] {
+	ok := ValidUID(h.SOPInstanceUID) && h.SeriesInstanceUID == w.series && !seen[h.SOPInstanceUID]
+	if pending != nil {
+		ok = ok && pending[h.SOPInstanceUID]
+	}
+	if !ok {
 		w.root.Remove(tmp)
 		if ValidUID(h.SOPInstanceUID) && h.SeriesInstanceUID == w.series {
 			return fmt.Errorf("the server sent instance %s twice or unasked: refused", h.SOPInstanceUID)
 		}
-		return fmt.Errorf("the server sent an instance (%q) that is not one of series %s it listed: refused", sanitize(h.SOPInstanceUID), w.series)
+		return fmt.Errorf("the server sent an instance (%q) that is not one of series %s: refused", sanitize(h.SOPInstanceUID), w.series)
 	}
-	delete(pending, h.SOPInstanceUID)
+	seen[h.SOPInstanceUID] = true
 	if err := w.root.Rename(tmp, path.Join(w.series, h.SOPInstanceUID+instanceExt)); err != nil {
 		w.root.Remove(tmp)
 		return err
