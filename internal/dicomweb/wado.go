@@ -214,7 +214,7 @@ type writer struct {
 	study      string
 	series     string
 	onInstance func(bytes int64)
-	bw         *bufio.Writer // reused for every instance
+	buf        []byte // reused for every instance
 }
 
 // AcceptDICOM asks for the instances as stored (transfer-syntax=*): no
@@ -283,6 +283,38 @@ func (w *writer) retrieve(ctx context.Context, resource string, want []string, c
 		return fmt.Errorf("the server sent %d of the %d instance(s) it listed", got, count)
 	}
 	return nil
+}
+
+// copyChunks copies r to w through buf, writing only full buffers (and
+// the rest at the end): a multipart part reads 4 KiB at a time, and a write
+// each time would cost a system call each.
+func copyChunks(w io.Writer, r io.Reader, buf []byte) (int64, error) {
+	var total int64
+	n := 0
+	flush := func() error {
+		if n == 0 {
+			return nil
+		}
+		_, err := w.Write(buf[:n])
+		total += int64(n)
+		n = 0
+		return err
+	}
+	for {
+		m, err := r.Read(buf[n:])
+		n += m
+		if n == len(buf) {
+			if werr := flush(); werr != nil {
+				return total, werr
+			}
+		}
+		if err == io.EOF {
+			return total, flush()
+		}
+		if err != nil {
+			return total, err
+		}
+	}
 }
 
 // gapLimit bounds the bytes between parts (preamble, part headers).
@@ -373,15 +405,10 @@ func (w *writer) part(p *multipart.Part, pending, seen map[string]bool) error {
 		}
 	}()
 	limit := w.c.Limits.Instance
-	if w.bw == nil {
-		w.bw = bufio.NewWriterSize(f, 1<<20)
+	if w.buf == nil {
+		w.buf = make([]byte, 1<<20)
 	}
-	bw := w.bw
-	bw.Reset(f)
-	n, err := io.Copy(bw, io.LimitReader(p, limit+1))
-	if err == nil {
-		err = bw.Flush()
-	}
+	n, err := copyChunks(f, io.LimitReader(p, limit+1), w.buf)
 	if err != nil {
 		return err
 	}
