@@ -134,3 +134,44 @@ func TestRealEngine_PACSStore(t *testing.T) {
 		t.Fatalf("after the rerun Orthanc holds %+v", series)
 	}
 }
+
+// refuseSEG is an Orthanc Lua filter failing on every SEG it is sent
+// (Orthanc 1.10 then answers STOW-RS with the instance in neither sequence).
+const refuseSEG = `function ReceivedInstanceFilter(dicom, origin, info)
+  if dicom.Modality == 'SEG' then
+    error('this PACS takes no SEG')
+  end
+  return true
+end
+`
+
+// predict --store to an Orthanc that refuses SEGs: the case fails in one
+// line naming the SEG and why, predict exits 1, and the study holds no SEG.
+func TestRealEngine_PACSStoreRefused(t *testing.T) {
+	needDICOMTools(t)
+	e := newEnv(t)
+	o := testutil.StartOrthancWith(t, nil, refuseSEG)
+	e.ExtraEnv = []string{dicomweb.EnvUser + "=" + o.User, dicomweb.EnvPassword + "=" + o.Password}
+	model := e.localModel(t, "dicommask", "-pacsno")
+	src := filepath.Join(t.TempDir(), "aniso")
+	if out, err := exec.Command("/usr/bin/python3", "dicom/testdata/make_series.py", src, "aniso", "blob").CombinedOutput(); err != nil {
+		t.Fatalf("make_series: %v\n%s", err, out)
+	}
+	o.Upload(t, src)
+	files, _ := filepath.Glob(filepath.Join(src, "*"))
+	h, _, err := dicom.ReadFileHeader(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	r := e.run("predict", model, "--from", o.DICOMweb, "--study", h.StudyInstanceUID, "--store", "-o", out)
+	if r.Code != 1 {
+		t.Fatalf("want exit 1:\n%s", r)
+	}
+	mustMatch(t, "stderr", `(?m)^\S.*the DICOMweb server http://127\.0\.0\.1:\d+/dicom-web refused the SEG Aniso_[0-9a-f]{8}/mask\.seg\.dcm \([0-9.]+\): the server's answer lists it neither as stored nor as failed: not stored; rerun to try again$`, r.Stderr)
+	mustMatch(t, "stderr", `(?m)^0 done now, 0 done before, 1 failed, 0 unsupported$`, r.Stderr)
+	c, _ := dicomweb.New(o.DICOMweb, dicomweb.Auth{User: o.User, Password: o.Password}, nil)
+	if series, err := c.Series(context.Background(), h.StudyInstanceUID); err != nil || len(series) != 1 {
+		t.Fatalf("Orthanc holds %+v %v, want the source series only", series, err)
+	}
+}
