@@ -18,17 +18,25 @@ func init() {
 	scriptCmds["pacs-server"] = cmdPacsServer
 }
 
-// pacs-server DIR [user=U password=P refuse=CODE] serves the DICOM files
+// pacs-server DIR [user=U password=P refuse=CODE tls] serves the DICOM files
 // under DIR (written by dicom-series) over DICOMweb on 127.0.0.1, its root
 // in $PACS_URL: a fake (dicomwebtest) with basic authentication when user
 // is given, every study described "PLANTED STUDY" of the planted patient;
-// refuse=CODE refuses every stored instance with that failure reason. It
+// refuse=CODE refuses every stored instance with that failure reason; tls
+// serves HTTPS with a certificate of its own, written to pacs-ca.pem. It
 // stops at the end of the script.
 func cmdPacsServer(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 1 {
 		ts.Fatalf("usage: pacs-server DIR [user=U password=P refuse=CODE]")
 	}
 	s := dicomwebtest.New()
+	for _, a := range args[1:] {
+		if a == "tls" {
+			s.Close()
+			s = dicomwebtest.NewTLS()
+			ts.Check(os.WriteFile(ts.MkAbs("pacs-ca.pem"), s.CertPEM(), 0o644))
+		}
+	}
 	ts.Defer(s.Close)
 	for _, a := range args[1:] {
 		k, v, _ := strings.Cut(a, "=")
@@ -37,6 +45,7 @@ func cmdPacsServer(ts *testscript.TestScript, neg bool, args []string) {
 			s.User = v
 		case "password":
 			s.Password = v
+		case "tls":
 		case "refuse":
 			code, err := strconv.Atoi(v)
 			ts.Check(err)

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"mime"
@@ -53,6 +54,22 @@ func New() *Server {
 	s := &Server{Requests: map[string]int{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
+}
+
+// NewTLS starts an HTTPS server on 127.0.0.1 with a certificate of its own
+// (its CA: CertPEM).
+func NewTLS() *Server {
+	s := &Server{Requests: map[string]int{}}
+	s.Server = httptest.NewTLSServer(http.HandlerFunc(s.serve))
+	return s
+}
+
+// CertPEM is the HTTPS server's certificate, PEM-encoded (nil without TLS).
+func (s *Server) CertPEM() []byte {
+	if s.Certificate() == nil {
+		return nil
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})
 }
 
 // Add stores instances.
