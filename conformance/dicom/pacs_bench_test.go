@@ -20,7 +20,7 @@ import (
 // MiB), in Debian's Orthanc on 127.0.0.1, fetched by modelhub's DICOMweb
 // client (QIDO-RS for the series and instances, then WADO-RS of the series
 // streamed to one file per instance) and by curl on the same multipart URL
-// into one file. Each round runs both (best of 3 each) and reports their
+// into one file. Each round runs both (best of 4 each, alternating which goes first) and reports their
 // MB/s and modelhub's share of curl's throughput (goal >= 0.8).
 func BenchmarkWADOFetchCT300(b *testing.B) {
 	if _, err := exec.LookPath("curl"); err != nil {
@@ -55,7 +55,7 @@ func BenchmarkWADOFetchCT300(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		var ours, theirs, cpu time.Duration
 		var bytes int64
-		for k := 0; k < 3; k++ {
+		fetch := func(k int) {
 			dest := filepath.Join(dir, "fetch")
 			os.RemoveAll(dest)
 			start, cpu0 := time.Now(), selfCPU()
@@ -71,20 +71,32 @@ func BenchmarkWADOFetchCT300(b *testing.B) {
 			if ours == 0 || d < ours {
 				ours = d
 			}
+		}
+		curl := func() {
 			out := filepath.Join(dir, "curl.out")
-			start = time.Now()
+			start := time.Now()
 			cmd := exec.Command("curl", "-sS", "--fail", "-u", o.User+":"+o.Password, "-H", "Accept: "+dicomweb.AcceptDICOM, "-o", out, url)
 			if msg, err := cmd.CombinedOutput(); err != nil {
 				b.Fatalf("curl: %v %s", err, msg)
 			}
-			d = time.Since(start)
-			if fi, err := os.Stat(out); err != nil || fi.Size() < bytes {
-				b.Fatalf("curl wrote %v bytes, less than the %d of the instances", fi, bytes)
+			d := time.Since(start)
+			if fi, err := os.Stat(out); err != nil || fi.Size() < 150e6 {
+				b.Fatalf("curl wrote %v bytes, less than the instances", fi)
 			}
 			if theirs == 0 || d < theirs {
 				theirs = d
 			}
 			os.Remove(out)
+		}
+		// alternate who goes first: the second finds Orthanc's caches warm
+		for k := 0; k < 4; k++ {
+			if k%2 == 0 {
+				fetch(k)
+				curl()
+			} else {
+				curl()
+				fetch(k)
+			}
 		}
 		mb := float64(bytes) / 1e6
 		b.ReportMetric(mb/ours.Seconds(), "modelhub-MB/s")
