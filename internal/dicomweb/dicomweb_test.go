@@ -361,3 +361,31 @@ func TestResolveAuth(t *testing.T) {
 		t.Fatalf("none: %+v", a)
 	}
 }
+
+// A server whose QIDO answer gives no series' instance count: the fetch
+// lists the series' instances first, and gets them all.
+func TestFetchWithoutSeriesCount(t *testing.T) {
+	s := fake(t)
+	strip := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		s.Config.Handler.ServeHTTP(rec, r)
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		body := rec.Body.String()
+		if strings.HasSuffix(r.URL.Path, "/series") {
+			body = strings.ReplaceAll(body, `"00201209"`, `"00201299"`)
+		}
+		io.WriteString(w, body)
+	}))
+	defer strip.Close()
+	c := client(t, strip.URL+"/dicom-web", alice)
+	got, err := c.FetchStudy(context.Background(), study, t.TempDir(), FetchOptions{})
+	if err != nil || got.Fetched != 8 {
+		t.Fatalf("fetch: %+v %v", got, err)
+	}
+	if s.Requests["GET /dicom-web/studies/"+study+"/series/"+study+".1/instances"] != 1 || s.Requests["GET /dicom-web/studies/"+study+"/series/"+study+".1"] != 1 {
+		t.Fatalf("requests: %v", s.Requests)
+	}
+}
