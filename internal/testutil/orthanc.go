@@ -83,12 +83,7 @@ func StartOrthanc(t testing.TB) *Orthanc { return StartOrthancWith(t, nil, "") }
 func StartOrthancWith(t testing.TB, extra map[string]any, lua string) *Orthanc {
 	t.Helper()
 	if why := OrthancUnavailable(); why != "" {
-		msg := "SKIP (this PACS test did not run): " + why
-		if os.Getenv(EnvRequireOrthanc) != "" {
-			t.Fatal(msg + " — and " + EnvRequireOrthanc + " is set")
-		}
-		fmt.Fprintln(os.Stderr, msg)
-		t.Skip(msg)
+		SkipUnlessRequired(t, "PACS", why, EnvRequireOrthanc)
 	}
 	port := FreePort(t)
 	o := &Orthanc{User: "alice", Password: "s3cret", Dir: t.TempDir(), port: port}
