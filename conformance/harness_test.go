@@ -146,6 +146,8 @@ type Env struct {
 	WeightsURL string
 	// Entry is the model's index entry (edit it, then call ServeIndex again).
 	Entry map[string]any
+	// ExtraEnv are added to the commands' environment (e.g. credentials).
+	ExtraEnv []string
 
 	index   []byte
 	indexMu sync.Mutex
@@ -238,8 +240,9 @@ func (e *Env) environ() []string {
 		}
 		env = append(env, kv)
 	}
-	return append(env, "MODELHUB_HOME="+e.Home, "MODELHUB_CACHE="+filepath.Join(e.Home, "cache"),
+	env = append(env, "MODELHUB_HOME="+e.Home, "MODELHUB_CACHE="+filepath.Join(e.Home, "cache"),
 		"MODELHUB_INDEX="+e.Index, "NO_COLOR=1")
+	return append(env, e.ExtraEnv...)
 }
 
 // Cmd is the modelhub command with args, in the test's environment.

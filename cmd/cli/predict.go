@@ -16,6 +16,7 @@ import (
 	"github.com/modelhub-ai/modelhub/internal/config"
 	"github.com/modelhub-ai/modelhub/internal/dicom"
 	"github.com/modelhub-ai/modelhub/internal/dicomseg"
+	"github.com/modelhub-ai/modelhub/internal/dicomweb"
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
 	"github.com/modelhub-ai/modelhub/internal/humanize"
 	"github.com/modelhub-ai/modelhub/internal/launch"
@@ -69,6 +70,12 @@ type PredictOptions struct {
 	Labels string
 	// LabelSegs are the labels FILE's segments.
 	LabelSegs []dicomseg.Segment
+	// From is --from URL, a DICOMweb server, and Study --study UID, the
+	// study fetched from it as the inputs; StorePACS (--store) sends each
+	// case's SEG back. PACS is the client for From.
+	From, Study string
+	StorePACS   bool
+	PACS        *dicomweb.Client
 }
 
 // defaultPredictJobs is --jobs' default, from measurements (README,
@@ -142,7 +149,10 @@ patient data, since it goes back to the same study.`,
 				}
 				opts.Inputs = append(opts.Inputs, predict.NamedPath{Name: strings.TrimSpace(name), Path: p})
 			}
-			if len(opts.Args) == 0 && len(opts.Inputs) == 0 {
+			if err := predictPACSFlags(f, cmd, opts, &seg); err != nil {
+				return err
+			}
+			if len(opts.Args) == 0 && len(opts.Inputs) == 0 && opts.From == "" {
 				return usageErrorf("predict needs inputs after the model: files, folders, URLs, - (paths on stdin) or --input NAME=PATH")
 			}
 			if opts.Jobs < 1 {
@@ -225,6 +235,9 @@ patient data, since it goes back to the same study.`,
 	fl.StringVar(&opts.Window, "window", "", "DICOM inputs of 2D image models: the window ("+medconv.WindowHelp+")")
 	fl.StringVar(&opts.Engine, "engine", "", "use the model's engine answering at `URL` (e.g. http://127.0.0.1:80 in a pod) instead of a container; it must see input files at the same paths")
 	fl.BoolVar(&seg, "seg", false, "with -o: write a DICOM SEG of each mask for every DICOM case, DIR/<case>/<output>.seg.dcm (default from settings: predict.seg)")
+	fl.StringVar(&opts.From, "from", "", "fetch the inputs from the DICOMweb server at `URL` (e.g. http://127.0.0.1:8042/dicom-web; credentials: see modelhub pacs): the study of --study")
+	fl.StringVar(&opts.Study, "study", "", "with --from: the study to fetch (its `UID`, see modelhub pacs ls); kept in DIR/pacs/UID, a rerun resumes")
+	fl.BoolVar(&opts.StorePACS, "store", false, "with --from: send each case's DICOM SEG back to the study (STOW-RS; implies --seg, needs -o DIR)")
 	fl.StringVar(&opts.Labels, "labels", "", "name the label values of masks from `FILE` (JSON, see docs/results.md), for SEGs and label statistics")
 	fl.StringVar(&opts.Replicas, "replicas", "", "start `N` containers of the model (or auto: one per GPU with --gpus, else per core as memory allows) and spread the inputs over them, each one request at a time")
 	fl.StringVar(&opts.GPUs, "gpus", "", "which GPUs a model predict starts gets, in Docker's syntax: all, a number (2) or device=ID[,ID]; with --replicas one GPU each")
@@ -280,6 +293,12 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 	masks, err := maskOptions(opts, model)
 	if err != nil {
 		return err
+	}
+	var pacs *predict.PACSSource
+	if opts.PACS != nil {
+		if pacs, err = fetchStudy(ctx, opts); err != nil {
+			return err
+		}
 	}
 	stage, err := os.MkdirTemp("", "modelhub-dicom-")
 	if err != nil {
@@ -375,6 +394,7 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 		prov = provenanceFor(ctx, opts, model, eng, started, popts.RunID)
 		prov.Replicas = engines.containers()
 		prov.DICOMSeries = coll.Series
+		prov.PACS = pacs
 		if err := predict.WriteProvenance(outDir, prov); err != nil {
 			return fmt.Errorf("write %s: %w", filepath.Join(opts.OutDir, predict.ProvenanceFile), err)
 		}
@@ -388,6 +408,9 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 	}
 	if outDir != "" {
 		r.Post = masks.Post(outDir)
+		if opts.StorePACS {
+			r.Post = storePost(opts, outDir, r.Post)
+		}
 	}
 	engines.wire(ios, r, opts.Jobs)
 	sum, runErr := r.Run(ctx, plan)

@@ -305,7 +305,17 @@ func describeRecord(r *predict.Record, outDir string) string {
 		parts = append(parts, d)
 	}
 	for _, p := range r.SEG {
-		parts = append(parts, "SEG → "+filepath.Join(outDir, filepath.FromSlash(p)))
+		d := "SEG → " + filepath.Join(outDir, filepath.FromSlash(p))
+		for _, st := range r.Stored {
+			switch {
+			case st.File != p:
+			case st.Accepted:
+				d += " (stored in the PACS)"
+			default:
+				d += " (refused by the PACS: " + st.Reason + ")"
+			}
+		}
+		parts = append(parts, d)
 	}
 	if len(parts) == 0 {
 		return "(no output)"

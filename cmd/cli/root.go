@@ -100,6 +100,7 @@ func commands(f *Factory) []*cobra.Command {
 		NewCmdRun(f, nil),
 		NewCmdForward(f, nil),
 		NewCmdPredict(f, nil),
+		NewCmdPacs(f, nil),
 		NewCmdConvert(f, nil),
 		NewCmdPs(f, nil),
 		NewCmdStop(f, nil),

@@ -19,6 +19,17 @@ type Settings struct {
 	// Path is the file the settings came from ("" when there was none).
 	Path    string          `json:"-"`
 	Predict PredictSettings `json:"predict"`
+	PACS    PACSSettings    `json:"pacs"`
+}
+
+// PACSSettings are the credentials of DICOMweb servers (modelhub pacs,
+// predict --from); the environment's MODELHUB_PACS_* win over them. A
+// settings file holding a password or token must be readable by its owner
+// only (mode 0600).
+type PACSSettings struct {
+	User     string `json:"user"`
+	Password string `json:"password"`
+	Token    string `json:"token"`
 }
 
 // PredictSettings are defaults of `modelhub predict`.
@@ -59,6 +70,11 @@ func LoadSettings(path string) (*Settings, error) {
 		return nil, fmt.Errorf("settings %s: %v (fix the file, or point %s elsewhere)", path, describeJSONError(data, err), EnvSettings)
 	}
 	s.Path = path
+	if s.PACS.Password != "" || s.PACS.Token != "" {
+		if err := privateFile(path); err != nil {
+			return nil, err
+		}
+	}
 	if l := s.Predict.Labels; l != "" && !filepath.IsAbs(l) {
 		s.Predict.Labels = filepath.Join(filepath.Dir(path), l)
 	}

@@ -43,6 +43,9 @@ type Provenance struct {
 	// DICOMSeries are the DICOM series found in the inputs: which were used
 	// (converted as each result's "dicom" says) and why the others were not.
 	DICOMSeries []SeriesDecision `json:"dicom_series,omitempty"`
+	// PACS is the DICOMweb server the inputs were fetched from (predict
+	// --from): its URL (never with credentials) and the study's UID.
+	PACS *PACSSource `json:"pacs,omitempty"`
 	// RunID names the run: runs/RUN_ID.json keeps its record after later
 	// runs replace provenance.json, and results.jsonl's "run" points to it.
 	RunID string `json:"run_id,omitempty"`
@@ -132,4 +135,14 @@ func ReadProvenance(dir string) (*Provenance, error) {
 		return nil, err
 	}
 	return &p, nil
+}
+
+// PACSSource is where predict --from fetched its study: no patient data.
+type PACSSource struct {
+	URL   string `json:"url"`
+	Study string `json:"study_uid"`
+	// Folder is where the study's instances are, one folder per series.
+	Folder string `json:"folder"`
+	// Store says whether each SEG was sent back (--store).
+	Store bool `json:"store"`
 }

@@ -44,6 +44,8 @@ type Record struct {
 	// statistics; SEG the DICOM SEG files (relative paths).
 	Masks []MaskFile
 	SEG   []string
+	// Stored says what a PACS made of each SEG sent back (predict --store).
+	Stored []StoredInstance
 	// DICOM are the series the input was converted from.
 	DICOM []SeriesOrigin
 }
@@ -156,7 +158,7 @@ func parseRecord(line []byte) (Record, bool) {
 	rec := Record{
 		Input: res.Input, Source: res.Source, Files: res.Files, SHA256: res.SHA256, Status: res.Status,
 		Error: res.Error, LatencyMS: res.LatencyMS, Time: res.Time, Run: res.Run, Folder: res.Folder,
-		Masks: res.Masks, SEG: res.SEG, DICOM: res.DICOM,
+		Masks: res.Masks, SEG: res.SEG, Stored: res.Stored, DICOM: res.DICOM,
 	}
 	saved := map[string]string{}
 	for _, s := range res.Saved {

@@ -39,7 +39,10 @@ type Result struct {
 	// relative to the output folder).
 	Masks []MaskFile `json:"masks,omitempty"`
 	SEG   []string   `json:"seg,omitempty"`
-	Time  time.Time  `json:"time"` // when the answer came
+	// Stored says what the PACS made of each SEG sent back (predict
+	// --store): accepted, or refused and why.
+	Stored []StoredInstance `json:"stored,omitempty"`
+	Time   time.Time        `json:"time"` // when the answer came
 	// Folder is where the input's output files go, relative to the output
 	// folder (slash-separated); Run the run that made the line (runs/RUN.json).
 	Folder string `json:"folder,omitempty"`
@@ -48,6 +51,14 @@ type Result struct {
 	// cause is why it failed, when an engine may be to blame (nil for an
 	// input's own error).
 	cause error
+}
+
+// StoredInstance is a SEG sent to a PACS (STOW-RS) and its fate.
+type StoredInstance struct {
+	File           string `json:"file"` // relative to the output folder
+	SOPInstanceUID string `json:"sop_instance_uid"`
+	Accepted       bool   `json:"accepted"`
+	Reason         string `json:"reason,omitempty"` // why it was refused
 }
 
 // SavedFile is an output file the engine returned as a URL, downloaded.

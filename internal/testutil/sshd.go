@@ -55,12 +55,7 @@ func sshdPath() (string, error) {
 func StartSSHD(t testing.TB) *SSHD {
 	t.Helper()
 	if why := SSHDUnavailable(); why != "" {
-		msg := "SKIP (this remote-engine test did not run): " + why
-		if os.Getenv(EnvRequireSSHD) != "" {
-			t.Fatal(msg + " — and " + EnvRequireSSHD + " is set")
-		}
-		fmt.Fprintln(os.Stderr, msg)
-		t.Skip(msg)
+		SkipUnlessRequired(t, "remote-engine", why, EnvRequireSSHD)
 	}
 	s, stop, err := RunSSHD(t.TempDir())
 	if err != nil {

@@ -2,6 +2,7 @@
 """Write synthetic DICOM series with pydicom (the conformance oracle's own writer).
 
 usage: make_series.py OUTDIR CASE [blob]
+       make_series.py OUTDIR ct SLICES SIZE   (one axial CT series, SIZExSIZE noise)
 Cases: oblique, colflip, aniso, intercept, shuffled, mixed, duplicate, uneven,
 reversed (InstanceNumber and file order against the slice normal), brats (two
 case folders of MR series).
@@ -126,5 +127,8 @@ elif case == "brats":
     c2 = generate_uid()
     for i, (desc, n) in enumerate([("T1", 9), ("T2", 7), ("FLAIR", 6)]):
         write(series(c2, desc, i + 1, *ax, n=n), sub="c2/%03d" % (i + 1))
+elif case == "ct":
+    n, size = int(sys.argv[3]), int(sys.argv[4])
+    write(series(study, "CT %d" % n, 1, *ax, n=n, rows=size, cols=size, gap=1.25, ps=(0.7, 0.7)))
 else:
     sys.exit("unknown case " + case)

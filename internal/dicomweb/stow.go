@@ -1,0 +1,189 @@
+package dicomweb
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/modelhub-ai/modelhub/internal/dicom"
+)
+
+// Stored is what the server said of one instance sent by Store.
+type Stored struct {
+	SOPInstanceUID string `json:"sop_instance_uid"`
+	// File is the path of the file sent, as given to Store.
+	File     string `json:"file"`
+	Accepted bool   `json:"accepted"`
+	// Reason is why it was refused: the Failure Reason code (PS3.18 Table
+	// I.2-1) and what it means; or that the server did not mention it.
+	Reason string `json:"reason,omitempty"`
+}
+
+// Store sends files (DICOM Part 10, e.g. SEGs) to the server (STOW-RS, one
+// multipart/related request to /studies/{study}) and returns, per file,
+// whether the server accepted it. An error is a request that failed as a
+// whole (network, credentials, an answer that is not DICOM JSON); a refused
+// instance is a Stored with Accepted false.
+func (c *Client) Store(ctx context.Context, study string, files []string) ([]Stored, error) {
+	if !ValidUID(study) {
+		return nil, fmt.Errorf("%q is not a study UID", sanitize(study))
+	}
+	out := make([]Stored, len(files))
+	index := map[string]int{}
+	for i, f := range files {
+		h, _, err := dicom.ReadFileHeader(f)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", f, err)
+		}
+		fi, err := os.Stat(f)
+		if err != nil {
+			return nil, err
+		}
+		if fi.Size() > c.Limits.Instance {
+			return nil, fmt.Errorf("%s is larger than %d MiB", f, c.Limits.Instance>>20)
+		}
+		if h.StudyInstanceUID != study {
+			return nil, fmt.Errorf("%s belongs to study %s, not %s: not sent", f, h.StudyInstanceUID, study)
+		}
+		out[i] = Stored{SOPInstanceUID: h.SOPInstanceUID, File: f}
+		index[h.SOPInstanceUID] = i
+	}
+	var rnd [12]byte
+	rand.Read(rnd[:])
+	boundary := "modelhub-" + hex.EncodeToString(rnd[:])
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(writeParts(pw, boundary, files)) }()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint("/studies/"+study, nil), pr)
+	if err != nil {
+		pr.Close()
+		return nil, err
+	}
+	req.Header.Set("Content-Type", `multipart/related; type="application/dicom"; boundary=`+boundary)
+	req.Header.Set("Accept", "application/dicom+json, application/json")
+	// 409: every instance refused; the body says why
+	resp, err := c.do(req, StudyWhat(study), http.StatusConflict)
+	pr.Close()
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	ds, err := c.readStowAnswer(resp, cancel, study)
+	if err != nil {
+		return nil, err
+	}
+	mentioned := map[string]bool{}
+	for _, d := range ds {
+		for _, it := range d.Items(TagReferencedSOPSeq) {
+			uid := it.String(TagReferencedSOPUID)
+			if i, ok := index[uid]; ok {
+				out[i].Accepted = true
+				out[i].Reason = ""
+				mentioned[uid] = true
+			}
+		}
+		for _, it := range d.Items(TagFailedSOPSequence) {
+			uid := it.String(TagReferencedSOPUID)
+			if i, ok := index[uid]; ok {
+				out[i].Accepted = false
+				out[i].Reason = FailureReason(it.Int(TagFailureReason))
+				mentioned[uid] = true
+			}
+		}
+	}
+	for i := range out {
+		if !mentioned[out[i].SOPInstanceUID] {
+			switch {
+			case resp.StatusCode == http.StatusOK && len(ds) == 0:
+				out[i].Accepted = true // 200 with no body: all stored
+			case resp.StatusCode == http.StatusConflict:
+				out[i].Reason = "the server refused the request (409 Conflict) without naming this instance"
+			default:
+				out[i].Reason = "the server's answer lists it neither as stored nor as failed: not stored"
+			}
+		}
+	}
+	return out, nil
+}
+
+// readStowAnswer reads the STOW-RS answer: one DICOM JSON dataset (some
+// servers send an array of one).
+func (c *Client) readStowAnswer(resp *http.Response, cancel context.CancelFunc, study string) ([]Dataset, error) {
+	data, err := io.ReadAll(io.LimitReader(c.idle(resp.Body, cancel), c.Limits.JSON+1))
+	if err != nil {
+		return nil, fmt.Errorf("read the answer of %s to storing into study %s: %w", c.base.Host, study, err)
+	}
+	if int64(len(data)) > c.Limits.JSON {
+		return nil, fmt.Errorf("the DICOMweb server %s answered more than %d MiB to a store: refused", c.base.Host, c.Limits.JSON>>20)
+	}
+	s := strings.TrimSpace(string(data))
+	if s == "" {
+		return nil, nil
+	}
+	if !strings.HasPrefix(s, "[") {
+		s = "[" + s + "]"
+	}
+	return c.readDatasets(strings.NewReader(s), nil, StudyWhat(study))
+}
+
+// writeParts writes the multipart body of a STOW request.
+func writeParts(w io.Writer, boundary string, files []string) error {
+	mw := multipart.NewWriter(w)
+	if err := mw.SetBoundary(boundary); err != nil {
+		return err
+	}
+	for _, f := range files {
+		part, err := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {"application/dicom"}})
+		if err != nil {
+			return err
+		}
+		in, err := os.Open(f)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(part, in)
+		in.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return mw.Close()
+}
+
+// FailureReason explains a STOW-RS Failure Reason code (PS3.18 Table I.2-1
+// and PS3.4 Annex B).
+func FailureReason(code int) string {
+	var why string
+	switch {
+	case code == 0x0110:
+		why = "processing failure"
+	case code == 0x0112:
+		why = "no such object instance"
+	case code == 0x0122:
+		why = "the server does not store this SOP class"
+	case code == 0x0124:
+		why = "not authorized"
+	case code == 0xA700 || code&0xFF00 == 0xA700:
+		why = "out of resources"
+	case code == 0xA900 || code&0xFF00 == 0xA900:
+		why = "data set does not match SOP class"
+	case code == 0xC122:
+		why = "referenced transfer syntax not supported"
+	case code&0xF000 == 0xC000:
+		why = "cannot understand"
+	case code == 0:
+		return "refused (no failure reason given)"
+	default:
+		why = "refused"
+	}
+	return fmt.Sprintf("%s (failure reason 0x%04X = %s)", why, code, strconv.Itoa(code))
+}
