@@ -199,29 +199,13 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	if m.IsNotebook() {
 		return runNotebook(ctx, ios, s, m, "run") // a Colab notebook: no container
 	}
-	lo := launch.Options{
-		Resolved: m, Update: opts.Update, UpdateImage: opts.UpdateImage, Platform: opts.Platform,
-		Mode: opts.mode(), Host: opts.Host, GPU: launch.GPUChoice(opts.GPU, opts.CPU), GPUs: opts.GPUs, DataDir: dataDir, FrameworkDir: frameworkDir,
-		APIPort: opts.APIPort, JupyterPort: opts.JupyterPort, APIPortFixed: opts.APIPortSet, JupyterPortFixed: opts.JupyterPortSet,
-		Timeout: opts.Timeout, Kill: opts.Forced,
-	}
-	if !opts.Detach && !ios.Quiet && !opts.Bash {
-		lo.Logs, _ = termStream(ios.ErrOut, ios.ErrTTY)
-	}
-	ev := launchEvents(ios)
-	ev.Stopping = func(h *launch.Handle) { ios.Notef("stopping %s (press Ctrl+C again to kill it now)…", h.Model) }
-	ev.Stopped = func(h *launch.Handle) { ios.Notef("%s stopped and removed", h.Model) }
-	if !opts.Bash {
-		ev.Starting = func(h *launch.Handle) {
-			ios.Notef("starting %s (container %s); waiting for it to answer…", h.Model, h.Container)
-		}
-	}
+	lo := runLaunchOptions(opts, m, dataDir, frameworkDir)
 	// the web UI's port is taken first: a busy --ui-port fails before anything starts
 	uiListener, uiNote, err := listenRunUI(opts)
 	if err != nil {
 		return err
 	}
-	h, err := launch.Start(ctx, launch.Deps{Docker: opts.Docker, Store: s}, lo, ev)
+	h, err := launch.Start(ctx, launch.Deps{Docker: opts.Docker, Store: s}, lo, runEvents(opts))
 	if err != nil {
 		if uiListener != nil {
 			uiListener.Close()
@@ -247,21 +231,65 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 			return err
 		}
 	}
-	var webUI string
-	if uiListener != nil {
-		if uiNote != "" {
-			ios.Notef("%s", uiNote)
-		}
-		url, stopUI := serveRunUI(ctx, uiListener, webui.Model{Name: h.Model, Mode: h.Mode, APIURL: h.APIURL, ContribSrc: filepath.Join(h.Dir, config.ContribSrc)})
-		defer stopUI()
-		webUI = url
-	} else if opts.Detach {
-		webUI = detachedUIURL(ctx, opts, h.Model)
-	}
+	webUI, stopUI := runWebUI(ctx, opts, h, uiListener, uiNote)
+	defer stopUI()
 	printReady(ios, h, webUI, opts.Detach, opts.JSON)
 	if opts.Detach {
 		return nil
 	}
+	return waitRunning(ctx, ios, h)
+}
+
+// runLaunchOptions is what launch needs to start the resolved model m as the
+// run flags ask, with the checked mount folders; the container's log streams
+// to the terminal unless detached, quiet or in bash mode.
+func runLaunchOptions(opts *RunOptions, m *store.Model, dataDir, frameworkDir string) launch.Options {
+	lo := launch.Options{
+		Resolved: m, Update: opts.Update, UpdateImage: opts.UpdateImage, Platform: opts.Platform,
+		Mode: opts.mode(), Host: opts.Host, GPU: launch.GPUChoice(opts.GPU, opts.CPU), GPUs: opts.GPUs, DataDir: dataDir, FrameworkDir: frameworkDir,
+		APIPort: opts.APIPort, JupyterPort: opts.JupyterPort, APIPortFixed: opts.APIPortSet, JupyterPortFixed: opts.JupyterPortSet,
+		Timeout: opts.Timeout, Kill: opts.Forced,
+	}
+	if !opts.Detach && !opts.IO.Quiet && !opts.Bash {
+		lo.Logs, _ = termStream(opts.IO.ErrOut, opts.IO.ErrTTY)
+	}
+	return lo
+}
+
+// runEvents are the notes run prints while the model starts and stops
+// (no "starting" note in bash mode).
+func runEvents(opts *RunOptions) launch.Events {
+	ios := opts.IO
+	ev := launchEvents(ios)
+	ev.Stopping = func(h *launch.Handle) { ios.Notef("stopping %s (press Ctrl+C again to kill it now)…", h.Model) }
+	ev.Stopped = func(h *launch.Handle) { ios.Notef("%s stopped and removed", h.Model) }
+	if !opts.Bash {
+		ev.Starting = func(h *launch.Handle) {
+			ios.Notef("starting %s (container %s); waiting for it to answer…", h.Model, h.Container)
+		}
+	}
+	return ev
+}
+
+// runWebUI serves the web UI on uiListener when run took one (after its note),
+// else for run -d finds the URL of one already serving the model; it returns
+// the URL ("" for none) and the function that stops a served UI.
+func runWebUI(ctx context.Context, opts *RunOptions, h *launch.Handle, uiListener net.Listener, uiNote string) (string, func()) {
+	if uiListener != nil {
+		if uiNote != "" {
+			opts.IO.Notef("%s", uiNote)
+		}
+		return serveRunUI(ctx, uiListener, webui.Model{Name: h.Model, Mode: h.Mode, APIURL: h.APIURL, ContribSrc: filepath.Join(h.Dir, config.ContribSrc)})
+	}
+	if opts.Detach {
+		return detachedUIURL(ctx, opts, h.Model), func() {}
+	}
+	return "", func() {}
+}
+
+// waitRunning keeps a foreground model running until Ctrl-C, which stops and
+// removes it, or until it exits by itself (its container is then removed).
+func waitRunning(ctx context.Context, ios *IOStreams, h *launch.Handle) error {
 	select {
 	case <-ctx.Done():
 		if err := h.Stop(ctx); err != nil {

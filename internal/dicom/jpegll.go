@@ -356,34 +356,68 @@ func (d *llDecoder) restartMarker() error {
 	return nil
 }
 
+// readScan decodes one scan segment s and the entropy-coded data after it into
+// the frame's samples, leaving d.p at the next marker.
 func (d *llDecoder) readScan(s []byte) ([]uint16, error) {
+	tabs, pred, pt, err := d.scanHeader(s)
+	if err != nil {
+		return nil, err
+	}
+	out, err := d.scanBuffer()
+	if err != nil {
+		return nil, err
+	}
+	if err := d.decodeLines(out, tabs, pred, pt); err != nil {
+		return nil, err
+	}
+	d.skipToMarker()
+	if pt > 0 {
+		for i := range out {
+			out[i] <<= uint(pt)
+		}
+	}
+	return out, nil
+}
+
+// scanHeader reads a start-of-scan segment: it needs every component of the
+// frame, in order, each with a defined Huffman table, a predictor 1-7 and a
+// point transform below the precision. It returns the table of each component,
+// the predictor and the point transform.
+func (d *llDecoder) scanHeader(s []byte) (tabs []*huffTable, pred, pt int, err error) {
 	if len(s) < 1 {
-		return nil, errLLTruncated
+		return nil, 0, 0, errLLTruncated
 	}
 	ns := int(s[0])
 	if ns != d.ncomp || len(s) < 1+2*ns+3 {
-		return nil, errors.New("jpeg lossless: the scan must hold every component")
+		return nil, 0, 0, errors.New("jpeg lossless: the scan must hold every component")
 	}
-	tabs := make([]*huffTable, ns)
+	tabs = make([]*huffTable, ns)
 	for i := 0; i < ns; i++ {
 		cs, td := s[1+2*i], s[2+2*i]>>4
 		if cs != d.comps[i].id {
-			return nil, errors.New("jpeg lossless: scan components out of order")
+			return nil, 0, 0, errors.New("jpeg lossless: scan components out of order")
 		}
 		if td > 3 || !d.tables[td].defined {
-			return nil, fmt.Errorf("jpeg lossless: Huffman table %d not defined", td)
+			return nil, 0, 0, fmt.Errorf("jpeg lossless: Huffman table %d not defined", td)
 		}
 		tabs[i] = &d.tables[td]
 	}
-	pred := int(s[1+2*ns])
-	pt := int(s[3+2*ns] & 15)
+	pred = int(s[1+2*ns])
+	pt = int(s[3+2*ns] & 15)
 	if pred < 1 || pred > 7 {
-		return nil, fmt.Errorf("jpeg lossless: predictor %d (must be 1-7)", pred)
+		return nil, 0, 0, fmt.Errorf("jpeg lossless: predictor %d (must be 1-7)", pred)
 	}
 	if pt >= d.precision {
-		return nil, fmt.Errorf("jpeg lossless: point transform %d >= precision %d", pt, d.precision)
+		return nil, 0, 0, fmt.Errorf("jpeg lossless: point transform %d >= precision %d", pt, d.precision)
 	}
-	w, h, nc := d.width, d.height, ns
+	return tabs, pred, pt, nil
+}
+
+// scanBuffer returns the frame's output samples (d.buf when it is large
+// enough), refusing a frame larger than the data left could hold and a restart
+// interval that is not whole lines.
+func (d *llDecoder) scanBuffer() ([]uint16, error) {
+	w, h, nc := d.width, d.height, d.ncomp
 	// every sample takes at least one bit: a frame larger than the data is truncated
 	// (or hostile) and is refused before anything is allocated for it
 	if int64(w)*int64(h)*int64(nc) > 8*int64(len(d.data)-d.p) {
@@ -391,18 +425,26 @@ func (d *llDecoder) readScan(s []byte) ([]uint16, error) {
 	}
 	var out []uint16
 	if cap(d.buf) >= w*h*nc {
-		out = d.buf[:w*h*nc] // every sample is written below
+		out = d.buf[:w*h*nc] // every sample is written by decodeLines
 	} else {
 		out = make([]uint16, w*h*nc)
 	}
 	if d.restart > 0 && d.restart%w != 0 {
 		return nil, fmt.Errorf("jpeg lossless: restart interval %d is not a multiple of the line width %d", d.restart, w)
 	}
+	return out, nil
+}
+
+// decodeLines decodes the entropy-coded data into out, line by line, with the
+// components' tables tabs, predictor pred and point transform pt. Samples are
+// decoded unshifted (readScan applies the point transform at the end). This is
+// the hot loop: keep it in one piece.
+func (d *llDecoder) decodeLines(out []uint16, tabs []*huffTable, pred, pt int) error {
+	w, h, nc := d.width, d.height, len(tabs)
 	initial := 1 << (d.precision - pt - 1)
 	mask := 1<<(d.precision-pt) - 1
 	d.bits, d.nbits, d.marker = 0, 0, false
 	rowStride := w * nc
-	// samples are decoded unshifted (the point transform is applied at the end)
 	mcus := 0
 	firstLine := true
 	for y := 0; y < h; y++ {
@@ -413,7 +455,7 @@ func (d *llDecoder) readScan(s []byte) ([]uint16, error) {
 		}
 		if d.restart > 0 && mcus > 0 && mcus%d.restart == 0 {
 			if err := d.restartMarker(); err != nil {
-				return nil, err
+				return err
 			}
 			firstLine = true
 		}
@@ -422,7 +464,7 @@ func (d *llDecoder) readScan(s []byte) ([]uint16, error) {
 				i := x*nc + c
 				dv, err := d.diff(tabs[c])
 				if err != nil {
-					return nil, err
+					return err
 				}
 				var p int
 				switch {
@@ -457,14 +499,13 @@ func (d *llDecoder) readScan(s []byte) ([]uint16, error) {
 		}
 		firstLine = false
 	}
-	// continue parsing after the entropy-coded data: find the next marker
+	return nil
+}
+
+// skipToMarker moves past the entropy-coded data to the next marker (one that
+// is neither a stuffed 0xFF00 nor a restart marker), where parsing continues.
+func (d *llDecoder) skipToMarker() {
 	for d.p+1 < len(d.data) && !(d.data[d.p] == 0xFF && d.data[d.p+1] != 0 && (d.data[d.p+1] < 0xD0 || d.data[d.p+1] > 0xD7)) {
 		d.p++
 	}
-	if pt > 0 {
-		for i := range out {
-			out[i] <<= uint(pt)
-		}
-	}
-	return out, nil
 }

@@ -228,8 +228,42 @@ func (s *Series) check() {
 	s.Err = s.validate()
 }
 
+// validate returns the first reason the series cannot be converted, in the
+// order: supported encoding, one image size and pixel format, enough pixel
+// data, then (for several slices) ordering, stacking, spacing and rescale.
 func (s *Series) validate() error {
+	if err := s.checkSupported(); err != nil {
+		return err
+	}
+	if err := s.checkSameSize(); err != nil {
+		return err
+	}
 	f0 := &s.Files[0].Header
+	if err := f0.checkPixelFormat(); err != nil {
+		return err
+	}
+	if err := s.checkPixelData(); err != nil {
+		return err
+	}
+	if len(s.Files) == 1 {
+		return s.placeSingle()
+	}
+	n, err := s.orderAlongNormal()
+	if err != nil {
+		return err
+	}
+	if err := s.checkStacked(n); err != nil {
+		return err
+	}
+	if err := s.checkEvenSpacing(); err != nil {
+		return err
+	}
+	return s.checkSpacingAndRescale()
+}
+
+// checkSupported refuses compressed transfer syntaxes this package cannot
+// decode and multi-frame files.
+func (s *Series) checkSupported() error {
 	for i := range s.Files {
 		h := &s.Files[i].Header
 		if hint := CompressedHint(h.TransferSyntax); hint != "" {
@@ -239,7 +273,13 @@ func (s *Series) validate() error {
 			return fmt.Errorf("multi-frame images (%d frames in one file) are not supported; export the series as one file per slice", h.NumberOfFrames)
 		}
 	}
-	// mixed sizes
+	return nil
+}
+
+// checkSameSize refuses a series whose files differ in size, samples per pixel
+// or pixel type, listing each kind with its file count.
+func (s *Series) checkSameSize() error {
+	f0 := &s.Files[0].Header
 	sizes := map[string]int{}
 	var keys []string
 	for i := range s.Files {
@@ -266,45 +306,60 @@ func (s *Series) validate() error {
 		}
 		return fmt.Errorf("mixed image sizes: %s", strings.Join(parts, ", "))
 	}
-	if err := f0.checkPixelFormat(); err != nil {
-		return err
-	}
+	return nil
+}
+
+// checkPixelData refuses an uncompressed file whose pixel data is shorter than
+// its image needs.
+func (s *Series) checkPixelData() error {
 	for i := range s.Files {
 		h := &s.Files[i].Header
 		if !h.Compressed() && h.PixelDataLength < h.FrameBytes() {
 			return fmt.Errorf("instance %d: pixel data holds %d bytes, a %dx%d image needs %d", h.InstanceNumber, h.PixelDataLength, h.Columns, h.Rows, h.FrameBytes())
 		}
 	}
-	if len(s.Files) == 1 {
-		if f0.HasOrientation && f0.HasPosition {
-			r, c, n := f0.Directions()
-			s.Orientation = PlaneName(n)
-			if err := checkDirections(r, c); err != nil {
-				return err
-			}
+	return nil
+}
+
+// placeSingle finishes a one-file series: its plane (when it has an orientation
+// and position, whose directions must be valid) at position 0.
+func (s *Series) placeSingle() error {
+	f0 := &s.Files[0].Header
+	if f0.HasOrientation && f0.HasPosition {
+		r, c, n := f0.Directions()
+		s.Orientation = PlaneName(n)
+		if err := checkDirections(r, c); err != nil {
+			return err
 		}
-		s.Files[0].Position = 0
-		return nil
 	}
+	s.Files[0].Position = 0
+	return nil
+}
+
+// orderAlongNormal needs every slice to carry the same orientation and a
+// position, sets the series' plane, projects each position on the slice normal,
+// sorts the files along it and refuses duplicate positions. It returns the
+// normal.
+func (s *Series) orderAlongNormal() ([3]float64, error) {
 	for i := range s.Files {
 		h := &s.Files[i].Header
 		if !h.HasOrientation {
-			return errors.New("no ImageOrientationPatient: the slices cannot be ordered")
+			return [3]float64{}, errors.New("no ImageOrientationPatient: the slices cannot be ordered")
 		}
 		if !h.HasPosition {
-			return errors.New("no ImagePositionPatient in some images: the slices cannot be ordered")
+			return [3]float64{}, errors.New("no ImagePositionPatient in some images: the slices cannot be ordered")
 		}
 	}
-	r, c, n := f0.Directions()
+	r, c, n := s.Files[0].Header.Directions()
 	if err := checkDirections(r, c); err != nil {
-		return err
+		return n, err
 	}
 	s.Orientation = PlaneName(n)
 	for i := range s.Files {
 		hr, hc, _ := s.Files[i].Header.Directions()
 		for k := 0; k < 3; k++ {
 			if math.Abs(hr[k]-r[k]) > 1e-4 || math.Abs(hc[k]-c[k]) > 1e-4 {
-				return errors.New("inconsistent ImageOrientationPatient between slices")
+				return n, errors.New("inconsistent ImageOrientationPatient between slices")
 			}
 		}
 		s.Files[i].Position = dot(s.Files[i].Header.ImagePositionPatient, n)
@@ -312,11 +367,16 @@ func (s *Series) validate() error {
 	sort.SliceStable(s.Files, func(i, j int) bool { return s.Files[i].Position < s.Files[j].Position })
 	for i := 1; i < len(s.Files); i++ {
 		if d := s.Files[i].Position - s.Files[i-1].Position; d < positionTolerance {
-			return fmt.Errorf("duplicate slice position %.3f mm along the normal (%d files there, e.g. instances %d and %d)",
+			return n, fmt.Errorf("duplicate slice position %.3f mm along the normal (%d files there, e.g. instances %d and %d)",
 				s.Files[i].Position, countAt(s.Files, s.Files[i].Position), s.Files[i-1].Header.InstanceNumber, s.Files[i].Header.InstanceNumber)
 		}
 	}
-	// stacked along the normal (no gantry tilt / shear)
+	return n, nil
+}
+
+// checkStacked refuses sorted slices that drift sideways from the normal n
+// (gantry tilt or a sheared stack) by more than the tolerance.
+func (s *Series) checkStacked(n [3]float64) error {
 	p0 := s.Files[0].Header.ImagePositionPatient
 	worst := 0.0
 	for i := range s.Files {
@@ -330,6 +390,12 @@ func (s *Series) validate() error {
 	if worst > positionTolerance+1e-4*math.Abs(s.Files[len(s.Files)-1].Position-s.Files[0].Position) {
 		return fmt.Errorf("the slices are not stacked along their normal (gantry tilt or a sheared stack: up to %.3f mm off); not resampled", worst)
 	}
+	return nil
+}
+
+// checkEvenSpacing refuses sorted slices whose gaps differ by more than the
+// spacing tolerance.
+func (s *Series) checkEvenSpacing() error {
 	gaps := make([]float64, len(s.Files)-1)
 	for i := range gaps {
 		gaps[i] = s.Files[i+1].Position - s.Files[i].Position
@@ -342,6 +408,13 @@ func (s *Series) validate() error {
 	if hi-lo > spacingTolerance+spacingRelTol*mean {
 		return fmt.Errorf("uneven slice spacing: gaps from %.3f to %.3f mm (differ by %.3f mm); not resampled", lo, hi, hi-lo)
 	}
+	return nil
+}
+
+// checkSpacingAndRescale needs a valid PixelSpacing, the same in every slice,
+// and a non-zero RescaleSlope in each.
+func (s *Series) checkSpacingAndRescale() error {
+	f0 := &s.Files[0].Header
 	if !f0.HasPixelSpacing || f0.PixelSpacing[0] <= 0 || f0.PixelSpacing[1] <= 0 {
 		return errors.New("no valid PixelSpacing")
 	}

@@ -221,6 +221,8 @@ func arrayOutputs(res *Result) []arrayOutput {
 	return out
 }
 
+// post turns every array output of a prediction into mask files (and DICOM
+// SEGs when asked and the input is a DICOM series), recorded in res.
 func (m *MaskOptions) post(ctx context.Context, outDir string, it *Item, res *Result) error {
 	inputs := itemInputs(it)
 	var dicomIn bool
@@ -235,102 +237,132 @@ func (m *MaskOptions) post(ctx context.Context, outDir string, it *Item, res *Re
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		mf := MaskFile{Output: ao.name}
-		a, err := ndarray.ReadFile(joinOut(outDir, ao.rel), m.Limits)
+		done, err := m.maskOutput(outDir, ao, inputs, segWanted, res)
 		if err != nil {
-			mf.Warning = fmt.Sprintf("%s cannot be read: %v", ao.rel, err)
-			res.Masks = append(res.Masks, mf)
-			if segWanted && ao.typ == "mask_image" {
-				return fmt.Errorf("no DICOM SEG: output %s: %s", ao.name, mf.Warning)
-			}
-			continue
+			return err
 		}
-		var in *caseInput
-		var vol *inputVolume
-		var order string
-		var tried []string
-		for _, ci := range inputs {
-			v, err := ci.load(m.Limits)
-			if err != nil {
-				tried = append(tried, fmt.Sprintf("input %s unreadable (%v)", ci.label(), err))
-				continue
-			}
-			if o := matchOrder(a.Shape, v.Dims); o != "" {
-				in, vol, order = ci, v, o
-				break
-			}
-			tried = append(tried, fmt.Sprintf("input %s is %s", ci.label(), shapeWords(v.Dims)))
-		}
-		if in == nil {
-			mf.Warning = fmt.Sprintf("shape %v matches no input (%s): kept as %s, not resampled", a.Shape, strings.Join(tried, "; "), ao.rel)
-			if len(inputs) == 0 {
-				mf.Warning = fmt.Sprintf("shape %v: the input is not a local volume or image, so the array is kept as %s", a.Shape, ao.rel)
-			}
-			res.Masks = append(res.Masks, mf)
-			if segWanted && ao.typ == "mask_image" {
-				return fmt.Errorf("no DICOM SEG: output %s: %s", ao.name, mf.Warning)
-			}
-			continue
-		}
-		mf.Order = order
-		segs := m.segmentsFor(ao.name)
-		var lab []byte
-		var labErr error
-		if ao.typ == "mask_image" {
-			lab, labErr = labelVolume(a, order, vol.Dims)
-			if labErr == nil {
-				mf.Labels = labelStats(lab, vol, segs)
-			} else {
-				mf.Warning = labErr.Error()
-			}
-		}
-		base := strings.TrimSuffix(ao.rel, path.Ext(ao.rel)) // the saved file's name: two outputs of one name differ
-		if vol.Affine != nil {
-			im := maskNIfTI(a, lab, order, vol, m.Model)
-			rel := base + ".nii.gz"
-			if err := writeOut(outDir, rel, func(w io.Writer) error {
-				zw, _ := kgzip.NewWriterLevel(w, kgzip.BestSpeed)
-				if err := nifti.Encode(zw, im); err != nil {
-					return err
-				}
-				return zw.Close()
-			}); err != nil {
-				return fmt.Errorf("write %s: %w", rel, err)
-			}
-			mf.Path = rel
-		} else {
-			p, ov := maskPNGs(a, lab, order, vol)
-			rel, orel := base+".png", base+".overlay.png"
-			for _, f := range []struct {
-				rel string
-				img image.Image
-			}{{rel, p}, {orel, ov}} {
-				if err := writeOut(outDir, f.rel, func(w io.Writer) error { return png.Encode(w, f.img) }); err != nil {
-					return fmt.Errorf("write %s: %w", f.rel, err)
-				}
-			}
-			mf.Path, mf.Overlay = rel, orel
-		}
-		res.Masks = append(res.Masks, mf)
-		if segWanted && ao.typ == "mask_image" {
-			if in.series == nil {
-				return fmt.Errorf("no DICOM SEG: output %s matches input %s, which is not a DICOM series", ao.name, in.label())
-			}
-			if labErr != nil {
-				return fmt.Errorf("no DICOM SEG: output %s: %v", ao.name, labErr)
-			}
-			rel := base + ".seg.dcm"
-			if err := m.writeSEG(outDir, rel, in.series, lab, segs, ao.name); err != nil {
-				return fmt.Errorf("no DICOM SEG: output %s: %w", ao.name, err)
-			}
-			res.SEG = append(res.SEG, rel)
-			segDone = true
-		}
+		segDone = segDone || done
 	}
 	if segWanted && !segDone {
 		return errors.New("no DICOM SEG: the model returned no mask_image array (an .h5 or .npy output) to write as a SEG")
 	}
 	return nil
+}
+
+// maskOutput reads one array output, matches it to an input, records its
+// labels, writes it as a NIfTI (inputs with an affine) or PNG and overlay, and
+// appends its MaskFile to res. With segWanted, a mask_image output must also
+// become a DICOM SEG (done reports it did): anything that stops that is an
+// error; otherwise problems are the MaskFile's warning.
+func (m *MaskOptions) maskOutput(outDir string, ao arrayOutput, inputs []*caseInput, segWanted bool, res *Result) (done bool, err error) {
+	mf := MaskFile{Output: ao.name}
+	a, err := ndarray.ReadFile(joinOut(outDir, ao.rel), m.Limits)
+	if err == nil {
+		in, vol, order, warning := matchInput(inputs, a, ao.rel, m.Limits)
+		if in != nil {
+			return m.maskMatched(outDir, ao, mf, a, in, vol, order, segWanted, res)
+		}
+		mf.Warning = warning
+	} else {
+		mf.Warning = fmt.Sprintf("%s cannot be read: %v", ao.rel, err)
+	}
+	res.Masks = append(res.Masks, mf)
+	if segWanted && ao.typ == "mask_image" {
+		return false, fmt.Errorf("no DICOM SEG: output %s: %s", ao.name, mf.Warning)
+	}
+	return false, nil
+}
+
+// matchInput returns the first input whose volume the array's shape fits, its
+// volume and the axis order; with none, a warning saying what each input was
+// (the array stays as rel).
+func matchInput(inputs []*caseInput, a *ndarray.Array, rel string, lim ndarray.Limits) (*caseInput, *inputVolume, string, string) {
+	var tried []string
+	for _, ci := range inputs {
+		v, err := ci.load(lim)
+		if err != nil {
+			tried = append(tried, fmt.Sprintf("input %s unreadable (%v)", ci.label(), err))
+			continue
+		}
+		if o := matchOrder(a.Shape, v.Dims); o != "" {
+			return ci, v, o, ""
+		}
+		tried = append(tried, fmt.Sprintf("input %s is %s", ci.label(), shapeWords(v.Dims)))
+	}
+	if len(inputs) == 0 {
+		return nil, nil, "", fmt.Sprintf("shape %v: the input is not a local volume or image, so the array is kept as %s", a.Shape, rel)
+	}
+	return nil, nil, "", fmt.Sprintf("shape %v matches no input (%s): kept as %s, not resampled", a.Shape, strings.Join(tried, "; "), rel)
+}
+
+// maskMatched finishes an array output matched to input in (volume vol, axis
+// order): labels of a mask_image, the saved mask files, and with segWanted its
+// DICOM SEG.
+func (m *MaskOptions) maskMatched(outDir string, ao arrayOutput, mf MaskFile, a *ndarray.Array, in *caseInput, vol *inputVolume, order string, segWanted bool, res *Result) (bool, error) {
+	mf.Order = order
+	segs := m.segmentsFor(ao.name)
+	var lab []byte
+	var labErr error
+	if ao.typ == "mask_image" {
+		lab, labErr = labelVolume(a, order, vol.Dims)
+		if labErr == nil {
+			mf.Labels = labelStats(lab, vol, segs)
+		} else {
+			mf.Warning = labErr.Error()
+		}
+	}
+	base := strings.TrimSuffix(ao.rel, path.Ext(ao.rel)) // the saved file's name: two outputs of one name differ
+	var err error
+	if mf.Path, mf.Overlay, err = m.writeMask(outDir, base, a, lab, order, vol); err != nil {
+		return false, err
+	}
+	res.Masks = append(res.Masks, mf)
+	if !segWanted || ao.typ != "mask_image" {
+		return false, nil
+	}
+	if in.series == nil {
+		return false, fmt.Errorf("no DICOM SEG: output %s matches input %s, which is not a DICOM series", ao.name, in.label())
+	}
+	if labErr != nil {
+		return false, fmt.Errorf("no DICOM SEG: output %s: %v", ao.name, labErr)
+	}
+	rel := base + ".seg.dcm"
+	if err := m.writeSEG(outDir, rel, in.series, lab, segs, ao.name); err != nil {
+		return false, fmt.Errorf("no DICOM SEG: output %s: %w", ao.name, err)
+	}
+	res.SEG = append(res.SEG, rel)
+	return true, nil
+}
+
+// writeMask saves a matched array under outDir as base.nii.gz when the input
+// has an affine, else as base.png and base.overlay.png, and returns the paths
+// written (overlay "" for NIfTI).
+func (m *MaskOptions) writeMask(outDir, base string, a *ndarray.Array, lab []byte, order string, vol *inputVolume) (string, string, error) {
+	if vol.Affine != nil {
+		im := maskNIfTI(a, lab, order, vol, m.Model)
+		rel := base + ".nii.gz"
+		if err := writeOut(outDir, rel, func(w io.Writer) error {
+			zw, _ := kgzip.NewWriterLevel(w, kgzip.BestSpeed)
+			if err := nifti.Encode(zw, im); err != nil {
+				return err
+			}
+			return zw.Close()
+		}); err != nil {
+			return "", "", fmt.Errorf("write %s: %w", rel, err)
+		}
+		return rel, "", nil
+	}
+	p, ov := maskPNGs(a, lab, order, vol)
+	rel, orel := base+".png", base+".overlay.png"
+	for _, f := range []struct {
+		rel string
+		img image.Image
+	}{{rel, p}, {orel, ov}} {
+		if err := writeOut(outDir, f.rel, func(w io.Writer) error { return png.Encode(w, f.img) }); err != nil {
+			return "", "", fmt.Errorf("write %s: %w", f.rel, err)
+		}
+	}
+	return rel, orel, nil
 }
 
 func (ci *caseInput) label() string {

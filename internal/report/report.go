@@ -266,17 +266,58 @@ func caseKey(r *predict.Record) string {
 // caseFor returns the card of a record: read from report_files/KEY/case.json
 // when an earlier report drew it, else drawn now (fresh).
 func caseFor(root *os.Root, dir, key string, r *predict.Record, lim ndarray.Limits, scans seriesScans) (Case, bool, error) {
-	folder := FilesDir + "/" + key
-	if data, err := root.ReadFile(folder + "/case.json"); err == nil {
+	cf := caseFolder{root: root, folder: FilesDir + "/" + key}
+	if data, err := root.ReadFile(cf.folder + "/case.json"); err == nil {
 		var c Case
 		if json.Unmarshal(data, &c) == nil {
 			return c, false, nil
 		}
 	}
-	_ = root.RemoveAll(folder)
-	if err := root.MkdirAll(folder, 0o755); err != nil {
+	_ = root.RemoveAll(cf.folder)
+	if err := root.MkdirAll(cf.folder, 0o755); err != nil {
 		return Case{}, false, err
 	}
+	c := newCase(r)
+	main, err := cf.inputView(&c, r, lim, scans)
+	if err != nil {
+		return Case{}, false, err
+	}
+	extra, err := cf.outputViews(&c, dir, r, main, lim)
+	if err != nil {
+		return Case{}, false, err
+	}
+	if main != nil {
+		c.Views = append(c.Views, *main)
+	}
+	c.Views = append(c.Views, extra...)
+	maskNotes(&c, r)
+	data, err := json.Marshal(c)
+	if err != nil {
+		return Case{}, false, err
+	}
+	if _, err := cf.write("case.json", data); err != nil {
+		return Case{}, false, err
+	}
+	return c, true, nil
+}
+
+// caseFolder is the folder of one card's files, report_files/KEY, under root.
+type caseFolder struct {
+	root   *os.Root
+	folder string
+}
+
+// write writes one file of the card and returns its path under root.
+func (cf caseFolder) write(name string, data []byte) (string, error) {
+	if err := cf.root.WriteFile(cf.folder+"/"+name, data, 0o644); err != nil {
+		return "", err
+	}
+	return cf.folder + "/" + name, nil
+}
+
+// newCase is a card's facts from its record: input, status, error, latency,
+// run, time (UTC) and its first 5 labels; no views yet.
+func newCase(r *predict.Record) Case {
 	c := Case{Input: r.Input, Status: r.Status, Error: r.Error, LatencyMS: r.LatencyMS, Run: r.Run, Labels: r.Labels}
 	if !r.Time.IsZero() {
 		c.Time = r.Time.UTC().Format(time.RFC3339)
@@ -284,44 +325,52 @@ func caseFor(root *os.Root, dir, key string, r *predict.Record, lim ndarray.Limi
 	if len(c.Labels) > 5 {
 		c.Labels = c.Labels[:5]
 	}
-	write := func(name string, data []byte) (string, error) {
-		if err := root.WriteFile(folder+"/"+name, data, 0o644); err != nil {
-			return "", err
-		}
-		return folder + "/" + name, nil
-	}
-	// the input
-	var main *View
+	return c
+}
+
+// inputView draws the record's input (from its file, else its first DICOM
+// series) as input-N.png, one per plane, and returns its view, or nil with a
+// note in c when there is no input file or it cannot be drawn.
+func (cf caseFolder) inputView(c *Case, r *predict.Record, lim ndarray.Limits, scans seriesScans) (*View, error) {
 	src, what := inputFile(r)
 	if src == "" && what != "" {
 		c.Notes = append(c.Notes, what)
 	}
-	if src != "" {
-		v, err := Load(src, lim)
-		if err != nil && len(r.DICOM) > 0 {
-			v, err = scans.load(r.DICOM[0], lim)
-		}
-		if err != nil {
-			c.Notes = append(c.Notes, "the input "+what+"cannot be drawn: "+err.Error())
-		} else {
-			main = &View{Title: "input " + what}
-			if len(v.Shape) == 3 && len(v.Planes) == 3 {
-				main.Title += fmt.Sprintf("(volume %d×%d×%d, middle slices)", v.Shape[0], v.Shape[1], v.Shape[2])
-			}
-			main.Title = strings.TrimSpace(main.Title)
-			for i := range v.Planes {
-				data, err := EncodePNG(v.Planes[i].Gray())
-				if err != nil {
-					return Case{}, false, err
-				}
-				p, err := write(fmt.Sprintf("input-%d.png", i), data)
-				if err != nil {
-					return Case{}, false, err
-				}
-				main.Planes = append(main.Planes, Pane{Name: v.Planes[i].Name, Base: p})
-			}
-		}
+	if src == "" {
+		return nil, nil
 	}
+	v, err := Load(src, lim)
+	if err != nil && len(r.DICOM) > 0 {
+		v, err = scans.load(r.DICOM[0], lim)
+	}
+	if err != nil {
+		c.Notes = append(c.Notes, "the input "+what+"cannot be drawn: "+err.Error())
+		return nil, nil
+	}
+	main := &View{Title: "input " + what}
+	if len(v.Shape) == 3 && len(v.Planes) == 3 {
+		main.Title += fmt.Sprintf("(volume %d×%d×%d, middle slices)", v.Shape[0], v.Shape[1], v.Shape[2])
+	}
+	main.Title = strings.TrimSpace(main.Title)
+	for i := range v.Planes {
+		data, err := EncodePNG(v.Planes[i].Gray())
+		if err != nil {
+			return nil, err
+		}
+		p, err := cf.write(fmt.Sprintf("input-%d.png", i), data)
+		if err != nil {
+			return nil, err
+		}
+		main.Planes = append(main.Planes, Pane{Name: v.Planes[i].Name, Base: p})
+	}
+	return main, nil
+}
+
+// outputViews links every output file of the record in c and draws those of a
+// known kind as outN-M.png: laid over the input view main when they match its
+// planes (and are not gray images), else returned as views of their own. An
+// output outside dir or that cannot be drawn gets a note instead.
+func (cf caseFolder) outputViews(c *Case, dir string, r *predict.Record, main *View, lim ndarray.Limits) ([]View, error) {
 	var extra []View
 	for oi, out := range r.Outputs {
 		if out.Path != "" {
@@ -343,9 +392,9 @@ func caseFor(root *os.Root, dir, key string, r *predict.Record, lim ndarray.Limi
 		}
 		var layers []Layer
 		for pi, data := range pngs {
-			p, err := write(fmt.Sprintf("out%d-%d.png", oi, pi), data)
+			p, err := cf.write(fmt.Sprintf("out%d-%d.png", oi, pi), data)
 			if err != nil {
-				return Case{}, false, err
+				return nil, err
 			}
 			layers = append(layers, Layer{Name: out.Name, Kind: kind, Src: p, Blank: blank})
 		}
@@ -367,19 +416,7 @@ func caseFor(root *os.Root, dir, key string, r *predict.Record, lim ndarray.Limi
 		}
 		extra = append(extra, v)
 	}
-	if main != nil {
-		c.Views = append(c.Views, *main)
-	}
-	c.Views = append(c.Views, extra...)
-	maskNotes(&c, r)
-	data, err := json.Marshal(c)
-	if err != nil {
-		return Case{}, false, err
-	}
-	if _, err := write("case.json", data); err != nil {
-		return Case{}, false, err
-	}
-	return c, true, nil
+	return extra, nil
 }
 
 // inputFile is the local file to draw for a record's input, and how to name

@@ -120,9 +120,40 @@ func ds(v ...float64) string {
 
 // Encode returns the DICOM Part 10 bytes of an image.
 func Encode(im Image) ([]byte, error) {
+	im, err := withDefaults(im)
+	if err != nil {
+		return nil, err
+	}
 	ts := im.TransferSyntax
-	if ts == "" {
-		ts = ExplicitLE
+	var out bytes.Buffer
+	writeFileMeta(&out, im)
+	d := &enc{bo: binary.LittleEndian, explicit: ts != ImplicitLE}
+	if ts == ExplicitBE {
+		d.bo = binary.BigEndian
+	}
+	d.imageHeader(im)
+	switch ts {
+	case JPEGLL14, JPEGLLSV1:
+		d.encapsulatedPixels(im)
+	default:
+		d.nativePixels(im)
+	}
+	if ts == Deflated {
+		fw, _ := flate.NewWriter(&out, flate.DefaultCompression)
+		fw.Write(d.buf.Bytes())
+		fw.Close()
+	} else {
+		out.Write(d.buf.Bytes())
+	}
+	return out.Bytes(), nil
+}
+
+// withDefaults fills in im's unset transfer syntax (explicit VR little endian),
+// bits (16), modality (CT), pixel spacing (1x1), SOP instance and class UIDs,
+// and checks that it holds Rows x Columns x Frames pixels.
+func withDefaults(im Image) (Image, error) {
+	if im.TransferSyntax == "" {
+		im.TransferSyntax = ExplicitLE
 	}
 	if im.Bits == 0 {
 		im.Bits = 16
@@ -138,24 +169,26 @@ func Encode(im Image) ([]byte, error) {
 		frames = 1
 	}
 	if len(im.Pixels) != im.Rows*im.Columns*frames {
-		return nil, fmt.Errorf("%d pixels for %dx%dx%d", len(im.Pixels), im.Columns, im.Rows, frames)
+		return im, fmt.Errorf("%d pixels for %dx%dx%d", len(im.Pixels), im.Columns, im.Rows, frames)
 	}
-	sop := im.SOPInstanceUID
-	if sop == "" {
-		sop = fmt.Sprintf("%s.%d", im.SeriesUID, im.Instance+1)
+	if im.SOPInstanceUID == "" {
+		im.SOPInstanceUID = fmt.Sprintf("%s.%d", im.SeriesUID, im.Instance+1)
 	}
-	sopClass := "1.2.840.10008.5.1.4.1.1.2"
-	if im.SOPClassUID != "" {
-		sopClass = im.SOPClassUID
+	if im.SOPClassUID == "" {
+		im.SOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
 	}
-	// file meta
+	return im, nil
+}
+
+// writeFileMeta writes the preamble (unless im.Preamble is false) and the file
+// meta group, always explicit VR little endian, to out.
+func writeFileMeta(out *bytes.Buffer, im Image) {
 	meta := &enc{bo: binary.LittleEndian, explicit: true}
 	meta.elem(0x0002, 0x0001, "OB", []byte{0, 1})
-	meta.str(0x0002, 0x0002, "UI", sopClass)
-	meta.str(0x0002, 0x0003, "UI", sop)
-	meta.str(0x0002, 0x0010, "UI", ts)
+	meta.str(0x0002, 0x0002, "UI", im.SOPClassUID)
+	meta.str(0x0002, 0x0003, "UI", im.SOPInstanceUID)
+	meta.str(0x0002, 0x0010, "UI", im.TransferSyntax)
 	meta.str(0x0002, 0x0012, "UI", "1.2.826.0.1.3680043.10.1")
-	var out bytes.Buffer
 	if im.Preamble == nil || *im.Preamble {
 		out.Write(make([]byte, 128))
 		out.WriteString("DICM")
@@ -166,13 +199,14 @@ func Encode(im Image) ([]byte, error) {
 	g.elem(0x0002, 0x0000, "UL", l[:])
 	out.Write(g.buf.Bytes())
 	out.Write(meta.buf.Bytes())
+}
 
-	d := &enc{bo: binary.LittleEndian, explicit: ts != ImplicitLE}
-	if ts == ExplicitBE {
-		d.bo = binary.BigEndian
-	}
-	d.str(0x0008, 0x0016, "UI", sopClass)
-	d.str(0x0008, 0x0018, "UI", sop)
+// imageHeader writes the data set's elements before the pixel data: SOP,
+// series, patient (unless im.NoPatient), geometry (unless im.NoGeometry), image
+// pixel description, window and rescale.
+func (d *enc) imageHeader(im Image) {
+	d.str(0x0008, 0x0016, "UI", im.SOPClassUID)
+	d.str(0x0008, 0x0018, "UI", im.SOPInstanceUID)
 	d.str(0x0008, 0x0060, "CS", im.Modality)
 	if im.Description != "" {
 		d.str(0x0008, 0x103E, "LO", im.Description)
@@ -221,64 +255,64 @@ func Encode(im Image) ([]byte, error) {
 		d.str(0x0028, 0x1052, "DS", ds(im.RescaleIntercept))
 		d.str(0x0028, 0x1053, "DS", ds(im.RescaleSlope))
 	}
+}
+
+// encapsulatedPixels writes im's pixels as JPEG Lossless (predictor 1 for
+// JPEGLLSV1, else im.Predictor or 1) in encapsulated pixel data: an empty
+// offset table and two fragments, to test that they are joined.
+func (d *enc) encapsulatedPixels(im Image) {
 	mask := 1<<im.Bits - 1
-	switch ts {
-	case JPEGLL14, JPEGLLSV1:
-		pred := im.Predictor
-		if pred == 0 || ts == JPEGLLSV1 {
-			pred = 1
-		}
-		s := make([]uint16, len(im.Pixels))
+	pred := im.Predictor
+	if pred == 0 || im.TransferSyntax == JPEGLLSV1 {
+		pred = 1
+	}
+	s := make([]uint16, len(im.Pixels))
+	for i, p := range im.Pixels {
+		s[i] = uint16(p & mask)
+	}
+	jpg := EncodeLossless(s, im.Columns, im.Rows, im.Bits, pred, im.Restart)
+	d.tag(0x7FE0, 0x0010)
+	d.buf.WriteString("OB\x00\x00")
+	d.buf.Write([]byte{0xFF, 0xFF, 0xFF, 0xFF})
+	var l [4]byte
+	item := func(b []byte) {
+		d.tag(0xFFFE, 0xE000)
+		binary.LittleEndian.PutUint32(l[:], uint32(len(b)))
+		d.buf.Write(l[:])
+		d.buf.Write(b)
+	}
+	item(nil)
+	if len(jpg)%2 == 1 {
+		jpg = append(jpg, 0)
+	}
+	half := len(jpg) / 2 &^ 1
+	item(jpg[:half])
+	item(jpg[half:])
+	d.tag(0xFFFE, 0xE0DD)
+	d.buf.Write([]byte{0, 0, 0, 0})
+}
+
+// nativePixels writes im's pixels uncompressed: OB bytes at 8 bits, else OW
+// words in the data set's byte order.
+func (d *enc) nativePixels(im Image) {
+	mask := 1<<im.Bits - 1
+	var px []byte
+	if im.Bits == 8 {
+		px = make([]byte, len(im.Pixels))
 		for i, p := range im.Pixels {
-			s[i] = uint16(p & mask)
+			px[i] = byte(p)
 		}
-		jpg := EncodeLossless(s, im.Columns, im.Rows, im.Bits, pred, im.Restart)
-		d.tag(0x7FE0, 0x0010)
-		d.buf.WriteString("OB\x00\x00")
-		d.buf.Write([]byte{0xFF, 0xFF, 0xFF, 0xFF})
-		item := func(b []byte) {
-			d.tag(0xFFFE, 0xE000)
-			binary.LittleEndian.PutUint32(l[:], uint32(len(b)))
-			d.buf.Write(l[:])
-			d.buf.Write(b)
-		}
-		item(nil)
-		if len(jpg)%2 == 1 {
-			jpg = append(jpg, 0)
-		}
-		// two fragments, to test that they are joined
-		half := len(jpg) / 2 &^ 1
-		item(jpg[:half])
-		item(jpg[half:])
-		d.tag(0xFFFE, 0xE0DD)
-		d.buf.Write([]byte{0, 0, 0, 0})
-	default:
-		var px []byte
-		if im.Bits == 8 {
-			px = make([]byte, len(im.Pixels))
-			for i, p := range im.Pixels {
-				px[i] = byte(p)
-			}
-		} else {
-			px = make([]byte, 2*len(im.Pixels))
-			for i, p := range im.Pixels {
-				d.bo.PutUint16(px[2*i:], uint16(p&mask))
-			}
-		}
-		vr := "OW"
-		if im.Bits == 8 {
-			vr = "OB"
-		}
-		d.elem(0x7FE0, 0x0010, vr, px)
-	}
-	if ts == Deflated {
-		fw, _ := flate.NewWriter(&out, flate.DefaultCompression)
-		fw.Write(d.buf.Bytes())
-		fw.Close()
 	} else {
-		out.Write(d.buf.Bytes())
+		px = make([]byte, 2*len(im.Pixels))
+		for i, p := range im.Pixels {
+			d.bo.PutUint16(px[2*i:], uint16(p&mask))
+		}
 	}
-	return out.Bytes(), nil
+	vr := "OW"
+	if im.Bits == 8 {
+		vr = "OB"
+	}
+	d.elem(0x7FE0, 0x0010, vr, px)
 }
 
 // WriteFile encodes an image into path (creating its folder).
