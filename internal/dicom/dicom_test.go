@@ -323,6 +323,10 @@ func TestBadSeries(t *testing.T) {
 			}
 			return ims
 		}, "no ImageOrientationPatient: the slices cannot be ordered"},
+		"missing position": {func(ims []dicomtest.Image) []dicomtest.Image {
+			ims[1].NoPosition = true
+			return ims
+		}, "no ImagePositionPatient in some images: the slices cannot be ordered"},
 		"inconsistent orientation": {func(ims []dicomtest.Image) []dicomtest.Image {
 			// the same orientation to 3 decimals (one group), apart by 1.5e-4
 			ims[2].Orientation = [6]float64{0.99985, 0.0004, 0, 0, 1, 0}
@@ -356,6 +360,11 @@ func TestBadSeries(t *testing.T) {
 				// the slice without geometry forms its own group; the rest still converts
 				if len(res.Series) != 2 {
 					t.Fatalf("%d series", len(res.Series))
+				}
+				for _, s := range res.Series {
+					if s.Slices() == 3 && s.Err != nil {
+						t.Fatalf("the slices with geometry: %v", s.Err)
+					}
 				}
 				return
 			}
