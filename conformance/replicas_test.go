@@ -136,7 +136,12 @@ func TestRealEngine_PredictReplicas(t *testing.T) {
 // BenchmarkRealEngine_Replicas: 200 inputs to a model spending ~100 ms of
 // CPU a prediction on the real engine, fed to 1 replica and to 2 (started
 // beforehand: the batch alone is timed), in alternating order. Reported:
-// seconds of each and their ratio (target <= 0.6 on 2 cores). Run it with
+// seconds of each and their ratio (target <= 0.6 on 2 cores); with a local
+// Docker engine whose cgroups are readable, also the CPU the replicas'
+// containers used per prediction (ms-cpu/prediction: the model's 100 ms and
+// the engine's own work) and the cores they got on average during each batch
+// (cores-1replica, cores-2replicas: when the second replica adds no core, the
+// machine had none to give), and the load average at the end. Run it with
 // -benchtime 1x (each iteration is 400 predictions).
 func BenchmarkRealEngine_Replicas(b *testing.B) {
 	engineImage(b)
@@ -163,6 +168,17 @@ func BenchmarkRealEngine_Replicas(b *testing.B) {
 		return r
 	}
 	one, two := start(1), start(2)
+	var cpu1, cpu2 time.Duration
+	cpuOK := true
+	cpuOf := func(r *launch.Replicas) time.Duration {
+		var sum time.Duration
+		for _, s := range r.Sessions() {
+			d, ok := containerCPU(s.ID)
+			cpuOK = cpuOK && ok
+			sum += d
+		}
+		return sum
+	}
 	batch := func(r *launch.Replicas, items []predict.Item) time.Duration {
 		run := &predict.Runner{Options: predict.Options{Jobs: 1}}
 		for _, s := range r.Sessions() {
@@ -172,15 +188,22 @@ func BenchmarkRealEngine_Replicas(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		t0 := time.Now()
+		c0, t0 := cpuOf(r), time.Now()
 		sum, err := run.Run(ctx, p)
 		if err != nil || sum.OK != len(items) {
 			b.Fatalf("batch: %+v, %v", sum, err)
 		}
-		return time.Since(t0)
+		d := time.Since(t0)
+		if c := cpuOf(r) - c0; r == one {
+			cpu1 += c
+		} else {
+			cpu2 += c
+		}
+		return d
 	}
 	batch(one, items[:4]) // warm every replica up (its first prediction loads numpy and PIL)
 	batch(two, items[:8])
+	cpu1, cpu2 = 0, 0
 	var t1, t2 time.Duration
 	b.ResetTimer()
 	for i := range b.N {
@@ -196,6 +219,42 @@ func BenchmarkRealEngine_Replicas(b *testing.B) {
 	b.ReportMetric(t1.Seconds()/float64(b.N), "s/1replica")
 	b.ReportMetric(t2.Seconds()/float64(b.N), "s/2replicas")
 	b.ReportMetric(t2.Seconds()/t1.Seconds(), "ratio")
+	if cpuOK {
+		b.ReportMetric(float64((cpu1+cpu2).Milliseconds())/float64(2*len(items)*b.N), "ms-cpu/prediction")
+		b.ReportMetric(cpu1.Seconds()/t1.Seconds(), "cores-1replica")
+		b.ReportMetric(cpu2.Seconds()/t2.Seconds(), "cores-2replicas")
+	}
+	if data, err := os.ReadFile("/proc/loadavg"); err == nil {
+		var l1 float64
+		if _, err := fmt.Sscan(string(data), &l1); err == nil {
+			b.ReportMetric(l1, "load1")
+		}
+	}
+}
+
+// containerCPU is the CPU time a local container has used, from its cgroup
+// (cgroup v1 with Docker's cgroupfs driver, or v2 with either driver);
+// false when it cannot be read (a remote engine, another layout).
+func containerCPU(id string) (time.Duration, bool) {
+	if data, err := os.ReadFile("/sys/fs/cgroup/cpuacct/docker/" + id + "/cpuacct.usage"); err == nil {
+		var ns int64
+		if _, err := fmt.Sscan(string(data), &ns); err == nil {
+			return time.Duration(ns), true
+		}
+	}
+	for _, p := range []string{"/sys/fs/cgroup/system.slice/docker-" + id + ".scope/cpu.stat", "/sys/fs/cgroup/docker/" + id + "/cpu.stat"} {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(data), "\n") {
+			var us int64
+			if _, err := fmt.Sscanf(l, "usage_usec %d", &us); err == nil {
+				return time.Duration(us) * time.Microsecond, true
+			}
+		}
+	}
+	return 0, false
 }
 
 // fileItems are the PNGs of dir as predict collects them.

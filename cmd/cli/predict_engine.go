@@ -30,7 +30,7 @@ func predictSession(ctx context.Context, opts *PredictOptions, m *store.Model) (
 	deps, so, ev := predictLaunch(opts, m)
 	sess, err := launch.Acquire(ctx, deps, so, ev)
 	if err != nil {
-		return nil, predictStartError(opts.IO, err)
+		return nil, predictStartError(opts.IO, opts.GPUs, err)
 	}
 	switch {
 	case sess.External:
@@ -65,11 +65,11 @@ func predictLaunch(opts *PredictOptions, m *store.Model) (launch.Deps, launch.Se
 }
 
 // predictStartError prints the log's end a failed start carries and words
-// a missing GPU for predict.
-func predictStartError(ios *IOStreams, err error) error {
+// a missing GPU for predict (gpus: --gpus).
+func predictStartError(ios *IOStreams, gpus string, err error) error {
 	var gpuErr *launch.NoGPUError
 	if errors.As(err, &gpuErr) {
-		return fmt.Errorf("%w, or pass --cpu to try without a GPU", err)
+		return fmt.Errorf("%w, %s", err, noGPUHint(gpus, "pass"))
 	}
 	fprintf(ios.ErrOut, "%s", launch.LogTailOf(err))
 	return err
@@ -136,7 +136,7 @@ func predictEnginesFor(ctx context.Context, opts *PredictOptions, m *store.Model
 	}
 	reps, err := launch.StartReplicas(ctx, deps, so, n, gpus, ev)
 	if err != nil {
-		return nil, predictStartError(ios, err)
+		return nil, predictStartError(ios, opts.GPUs, err)
 	}
 	return &predictEngines{first: reps.Sessions()[0], reps: reps}, nil
 }
@@ -264,4 +264,14 @@ func (samePaths) CopyCase(ctx context.Context, files []predict.CaseFile) (map[st
 		paths[f.Input] = f.Path
 	}
 	return paths, func(context.Context) {}, nil
+}
+
+// noGPUHint says how to go on without a GPU: without --gpus when it was
+// given (--cpu cannot be combined with it), else with --cpu (verb: how to
+// say it, "pass" or "run with").
+func noGPUHint(gpus, verb string) string {
+	if gpus != "" {
+		return "or leave out --gpus to try without a GPU"
+	}
+	return "or " + verb + " --cpu to try without a GPU"
 }

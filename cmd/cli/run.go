@@ -212,7 +212,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		}
 		var gpuErr *launch.NoGPUError
 		if errors.As(err, &gpuErr) {
-			return fmt.Errorf("%w, or run with --cpu to try without a GPU", err)
+			return fmt.Errorf("%w, %s", err, noGPUHint(opts.GPUs, "run with"))
 		}
 		fprintf(ios.ErrOut, "%s", launch.LogTailOf(err))
 		return err

@@ -314,7 +314,7 @@ func TestBadSeries(t *testing.T) {
 			return ims
 		}, "uneven slice spacing: gaps from 3.000 to 4.500 mm (differ by 1.500 mm)"},
 		"missing orientation": {func(ims []dicomtest.Image) []dicomtest.Image {
-			ims[2].NoGeometry = true
+			ims[3].NoGeometry = true // the last: the others stay evenly spaced
 			return ims
 		}, ""}, // split by orientation: see below
 		"no orientation at all": {func(ims []dicomtest.Image) []dicomtest.Image {
@@ -323,6 +323,10 @@ func TestBadSeries(t *testing.T) {
 			}
 			return ims
 		}, "no ImageOrientationPatient: the slices cannot be ordered"},
+		"missing position": {func(ims []dicomtest.Image) []dicomtest.Image {
+			ims[1].NoPosition = true
+			return ims
+		}, "no ImagePositionPatient in some images: the slices cannot be ordered"},
 		"inconsistent orientation": {func(ims []dicomtest.Image) []dicomtest.Image {
 			// the same orientation to 3 decimals (one group), apart by 1.5e-4
 			ims[2].Orientation = [6]float64{0.99985, 0.0004, 0, 0, 1, 0}
@@ -356,6 +360,11 @@ func TestBadSeries(t *testing.T) {
 				// the slice without geometry forms its own group; the rest still converts
 				if len(res.Series) != 2 {
 					t.Fatalf("%d series", len(res.Series))
+				}
+				for _, s := range res.Series {
+					if s.Slices() == 3 && s.Err != nil {
+						t.Fatalf("the slices with geometry: %v", s.Err)
+					}
 				}
 				return
 			}

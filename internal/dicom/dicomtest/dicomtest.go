@@ -44,6 +44,7 @@ type Image struct {
 	Position                  [3]float64
 	Orientation               [6]float64
 	NoGeometry                bool
+	NoPosition                bool // ImageOrientationPatient without ImagePositionPatient
 	Rows, Columns             int
 	PixelSpacing              [2]float64 // default 1,1
 	SliceThickness            float64
@@ -224,7 +225,9 @@ func (d *enc) imageHeader(im Image) {
 	d.str(0x0020, 0x0011, "IS", strconv.Itoa(im.SeriesNumber))
 	d.str(0x0020, 0x0013, "IS", strconv.Itoa(im.Instance))
 	if !im.NoGeometry {
-		d.str(0x0020, 0x0032, "DS", ds(im.Position[:]...))
+		if !im.NoPosition {
+			d.str(0x0020, 0x0032, "DS", ds(im.Position[:]...))
+		}
 		d.str(0x0020, 0x0037, "DS", ds(im.Orientation[:]...))
 		if im.FrameOfReferenceUID == "" {
 			im.FrameOfReferenceUID = im.StudyUID + ".0"
