@@ -58,8 +58,9 @@ func TestPoller_Wait(t *testing.T) {
 		t.Fatalf("Wait = %v after %d requests, want nil after 3", err, calls.Load())
 	}
 	// never ready: ErrNotReady naming the last answer and the flag to raise
+	// (a second, so that on a loaded machine some 503 has come back by then)
 	calls.Store(-1 << 20)
-	err := p.Wait(context.Background(), srv.URL, 30*time.Millisecond, nil)
+	err := p.Wait(context.Background(), srv.URL, time.Second, nil)
 	if !errors.Is(err, launch.ErrNotReady) || !strings.Contains(err.Error(), "503") || !strings.Contains(err.Error(), "--timeout") {
 		t.Errorf("never ready: %v", err)
 	}
