@@ -279,32 +279,90 @@ func (o *PredictOptions) validateEngines() error {
 	return nil
 }
 
+// predictJob is one `modelhub predict` run's state, filled in by predictRun's
+// steps in order.
+type predictJob struct {
+	opts    *PredictOptions
+	ios     *IOStreams
+	started time.Time
+
+	model *store.Model
+	spec  *predict.Spec
+	masks *predict.MaskOptions
+	pacs  *predict.PACSSource // the study fetched with --from; nil without
+
+	coll   *predict.Collection
+	outDir string // -o DIR made absolute; "" without -o
+	popts  predict.Options
+	plan   *predict.Plan
+
+	engines *predictEngines
+	prov    *predict.Provenance // nil without -o
+}
+
+// predictRun is `modelhub predict`: resolve the model, collect the inputs,
+// check the output folder, plan what is left to do, start the engines, run
+// the batch, and record and show the results.
 func predictRun(ctx context.Context, opts *PredictOptions) error {
-	ios := opts.IO
-	started := opts.Now()
-	model, err := predictModel(ctx, opts)
-	if err != nil {
+	j := &predictJob{opts: opts, ios: opts.IO, started: opts.Now()}
+	if err := j.resolveModel(ctx); err != nil {
 		return err
-	}
-	spec, err := modelSpec(model)
-	if err != nil {
-		return err
-	}
-	masks, err := maskOptions(opts, model)
-	if err != nil {
-		return err
-	}
-	var pacs *predict.PACSSource
-	if opts.PACS != nil {
-		if pacs, err = fetchStudy(ctx, opts); err != nil {
-			return err
-		}
 	}
 	stage, err := os.MkdirTemp("", "modelhub-dicom-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(stage)
+	if err := j.collectInputs(ctx, stage); err != nil {
+		return err
+	}
+	if err := j.checkOutDir(); err != nil {
+		return err
+	}
+	if done, err := j.planInputs(ctx); done || err != nil {
+		return err
+	}
+
+	engines, err := predictEnginesFor(ctx, opts, j.model, len(j.plan.Pending))
+	if err != nil {
+		return err
+	}
+	defer engines.release(ctx, j.ios)
+	j.engines = engines
+
+	if err := j.startProvenance(ctx); err != nil {
+		return err
+	}
+	out, sum, runErr := j.runBatch(ctx)
+	runErr = j.finishFolder(ctx, sum, runErr)
+	return j.report(out, sum, runErr)
+}
+
+// resolveModel makes the model complete on disk, reads what it accepts and
+// what predict makes of its arrays, and fetches the --from study.
+func (j *predictJob) resolveModel(ctx context.Context) error {
+	var err error
+	if j.model, err = predictModel(ctx, j.opts); err != nil {
+		return err
+	}
+	if j.spec, err = modelSpec(j.model); err != nil {
+		return err
+	}
+	if j.masks, err = maskOptions(j.opts, j.model); err != nil {
+		return err
+	}
+	if j.opts.PACS != nil {
+		if j.pacs, err = fetchStudy(ctx, j.opts); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// collectInputs turns the arguments into the inputs (DICOM series converted
+// into stage), says what was found and keeps only --shard's share.
+func (j *predictJob) collectInputs(ctx context.Context, stage string) error {
+	opts, ios := j.opts, j.ios
 	rules, _ := dicom.ParseRules(opts.Series)
 	win, _ := medconv.ParseWindow(opts.Window)
 	var match map[string][]dicom.Rule
@@ -315,7 +373,7 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 		}
 		match[name] = r
 	}
-	coll, err := predict.Collect(spec, predict.Request{Args: opts.Args, Stdin: ios.In, Named: opts.Inputs,
+	coll, err := predict.Collect(j.spec, predict.Request{Args: opts.Args, Stdin: ios.In, Named: opts.Inputs,
 		DICOM: &predict.DICOMOptions{Rules: rules, Window: win, Stage: stage, Ctx: ctx, Match: match}})
 	if coll != nil {
 		noteDICOM(ios, coll)
@@ -324,7 +382,7 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 		return ErrInterrupted
 	}
 	if errors.Is(err, predict.ErrNoInputs) {
-		return fmt.Errorf("no input to predict on: %s", noInputsHint(spec, coll))
+		return fmt.Errorf("no input to predict on: %s", noInputsHint(j.spec, coll))
 	}
 	if err != nil {
 		return err
@@ -337,97 +395,138 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 		coll.Items = opts.Shard.Select(coll.Items)
 		ios.Notef("shard %d/%d: %d of %d input(s)", opts.Shard.Index, opts.Shard.Count, len(coll.Items), all)
 	}
-	var outDir string
-	if opts.OutDir != "" {
-		if outDir, err = filepath.Abs(opts.OutDir); err != nil {
-			return err
-		}
-		if fi, err := os.Stat(outDir); err == nil && !fi.IsDir() {
-			return fmt.Errorf("-o %s is a file: give a folder (it is created if missing)", opts.OutDir)
-		}
-		// results of another model in the folder would count as done
-		if prev, err := predict.ReadProvenance(outDir); err == nil && !strings.EqualFold(prev.Model, model.Name) && !opts.Force {
-			return fmt.Errorf("-o %s holds the results of %s, not %s: give another folder (or --force to add these results to it)", opts.OutDir, prev.Model, model.Name)
-		}
-	}
-	popts := predict.Options{Jobs: opts.Jobs, InputTimeout: opts.InputTimeout, OutDir: outDir, Force: opts.Force}
-	if len(coll.Items) == 0 { // an empty shard
-		printPredictSummary(ios, predict.Summary{}, len(coll.Skipped))
+	j.coll = coll
+	return nil
+}
+
+// checkOutDir makes -o DIR absolute and refuses a file or a folder holding
+// another model's results.
+func (j *predictJob) checkOutDir() error {
+	opts := j.opts
+	if opts.OutDir == "" {
 		return nil
 	}
-	if outDir != "" {
-		popts.RunID = predict.NewRunID(outDir, started)
-	}
-	plan, err := predict.Prepare(ctx, coll.Items, popts)
+	outDir, err := filepath.Abs(opts.OutDir)
 	if err != nil {
 		return err
 	}
-	notSkipped := len(coll.Skipped)
-	if notSkipped > 0 {
-		ios.Notef("%d file(s) skipped (%s)", notSkipped, skipExample(coll.Skipped))
+	if fi, err := os.Stat(outDir); err == nil && !fi.IsDir() {
+		return fmt.Errorf("-o %s is a file: give a folder (it is created if missing)", opts.OutDir)
 	}
-	if plan.Skipped > 0 {
-		ios.Notef("%d input(s) already done in %s (--force redoes them)", plan.Skipped, filepath.Join(opts.OutDir, predict.ResultsFile))
+	// results of another model in the folder would count as done
+	if prev, err := predict.ReadProvenance(outDir); err == nil && !strings.EqualFold(prev.Model, j.model.Name) && !opts.Force {
+		return fmt.Errorf("-o %s holds the results of %s, not %s: give another folder (or --force to add these results to it)", opts.OutDir, prev.Model, j.model.Name)
 	}
-	if len(plan.Pending) == 0 {
-		if outDir != "" {
-			if err := writeReview(ctx, ios, opts.OutDir, outDir, model.Name); err != nil {
-				return err
-			}
+	j.outDir = outDir
+	return nil
+}
+
+// unsupported is the number of files skipped as of a type the model does not
+// take.
+func (j *predictJob) unsupported() int { return len(j.coll.Skipped) }
+
+// planInputs sets aside the inputs already done in -o DIR and says so; done
+// is true when nothing is left to predict (the summary is then printed).
+func (j *predictJob) planInputs(ctx context.Context) (done bool, err error) {
+	opts, ios := j.opts, j.ios
+	j.popts = predict.Options{Jobs: opts.Jobs, InputTimeout: opts.InputTimeout, OutDir: j.outDir, Force: opts.Force}
+	if len(j.coll.Items) == 0 { // an empty shard
+		printPredictSummary(ios, predict.Summary{}, j.unsupported())
+		return true, nil
+	}
+	if j.outDir != "" {
+		j.popts.RunID = predict.NewRunID(j.outDir, j.started)
+	}
+	if j.plan, err = predict.Prepare(ctx, j.coll.Items, j.popts); err != nil {
+		return true, err
+	}
+	if n := j.unsupported(); n > 0 {
+		ios.Notef("%d file(s) skipped (%s)", n, skipExample(j.coll.Skipped))
+	}
+	if j.plan.Skipped > 0 {
+		ios.Notef("%d input(s) already done in %s (--force redoes them)", j.plan.Skipped, filepath.Join(opts.OutDir, predict.ResultsFile))
+	}
+	if len(j.plan.Pending) > 0 {
+		return false, nil
+	}
+	if j.outDir != "" {
+		if err := writeReview(ctx, ios, opts.OutDir, j.outDir, j.model.Name); err != nil {
+			return true, err
 		}
-		printPredictSummary(ios, predict.Summary{Skipped: plan.Skipped}, notSkipped)
+	}
+	printPredictSummary(ios, predict.Summary{Skipped: j.plan.Skipped}, j.unsupported())
+	return true, nil
+}
+
+// startProvenance creates -o DIR and writes its provenance.json before the
+// first prediction.
+func (j *predictJob) startProvenance(ctx context.Context) error {
+	if j.outDir == "" {
 		return nil
 	}
-
-	engines, err := predictEnginesFor(ctx, opts, model, len(plan.Pending))
-	if err != nil {
+	if err := os.MkdirAll(j.outDir, 0o755); err != nil {
 		return err
 	}
-	defer engines.release(ctx, ios)
-	eng := engines.first
-
-	var prov *predict.Provenance
-	if outDir != "" {
-		if err := os.MkdirAll(outDir, 0o755); err != nil {
-			return err
-		}
-		prov = provenanceFor(ctx, opts, model, eng, started, popts.RunID)
-		prov.Replicas = engines.containers()
-		prov.DICOMSeries = coll.Series
-		prov.PACS = pacs
-		if err := predict.WriteProvenance(outDir, prov); err != nil {
-			return fmt.Errorf("write %s: %w", filepath.Join(opts.OutDir, predict.ProvenanceFile), err)
-		}
+	prov := provenanceFor(ctx, j.opts, j.model, j.engines.first, j.started, j.popts.RunID)
+	prov.Replicas = j.engines.containers()
+	prov.DICOMSeries = j.coll.Series
+	prov.PACS = j.pacs
+	if err := predict.WriteProvenance(j.outDir, prov); err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Join(j.opts.OutDir, predict.ProvenanceFile), err)
 	}
-	out := newPredictOutput(ios, opts.JSON, len(plan.Pending))
-	out.outDir = opts.OutDir
+	j.prov = prov
+	return nil
+}
+
+// runBatch predicts the pending inputs on the engines, showing each result as
+// it comes and, with -o, saving its files (and sending SEGs with --store).
+func (j *predictJob) runBatch(ctx context.Context) (*predictOutput, predict.Summary, error) {
+	out := newPredictOutput(j.ios, j.opts.JSON, len(j.plan.Pending))
+	out.outDir = j.opts.OutDir
 	r := &predict.Runner{
-		Options:  popts,
+		Options:  j.popts,
 		OnResult: out.result,
-		Now:      opts.Now,
+		Now:      j.opts.Now,
 	}
-	if outDir != "" {
-		r.Post = masks.Post(outDir)
-		if opts.StorePACS {
-			r.Post = storePost(opts, outDir, r.Post)
+	if j.outDir != "" {
+		r.Post = j.masks.Post(j.outDir)
+		if j.opts.StorePACS {
+			r.Post = storePost(j.opts, j.outDir, r.Post)
 		}
 	}
-	engines.wire(ios, r, opts.Jobs)
-	sum, runErr := r.Run(ctx, plan)
+	j.engines.wire(j.ios, r, j.opts.Jobs)
+	sum, err := r.Run(ctx, j.plan)
 	out.finish()
-	if prov != nil {
-		prov.EndedAt = opts.Now().UTC()
-		prov.Replicas = engines.containers() // restarted replicas too
-		prov.OK, prov.Failed, prov.Skipped = sum.OK, sum.Failed, sum.Skipped+notSkipped
-		prov.DoneBefore, prov.Unsupported = sum.Skipped, notSkipped
-		if err := predict.WriteProvenance(outDir, prov); err != nil && runErr == nil {
-			runErr = fmt.Errorf("write %s: %w", filepath.Join(opts.OutDir, predict.ProvenanceFile), err)
-		}
-		// results.csv and report.html cover the whole folder, also after Ctrl-C
-		if err := writeReview(context.WithoutCancel(ctx), ios, opts.OutDir, outDir, model.Name); err != nil && runErr == nil {
-			runErr = err
-		}
+	return out, sum, err
+}
+
+// finishFolder completes provenance.json with the counts and rewrites
+// results.csv and report.html for the whole folder, also after Ctrl-C. It
+// returns runErr, or the first error of these when the run had none.
+func (j *predictJob) finishFolder(ctx context.Context, sum predict.Summary, runErr error) error {
+	prov := j.prov
+	if prov == nil {
+		return runErr
 	}
+	opts := j.opts
+	prov.EndedAt = opts.Now().UTC()
+	prov.Replicas = j.engines.containers() // restarted replicas too
+	prov.OK, prov.Failed, prov.Skipped = sum.OK, sum.Failed, sum.Skipped+j.unsupported()
+	prov.DoneBefore, prov.Unsupported = sum.Skipped, j.unsupported()
+	if err := predict.WriteProvenance(j.outDir, prov); err != nil && runErr == nil {
+		runErr = fmt.Errorf("write %s: %w", filepath.Join(opts.OutDir, predict.ProvenanceFile), err)
+	}
+	// results.csv and report.html cover the whole folder, also after Ctrl-C
+	if err := writeReview(context.WithoutCancel(ctx), j.ios, opts.OutDir, j.outDir, j.model.Name); err != nil && runErr == nil {
+		runErr = err
+	}
+	return runErr
+}
+
+// report shows the results table and the summary, and turns an interruption
+// or failed inputs into the command's error.
+func (j *predictJob) report(out *predictOutput, sum predict.Summary, runErr error) error {
+	ios := j.ios
 	if runErr != nil {
 		if errors.Is(runErr, predict.ErrInterrupted) {
 			ios.Notef("interrupted: %d ok, %d failed; rerun the same command to resume", sum.OK, sum.Failed)
@@ -435,13 +534,13 @@ func predictRun(ctx context.Context, opts *PredictOptions) error {
 		}
 		return runErr
 	}
-	if outDir != "" {
-		out.folderTable(outDir)
+	if j.outDir != "" {
+		out.folderTable(j.outDir)
 	} else {
-		out.table(plan.Pending)
+		out.table(j.plan.Pending)
 	}
-	printPredictSummary(ios, sum, notSkipped)
-	if out.unsaved > 0 && outDir == "" {
+	printPredictSummary(ios, sum, j.unsupported())
+	if out.unsaved > 0 && j.outDir == "" {
 		ios.Notef("%d output file(s) stayed in the container: pass -o DIR to download them", out.unsaved)
 	}
 	if sum.Failed > 0 {
