@@ -88,9 +88,7 @@ const defaultPredictJobs = 1
 // NewCmdPredict builds `modelhub predict`.
 func NewCmdPredict(f *Factory, runF func(context.Context, *PredictOptions) error) *cobra.Command {
 	opts := &PredictOptions{IO: f.IO, Store: f.Store, Docker: f.Docker, Forced: f.Forced, Now: f.Now}
-	var seg bool
-	var inputs, match []string
-	var shard string
+	var raw predictFlags
 	cmd := &cobra.Command{
 		Use:   "predict MODEL [FILE|FOLDER|URL|-]...",
 		Short: "Run a model on your files: one, a folder, or a whole cohort",
@@ -135,82 +133,7 @@ patient data, since it goes back to the same study.`,
 		Args:              cobra.ArbitraryArgs,
 		ValidArgsFunction: completeModels(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return usageErrorf("predict needs a MODEL and inputs: files, folders, URLs, - or --input NAME=PATH")
-			}
-			if err := noEmptyArgs(cmd, args, "a MODEL and inputs"); err != nil {
-				return err
-			}
-			opts.Model, opts.Args = args[0], args[1:]
-			for _, in := range inputs {
-				name, p, ok := strings.Cut(in, "=")
-				if !ok || strings.TrimSpace(name) == "" || strings.TrimSpace(p) == "" {
-					return usageErrorf("--input %q: want NAME=PATH, e.g. --input t1=case1/t1.nii.gz", in)
-				}
-				opts.Inputs = append(opts.Inputs, predict.NamedPath{Name: strings.TrimSpace(name), Path: p})
-			}
-			if err := predictPACSFlags(f, cmd, opts, &seg); err != nil {
-				return err
-			}
-			if len(opts.Args) == 0 && len(opts.Inputs) == 0 && opts.From == "" {
-				return usageErrorf("predict needs inputs after the model: files, folders, URLs, - (paths on stdin) or --input NAME=PATH")
-			}
-			if opts.Jobs < 1 {
-				return usageErrorf("--jobs %d: give at least 1", opts.Jobs)
-			}
-			if opts.InputTimeout < 0 {
-				return usageErrorf("--input-timeout must not be negative (0 waits without limit)")
-			}
-			if opts.Timeout <= 0 {
-				return usageErrorf("--timeout must be positive")
-			}
-			if _, err := dicom.ParseRules(opts.Series); err != nil {
-				return &UsageError{Err: err}
-			}
-			for _, m := range match {
-				name, rules, ok := strings.Cut(m, "=")
-				name = strings.TrimSpace(name)
-				if !ok || name == "" || strings.ContainsAny(name, "~") || strings.TrimSpace(rules) == "" {
-					return usageErrorf("--match %q: want NAME=RULES, e.g. --match t1=\"description~(?i)^t1$\"", m)
-				}
-				if _, err := dicom.ParseRules([]string{rules}); err != nil {
-					return usageErrorf("--match %s: %v", name, err)
-				}
-				if opts.Match == nil {
-					opts.Match = map[string][]string{}
-				}
-				if _, dup := opts.Match[name]; dup {
-					return usageErrorf("--match %s is given twice: combine its rules with commas", name)
-				}
-				opts.Match[name] = []string{rules}
-			}
-			if _, err := medconv.ParseWindow(opts.Window); err != nil {
-				return &UsageError{Err: err}
-			}
-			if shard != "" {
-				s, err := predict.ParseShard(shard)
-				if err != nil {
-					return &UsageError{Err: err}
-				}
-				opts.Shard = s
-			}
-			if opts.Engine != "" {
-				u, err := url.Parse(opts.Engine)
-				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-					return usageErrorf("--engine %q: want the engine's base URL, e.g. http://127.0.0.1:80", opts.Engine)
-				}
-				if opts.KeepRunning {
-					return usageErrorf("--keep-running applies to a model predict starts; with --engine it starts none")
-				}
-				opts.Engine = strings.TrimSuffix(opts.Engine, "/")
-			}
-			if err := opts.validateEngines(); err != nil {
-				return err
-			}
-			if opts.Force && opts.OutDir == "" {
-				return usageErrorf("--force redoes inputs recorded in -o DIR's results.jsonl: give -o DIR")
-			}
-			if err := predictSEGFlags(f, cmd, opts, seg); err != nil {
+			if err := raw.complete(f, cmd, opts, args); err != nil {
 				return err
 			}
 			opts.Command = append([]string{"modelhub"}, os.Args[1:]...)
@@ -220,31 +143,174 @@ patient data, since it goes back to the same study.`,
 			return predictRun(cmd.Context(), opts)
 		},
 	}
-	fl := cmd.Flags()
-	fl.StringArrayVarP(&inputs, "input", "i", nil, "one input of a multi-input model's case, `NAME=PATH` (repeat for each input)")
-	fl.StringVarP(&opts.OutDir, "output", "o", "", "write results.jsonl, results.csv, report.html, output files and provenance.json into `DIR`")
-	fl.BoolVar(&opts.JSON, "json", false, "print one JSON object per input (see README) instead of a table")
-	fl.IntVarP(&opts.Jobs, "jobs", "j", defaultPredictJobs, "requests in flight at once (more than 1 only for engines that take concurrent predictions: the modelhub engine loses uploads)")
-	fl.DurationVar(&opts.InputTimeout, "input-timeout", 10*time.Minute, "give up on an input after this long (0: no limit)")
-	fl.BoolVar(&opts.Force, "force", false, "with -o: redo inputs already in results.jsonl")
-	fl.BoolVar(&opts.KeepRunning, "keep-running", false, "leave a model predict started running at the end")
-	fl.BoolVar(&opts.CPU, "cpu", false, "never request GPUs, even for a GPU model")
-	fl.DurationVar(&opts.Timeout, "timeout", 5*time.Minute, "how long to wait for a model predict starts (or --engine) to answer")
-	fl.StringArrayVar(&opts.Series, "series", nil, "DICOM inputs: use only the series these rules select ("+dicom.RuleHelp+")")
-	fl.StringArrayVar(&match, "match", nil, "DICOM case folders of a model with several inputs: the series of input NAME, `NAME=RULES` (rules as --series; default: the series whose description has NAME as a word)")
-	fl.StringVar(&opts.Window, "window", "", "DICOM inputs of 2D image models: the window ("+medconv.WindowHelp+")")
-	fl.StringVar(&opts.Engine, "engine", "", "use the model's engine answering at `URL` (e.g. http://127.0.0.1:80 in a pod) instead of a container; it must see input files at the same paths")
-	fl.BoolVar(&seg, "seg", false, "with -o: write a DICOM SEG of each mask for every DICOM case, DIR/<case>/<output>.seg.dcm (default from settings: predict.seg)")
-	fl.StringVar(&opts.From, "from", "", "fetch the inputs from the DICOMweb server at `URL` (e.g. http://127.0.0.1:8042/dicom-web; credentials: see modelhub pacs): the study of --study")
-	fl.StringVar(&opts.Study, "study", "", "with --from: the study to fetch (its `UID`, see modelhub pacs ls); kept in DIR/pacs/UID, a rerun resumes")
-	fl.BoolVar(&opts.StorePACS, "store", false, "with --from: send each case's DICOM SEG back to the study (STOW-RS; implies --seg, needs -o DIR)")
-	fl.StringVar(&opts.Labels, "labels", "", "name the label values of masks from `FILE` (JSON, see docs/results.md), for SEGs and label statistics")
-	fl.StringVar(&opts.Replicas, "replicas", "", "start `N` containers of the model (or auto: one per GPU with --gpus, else per core as memory allows) and spread the inputs over them, each one request at a time")
-	fl.StringVar(&opts.GPUs, "gpus", "", "which GPUs a model predict starts gets, in Docker's syntax: all, a number (2) or device=ID[,ID]; with --replicas one GPU each")
-	fl.IntVar(&opts.APIPort, "api-port", 0, "host `PORT` of the REST API of a model predict starts (default: any free port); with --replicas the first replica's, the others take the next free ports")
-	fl.StringVar(&shard, "shard", "", "predict only shard `I/N` of the inputs: ordered by name, every N-th from the I-th (0-based); for splitting a cohort between N runs")
+	addPredictInputFlags(cmd, opts, &raw)
+	addPredictDICOMFlags(cmd, opts, &raw)
+	addPredictEngineFlags(cmd, opts)
+	addPredictOutputFlags(cmd, opts, &raw)
 	cmd.MarkFlagsMutuallyExclusive("gpus", "cpu")
 	return cmd
+}
+
+// predictFlags are the flags of predict that are checked and parsed into
+// PredictOptions when it runs.
+type predictFlags struct {
+	seg           bool
+	inputs, match []string // --input NAME=PATH, --match NAME=RULES
+	shard         string
+}
+
+// complete checks the arguments and flags and fills in opts.Model, opts.Args
+// and what the flags parse into; errors are usage errors, in the order the
+// checks come.
+func (raw *predictFlags) complete(f *Factory, cmd *cobra.Command, opts *PredictOptions, args []string) error {
+	if len(args) == 0 {
+		return usageErrorf("predict needs a MODEL and inputs: files, folders, URLs, - or --input NAME=PATH")
+	}
+	if err := noEmptyArgs(cmd, args, "a MODEL and inputs"); err != nil {
+		return err
+	}
+	opts.Model, opts.Args = args[0], args[1:]
+	if err := raw.parseInputs(opts); err != nil {
+		return err
+	}
+	if err := predictPACSFlags(f, cmd, opts, &raw.seg); err != nil {
+		return err
+	}
+	if len(opts.Args) == 0 && len(opts.Inputs) == 0 && opts.From == "" {
+		return usageErrorf("predict needs inputs after the model: files, folders, URLs, - (paths on stdin) or --input NAME=PATH")
+	}
+	if opts.Jobs < 1 {
+		return usageErrorf("--jobs %d: give at least 1", opts.Jobs)
+	}
+	if opts.InputTimeout < 0 {
+		return usageErrorf("--input-timeout must not be negative (0 waits without limit)")
+	}
+	if opts.Timeout <= 0 {
+		return usageErrorf("--timeout must be positive")
+	}
+	if _, err := dicom.ParseRules(opts.Series); err != nil {
+		return &UsageError{Err: err}
+	}
+	if err := raw.parseMatch(opts); err != nil {
+		return err
+	}
+	if _, err := medconv.ParseWindow(opts.Window); err != nil {
+		return &UsageError{Err: err}
+	}
+	if raw.shard != "" {
+		s, err := predict.ParseShard(raw.shard)
+		if err != nil {
+			return &UsageError{Err: err}
+		}
+		opts.Shard = s
+	}
+	if err := opts.checkEngine(); err != nil {
+		return err
+	}
+	if err := opts.validateEngines(); err != nil {
+		return err
+	}
+	if opts.Force && opts.OutDir == "" {
+		return usageErrorf("--force redoes inputs recorded in -o DIR's results.jsonl: give -o DIR")
+	}
+	return predictSEGFlags(f, cmd, opts, raw.seg)
+}
+
+// parseInputs turns the --input NAME=PATH flags into opts.Inputs.
+func (raw *predictFlags) parseInputs(opts *PredictOptions) error {
+	for _, in := range raw.inputs {
+		name, p, ok := strings.Cut(in, "=")
+		if !ok || strings.TrimSpace(name) == "" || strings.TrimSpace(p) == "" {
+			return usageErrorf("--input %q: want NAME=PATH, e.g. --input t1=case1/t1.nii.gz", in)
+		}
+		opts.Inputs = append(opts.Inputs, predict.NamedPath{Name: strings.TrimSpace(name), Path: p})
+	}
+	return nil
+}
+
+// parseMatch turns the --match NAME=RULES flags into opts.Match, one entry
+// per input name.
+func (raw *predictFlags) parseMatch(opts *PredictOptions) error {
+	for _, m := range raw.match {
+		name, rules, ok := strings.Cut(m, "=")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" || strings.ContainsAny(name, "~") || strings.TrimSpace(rules) == "" {
+			return usageErrorf("--match %q: want NAME=RULES, e.g. --match t1=\"description~(?i)^t1$\"", m)
+		}
+		if _, err := dicom.ParseRules([]string{rules}); err != nil {
+			return usageErrorf("--match %s: %v", name, err)
+		}
+		if opts.Match == nil {
+			opts.Match = map[string][]string{}
+		}
+		if _, dup := opts.Match[name]; dup {
+			return usageErrorf("--match %s is given twice: combine its rules with commas", name)
+		}
+		opts.Match[name] = []string{rules}
+	}
+	return nil
+}
+
+// checkEngine checks --engine URL, a base URL, and trims its final slash.
+func (o *PredictOptions) checkEngine() error {
+	if o.Engine == "" {
+		return nil
+	}
+	u, err := url.Parse(o.Engine)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return usageErrorf("--engine %q: want the engine's base URL, e.g. http://127.0.0.1:80", o.Engine)
+	}
+	if o.KeepRunning {
+		return usageErrorf("--keep-running applies to a model predict starts; with --engine it starts none")
+	}
+	o.Engine = strings.TrimSuffix(o.Engine, "/")
+	return nil
+}
+
+// addPredictInputFlags adds the flags saying what to predict on besides the
+// arguments: files by input name, a shard of them, a DICOMweb study.
+func addPredictInputFlags(cmd *cobra.Command, opts *PredictOptions, raw *predictFlags) {
+	fl := cmd.Flags()
+	fl.StringArrayVarP(&raw.inputs, "input", "i", nil, "one input of a multi-input model's case, `NAME=PATH` (repeat for each input)")
+	fl.StringVar(&raw.shard, "shard", "", "predict only shard `I/N` of the inputs: ordered by name, every N-th from the I-th (0-based); for splitting a cohort between N runs")
+	fl.StringVar(&opts.From, "from", "", "fetch the inputs from the DICOMweb server at `URL` (e.g. http://127.0.0.1:8042/dicom-web; credentials: see modelhub pacs): the study of --study")
+	fl.StringVar(&opts.Study, "study", "", "with --from: the study to fetch (its `UID`, see modelhub pacs ls); kept in DIR/pacs/UID, a rerun resumes")
+}
+
+// addPredictDICOMFlags adds the flags choosing DICOM series and how they are
+// converted.
+func addPredictDICOMFlags(cmd *cobra.Command, opts *PredictOptions, raw *predictFlags) {
+	fl := cmd.Flags()
+	fl.StringArrayVar(&opts.Series, "series", nil, "DICOM inputs: use only the series these rules select ("+dicom.RuleHelp+")")
+	fl.StringArrayVar(&raw.match, "match", nil, "DICOM case folders of a model with several inputs: the series of input NAME, `NAME=RULES` (rules as --series; default: the series whose description has NAME as a word)")
+	fl.StringVar(&opts.Window, "window", "", "DICOM inputs of 2D image models: the window ("+medconv.WindowHelp+")")
+}
+
+// addPredictEngineFlags adds the flags saying which engines answer and how
+// they are fed: an --engine URL or the containers predict starts.
+func addPredictEngineFlags(cmd *cobra.Command, opts *PredictOptions) {
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Engine, "engine", "", "use the model's engine answering at `URL` (e.g. http://127.0.0.1:80 in a pod) instead of a container; it must see input files at the same paths")
+	fl.DurationVar(&opts.Timeout, "timeout", 5*time.Minute, "how long to wait for a model predict starts (or --engine) to answer")
+	fl.BoolVar(&opts.KeepRunning, "keep-running", false, "leave a model predict started running at the end")
+	fl.BoolVar(&opts.CPU, "cpu", false, "never request GPUs, even for a GPU model")
+	fl.StringVar(&opts.GPUs, "gpus", "", "which GPUs a model predict starts gets, in Docker's syntax: all, a number (2) or device=ID[,ID]; with --replicas one GPU each")
+	fl.StringVar(&opts.Replicas, "replicas", "", "start `N` containers of the model (or auto: one per GPU with --gpus, else per core as memory allows) and spread the inputs over them, each one request at a time")
+	fl.IntVar(&opts.APIPort, "api-port", 0, "host `PORT` of the REST API of a model predict starts (default: any free port); with --replicas the first replica's, the others take the next free ports")
+	fl.IntVarP(&opts.Jobs, "jobs", "j", defaultPredictJobs, "requests in flight at once (more than 1 only for engines that take concurrent predictions: the modelhub engine loses uploads)")
+	fl.DurationVar(&opts.InputTimeout, "input-timeout", 10*time.Minute, "give up on an input after this long (0: no limit)")
+}
+
+// addPredictOutputFlags adds the flags saying what is shown and what is
+// written into -o DIR.
+func addPredictOutputFlags(cmd *cobra.Command, opts *PredictOptions, raw *predictFlags) {
+	fl := cmd.Flags()
+	fl.StringVarP(&opts.OutDir, "output", "o", "", "write results.jsonl, results.csv, report.html, output files and provenance.json into `DIR`")
+	fl.BoolVar(&opts.JSON, "json", false, "print one JSON object per input (see README) instead of a table")
+	fl.BoolVar(&opts.Force, "force", false, "with -o: redo inputs already in results.jsonl")
+	fl.BoolVar(&raw.seg, "seg", false, "with -o: write a DICOM SEG of each mask for every DICOM case, DIR/<case>/<output>.seg.dcm (default from settings: predict.seg)")
+	fl.StringVar(&opts.Labels, "labels", "", "name the label values of masks from `FILE` (JSON, see docs/results.md), for SEGs and label statistics")
+	fl.BoolVar(&opts.StorePACS, "store", false, "with --from: send each case's DICOM SEG back to the study (STOW-RS; implies --seg, needs -o DIR)")
 }
 
 // validateEngines checks --replicas, --gpus and --api-port against each
