@@ -74,55 +74,8 @@ skips the inputs done, and a failed pod's shard is retried by the Job.`,
 		ValidArgsFunction: completeModels(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Model = args[0]
-			if !opts.Kube {
-				return usageErrorf("deploy needs a target: pass --kube (Kubernetes is the only one so far)")
-			}
-			if opts.GPU && opts.CPU {
-				return usageErrorf("--gpu and --cpu contradict each other; pass one")
-			}
-			if replicas < 1 || replicas > 1000 {
-				return usageErrorf("--replicas must be between 1 and 1000, got %d", replicas)
-			}
-			opts.K.Replicas = int32(replicas)
-			if opts.K.StartupTimeout < 10*time.Second {
-				return usageErrorf("--startup-timeout must be between 10s and 24h, got %s", opts.K.StartupTimeout)
-			}
-			if opts.Output == "-" {
-				opts.Output = ""
-			}
-			if opts.ClusterIndex != "" && !registry.IsRemote(opts.ClusterIndex) {
-				return usageErrorf("--cluster-index %s: want the http(s) URL of an index the cluster can reach", opts.ClusterIndex)
-			}
-			if opts.Job {
-				for _, f := range []string{"replicas", "pvc", "storage-class", "pvc-access-mode", "service-type"} {
-					if cmd.Flags().Changed(f) {
-						return usageErrorf("--%s applies to the Deployment; --job writes a Job (its model files live in the pod, the results on --data-pvc)", f)
-					}
-				}
-				if opts.J.DataClaim == "" {
-					return usageErrorf("--job needs --data-pvc CLAIM: the claim holding the cohort (in --input-dir) and receiving the results")
-				}
-			} else {
-				for _, f := range []string{"shards", "data-pvc", "input-dir", "results-dir"} {
-					if cmd.Flags().Changed(f) {
-						return usageErrorf("--%s needs --job", f)
-					}
-				}
-			}
-			if shards < 1 || shards > kube.MaxShards {
-				return usageErrorf("--shards must be between 1 and %d, got %d", kube.MaxShards, shards)
-			}
-			opts.J.Shards = int32(shards)
-			if opts.Job {
-				j := opts.J
-				j.Options = opts.K
-				j.Model = opts.Model
-				if err := j.CheckJobFlags(); err != nil {
-					return &UsageError{Err: err}
-				}
-			}
-			if err := opts.K.CheckFlags(); err != nil {
-				return &UsageError{Err: err}
+			if err := opts.complete(cmd, replicas, shards); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -155,6 +108,63 @@ skips the inputs done, and a failed pod's shard is retried by the Job.`,
 	fl.StringVar(&opts.J.ResultsDir, "results-dir", "", "with --job: the results' folder in the claim (default results/NAME; shard I writes into shard-I)")
 	fl.StringVar(&opts.K.ModelhubImage, "modelhub-image", "", "image of modelhub for the init container (default "+kube.ImageRepository+":VERSION)")
 	return cmd
+}
+
+// complete checks deploy's flags against each other and fills in the
+// replicas and shards counts; errors are usage errors, in the order the
+// checks come.
+func (opts *DeployOptions) complete(cmd *cobra.Command, replicas, shards int) error {
+	if !opts.Kube {
+		return usageErrorf("deploy needs a target: pass --kube (Kubernetes is the only one so far)")
+	}
+	if opts.GPU && opts.CPU {
+		return usageErrorf("--gpu and --cpu contradict each other; pass one")
+	}
+	if replicas < 1 || replicas > 1000 {
+		return usageErrorf("--replicas must be between 1 and 1000, got %d", replicas)
+	}
+	opts.K.Replicas = int32(replicas)
+	if opts.K.StartupTimeout < 10*time.Second {
+		return usageErrorf("--startup-timeout must be between 10s and 24h, got %s", opts.K.StartupTimeout)
+	}
+	if opts.Output == "-" {
+		opts.Output = ""
+	}
+	if opts.ClusterIndex != "" && !registry.IsRemote(opts.ClusterIndex) {
+		return usageErrorf("--cluster-index %s: want the http(s) URL of an index the cluster can reach", opts.ClusterIndex)
+	}
+	if opts.Job {
+		for _, f := range []string{"replicas", "pvc", "storage-class", "pvc-access-mode", "service-type"} {
+			if cmd.Flags().Changed(f) {
+				return usageErrorf("--%s applies to the Deployment; --job writes a Job (its model files live in the pod, the results on --data-pvc)", f)
+			}
+		}
+		if opts.J.DataClaim == "" {
+			return usageErrorf("--job needs --data-pvc CLAIM: the claim holding the cohort (in --input-dir) and receiving the results")
+		}
+	} else {
+		for _, f := range []string{"shards", "data-pvc", "input-dir", "results-dir"} {
+			if cmd.Flags().Changed(f) {
+				return usageErrorf("--%s needs --job", f)
+			}
+		}
+	}
+	if shards < 1 || shards > kube.MaxShards {
+		return usageErrorf("--shards must be between 1 and %d, got %d", kube.MaxShards, shards)
+	}
+	opts.J.Shards = int32(shards)
+	if opts.Job {
+		j := opts.J
+		j.Options = opts.K
+		j.Model = opts.Model
+		if err := j.CheckJobFlags(); err != nil {
+			return &UsageError{Err: err}
+		}
+	}
+	if err := opts.K.CheckFlags(); err != nil {
+		return &UsageError{Err: err}
+	}
+	return nil
 }
 
 func deployRun(ctx context.Context, opts *DeployOptions) error {
