@@ -169,18 +169,42 @@ func (p *Pod) runInit(ctx context.Context, c corev1.Container, timeout time.Dura
 	return nil
 }
 
-// containerSpec translates a container of the pod into a Docker container.
+// containerSpec translates a container of the pod into a Docker container:
+// its process (command, args, env), its user and groups, its volume mounts
+// and, for a container that is not an init container, its published ports.
 func (p *Pod) containerSpec(c corev1.Container, init bool) (dockerrun.ContainerSpec, error) {
-	fail := func(format string, args ...any) (dockerrun.ContainerSpec, error) {
-		return dockerrun.ContainerSpec{}, fmt.Errorf("container %s: %s", c.Name, fmt.Sprintf(format, args...))
-	}
 	cs := dockerrun.ContainerSpec{
 		Name: p.r.Prefix + "-" + c.Name, Image: c.Image, HostNetwork: init, HostIP: "127.0.0.1",
 		Labels: map[string]string{LabelPod: p.r.Prefix},
 	}
+	if err := setProcess(&cs, c); err != nil {
+		return dockerrun.ContainerSpec{}, err
+	}
+	if err := p.setSecurity(&cs, c); err != nil {
+		return dockerrun.ContainerSpec{}, err
+	}
+	if err := p.setMounts(&cs, c); err != nil {
+		return dockerrun.ContainerSpec{}, err
+	}
+	if !init {
+		if err := p.publishPorts(&cs, c); err != nil {
+			return dockerrun.ContainerSpec{}, err
+		}
+	}
+	return cs, nil
+}
+
+// specErrorf is the error for what a container's spec asks that this runner
+// does not emulate or that is invalid.
+func specErrorf(c corev1.Container, format string, args ...any) error {
+	return fmt.Errorf("container %s: %s", c.Name, fmt.Sprintf(format, args...))
+}
+
+// setProcess sets the container's entrypoint, command and environment.
+func setProcess(cs *dockerrun.ContainerSpec, c corev1.Container) error {
 	for _, s := range append(append([]string{}, c.Command...), c.Args...) {
 		if strings.Contains(s, "$(") {
-			return fail("$(VAR) expansion in %q is not emulated", s)
+			return specErrorf(c, "$(VAR) expansion in %q is not emulated", s)
 		}
 	}
 	if len(c.Command) > 0 {
@@ -191,15 +215,19 @@ func (p *Pod) containerSpec(c corev1.Container, init bool) (dockerrun.ContainerS
 	}
 	for _, e := range c.Env {
 		if e.ValueFrom != nil {
-			return fail("env %s: valueFrom is not emulated", e.Name)
+			return specErrorf(c, "env %s: valueFrom is not emulated", e.Name)
 		}
 		cs.Env = append(cs.Env, e.Name+"="+e.Value)
 	}
 	if len(c.EnvFrom) > 0 {
-		return fail("envFrom is not emulated")
+		return specErrorf(c, "envFrom is not emulated")
 	}
+	return nil
+}
 
-	// user and groups: the container's securityContext overrides the pod's
+// setSecurity sets the user, groups and restrictions of the pod's and the
+// container's securityContext; the container's overrides the pod's.
+func (p *Pod) setSecurity(cs *dockerrun.ContainerSpec, c corev1.Container) error {
 	var uid, gid *int64
 	var nonRoot *bool
 	if psc := p.spec.SecurityContext; psc != nil {
@@ -229,12 +257,12 @@ func (p *Pod) containerSpec(c corev1.Container, init bool) (dockerrun.ContainerS
 			}
 		}
 		if sc.Privileged != nil && *sc.Privileged {
-			return fail("privileged containers are not emulated")
+			return specErrorf(c, "privileged containers are not emulated")
 		}
 	}
 	if nonRoot != nil && *nonRoot && (uid == nil || *uid == 0) {
 		// the kubelet would check the image's USER; this runner needs the UID in the spec
-		return fail("runAsNonRoot needs a non-zero runAsUser here")
+		return specErrorf(c, "runAsNonRoot needs a non-zero runAsUser here")
 	}
 	if uid != nil {
 		cs.User = strconv.FormatInt(*uid, 10)
@@ -242,39 +270,48 @@ func (p *Pod) containerSpec(c corev1.Container, init bool) (dockerrun.ContainerS
 			cs.User += ":" + strconv.FormatInt(*gid, 10)
 		}
 	}
+	return nil
+}
 
+// setMounts mounts the container's pod volumes, a subPath bound from the
+// volume's folder on the daemon's host.
+func (p *Pod) setMounts(cs *dockerrun.ContainerSpec, c corev1.Container) error {
 	for _, m := range c.VolumeMounts {
 		vol, ok := p.volumes[m.Name]
 		if !ok {
-			return fail("volume mount %s: no such pod volume", m.Name)
+			return specErrorf(c, "volume mount %s: no such pod volume", m.Name)
 		}
 		if m.SubPathExpr != "" {
-			return fail("subPathExpr is not emulated")
+			return specErrorf(c, "subPathExpr is not emulated")
 		}
 		if m.SubPath == "" {
 			cs.Mounts = append(cs.Mounts, dockerrun.Mount{Volume: vol.Name, Target: m.MountPath, ReadOnly: m.ReadOnly})
 			continue
 		}
 		if path.IsAbs(m.SubPath) || strings.Contains("/"+m.SubPath+"/", "/../") {
-			return fail("subPath %q must be a relative path inside the volume", m.SubPath)
+			return specErrorf(c, "subPath %q must be a relative path inside the volume", m.SubPath)
 		}
 		cs.Mounts = append(cs.Mounts, dockerrun.Mount{HostPath: path.Join(vol.Mountpoint, m.SubPath), Target: m.MountPath, ReadOnly: m.ReadOnly})
 	}
-	if !init {
-		p.Ports[c.Name] = map[int]int{}
-		for _, port := range c.Ports {
-			if port.Protocol != "" && port.Protocol != corev1.ProtocolTCP {
-				return fail("port %d: only TCP is emulated", port.ContainerPort)
-			}
-			hp, err := freePort()
-			if err != nil {
-				return dockerrun.ContainerSpec{}, err
-			}
-			cs.Ports = append(cs.Ports, dockerrun.Port{Container: int(port.ContainerPort), Host: hp})
-			p.Ports[c.Name][int(port.ContainerPort)] = hp
+	return nil
+}
+
+// publishPorts publishes each containerPort on a free port of 127.0.0.1 and
+// records it in p.Ports.
+func (p *Pod) publishPorts(cs *dockerrun.ContainerSpec, c corev1.Container) error {
+	p.Ports[c.Name] = map[int]int{}
+	for _, port := range c.Ports {
+		if port.Protocol != "" && port.Protocol != corev1.ProtocolTCP {
+			return specErrorf(c, "port %d: only TCP is emulated", port.ContainerPort)
 		}
+		hp, err := freePort()
+		if err != nil {
+			return err
+		}
+		cs.Ports = append(cs.Ports, dockerrun.Port{Container: int(port.ContainerPort), Host: hp})
+		p.Ports[c.Name][int(port.ContainerPort)] = hp
 	}
-	return cs, nil
+	return nil
 }
 
 func freePort() (int, error) {
