@@ -38,7 +38,7 @@ func TestDeploy_ReadyServesStops(t *testing.T) {
 			t.Errorf("kubectl apply said:\n%s\nwant %q", out, want)
 		}
 	}
-	e.kubectl("rollout", "status", "deployment/"+e.Model, "--timeout=3m")
+	e.kubectl("rollout", "status", "deployment/"+e.Model, kubeTimeout())
 	pod := e.waitPod(e.Model, "Ready", Pod.Ready)
 	if st := pod.Status.InitContainerStatuses; len(st) != 1 || st[0].State.Terminated == nil || st[0].State.Terminated.ExitCode != 0 {
 		t.Fatalf("init container status %+v, want one that exited 0", st)
@@ -119,7 +119,7 @@ func predictLabel(t *testing.T, base, file string) string {
 	fw, _ := mw.CreateFormFile("file", filepath.Base(file))
 	_, _ = fw.Write(data)
 	_ = mw.Close()
-	c := &http.Client{Timeout: time.Minute}
+	c := &http.Client{Timeout: waitTimeout}
 	resp, err := c.Post(base+"/api/predict", mw.FormDataContentType(), &body)
 	if err != nil {
 		t.Fatal(err)
@@ -183,8 +183,8 @@ func watchPod(t *testing.T, ns, pod string) <-chan Pod {
 	}()
 	select {
 	case <-first: // the watch runs: what follows is seen
-	case <-time.After(30 * time.Second):
-		t.Fatal("kubectl get --watch did not start within 30s")
+	case <-time.After(waitTimeout):
+		t.Fatalf("kubectl get --watch did not start within %s", waitTimeout)
 	}
 	return ch
 }
@@ -222,7 +222,7 @@ spec:
 	manifest := e.deploy("--pvc", "100Mi")
 	e.must(manifest, "kubectl", "apply", "--dry-run=server", "-f", "-")
 	e.must(manifest, "kubectl", "apply", "-f", "-")
-	e.kubectl("rollout", "status", "deployment/"+e.Model, "--timeout=3m")
+	e.kubectl("rollout", "status", "deployment/"+e.Model, kubeTimeout())
 	first := e.waitPod(e.Model, "Ready", Pod.Ready)
 	if got := e.kubectl("get", "pvc", e.Model+"-models", "-o", "jsonpath={.status.phase} {.spec.volumeName}"); got != "Bound "+pv {
 		t.Fatalf("claim: %q, want Bound %s", got, pv)
