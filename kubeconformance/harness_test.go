@@ -226,6 +226,13 @@ func newEnv(t *testing.T, behaviour string) *Env {
 
 	e.kubectl("create", "namespace", e.NS)
 	t.Cleanup(func() {
+		// Every image is imported: no pod may pull one (the machine is offline; a pull
+		// would mean an image reference the suite did not import).
+		out, _ := exec.Command("kubectl", "-n", e.NS, "get", "events", "--field-selector", "reason=Pulling",
+			"-o", `jsonpath={range .items[*]}{.involvedObject.name}: {.message}{"\n"}{end}`).CombinedOutput()
+		if s := strings.TrimSpace(string(out)); s != "" {
+			t.Errorf("a pod pulled an image from a registry:\n%s", s)
+		}
 		if t.Failed() {
 			e.dump()
 		}

@@ -38,7 +38,8 @@ SUBNET=10.244.0.0/24
 GATEWAY=10.244.0.1
 WAIT=${MODELHUB_KUBE_WAIT:-300}
 case $WAIT in '' | *[!0-9]*) echo "kube-cluster: MODELHUB_KUBE_WAIT=$WAIT is not a number of seconds" >&2 && exit 2 ;; esac
-CONTROLLERS="blkio cpu cpuacct cpuset devices freezer hugetlb memory net_cls net_prio perf_event pids systemd"
+# (unified: the cgroup v2 hierarchy a hybrid cgroup v1 machine mounts beside them.)
+CONTROLLERS="blkio cpu cpuacct cpuset devices freezer hugetlb memory net_cls net_prio perf_event pids systemd unified"
 
 die() {
   echo "kube-cluster: $*" >&2
@@ -78,7 +79,20 @@ start() {
 
 alive() { # NAME: is the recorded process still running?
   local f=$D/run/$1.pid
-  [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null
+  [ -f "$f" ] && running "$(cat "$f")"
+}
+
+# running PID: PID exists and is no zombie (this machine's PID 1 may reap orphans late,
+# and kill -0 succeeds on a zombie).
+running() {
+  local st
+  st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+  case $st in Z*) return 1 ;; esac
+}
+
+# group_running PGID: a process of the group runs (not a zombie).
+group_running() {
+  ps -eo pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ {found = 1} END {exit !found}'
 }
 
 # check_up NAME: fail with the end of its log when NAME died.
@@ -369,7 +383,10 @@ stop() {
   p=$(cat "$f")
   case $p in '' | *[!0-9]* | 0 | 1) rm -f "$f" && return 0 ;; esac
   if kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null; then
-    for _ in $(seq 50); do kill -0 -- "-$p" 2>/dev/null || kill -0 "$p" 2>/dev/null || break; sleep 0.3; done
+    for _ in $(seq 50); do
+      if ! group_running "$p" && ! running "$p"; then break; fi
+      sleep 0.3
+    done
     kill -KILL -- "-$p" 2>/dev/null || true
     kill -KILL "$p" 2>/dev/null || true
   fi

@@ -42,11 +42,13 @@ bin=$(scripts/kube-binaries.sh)
 t1=$(date +%s)
 dir=$(mktemp -d "${TMPDIR:-/tmp}/modelhub-kube.XXXXXX")
 child=
+groups=
 
 # group CMD...: run CMD in a process group of its own and wait for it (interruptibly).
 group() {
   setsid "$@" &
   child=$!
+  groups="$groups $child"
   local rc=0
   wait "$child" || rc=$?
   child=
@@ -59,7 +61,11 @@ stop_group() {
   local g=$child
   child=
   kill -INT -- "-$g" 2>/dev/null || return 0
-  for _ in $(seq 100); do kill -0 -- "-$g" 2>/dev/null || return 0; sleep 0.3; done
+  for _ in $(seq 100); do
+    # Zombies do not count: this machine's PID 1 may reap orphans late.
+    ps -eo pgid=,stat= | awk -v g="$g" '$1 == g && $2 !~ /^Z/ {f = 1} END {exit !f}' || return 0
+    sleep 0.3
+  done
   echo "kube-conformance: process group $g still runs 30 s after SIGINT: SIGKILL" >&2
   kill -KILL -- "-$g" 2>/dev/null || true
   sleep 0.5
@@ -70,6 +76,16 @@ finish() {
   trap - EXIT INT TERM
   trap '' INT TERM # the cleanup itself is not interrupted
   stop_group
+  # Whatever a finished group left running (a test's stray child): named, then killed.
+  local g left
+  for g in $groups; do
+    left=$(ps -eo pid=,pgid=,stat=,args= | awk -v g="$g" '$2 == g && $3 !~ /^Z/' || true)
+    if [ -n "$left" ]; then
+      echo "kube-conformance: still running in process group $g, killed:" >&2
+      echo "$left" >&2
+      kill -KILL -- "-$g" 2>/dev/null || true
+    fi
+  done
   if scripts/kube-cluster.sh down "$dir"; then
     rm -rf "$dir"
   else
