@@ -51,6 +51,11 @@ func TestDeploy_ReadyServesStops(t *testing.T) {
 		t.Errorf("the weight file was downloaded %d times, want once (by the init container)", n)
 	}
 
+	// The pod's network stays on this machine: no default route, nothing routed beyond
+	// the pod subnet (and the suite's servers on its gateway answer, as the init
+	// container showed).
+	checkNoRouteOut(t)
+
 	// Predictions through the Service.
 	base := e.portForward("service/"+e.Model, 80)
 	var cfg struct {
@@ -312,4 +317,37 @@ func TestDeploy_ServerSideValidation(t *testing.T) {
 	if _, errs, code := e.run(bad, "kubectl", "apply", "--dry-run=server", "--validate=strict", "-f", "-"); code == 0 || !strings.Contains(errs, "replicaz") {
 		t.Errorf("an unknown field passed server-side validation (exit %d): %s", code, errs)
 	}
+}
+
+// checkNoRouteOut checks, in the network namespace of every task running in the
+// cluster's containerd, that there is no default route and that an address off the
+// machine is unreachable.
+func checkNoRouteOut(t *testing.T) {
+	t.Helper()
+	out, err := exec.Command("ctr", "-a", os.Getenv(EnvContainerd), "-n", "k8s.io", "tasks", "ls").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ctr tasks ls: %v: %s", err, out)
+	}
+	n := 0
+	for _, line := range strings.Split(string(out), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 3 || f[2] != "RUNNING" {
+			continue
+		}
+		n++
+		routes, err := exec.Command("nsenter", "-t", f[1], "-n", "ip", "-4", "route", "show").CombinedOutput()
+		if err != nil {
+			t.Fatalf("routes of task %s: %v: %s", f[0], err, routes)
+		}
+		if strings.Contains(string(routes), "default") || !strings.Contains(string(routes), "10.244.0.0/24") {
+			t.Errorf("task %s (PID %s) routes:\n%s\nwant only the pod subnet 10.244.0.0/24", f[0], f[1], routes)
+		}
+		if got, err := exec.Command("nsenter", "-t", f[1], "-n", "ip", "route", "get", "192.0.2.1").CombinedOutput(); err == nil {
+			t.Errorf("task %s (PID %s) has a route off the machine: %s", f[0], f[1], got)
+		}
+	}
+	if n == 0 {
+		t.Fatalf("no running task in the cluster's containerd:\n%s", out)
+	}
+	t.Logf("%d running tasks: no default route, 192.0.2.1 unreachable", n)
 }
