@@ -8,7 +8,8 @@
 // MODELHUB_KUBE_CONTAINERD, MODELHUB_KUBE_HOST_IP) and stops the cluster, leaving
 // nothing behind, also when a test fails or the run is interrupted. Without that
 // environment every test skips, saying so (MODELHUB_REQUIRE_KUBE=1 makes that a
-// failure), so `go test ./...` works anywhere.
+// failure), so `go test ./...` works anywhere. MODELHUB_KUBE_WAIT (seconds, default 300)
+// bounds every wait on the cluster.
 //
 // The tests build their images (the demo engine and the modelhub image, FROM
 // scratch) with Docker and import them into the cluster's containerd from

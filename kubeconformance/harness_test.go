@@ -12,10 +12,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -32,11 +35,31 @@ const (
 	EnvRequire    = "MODELHUB_REQUIRE_KUBE"    // 1: fail instead of skipping without a cluster
 )
 
-// cmdTimeout bounds every command a test runs; waitTimeout every wait on the cluster.
-const (
-	cmdTimeout  = 3 * time.Minute
-	waitTimeout = 3 * time.Minute
+// EnvWait is the seconds each wait on the cluster may take (default 300), shared with
+// scripts/kube-cluster.sh: raise it on a loaded machine.
+const EnvWait = "MODELHUB_KUBE_WAIT"
+
+// waitTimeout bounds every wait on the cluster (a pod Ready, a Job complete, a port-forward
+// started, an answer through it); cmdTimeout every command a test runs, a wait included.
+var (
+	waitTimeout = kubeWait()
+	cmdTimeout  = waitTimeout + 2*time.Minute
 )
+
+func kubeWait() time.Duration {
+	if v := os.Getenv(EnvWait); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			fmt.Fprintf(os.Stderr, "%s=%q is not a number of seconds; using 300\n", EnvWait, v)
+		} else {
+			return time.Duration(n) * time.Second
+		}
+	}
+	return 300 * time.Second
+}
+
+// kubeTimeout is kubectl's --timeout flag for a wait: waitTimeout.
+func kubeTimeout() string { return fmt.Sprintf("--timeout=%ds", int(waitTimeout.Seconds())) }
 
 var (
 	binPath string // the modelhub binary, built by TestMain
@@ -66,6 +89,19 @@ func TestMain(m *testing.M) {
 		}
 		defer testutil.RemoveDemoImages()
 		defer testutil.RemoveModelhubImage()
+		// Interrupted (scripts/kube-conformance.sh sends SIGINT to the whole process group,
+		// so commands the tests run get it too): remove the Docker images and the binary
+		// before exiting; the cluster and everything in it go down with it.
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		go func() {
+			s := <-sig
+			fmt.Fprintf(os.Stderr, "kubeconformance: %v: removing the test images and stopping\n", s)
+			testutil.RemoveDemoImages()
+			testutil.RemoveModelhubImage()
+			os.RemoveAll(dir)
+			os.Exit(130)
+		}()
 		return m.Run()
 	}()
 	os.Exit(code)
@@ -190,12 +226,19 @@ func newEnv(t *testing.T, behaviour string) *Env {
 
 	e.kubectl("create", "namespace", e.NS)
 	t.Cleanup(func() {
+		// Every image is imported: no pod may pull one (the machine is offline; a pull
+		// would mean an image reference the suite did not import).
+		out, _ := exec.Command("kubectl", "-n", e.NS, "get", "events", "--field-selector", "reason=Pulling",
+			"-o", `jsonpath={range .items[*]}{.involvedObject.name}: {.message}{"\n"}{end}`).CombinedOutput()
+		if s := strings.TrimSpace(string(out)); s != "" {
+			t.Errorf("a pod pulled an image from a registry:\n%s", s)
+		}
 		if t.Failed() {
 			e.dump()
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
 		defer cancel()
-		out, err := exec.CommandContext(ctx, "kubectl", "delete", "namespace", e.NS, "--wait=true", "--timeout=110s").CombinedOutput()
+		out, err := exec.CommandContext(ctx, "kubectl", "delete", "namespace", e.NS, "--wait=true", kubeTimeout()).CombinedOutput()
 		if err != nil {
 			t.Logf("delete namespace %s: %v: %s", e.NS, err, out)
 		}
@@ -393,8 +436,8 @@ func (e *Env) portForward(target string, port int) string {
 	select {
 	case p := <-found:
 		return "http://127.0.0.1:" + p
-	case <-time.After(30 * time.Second):
-		e.t.Fatalf("kubectl port-forward %s did not start within 30s: %s", target, errb.String())
+	case <-time.After(waitTimeout):
+		e.t.Fatalf("kubectl port-forward %s did not start within %s: %s", target, waitTimeout, errb.String())
 	}
 	return ""
 }
@@ -402,7 +445,7 @@ func (e *Env) portForward(target string, port int) string {
 // get fetches url (bounded) and returns the body of a 200 answer.
 func get(t *testing.T, url string) []byte {
 	t.Helper()
-	c := &http.Client{Timeout: 30 * time.Second}
+	c := &http.Client{Timeout: waitTimeout}
 	resp, err := c.Get(url)
 	if err != nil {
 		t.Fatal(err)

@@ -92,7 +92,7 @@ spec:
 	e.kubectl("delete", "pod", victim, "--wait=false")
 	t.Logf("deleted %s after %d answer(s) of shard 0", victim, countLines(shard0))
 
-	e.kubectl("wait", "--for=condition=Complete", "job/"+e.Model, "--timeout=5m")
+	e.kubectl("wait", "--for=condition=Complete", "job/"+e.Model, kubeTimeout())
 	want := predictions(t, filepath.Join(local, "results.jsonl"))
 	if len(want) != len(levels) {
 		t.Fatalf("the local run answered %d inputs, want %d", len(want), len(levels))
@@ -127,9 +127,9 @@ spec:
 
 	// Applied again (a new Job, same results folder): every input is done already.
 	lines := []int{countLines(shard0), countLines(filepath.Join(results, e.Model, "shard-1", "results.jsonl"))}
-	e.kubectl("delete", "job", e.Model, "--cascade=foreground", "--wait=true", "--timeout=2m")
+	e.kubectl("delete", "job", e.Model, "--cascade=foreground", "--wait=true", kubeTimeout())
 	e.must(manifest, "kubectl", "apply", "-f", "-")
-	e.kubectl("wait", "--for=condition=Complete", "job/"+e.Model, "--timeout=5m")
+	e.kubectl("wait", "--for=condition=Complete", "job/"+e.Model, kubeTimeout())
 	logs := e.kubectl("logs", "-l", "app.kubernetes.io/name="+e.Model, "-c", "predict", "--prefix")
 	if strings.Count(logs, "already done") != 2 {
 		t.Errorf("the rerun's predict logs do not show both shards skipping their inputs:\n%s", logs)

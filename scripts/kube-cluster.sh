@@ -9,6 +9,7 @@
 #   scripts/kube-cluster.sh down DIR      stop everything `up` started, by recorded PID, then
 #                                         check nothing is left (exit 1 naming what is)
 #   scripts/kube-cluster.sh import DIR TAR...   import `docker save` archives into its containerd
+#   scripts/kube-cluster.sh check         exit 1 saying what is missing to run a cluster here
 #
 # Needs root, containerd and runc (Debian: containerd, runc), the CNI plugins
 # (containernetworking-plugins), openssl, curl, iproute2, docker (to build the pause image).
@@ -21,13 +22,24 @@
 # restrict_oom_score_adj (no CAP_SYS_RESOURCE) and the API server's
 # --endpoint-reconciler-type=none (its address is loopback). Pods go into their own cgroup
 # root (/modelhub-kube-PID of `up`), so `down` finds and kills every pod process by PID
-# even when the kubelet or containerd died first.
+# even when the kubelet or containerd died first. Every process `up` starts runs in a
+# process group of its own (setsid): a Ctrl-C at the terminal does not reach it, so `down`
+# stops the cluster in order (pods first, while the kubelet still runs), and `down` stops
+# each whole group, children included. The kubelet is told not to make its iptables
+# chains (makeIPTablesUtilChains: false) and the bridge has no masquerade, so the cluster
+# changes no iptables rule; `down` checks that too.
+#
+#   MODELHUB_KUBE_WAIT   seconds each component may take to come up (default 300; the
+#                        tests use it for their waits too). Raise it on a loaded machine.
 set -euo pipefail
 
 BRIDGE=${MODELHUB_KUBE_BRIDGE:-mhkube0}
 SUBNET=10.244.0.0/24
 GATEWAY=10.244.0.1
-CONTROLLERS="blkio cpu cpuacct cpuset devices freezer hugetlb memory net_cls net_prio perf_event pids systemd"
+WAIT=${MODELHUB_KUBE_WAIT:-300}
+case $WAIT in '' | *[!0-9]*) echo "kube-cluster: MODELHUB_KUBE_WAIT=$WAIT is not a number of seconds" >&2 && exit 2 ;; esac
+# (unified: the cgroup v2 hierarchy a hybrid cgroup v1 machine mounts beside them.)
+CONTROLLERS="blkio cpu cpuacct cpuset devices freezer hugetlb memory net_cls net_prio perf_event pids systemd unified"
 
 die() {
   echo "kube-cluster: $*" >&2
@@ -49,17 +61,38 @@ wait_for() {
   done
 }
 
-# start NAME CMD...: run CMD in the background, logs to DIR/logs/NAME.log, PID to DIR/run/NAME.pid.
+# start NAME CMD...: run CMD in the background in a process group of its own (its PID is
+# the group's ID), logs to DIR/logs/NAME.log, PID to DIR/run/NAME.pid.
 start() {
-  local name=$1
+  local name=$1 p
   shift
-  "$@" >"$D/logs/$name.log" 2>&1 </dev/null &
-  echo $! >"$D/run/$name.pid"
+  # This script has no job control, so the background child is no group leader and
+  # setsid makes it one in place (no fork: $! is the command's PID).
+  setsid "$@" >"$D/logs/$name.log" 2>&1 </dev/null &
+  p=$!
+  echo "$p" >"$D/run/$name.pid"
+  sleep 0.1
+  if kill -0 "$p" 2>/dev/null && [ "$(ps -o pgid= -p "$p" | tr -d ' ')" != "$p" ]; then
+    die "$name (PID $p) is not in a process group of its own"
+  fi
 }
 
 alive() { # NAME: is the recorded process still running?
   local f=$D/run/$1.pid
-  [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null
+  [ -f "$f" ] && running "$(cat "$f")"
+}
+
+# running PID: PID exists and is no zombie (this machine's PID 1 may reap orphans late,
+# and kill -0 succeeds on a zombie).
+running() {
+  local st
+  st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+  case $st in Z*) return 1 ;; esac
+}
+
+# group_running PGID: a process of the group runs (not a zombie).
+group_running() {
+  ps -eo pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ {found = 1} END {exit !found}'
 }
 
 # check_up NAME: fail with the end of its log when NAME died.
@@ -215,6 +248,9 @@ imageGCHighThresholdPercent: 99
 imageGCLowThresholdPercent: 98
 serializeImagePulls: true
 registerNode: true
+# No KUBE-FIREWALL, KUBE-KUBELET-CANARY or KUBE-IPTABLES-HINT chains: there is no
+# kube-proxy to use them, and the cluster must leave the machine's iptables as it found them.
+makeIPTablesUtilChains: false
 EOF
 }
 
@@ -241,16 +277,26 @@ import() {
   done
 }
 
-up() {
+# prereqs: what the cluster needs from the machine; fails saying the first thing missing.
+# Sets CNI_BIN.
+prereqs() {
   [ "$(id -u)" = 0 ] || die "needs root (containerd, the kubelet and the pod bridge)"
-  for c in containerd runc openssl curl ip docker; do
-    command -v "$c" >/dev/null 2>&1 || die "$c is not installed (Debian: apt-get install containerd runc openssl curl iproute2 docker.io)"
+  local c d
+  for c in containerd ctr runc openssl curl ip docker setsid flock iptables-save go; do
+    command -v "$c" >/dev/null 2>&1 ||
+      die "$c is not installed (Debian: apt-get install containerd runc containernetworking-plugins iptables openssl curl iproute2 util-linux docker.io; go from go.dev)"
   done
   CNI_BIN=
   for d in /usr/lib/cni /opt/cni/bin; do
-    if [ -x "$d/bridge" ] && [ -x "$d/host-local" ]; then CNI_BIN=$d && break; fi
+    if [ -x "$d/bridge" ] && [ -x "$d/host-local" ] && [ -x "$d/loopback" ]; then CNI_BIN=$d && break; fi
   done
-  [ -n "$CNI_BIN" ] || die "no CNI plugins (bridge, host-local) in /usr/lib/cni or /opt/cni/bin (Debian: apt-get install containernetworking-plugins)"
+  [ -n "$CNI_BIN" ] || die "no CNI plugins (bridge, host-local, loopback) in /usr/lib/cni or /opt/cni/bin (Debian: apt-get install containernetworking-plugins)"
+  docker info >/dev/null 2>&1 || die "the Docker daemon does not answer (docker info): the tests build their images with it"
+  [ -d /sys/fs/cgroup/pids ] || [ -f /sys/fs/cgroup/cgroup.controllers ] || die "no cgroups under /sys/fs/cgroup"
+}
+
+up() {
+  prereqs
   for c in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl; do
     [ -x "$BIN/$c" ] || die "$BIN/$c is missing (build the binaries with scripts/kube-binaries.sh)"
   done
@@ -268,6 +314,7 @@ up() {
   echo "$CGROOT" >"$D/run/cgroup-root"
   pki
   configs
+  iptables_rules >"$D/run/iptables-before"
 
   # The pod bridge, made here (not by the CNI plugin at the first pod) so that tests can
   # serve on its gateway address before any pod exists.
@@ -287,7 +334,7 @@ up() {
     --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
     --initial-cluster modelhub-kube=http://127.0.0.1:2380 --listen-metrics-urls http://127.0.0.1:2381
   start containerd containerd --config "$D/containerd/config.toml"
-  wait_for 30 etcd curl -fs http://127.0.0.1:2379/health || check_up etcd
+  wait_for "$WAIT" etcd curl -fs http://127.0.0.1:2379/health || check_up etcd
   start kube-apiserver "$BIN/kube-apiserver" --etcd-servers=http://127.0.0.1:2379 --bind-address=127.0.0.1 \
     --secure-port=6443 --advertise-address=127.0.0.1 --endpoint-reconciler-type=none \
     --tls-cert-file="$P/apiserver.crt" --tls-private-key-file="$P/apiserver.key" --client-ca-file="$P/ca.crt" \
@@ -296,10 +343,10 @@ up() {
     --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
     --kubelet-client-certificate="$P/apiserver-kubelet-client.crt" --kubelet-client-key="$P/apiserver-kubelet-client.key" \
     --kubelet-certificate-authority="$P/ca.crt" --kubelet-preferred-address-types=Hostname
-  wait_for 60 containerd test -S "$D/containerd/containerd.sock" || { check_up containerd; die "containerd did not make its socket"; }
+  wait_for "$WAIT" containerd test -S "$D/containerd/containerd.sock" || { check_up containerd; die "containerd did not make its socket"; }
   log "building the pause image"
   pause_image
-  wait_for 90 kube-apiserver curl -fs --cacert "$P/ca.crt" https://127.0.0.1:6443/readyz || {
+  wait_for "$WAIT" kube-apiserver curl -fs --cacert "$P/ca.crt" https://127.0.0.1:6443/readyz || {
     check_up kube-apiserver
     die "kube-apiserver is not ready (log: $D/logs/kube-apiserver.log)"
   }
@@ -313,12 +360,12 @@ up() {
     --bind-address=127.0.0.1 --secure-port=10259 --leader-elect=false
   start kubelet "$BIN/kubelet" --config="$D/kubelet-config.yaml" --kubeconfig="$D/kubelet.kubeconfig" \
     --root-dir="$D/kubelet" --hostname-override=localhost
-  wait_for 90 "node Ready" "$BIN/kubectl" --kubeconfig "$D/admin.kubeconfig" wait --for=condition=Ready node/localhost --timeout=2s || {
+  wait_for "$WAIT" "node Ready" "$BIN/kubectl" --kubeconfig "$D/admin.kubeconfig" wait --for=condition=Ready node/localhost --timeout=2s || {
     for n in kubelet kube-controller-manager kube-scheduler; do check_up $n; done
     die "the node did not become Ready (log: $D/logs/kubelet.log)"
   }
   # Pods need their namespace's default service account.
-  wait_for 60 "the default service account" "$BIN/kubectl" --kubeconfig "$D/admin.kubeconfig" get serviceaccount default
+  wait_for "$WAIT" "the default service account" "$BIN/kubectl" --kubeconfig "$D/admin.kubeconfig" get serviceaccount default
   cat >"$D/env" <<EOF
 export KUBECONFIG=$D/admin.kubeconfig
 export PATH=$BIN:\$PATH
@@ -329,16 +376,32 @@ EOF
   log "cluster up in $D ($("$BIN/kubectl" version --client -o json 2>/dev/null | sed -n 's/.*"gitVersion": "\(.*\)".*/\1/p' | head -1))"
 }
 
-# stop NAME: SIGTERM the recorded process, SIGKILL after 15 s.
+# stop NAME: SIGTERM the recorded process's group, SIGKILL what is left of it after 15 s.
 stop() {
   local f=$D/run/$1.pid p
   [ -f "$f" ] || return 0
   p=$(cat "$f")
-  if kill "$p" 2>/dev/null; then
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.3; done
-    kill -9 "$p" 2>/dev/null || true
+  case $p in '' | *[!0-9]* | 0 | 1) rm -f "$f" && return 0 ;; esac
+  if kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null; then
+    for _ in $(seq 50); do
+      if ! group_running "$p" && ! running "$p"; then break; fi
+      sleep 0.3
+    done
+    kill -KILL -- "-$p" 2>/dev/null || true
+    kill -KILL "$p" 2>/dev/null || true
   fi
   rm -f "$f"
+}
+
+# iptables_rules: the machine's iptables rules (IPv4 and IPv6, nft and legacy) that could
+# be this cluster's: naming its bridge or subnet, or a KUBE- or CNI- chain. Other rules
+# (Docker's) come and go with other programs and are not compared.
+iptables_rules() {
+  local s
+  for s in iptables-save ip6tables-save iptables-legacy-save ip6tables-legacy-save; do
+    command -v "$s" >/dev/null 2>&1 || continue
+    "$s" 2>/dev/null | grep -E -e "$BRIDGE|${SUBNET%.*}\.|KUBE-|CNI-" | sed "s/\[[0-9]*:[0-9]*\]//; s/^/$s: /" || true
+  done
 }
 
 # cgroup_pids: every process in the pods' cgroup root.
@@ -368,6 +431,9 @@ dir_pids() {
 
 down() {
   local K="$BIN/kubectl --kubeconfig $D/admin.kubeconfig --request-timeout=10s"
+  # The pods' veths go with their network namespaces; note them now, to check at the end.
+  local veths=
+  veths=$(ip -o link show master "$BRIDGE" 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | tr '\n' ' ')
   # Let the kubelet tear pods down properly (preStop, CNI DEL) while it still can:
   # controllers first, so that nothing recreates them.
   stop kube-controller-manager
@@ -421,6 +487,19 @@ down() {
   if [ -n "$(shim_pids)" ]; then left="$left shims:$(shim_pids | tr '\n' ',')"; fi
   if grep -q " $D/" /proc/mounts; then left="$left mounts:$(grep -c " $D/" /proc/mounts)"; fi
   if ip link show "$BRIDGE" >/dev/null 2>&1; then left="$left bridge:$BRIDGE"; fi
+  local v
+  for v in $veths; do
+    if ip link show "$v" >/dev/null 2>&1; then left="$left veth:$v"; fi
+  done
+  if [ -f "$D/run/iptables-before" ]; then
+    local added
+    added=$(iptables_rules | grep -vxF -f "$D/run/iptables-before" || true)
+    if [ -n "$added" ]; then
+      log "iptables rules added while the cluster ran:"
+      echo "$added" >&2
+      left="$left iptables:$(echo "$added" | wc -l)"
+    fi
+  fi
   if [ -n "$cg" ]; then
     for c in $CONTROLLERS; do
       if [ -d "/sys/fs/cgroup/$c/$cg" ]; then left="$left cgroup:$c/$cg"; fi
@@ -439,8 +518,12 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Sourced (to try one step by hand): define the functions only.
 if [ "${BASH_SOURCE[0]}" != "$0" ]; then return 0; fi
 cmd=${1:-}
+if [ "$cmd" = check ]; then
+  prereqs
+  exit 0
+fi
 D=${2:-}
-[ -n "$cmd" ] && [ -n "$D" ] || die "usage: $0 up DIR BIN | down DIR | import DIR TAR..."
+[ -n "$cmd" ] && [ -n "$D" ] || die "usage: $0 up DIR BIN | down DIR | import DIR TAR... | check"
 mkdir -p "$D"
 D=$(cd "$D" && pwd)
 BIN=${3:-}
@@ -458,5 +541,5 @@ import)
   shift 2
   import "$@"
   ;;
-*) die "usage: $0 up DIR BIN | down DIR | import DIR TAR..." ;;
+*) die "usage: $0 up DIR BIN | down DIR | import DIR TAR... | check" ;;
 esac

@@ -155,7 +155,14 @@ func Generate(o Options) (*Result, error) {
 
 	volume := corev1.Volume{Name: VolumeName, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
 	var claim *corev1.PersistentVolumeClaim
-	strategy := appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType}
+	// The API server's defaults, spelled out: with the type alone, every `kubectl apply`
+	// sends a patch clearing rollingUpdate (which the server then defaults again) and
+	// reports the Deployment "configured" although nothing changed.
+	surge, unavailable := intstr.FromString("25%"), intstr.FromString("25%")
+	strategy := appsv1.DeploymentStrategy{
+		Type:          appsv1.RollingUpdateDeploymentStrategyType,
+		RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: &surge, MaxUnavailable: &unavailable},
+	}
 	if o.PVCSize != "" {
 		mode := corev1.PersistentVolumeAccessMode(o.AccessMode)
 		if mode == "" {

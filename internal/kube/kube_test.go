@@ -134,6 +134,11 @@ func TestGenerate_cpu(t *testing.T) {
 	if *o.dep.Spec.Replicas != 1 || pod.Volumes[0].EmptyDir == nil || o.dep.Spec.Strategy.Type != appsv1.RollingUpdateDeploymentStrategyType {
 		t.Errorf("replicas %d volumes %+v strategy %s", *o.dep.Spec.Replicas, pod.Volumes, o.dep.Spec.Strategy.Type)
 	}
+	// The server's defaults spelled out, so that a second `kubectl apply` sends no patch
+	// (kubeconformance TestDeploy_ReadyServesStops applies twice on a real API server).
+	if ru := o.dep.Spec.Strategy.RollingUpdate; ru == nil || ru.MaxSurge.String() != "25%" || ru.MaxUnavailable.String() != "25%" {
+		t.Errorf("rollingUpdate %+v, want maxSurge and maxUnavailable 25%% (the API server's defaults)", ru)
+	}
 	ic := pod.InitContainers[0]
 	wantArgs := "pull squeezenet --commit " + commit + " --home /models --index https://example.org/models.json"
 	if ic.Image != "ghcr.io/modelhub-ai/modelhub:v1.2.3" || strings.Join(ic.Args, " ") != wantArgs || len(ic.Command) != 0 {
