@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/modelhub-ai/modelhub/internal/dicom"
 )
@@ -42,6 +43,9 @@ type Server struct {
 	// Refuse, when set, refuses a stored instance with that failure reason
 	// (non-zero).
 	Refuse func(sop string) int
+	// Delay, when set, is waited before each part of a WADO-RS answer
+	// (the parts before it are flushed): a slow server.
+	Delay time.Duration
 
 	mu        sync.Mutex
 	instances []Instance
@@ -225,6 +229,12 @@ func (s *Server) multipart(w http.ResponseWriter, ins []Instance) {
 	mw := multipart.NewWriter(w)
 	mw.SetBoundary(b)
 	for _, in := range ins {
+		if s.Delay > 0 {
+			if f, ok := w.(http.Flusher); ok {
+				f.Flush()
+			}
+			time.Sleep(s.Delay)
+		}
 		p, _ := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {"application/dicom"}})
 		p.Write(in.Data)
 	}
