@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -26,5 +29,30 @@ func Test_pacsLsRun_escapes(t *testing.T) {
 		if terminalControls.MatchString(out.String()) || strings.Count(out.String(), "\n") != 2 {
 			t.Errorf("pacs ls printed %q", out.String())
 		}
+	}
+}
+
+// A series predict --from leaves out (a SEG, a report) is named on stderr
+// with its UID, modality and description made safe: all three come from the
+// server.
+func Test_fetchStudy_skippedEscapes(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/dicom+json")
+		fmt.Fprint(w, `[{"0020000E":{"vr":"UI","Value":["1.2\u001b]52;c;ZWNobyBoaQ==\u0007"]},"00080060":{"vr":"CS","Value":["SEG"]},`+
+			`"0008103E":{"vr":"LO","Value":["d\u001b[2J\nforged"]}}]`)
+	}))
+	defer srv.Close()
+	t.Setenv("MODELHUB_CACHE", t.TempDir())
+	f, _, errOut := testFactory(t, "[]", false, 0)
+	c, err := dicomweb.New(srv.URL+"/dicom-web", dicomweb.Auth{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fetchStudy(t.Context(), &PredictOptions{IO: f.IO, PACS: c, Study: "1.2.3"}); err != nil {
+		t.Fatal(err)
+	}
+	msg := errOut.String()
+	if !strings.Contains(msg, "not fetched: series 1.2") || terminalControls.MatchString(msg) || strings.Count(msg, "\n") != 3 {
+		t.Fatalf("stderr %q", msg)
 	}
 }

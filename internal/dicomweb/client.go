@@ -10,6 +10,7 @@ package dicomweb
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -117,7 +118,7 @@ func Redact(rawURL string) string {
 // STOW) elsewhere.
 func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 	if req.URL.Scheme != c.base.Scheme || req.URL.Host != c.base.Host {
-		return fmt.Errorf("the server at %s redirected to %s://%s, another server: refused (give that server's URL if it is the right one)", c.base.Host, req.URL.Scheme, req.URL.Host)
+		return fmt.Errorf("the server at %s redirected to %s://%s, another server: refused (give that server's URL if it is the right one)", c.base.Host, sanitize(req.URL.Scheme), sanitize(req.URL.Host))
 	}
 	if len(via) > 3 {
 		return fmt.Errorf("the server at %s redirected more than 3 times", c.base.Host)
@@ -205,6 +206,49 @@ func (c *Client) statusError(code int, status, what string) error {
 	}
 	return &StatusError{Status: code, Msg: msg}
 }
+
+// secrets are the credentials as they may come back from a server that
+// echoes the request (in a status line, a header, an error page): the
+// token, the password, and the user:password pair in base64.
+func (c *Client) secrets() []string {
+	var out []string
+	for _, s := range []string{c.auth.Token, c.auth.Password} {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	if c.auth.User != "" || c.auth.Password != "" {
+		out = append(out, base64.StdEncoding.EncodeToString([]byte(c.auth.User+":"+c.auth.Password)))
+	}
+	return out
+}
+
+// scrub is err with any credential it holds (say, echoed by the server)
+// replaced by [redacted]; an error holding none is returned as it is.
+func (c *Client) scrub(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	clean := msg
+	for _, s := range c.secrets() {
+		clean = strings.ReplaceAll(clean, s, "[redacted]")
+	}
+	if clean == msg {
+		return err
+	}
+	return &scrubbed{msg: clean, err: err}
+}
+
+// scrubbed keeps errors.Is (ErrNotFound, context.Canceled) working through
+// a redacted message.
+type scrubbed struct {
+	msg string
+	err error
+}
+
+func (e *scrubbed) Error() string { return e.msg }
+func (e *scrubbed) Unwrap() error { return e.err }
 
 // unwrapURL drops the *url.Error wrapper, whose text repeats the URL.
 func unwrapURL(err error) error {

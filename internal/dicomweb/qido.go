@@ -120,7 +120,8 @@ type Series struct {
 
 // Studies lists the server's studies (with the patient's name only when phi
 // is true: it is not even asked for otherwise).
-func (c *Client) Studies(ctx context.Context, phi bool) ([]Study, error) {
+func (c *Client) Studies(ctx context.Context, phi bool) (_ []Study, err error) {
+	defer func() { err = c.scrub(err) }()
 	q := url.Values{"includefield": {TagStudyDescription, TagModalitiesInStudy, TagStudySeries, TagStudyInstances, TagStudyDate}}
 	ds, err := c.getJSON(ctx, c.endpoint("/studies", q), "the list of studies")
 	if err != nil {
@@ -149,7 +150,8 @@ func StudyWhat(uid string) string { return "study " + uid }
 
 // Series lists the series of a study; a study the server does not hold is
 // an error matching ErrNotFound.
-func (c *Client) Series(ctx context.Context, study string) ([]Series, error) {
+func (c *Client) Series(ctx context.Context, study string) (_ []Series, err error) {
+	defer func() { err = c.scrub(err) }()
 	if !ValidUID(study) {
 		return nil, fmt.Errorf("%q is not a study UID (digits and dots, at most 64)", sanitize(study))
 	}
@@ -176,7 +178,8 @@ func (c *Client) Series(ctx context.Context, study string) ([]Series, error) {
 }
 
 // Instances lists the SOP Instance UIDs of a series.
-func (c *Client) Instances(ctx context.Context, study, series string) ([]string, error) {
+func (c *Client) Instances(ctx context.Context, study, series string) (_ []string, err error) {
+	defer func() { err = c.scrub(err) }()
 	if !ValidUID(study) || !ValidUID(series) {
 		return nil, fmt.Errorf("%q/%q is not a study and series UID", sanitize(study), sanitize(series))
 	}

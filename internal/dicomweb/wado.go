@@ -66,7 +66,8 @@ const (
 // Instances already on disk are kept: a series with none is retrieved whole
 // (one multipart answer), a series with some only its missing instances,
 // one by one, so a rerun after an interruption resumes where it stopped.
-func (c *Client) FetchStudy(ctx context.Context, study, dest string, opt FetchOptions) (*Fetched, error) {
+func (c *Client) FetchStudy(ctx context.Context, study, dest string, opt FetchOptions) (_ *Fetched, err error) {
+	defer func() { err = c.scrub(err) }()
 	series, err := c.Series(ctx, study)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,167 @@
+package dicomweb
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// serveJSON answers every GET with body as DICOM JSON (POSTs too).
+func serveJSON(t *testing.T, status int, body func(r *http.Request) string) *Client {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/dicom+json")
+		w.WriteHeader(status)
+		fmt.Fprint(w, body(r))
+	}))
+	t.Cleanup(srv.Close)
+	return client(t, srv.URL+"/dicom-web", alice)
+}
+
+// A server that echoes the credentials (in the status line, a content
+// type, an error page) never gets them into an error.
+func TestCredentialsEchoed(t *testing.T) {
+	b64 := base64.StdEncoding.EncodeToString([]byte("alice:s3cret"))
+	for _, tc := range []struct {
+		name string
+		auth Auth
+		h    http.HandlerFunc
+	}{
+		{"status line, basic", alice, func(w http.ResponseWriter, r *http.Request) {
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			fmt.Fprintf(conn, "HTTP/1.1 500 %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", r.Header.Get("Authorization"))
+			conn.Close()
+		}},
+		{"status line, token", Auth{Token: "tok-9f8e7d", From: EnvToken}, func(w http.ResponseWriter, r *http.Request) {
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			fmt.Fprintf(conn, "HTTP/1.1 502 bad %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", r.Header.Get("Authorization"))
+			conn.Close()
+		}},
+		{"content type", alice, func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/series") {
+				fmt.Fprintf(w, `[{"0020000E":{"vr":"UI","Value":["1.2.3"]},"00201209":{"vr":"IS","Value":[1]}}]`)
+				return
+			}
+			w.Header().Set("Content-Type", "text/plain; you-sent="+strings.TrimPrefix(r.Header.Get("Authorization"), "Basic ")+"; pw=s3cret")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(tc.h)
+			defer srv.Close()
+			c := client(t, srv.URL+"/dicom-web", tc.auth)
+			_, err1 := c.Studies(context.Background(), false)
+			_, err2 := c.FetchStudy(context.Background(), study, t.TempDir(), FetchOptions{})
+			if err2 == nil {
+				t.Fatal("no error")
+			}
+			for _, err := range []error{err1, err2} {
+				if err == nil {
+					continue
+				}
+				if msg := err.Error(); strings.Contains(msg, "s3cret") || strings.Contains(msg, b64) || strings.Contains(msg, "tok-9f8e7d") {
+					t.Errorf("credentials in %q", msg)
+				}
+			}
+		})
+	}
+}
+
+// QIDO answers that are too large, too deep or of the wrong types fail
+// with one line; UIDs that are no UIDs never become a path or a URL.
+func TestHostileQIDO(t *testing.T) {
+	for _, tc := range []struct {
+		name, body, want string
+	}{
+		{"huge", "[" + strings.Repeat(`{"00080018":{"vr":"UI","Value":["1.2"]}},`, 50000) + "{}]", "more than 1 MiB of JSON"},
+		{"deep", strings.Repeat("[", 200000) + strings.Repeat("]", 200000), "sent no DICOM JSON"},
+		{"wrong types", `[{"0020000D":{"vr":"UI","Value":"1.2.3"}}]`, "sent no DICOM JSON"},
+		{"not an array", `{"0020000D":{"vr":"UI","Value":["1.2.3"]}}`, "sent no DICOM JSON"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := serveJSON(t, 200, func(*http.Request) string { return tc.body })
+			c.Limits.JSON = 1 << 20
+			_, err := c.Studies(context.Background(), false)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+	// values of the wrong type inside an element are empty, not a crash
+	c := serveJSON(t, 200, func(*http.Request) string {
+		return `[{"0020000D":{"vr":"UI","Value":[{"x":[1,2]}]},"00201206":{"vr":"IS","Value":["many"]},"00080061":{"vr":"CS","Value":[null,7,true]}}]`
+	})
+	if st, err := c.Studies(context.Background(), false); err != nil || len(st) != 1 || st[0].UID != "" || st[0].Series != 0 {
+		t.Fatalf("wrong types: %+v %v", st, err)
+	}
+
+	// series and instance UIDs that would leave the folder or forge a URL
+	parent := t.TempDir()
+	dest := filepath.Join(parent, "study")
+	for _, uid := range []string{"../../escape", "1.2/../../x", "/etc/passwd", "1.2\x00.3", "1.2\x1b[31m", strings.Repeat("1", 65), "1.2.3?x=1", "1..2", ""} {
+		for _, level := range []string{"series", "instance"} {
+			c := serveJSON(t, 200, func(r *http.Request) string {
+				if strings.HasSuffix(r.URL.Path, "/series") {
+					s := uid
+					if level == "instance" {
+						s = "1.2.3"
+					}
+					// no instance count: the instance list is asked for
+					return fmt.Sprintf(`[{"0020000E":{"vr":"UI","Value":[%s]},"00080060":{"vr":"CS","Value":["CT"]}}]`, jsonString(s))
+				}
+				return fmt.Sprintf(`[{"00080018":{"vr":"UI","Value":[%s]}}]`, jsonString(uid))
+			})
+			_, err := c.FetchStudy(context.Background(), study, dest, FetchOptions{})
+			if err == nil || !strings.Contains(err.Error(), "not a UID, refused") || strings.ContainsAny(err.Error(), "\x00\x1b\n") {
+				t.Errorf("%s UID %q: %v", level, uid, err)
+			}
+		}
+	}
+	names, _ := os.ReadDir(parent)
+	if len(names) != 1 || names[0].Name() != "study" {
+		t.Fatalf("written next to the study folder: %v", names)
+	}
+	inside := files(t, dest)
+	if len(inside) != 0 {
+		t.Fatalf("files written for a hostile UID: %v", inside)
+	}
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// A STOW answer that lies: success for instances not sent, a huge or
+// non-JSON body. Only what names our instances counts.
+func TestStowLies(t *testing.T) {
+	dir := t.TempDir()
+	var paths []string
+	for _, in := range seriesInstances(t, study+".9", "SEG", 1) {
+		p := filepath.Join(dir, in.SOP+".dcm")
+		os.WriteFile(p, in.Data, 0o644)
+		paths = append(paths, p)
+	}
+	other := `{"00081199":{"vr":"SQ","Value":[{"00081155":{"vr":"UI","Value":["9.9.9"]}}]}}`
+	c := serveJSON(t, 200, func(*http.Request) string { return other })
+	got, err := c.Store(context.Background(), study, paths)
+	if err != nil || len(got) != 1 || got[0].Accepted || !strings.Contains(got[0].Reason, "neither as stored nor as failed") {
+		t.Fatalf("success for another instance: %+v %v", got, err)
+	}
+	for _, tc := range []struct{ name, body, want string }{
+		{"huge", `{"00081199":{"vr":"SQ","Value":[` + strings.Repeat(`{},`, 1<<19) + `{}]}}`, "answered more than 1 MiB to a store"},
+		{"not JSON", "<html>stored \x1b[2J everything</html>", "sent no DICOM JSON"},
+	} {
+		c := serveJSON(t, 200, func(*http.Request) string { return tc.body })
+		c.Limits.JSON = 1 << 20
+		if _, err := c.Store(context.Background(), study, paths); err == nil || !strings.Contains(err.Error(), tc.want) || strings.ContainsAny(err.Error(), "\x1b\n") {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
