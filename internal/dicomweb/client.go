@@ -118,7 +118,7 @@ func Redact(rawURL string) string {
 // STOW) elsewhere.
 func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 	if req.URL.Scheme != c.base.Scheme || req.URL.Host != c.base.Host {
-		return fmt.Errorf("the server at %s redirected to %s://%s, another server: refused (give that server's URL if it is the right one)", c.base.Host, sanitize(req.URL.Scheme), sanitize(req.URL.Host))
+		return fmt.Errorf("the server at %s redirected to %s://%s, another server: refused (give that server's URL if it is the right one)", c.base.Host, c.safe(req.URL.Scheme), c.safe(req.URL.Host))
 	}
 	if len(via) > 3 {
 		return fmt.Errorf("the server at %s redirected more than 3 times", c.base.Host)
@@ -170,7 +170,7 @@ func (c *Client) do(req *http.Request, what string, also ...int) (*http.Response
 		if ctxErr := req.Context().Err(); ctxErr != nil {
 			return nil, ctxErr
 		}
-		return nil, fmt.Errorf("reach the DICOMweb server %s: %w", c.base.Host, unwrapURL(err))
+		return nil, fmt.Errorf("reach the DICOMweb server %s: %w", c.base.Host, c.scrub(unwrapURL(err)))
 	}
 	if resp.StatusCode/100 == 2 {
 		return resp, nil
@@ -202,7 +202,7 @@ func (c *Client) statusError(code int, status, what string) error {
 	case http.StatusNotFound:
 		msg = fmt.Sprintf("%s not found on the DICOMweb server %s (404): check the UID with `modelhub pacs ls %s`", what, host, c.base)
 	default:
-		msg = fmt.Sprintf("the DICOMweb server %s answered %s for %s", host, sanitize(status), what)
+		msg = fmt.Sprintf("the DICOMweb server %s answered %s for %s", host, c.safe(status), what)
 	}
 	return &StatusError{Status: code, Msg: msg}
 }
@@ -223,21 +223,27 @@ func (c *Client) secrets() []string {
 	return out
 }
 
-// scrub is err with any credential it holds (say, echoed by the server)
-// replaced by [redacted]; an error holding none is returned as it is.
+// safe is a string from the server made fit for a message: any
+// credential it echoes replaced by [redacted], then sanitized. Every
+// server string in an error of this package goes through it.
+func (c *Client) safe(s string) string {
+	for _, secret := range c.secrets() {
+		s = strings.ReplaceAll(s, secret, "[redacted]")
+	}
+	return sanitize(s)
+}
+
+// scrub is a transport error (whose text may quote the server's answer,
+// e.g. a malformed status line) with any credential redacted.
 func (c *Client) scrub(err error) error {
-	if err == nil {
-		return nil
-	}
 	msg := err.Error()
-	clean := msg
 	for _, s := range c.secrets() {
-		clean = strings.ReplaceAll(clean, s, "[redacted]")
+		msg = strings.ReplaceAll(msg, s, "[redacted]")
 	}
-	if clean == msg {
+	if msg == err.Error() {
 		return err
 	}
-	return &scrubbed{msg: clean, err: err}
+	return &scrubbed{msg: msg, err: err}
 }
 
 // scrubbed keeps errors.Is (ErrNotFound, context.Canceled) working through

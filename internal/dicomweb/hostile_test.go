@@ -44,6 +44,11 @@ func TestCredentialsEchoed(t *testing.T) {
 			fmt.Fprintf(conn, "HTTP/1.1 502 bad %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", r.Header.Get("Authorization"))
 			conn.Close()
 		}},
+		{"malformed status line", alice, func(w http.ResponseWriter, r *http.Request) {
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			fmt.Fprintf(conn, "HTTP/1.1 %s s3cret\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", r.Header.Get("Authorization"))
+			conn.Close()
+		}},
 		{"content type", alice, func(w http.ResponseWriter, r *http.Request) {
 			if strings.HasSuffix(r.URL.Path, "/series") {
 				fmt.Fprintf(w, `[{"0020000E":{"vr":"UI","Value":["1.2.3"]},"00201209":{"vr":"IS","Value":[1]}}]`)

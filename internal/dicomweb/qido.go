@@ -120,8 +120,7 @@ type Series struct {
 
 // Studies lists the server's studies (with the patient's name only when phi
 // is true: it is not even asked for otherwise).
-func (c *Client) Studies(ctx context.Context, phi bool) (_ []Study, err error) {
-	defer func() { err = c.scrub(err) }()
+func (c *Client) Studies(ctx context.Context, phi bool) ([]Study, error) {
 	q := url.Values{"includefield": {TagStudyDescription, TagModalitiesInStudy, TagStudySeries, TagStudyInstances, TagStudyDate}}
 	ds, err := c.getJSON(ctx, c.endpoint("/studies", q), "the list of studies")
 	if err != nil {
@@ -150,8 +149,7 @@ func StudyWhat(uid string) string { return "study " + uid }
 
 // Series lists the series of a study; a study the server does not hold is
 // an error matching ErrNotFound.
-func (c *Client) Series(ctx context.Context, study string) (_ []Series, err error) {
-	defer func() { err = c.scrub(err) }()
+func (c *Client) Series(ctx context.Context, study string) ([]Series, error) {
 	if !ValidUID(study) {
 		return nil, fmt.Errorf("%q is not a study UID (digits and dots, at most 64)", sanitize(study))
 	}
@@ -178,8 +176,7 @@ func (c *Client) Series(ctx context.Context, study string) (_ []Series, err erro
 }
 
 // Instances lists the SOP Instance UIDs of a series.
-func (c *Client) Instances(ctx context.Context, study, series string) (_ []string, err error) {
-	defer func() { err = c.scrub(err) }()
+func (c *Client) Instances(ctx context.Context, study, series string) ([]string, error) {
 	if !ValidUID(study) || !ValidUID(series) {
 		return nil, fmt.Errorf("%q/%q is not a study and series UID", sanitize(study), sanitize(series))
 	}
@@ -193,7 +190,7 @@ func (c *Client) Instances(ctx context.Context, study, series string) (_ []strin
 	for _, d := range ds {
 		uid := d.String(TagSOPInstanceUID)
 		if !ValidUID(uid) {
-			return nil, fmt.Errorf("the DICOMweb server %s listed an instance UID %q in %s: not a UID, refused", c.base.Host, sanitize(uid), what)
+			return nil, fmt.Errorf("the DICOMweb server %s listed an instance UID %q in %s: not a UID, refused", c.base.Host, c.safe(uid), what)
 		}
 		if !seen[uid] {
 			seen[uid] = true

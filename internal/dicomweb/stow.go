@@ -32,8 +32,7 @@ type Stored struct {
 // whether the server accepted it. An error is a request that failed as a
 // whole (network, credentials, an answer that is not DICOM JSON); a refused
 // instance is a Stored with Accepted false.
-func (c *Client) Store(ctx context.Context, study string, files []string) (_ []Stored, err error) {
-	defer func() { err = c.scrub(err) }()
+func (c *Client) Store(ctx context.Context, study string, files []string) ([]Stored, error) {
 	if !ValidUID(study) {
 		return nil, fmt.Errorf("%q is not a study UID", sanitize(study))
 	}
