@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -54,11 +55,16 @@ type Limits struct {
 	// a byte while a body streams.
 	Header time.Duration
 	Idle   time.Duration
+	// Page is the number of results a QIDO request asks for (limit); the
+	// next page is asked for (offset) while pages come back full or with
+	// a Warning: 299 (the server cut the answer short). JSON bounds all
+	// pages together.
+	Page int
 }
 
 // DefaultLimits: a CT or MR instance is rarely over a few tens of MiB; a
 // whole-slide image frame set may be larger, hence 4 GiB.
-var DefaultLimits = Limits{Instance: 4 << 30, JSON: 64 << 20, Header: 2 * time.Minute, Idle: time.Minute}
+var DefaultLimits = Limits{Instance: 4 << 30, JSON: 64 << 20, Header: 2 * time.Minute, Idle: time.Minute, Page: 1000}
 
 // Client is a DICOMweb server's base URL (the one QIDO-RS answers on, e.g.
 // http://pacs:8042/dicom-web) with credentials.
@@ -282,44 +288,100 @@ func sanitize(s string) string {
 	return b.String()
 }
 
-// getJSON GETs a DICOM JSON answer (an array of datasets), bounded.
-func (c *Client) getJSON(ctx context.Context, u, what string) ([]Dataset, error) {
+// query GETs a QIDO-RS resource page by page (limit and offset) and
+// returns its datasets, each key (the value of tag key: the UID of the
+// level asked for) once. Paging ends at an empty page, a short page
+// without a Warning: 299, a page longer than asked for (the server ignores
+// limit) or one that brings nothing new (it ignores offset); all pages
+// together are bounded by Limits.JSON. A server that refuses limit and
+// offset (400) is asked once without them.
+func (c *Client) query(ctx context.Context, path string, q url.Values, key, what string) ([]Dataset, error) {
+	var out []Dataset
+	seen := map[string]bool{}
+	budget := c.Limits.JSON
+	page := c.Limits.Page
+	for offset := 0; ; {
+		pq := url.Values{}
+		for k, v := range q {
+			pq[k] = v
+		}
+		if page > 0 {
+			pq.Set("limit", strconv.Itoa(page))
+			pq.Set("offset", strconv.Itoa(offset))
+		}
+		ds, warned, n, err := c.getJSON(ctx, c.endpoint(path, pq), what, budget)
+		if err != nil {
+			var se *StatusError
+			if page > 0 && offset == 0 && errors.As(err, &se) && se.Status == http.StatusBadRequest {
+				page = 0 // no paging then
+				continue
+			}
+			return nil, err
+		}
+		budget -= n
+		fresh := 0
+		for _, d := range ds {
+			k := d.String(key)
+			if k != "" && seen[k] {
+				continue
+			}
+			seen[k] = true
+			fresh++
+			out = append(out, d)
+		}
+		if page <= 0 || len(ds) == 0 || len(ds) > page || fresh == 0 || (len(ds) < page && !warned) {
+			return out, nil
+		}
+		offset += len(ds)
+	}
+}
+
+// getJSON GETs a DICOM JSON answer (an array of datasets) of at most
+// budget bytes; warned is whether the server said (Warning: 299) that it
+// left results out, n the bytes read.
+func (c *Client) getJSON(ctx context.Context, u, what string, budget int64) (ds []Dataset, warned bool, n int64, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, err
+		return nil, false, 0, err
 	}
 	req.Header.Set("Accept", "application/dicom+json, application/json")
 	resp, err := c.do(req, what)
 	if err != nil {
-		return nil, err
+		return nil, false, 0, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNoContent {
-		return nil, nil
+	for _, w := range resp.Header.Values("Warning") {
+		warned = warned || strings.HasPrefix(strings.TrimSpace(w), "299")
 	}
-	return c.readDatasets(resp.Body, cancel, what)
+	if resp.StatusCode == http.StatusNoContent {
+		return nil, warned, 0, nil
+	}
+	ds, n, err = c.readDatasets(resp.Body, cancel, what, budget)
+	return ds, warned, n, err
 }
 
-// readDatasets reads a DICOM JSON array from body, bounded in size and in
-// idle time (cancel ends the request).
-func (c *Client) readDatasets(body io.Reader, cancel context.CancelFunc, what string) ([]Dataset, error) {
-	data, err := io.ReadAll(io.LimitReader(c.idle(body, cancel), c.Limits.JSON+1))
+// readDatasets reads a DICOM JSON array from body, bounded in size (budget
+// bytes, itself at most Limits.JSON) and in idle time (cancel ends the
+// request); n is the bytes read.
+func (c *Client) readDatasets(body io.Reader, cancel context.CancelFunc, what string, budget int64) ([]Dataset, int64, error) {
+	data, err := io.ReadAll(io.LimitReader(c.idle(body, cancel), min(budget, c.Limits.JSON)+1))
 	if err != nil {
-		return nil, fmt.Errorf("read the answer of %s about %s: %w", c.base.Host, what, err)
+		return nil, 0, fmt.Errorf("read the answer of %s about %s: %w", c.base.Host, what, err)
 	}
-	if int64(len(data)) > c.Limits.JSON {
-		return nil, fmt.Errorf("the DICOMweb server %s sent more than %d MiB of JSON about %s: refused", c.base.Host, c.Limits.JSON>>20, what)
+	n := int64(len(data))
+	if n > min(budget, c.Limits.JSON) {
+		return nil, n, fmt.Errorf("the DICOMweb server %s sent more than %d MiB of JSON about %s: refused", c.base.Host, c.Limits.JSON>>20, what)
 	}
 	if len(strings.TrimSpace(string(data))) == 0 {
-		return nil, nil
+		return nil, n, nil
 	}
 	var out []Dataset
 	if err := json.Unmarshal(data, &out); err != nil {
-		return nil, fmt.Errorf("the DICOMweb server %s sent no DICOM JSON about %s: %v", c.base.Host, what, err)
+		return nil, n, fmt.Errorf("the DICOMweb server %s sent no DICOM JSON about %s: %v", c.base.Host, what, err)
 	}
-	return out, nil
+	return out, n, nil
 }
 
 // idleReader fails a read that waits longer than d for a byte, by

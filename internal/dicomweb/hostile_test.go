@@ -170,3 +170,83 @@ func TestStowLies(t *testing.T) {
 		}
 	}
 }
+
+// QIDO paging: a server that honours limit and offset but caps its pages
+// (and says so with Warning: 299) is paged through to the end; one that
+// ignores offset (or limit) gives its one answer, each study once, and is
+// not asked forever; one that refuses the parameters (400) is asked once
+// without them.
+func TestQIDOPaging(t *testing.T) {
+	const total, capped = 2500, 70
+	studies := func(from, to int) string {
+		var b strings.Builder
+		b.WriteString("[")
+		for i := from; i < to; i++ {
+			if i > from {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, `{"0020000D":{"vr":"UI","Value":["1.2.%d"]}}`, i)
+		}
+		return b.String() + "]"
+	}
+	for _, tc := range []struct {
+		name     string
+		h        func(w http.ResponseWriter, limit, offset int, paged bool)
+		want     int
+		requests int
+	}{
+		{"capped with warning", func(w http.ResponseWriter, limit, offset int, _ bool) {
+			end := min(offset+min(limit, capped), total)
+			if end < total && limit > capped {
+				w.Header().Set("Warning", `299 pacs: "There are more results"`)
+			}
+			fmt.Fprint(w, studies(min(offset, total), end))
+		}, total, total/capped + 1},
+		{"honours limit", func(w http.ResponseWriter, limit, offset int, _ bool) {
+			fmt.Fprint(w, studies(min(offset, total), min(offset+limit, total)))
+		}, total, 3},
+		{"ignores offset", func(w http.ResponseWriter, limit, offset int, _ bool) {
+			fmt.Fprint(w, studies(0, limit))
+		}, 1000, 2},
+		{"ignores both", func(w http.ResponseWriter, limit, offset int, _ bool) {
+			fmt.Fprint(w, studies(0, total))
+		}, total, 1},
+		{"refuses paging", func(w http.ResponseWriter, limit, offset int, paged bool) {
+			if paged {
+				http.Error(w, "unknown parameter limit", http.StatusBadRequest)
+				return
+			}
+			fmt.Fprint(w, studies(0, total))
+		}, total, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			requests := 0
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				requests++
+				q := r.URL.Query()
+				limit, offset := 1<<30, 0
+				fmt.Sscan(q.Get("limit"), &limit)
+				fmt.Sscan(q.Get("offset"), &offset)
+				tc.h(w, limit, offset, q.Has("limit"))
+			}))
+			defer srv.Close()
+			c := client(t, srv.URL+"/dicom-web", Auth{})
+			got, err := c.Studies(context.Background(), false)
+			if err != nil || len(got) != tc.want || requests != tc.requests {
+				t.Fatalf("%d studies in %d requests (%v), want %d in %d", len(got), requests, err, tc.want, tc.requests)
+			}
+		})
+	}
+	// all pages together are bounded
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var offset int
+		fmt.Sscan(r.URL.Query().Get("offset"), &offset)
+		fmt.Fprint(w, studies(offset, offset+1000)) // endless
+	}))
+	defer srv.Close()
+	c := client(t, srv.URL+"/dicom-web", Auth{})
+	c.Limits.JSON = 1 << 20
+	if _, err := c.Studies(context.Background(), false); err == nil || !strings.Contains(err.Error(), "more than 1 MiB of JSON about the list of studies") {
+		t.Fatalf("endless pages: %v", err)
+	}
+}

@@ -122,7 +122,7 @@ type Series struct {
 // is true: it is not even asked for otherwise).
 func (c *Client) Studies(ctx context.Context, phi bool) ([]Study, error) {
 	q := url.Values{"includefield": {TagStudyDescription, TagModalitiesInStudy, TagStudySeries, TagStudyInstances, TagStudyDate}}
-	ds, err := c.getJSON(ctx, c.endpoint("/studies", q), "the list of studies")
+	ds, err := c.query(ctx, "/studies", q, TagStudyInstanceUID, "the list of studies")
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +154,7 @@ func (c *Client) Series(ctx context.Context, study string) ([]Series, error) {
 		return nil, fmt.Errorf("%q is not a study UID (digits and dots, at most 64)", sanitize(study))
 	}
 	q := url.Values{"includefield": {TagSeriesDescription, TagSeriesInstances, TagSeriesNumber, TagModality}}
-	ds, err := c.getJSON(ctx, c.endpoint("/studies/"+study+"/series", q), StudyWhat(study))
+	ds, err := c.query(ctx, "/studies/"+study+"/series", q, TagSeriesInstanceUID, StudyWhat(study))
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +181,7 @@ func (c *Client) Instances(ctx context.Context, study, series string) ([]string,
 		return nil, fmt.Errorf("%q/%q is not a study and series UID", sanitize(study), sanitize(series))
 	}
 	what := "series " + series + " of study " + study
-	ds, err := c.getJSON(ctx, c.endpoint("/studies/"+study+"/series/"+series+"/instances", url.Values{"includefield": {TagSOPInstanceUID}}), what)
+	ds, err := c.query(ctx, "/studies/"+study+"/series/"+series+"/instances", url.Values{"includefield": {TagSOPInstanceUID}}, TagSOPInstanceUID, what)
 	if err != nil {
 		return nil, err
 	}
