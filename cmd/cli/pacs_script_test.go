@@ -75,7 +75,7 @@ func cmdPacsServer(ts *testscript.TestScript, neg bool, args []string) {
 		n, _ := strconv.Atoi(h.SeriesNumber)
 		s.Add(dicomwebtest.Instance{Study: h.StudyInstanceUID, Series: h.SeriesInstanceUID, SOP: h.SOPInstanceUID, Modality: h.Modality,
 			SeriesDescription: h.SeriesDescription, SeriesNumber: n, StudyDescription: "PLANTED STUDY", StudyDate: "20240102",
-			PatientName: dicomtest.PatientName, Data: data})
+			PatientName: dicomtest.PatientName, PatientID: dicomtest.PatientID, PatientBirthDate: dicomtest.PatientBirthDate, Data: data})
 		return nil
 	})
 	ts.Check(err)

@@ -33,6 +33,8 @@ type Instance struct {
 	StudyDescription   string
 	StudyDate          string
 	PatientName        string
+	PatientID          string
+	PatientBirthDate   string
 	Data               []byte
 }
 
@@ -194,6 +196,13 @@ func (s *Server) studies(w http.ResponseWriter, all []Instance) {
 			"00080061": el("CS", mods...), "00201206": el("IS", len(a.series)), "00201208": el("IS", a.instances)}
 		if a.in.PatientName != "" {
 			d["00100010"] = el("PN", map[string]string{"Alphabetic": a.in.PatientName})
+		}
+		// sent whether asked for or not, as real servers do
+		if a.in.PatientID != "" {
+			d["00100020"] = el("LO", a.in.PatientID)
+		}
+		if a.in.PatientBirthDate != "" {
+			d["00100030"] = el("DA", a.in.PatientBirthDate)
 		}
 		out = append(out, d)
 	}
