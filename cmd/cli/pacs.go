@@ -11,6 +11,7 @@ import (
 
 	"github.com/modelhub-ai/modelhub/internal/config"
 	"github.com/modelhub-ai/modelhub/internal/dicomweb"
+	"github.com/modelhub-ai/modelhub/internal/termsafe"
 )
 
 // PacsLsOptions are the inputs of `modelhub pacs ls`.
@@ -153,7 +154,11 @@ func writeJSONArray[T any](ios *IOStreams, v []T) error {
 	if v == nil {
 		v = []T{}
 	}
-	enc := json.NewEncoder(ios.Out)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	// the server's strings exactly, with nothing a terminal acts on raw
+	_, err = ios.Out.Write(append(termsafe.JSON(b), '\n'))
+	return err
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -54,5 +55,31 @@ func Test_fetchStudy_skippedEscapes(t *testing.T) {
 	msg := errOut.String()
 	if !strings.Contains(msg, "not fetched: series 1.2") || terminalControls.MatchString(msg) || strings.Count(msg, "\n") != 3 {
 		t.Fatalf("stderr %q", msg)
+	}
+}
+
+// pacs ls --json gives the server's strings exactly (they decode to the
+// same value) but with no character a terminal acts on left raw: not
+// even DEL, C1 (CSI as U+009B) or bidi controls, which encoding/json keeps.
+func Test_pacsLsRun_jsonExactAndSafe(t *testing.T) {
+	desc := "ax\u009b2J\x7f\u202eevil\x1b[31m"
+	s := dicomwebtest.New()
+	defer s.Close()
+	s.Add(dicomwebtest.Instance{Study: "1.2.3", Series: "1.2.3.1", SOP: "1.2.3.1.1", Modality: "CT", SeriesDescription: desc, StudyDescription: desc})
+	f, out, _ := testFactory(t, "[]", false, 0)
+	client := func(u string) (*dicomweb.Client, error) { return dicomweb.New(u, dicomweb.Auth{}, nil) }
+	for _, o := range []*PacsLsOptions{{URL: s.Root(), JSON: true}, {URL: s.Root(), Study: "1.2.3", JSON: true}} {
+		out.Reset()
+		o.IO, o.Client = f.IO, client
+		if err := pacsLsRun(t.Context(), o); err != nil {
+			t.Fatal(err)
+		}
+		if terminalControls.MatchString(out.String()) {
+			t.Errorf("--json holds raw control characters: %q", out.String())
+		}
+		var got []map[string]any
+		if err := json.Unmarshal(out.Bytes(), &got); err != nil || len(got) != 1 || got[0]["description"] != desc {
+			t.Errorf("--json is not exact: %v %q", err, out.String())
+		}
 	}
 }
