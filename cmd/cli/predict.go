@@ -22,8 +22,8 @@ import (
 	"github.com/modelhub-ai/modelhub/internal/launch"
 	"github.com/modelhub-ai/modelhub/internal/medconv"
 	"github.com/modelhub-ai/modelhub/internal/predict"
-	"github.com/modelhub-ai/modelhub/internal/termsafe"
 	"github.com/modelhub-ai/modelhub/internal/store"
+	"github.com/modelhub-ai/modelhub/internal/termsafe"
 )
 
 // PredictOptions are the inputs of `modelhub predict`.
