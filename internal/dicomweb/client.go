@@ -84,6 +84,10 @@ func New(rawURL string, auth Auth, rt http.RoundTripper) (*Client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("%q is not a DICOMweb URL: want http(s)://HOST[:PORT]/PATH, e.g. https://pacs.example.org/dicom-web", Redact(rawURL))
 	}
+	if h := u.Hostname(); h == "." || h == ".." {
+		// the host names the study's folder in the cache
+		return nil, fmt.Errorf("%q is not a DICOMweb URL: %q is no host name", Redact(rawURL), h)
+	}
 	if u.User != nil {
 		return nil, fmt.Errorf("the DICOMweb URL %s holds credentials: remove them from the URL and set %s and %s (or %s) instead", Redact(rawURL), EnvUser, EnvPassword, EnvToken)
 	}

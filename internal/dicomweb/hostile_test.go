@@ -49,6 +49,9 @@ func TestCredentialsEchoed(t *testing.T) {
 			fmt.Fprintf(conn, "HTTP/1.1 %s s3cret\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", r.Header.Get("Authorization"))
 			conn.Close()
 		}},
+		{"redirect with them in the URL", alice, func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "http://alice:s3cret@127.0.0.2:1/x?auth="+r.Header.Get("Authorization"), http.StatusFound)
+		}},
 		{"content type", alice, func(w http.ResponseWriter, r *http.Request) {
 			if strings.HasSuffix(r.URL.Path, "/series") {
 				fmt.Fprintf(w, `[{"0020000E":{"vr":"UI","Value":["1.2.3"]},"00201209":{"vr":"IS","Value":[1]}}]`)
@@ -248,5 +251,15 @@ func TestQIDOPaging(t *testing.T) {
 	c.Limits.JSON = 1 << 20
 	if _, err := c.Studies(context.Background(), false); err == nil || !strings.Contains(err.Error(), "more than 1 MiB of JSON about the list of studies") {
 		t.Fatalf("endless pages: %v", err)
+	}
+}
+
+// The URL's host becomes a folder name (CACHE/pacs/HOST_PORT): "." and
+// ".." (also percent-encoded) are no host.
+func TestDotHost(t *testing.T) {
+	for _, u := range []string{"http://../dicom-web", "https://./x"} {
+		if _, err := New(u, Auth{}, nil); err == nil || !strings.Contains(err.Error(), "is no host name") {
+			t.Errorf("%s: %v", u, err)
+		}
 	}
 }
