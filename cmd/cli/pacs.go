@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -115,7 +116,11 @@ func pacsLsRun(ctx context.Context, opts *PacsLsOptions) error {
 		return w.Flush()
 	}
 	studies, err := c.Studies(ctx, opts.ShowPHI)
-	if err != nil {
+	var partial *dicomweb.PartialError
+	if errors.As(err, &partial) {
+		// the studies it did send, and a warning: the list is incomplete
+		defer opts.IO.Warnf("%s: these are not all its studies", partial.Error())
+	} else if err != nil {
 		return err
 	}
 	if opts.JSON {

@@ -83,3 +83,22 @@ func Test_pacsLsRun_jsonExactAndSafe(t *testing.T) {
 		}
 	}
 }
+
+// A study list the server cut short (Warning: 299, no paging) is shown with
+// a warning saying it is not complete, and exit 0.
+func Test_pacsLsRun_partial(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Warning", `299 pacs: "There are more results"`)
+		fmt.Fprint(w, `[{"0020000D":{"vr":"UI","Value":["1.2.3"]}}]`)
+	}))
+	defer srv.Close()
+	f, out, errOut := testFactory(t, "[]", false, 0)
+	o := &PacsLsOptions{IO: f.IO, URL: srv.URL + "/dicom-web", Client: func(u string) (*dicomweb.Client, error) { return dicomweb.New(u, dicomweb.Auth{}, nil) }}
+	if err := pacsLsRun(t.Context(), o); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "1.2.3") || !strings.Contains(errOut.String(), "warning: the DICOMweb server 127.0.0.1:") ||
+		!strings.Contains(errOut.String(), "cut its answer about the list of studies short (Warning: 299) after 1 result(s) and does not page with offset: these are not all its studies") {
+		t.Fatalf("stdout %q stderr %q", out.String(), errOut.String())
+	}
+}

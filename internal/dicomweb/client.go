@@ -336,10 +336,26 @@ func (c *Client) query(ctx context.Context, path string, q url.Values, key, what
 			out = append(out, d)
 		}
 		if page <= 0 || len(ds) == 0 || len(ds) > page || fresh == 0 || (len(ds) < page && !warned) {
+			if warned {
+				// the server says it left results out, and paging got no further
+				return out, &PartialError{Shown: len(out), What: what, Host: c.base.Host}
+			}
 			return out, nil
 		}
 		offset += len(ds)
 	}
+}
+
+// PartialError is a QIDO listing the server cut short (Warning: 299) past
+// what paging with limit and offset could get; the results got so far come
+// with it.
+type PartialError struct {
+	Shown      int
+	What, Host string
+}
+
+func (e *PartialError) Error() string {
+	return fmt.Sprintf("the DICOMweb server %s cut its answer about %s short (Warning: 299) after %d result(s) and does not page with offset", e.Host, e.What, e.Shown)
 }
 
 // getJSON GETs a DICOM JSON answer (an array of datasets) of at most

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -261,5 +262,40 @@ func TestDotHost(t *testing.T) {
 		if _, err := New(u, Auth{}, nil); err == nil || !strings.Contains(err.Error(), "is no host name") {
 			t.Errorf("%s: %v", u, err)
 		}
+	}
+}
+
+// A server that cuts its answer (Warning: 299) and ignores offset: the
+// studies come with a PartialError; a study's series or a series'
+// instances fail (a fetch from them would be silently incomplete).
+func TestQIDOPartial(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Warning", `299 pacs: "There are 930 additional results"`)
+		var b strings.Builder
+		key := "0020000D"
+		if strings.HasSuffix(r.URL.Path, "/series") {
+			key = "0020000E"
+		}
+		b.WriteString("[")
+		for i := range 70 {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, `{%q:{"vr":"UI","Value":["1.2.%d"]}}`, key, i)
+		}
+		fmt.Fprint(w, b.String()+"]")
+	}))
+	defer srv.Close()
+	c := client(t, srv.URL+"/dicom-web", Auth{})
+	st, err := c.Studies(context.Background(), false)
+	var partial *PartialError
+	if len(st) != 70 || !errors.As(err, &partial) || !strings.Contains(err.Error(), "cut its answer about the list of studies short (Warning: 299) after 70 result(s)") {
+		t.Fatalf("studies: %d, %v", len(st), err)
+	}
+	if _, err := c.Series(context.Background(), study); !errors.As(err, &partial) {
+		t.Fatalf("series: %v", err)
+	}
+	if _, err := c.FetchStudy(context.Background(), study, t.TempDir(), FetchOptions{}); !errors.As(err, &partial) {
+		t.Fatalf("fetch: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package dicomweb
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"sort"
@@ -119,11 +120,14 @@ type Series struct {
 }
 
 // Studies lists the server's studies (with the patient's name only when phi
-// is true: it is not even asked for otherwise).
+// is true: it is not even asked for otherwise). A list the server cut short
+// comes with a *PartialError; Series and Instances fail on one instead (a
+// study fetched from a partial list would be silently incomplete).
 func (c *Client) Studies(ctx context.Context, phi bool) ([]Study, error) {
 	q := url.Values{"includefield": {TagStudyDescription, TagModalitiesInStudy, TagStudySeries, TagStudyInstances, TagStudyDate}}
 	ds, err := c.query(ctx, "/studies", q, TagStudyInstanceUID, "the list of studies")
-	if err != nil {
+	var partial *PartialError
+	if err != nil && !errors.As(err, &partial) {
 		return nil, err
 	}
 	var out []Study
@@ -141,6 +145,9 @@ func (c *Client) Studies(ctx context.Context, phi bool) ([]Study, error) {
 		}
 		return out[i].UID < out[j].UID
 	})
+	if partial != nil {
+		return out, partial
+	}
 	return out, nil
 }
 
