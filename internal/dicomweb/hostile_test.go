@@ -299,3 +299,22 @@ func TestQIDOPartial(t *testing.T) {
 		t.Fatalf("fetch: %v", err)
 	}
 }
+
+// Resuming, the instance list is checked against the series' count: a
+// server that caps its QIDO answers without a warning does not make a
+// study silently incomplete.
+func TestResumeListShorterThanCount(t *testing.T) {
+	c := serveJSON(t, 200, func(r *http.Request) string {
+		if strings.HasSuffix(r.URL.Path, "/series") {
+			return `[{"0020000E":{"vr":"UI","Value":["1.2.3"]},"00201209":{"vr":"IS","Value":[3]}}]`
+		}
+		return `[{"00080018":{"vr":"UI","Value":["1.2.3.1"]}},{"00080018":{"vr":"UI","Value":["1.2.3.2"]}}]`
+	})
+	dest := t.TempDir()
+	os.MkdirAll(filepath.Join(dest, "1.2.3"), 0o755)
+	os.WriteFile(filepath.Join(dest, "1.2.3", "1.2.3.1.dcm"), []byte("x"), 0o644)
+	_, err := c.FetchStudy(context.Background(), study, dest, FetchOptions{})
+	if err == nil || !strings.Contains(err.Error(), "lists 2 instance(s) of series 1.2.3 of study "+study+" but counts 3 in its list of series: refused") {
+		t.Fatalf("got %v", err)
+	}
+}

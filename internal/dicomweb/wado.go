@@ -113,6 +113,11 @@ func (c *Client) FetchStudy(ctx context.Context, study, dest string, opt FetchOp
 		if err != nil {
 			return nil, err
 		}
+		if s.Instances > len(want) {
+			// a server capping its QIDO answers without saying so: the
+			// instances beyond the cap would silently be missing
+			return nil, fmt.Errorf("the DICOMweb server %s lists %d instance(s) of series %s of study %s but counts %d in its list of series: refused, the study would be incomplete (its QIDO answers may be capped: ask its administrators)", c.base.Host, len(want), s.UID, study, s.Instances)
+		}
 		p.want = want
 		for _, uid := range want {
 			if !complete(root, path.Join(s.UID, uid+instanceExt)) {
