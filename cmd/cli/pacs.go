@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/modelhub-ai/modelhub/internal/config"
 	"github.com/modelhub-ai/modelhub/internal/dicomweb"
+	"github.com/modelhub-ai/modelhub/internal/termsafe"
 )
 
 // PacsLsOptions are the inputs of `modelhub pacs ls`.
@@ -114,7 +116,11 @@ func pacsLsRun(ctx context.Context, opts *PacsLsOptions) error {
 		return w.Flush()
 	}
 	studies, err := c.Studies(ctx, opts.ShowPHI)
-	if err != nil {
+	var partial *dicomweb.PartialError
+	if errors.As(err, &partial) {
+		// the studies it did send, and a warning: the list is incomplete
+		defer opts.IO.Warnf("%s: these are not all its studies", partial.Error())
+	} else if err != nil {
 		return err
 	}
 	if opts.JSON {
@@ -153,7 +159,11 @@ func writeJSONArray[T any](ios *IOStreams, v []T) error {
 	if v == nil {
 		v = []T{}
 	}
-	enc := json.NewEncoder(ios.Out)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	// the server's strings exactly, with nothing a terminal acts on raw
+	_, err = ios.Out.Write(append(termsafe.JSON(b), '\n'))
+	return err
 }

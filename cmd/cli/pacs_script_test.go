@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -18,12 +19,13 @@ func init() {
 	scriptCmds["pacs-server"] = cmdPacsServer
 }
 
-// pacs-server DIR [user=U password=P refuse=CODE tls] serves the DICOM files
+// pacs-server DIR [user=U password=P refuse=CODE tls delay=D] serves the DICOM files
 // under DIR (written by dicom-series) over DICOMweb on 127.0.0.1, its root
 // in $PACS_URL: a fake (dicomwebtest) with basic authentication when user
 // is given, every study described "PLANTED STUDY" of the planted patient;
 // refuse=CODE refuses every stored instance with that failure reason; tls
-// serves HTTPS with a certificate of its own, written to pacs-ca.pem. It
+// serves HTTPS with a certificate of its own, written to pacs-ca.pem;
+// delay=D waits D before each instance of a WADO-RS answer. It
 // stops at the end of the script.
 func cmdPacsServer(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 1 {
@@ -46,6 +48,10 @@ func cmdPacsServer(ts *testscript.TestScript, neg bool, args []string) {
 		case "password":
 			s.Password = v
 		case "tls":
+		case "delay":
+			d, err := time.ParseDuration(v)
+			ts.Check(err)
+			s.Delay = d
 		case "refuse":
 			code, err := strconv.Atoi(v)
 			ts.Check(err)
@@ -69,7 +75,7 @@ func cmdPacsServer(ts *testscript.TestScript, neg bool, args []string) {
 		n, _ := strconv.Atoi(h.SeriesNumber)
 		s.Add(dicomwebtest.Instance{Study: h.StudyInstanceUID, Series: h.SeriesInstanceUID, SOP: h.SOPInstanceUID, Modality: h.Modality,
 			SeriesDescription: h.SeriesDescription, SeriesNumber: n, StudyDescription: "PLANTED STUDY", StudyDate: "20240102",
-			PatientName: dicomtest.PatientName, Data: data})
+			PatientName: dicomtest.PatientName, PatientID: dicomtest.PatientID, PatientBirthDate: dicomtest.PatientBirthDate, Data: data})
 		return nil
 	})
 	ts.Check(err)

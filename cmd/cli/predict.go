@@ -23,6 +23,7 @@ import (
 	"github.com/modelhub-ai/modelhub/internal/medconv"
 	"github.com/modelhub-ai/modelhub/internal/predict"
 	"github.com/modelhub-ai/modelhub/internal/store"
+	"github.com/modelhub-ai/modelhub/internal/termsafe"
 )
 
 // PredictOptions are the inputs of `modelhub predict`.
@@ -733,5 +734,7 @@ func hashModelFile(dir, rel string) string {
 // jsonLine is one --json line: the result as results.jsonl holds it.
 func jsonLine(r *predict.Result) []byte {
 	data, _ := predict.JSONLine(r)
-	return data
+	// exact, but with no DEL, C1 or bidi control raw (the model's labels,
+	// a PACS's series descriptions in case names)
+	return termsafe.JSON(data)
 }

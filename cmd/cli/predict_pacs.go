@@ -101,7 +101,7 @@ func fetchStudy(ctx context.Context, opts *PredictOptions) (*predict.PACSSource,
 		return nil, err
 	}
 	for _, s := range got.Skipped {
-		ios.Notef("not fetched: series %s (%s %s), not an image series", s.UID, safeLine(s.Modality), safeLine(s.Description))
+		ios.Notef("not fetched: series %s (%s %s), not an image series", safeLine(s.UID), safeLine(s.Modality), safeLine(s.Description))
 	}
 	secs := time.Since(start).Seconds()
 	ios.Notef("study %s: %d instance(s) in %d series fetched now (%s in %.1fs), %d already on disk",

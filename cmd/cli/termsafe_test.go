@@ -48,7 +48,7 @@ func Test_predictOutput_engineTextEscaped(t *testing.T) {
 			t.Errorf("json=%v: stderr holds control characters: %q", jsonOut, errOut.String())
 		}
 		if jsonOut {
-			if !strings.Contains(out.String(), `cat\u001b]52;c;ZXZpbA==\u0007\nforged row`) {
+			if !strings.Contains(out.String(), `cat\u001b]52;c;ZXZpbA==\u0007\nforged row`) || !strings.Contains(out.String(), `dog\u202e`) || terminalControls.MatchString(out.String()) {
 				t.Errorf("--json is not exact: %s", out.String())
 			}
 			continue

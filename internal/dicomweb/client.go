@@ -10,6 +10,7 @@ package dicomweb
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -53,11 +55,18 @@ type Limits struct {
 	// a byte while a body streams.
 	Header time.Duration
 	Idle   time.Duration
+	// Page is the number of results a QIDO request asks for (limit); the
+	// next page is asked for (offset) while pages come back full or with
+	// a Warning: 299 (the server cut the answer short). JSON bounds all
+	// pages together.
+	Page int
 }
 
 // DefaultLimits: a CT or MR instance is rarely over a few tens of MiB; a
-// whole-slide image frame set may be larger, hence 4 GiB.
-var DefaultLimits = Limits{Instance: 4 << 30, JSON: 64 << 20, Header: 2 * time.Minute, Idle: time.Minute}
+// whole-slide image frame set may be larger, hence 4 GiB. 16 MiB of QIDO
+// JSON is some 20000 studies; decoded, 16 MiB of hostile tiny datasets
+// take about 120 MiB of heap (64 MiB took 490).
+var DefaultLimits = Limits{Instance: 4 << 30, JSON: 16 << 20, Header: 2 * time.Minute, Idle: time.Minute, Page: 1000}
 
 // Client is a DICOMweb server's base URL (the one QIDO-RS answers on, e.g.
 // http://pacs:8042/dicom-web) with credentials.
@@ -76,6 +85,10 @@ func New(rawURL string, auth Auth, rt http.RoundTripper) (*Client, error) {
 	u, err := url.Parse(strings.TrimSpace(rawURL))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("%q is not a DICOMweb URL: want http(s)://HOST[:PORT]/PATH, e.g. https://pacs.example.org/dicom-web", Redact(rawURL))
+	}
+	if h := u.Hostname(); h == "." || h == ".." {
+		// the host names the study's folder in the cache
+		return nil, fmt.Errorf("%q is not a DICOMweb URL: %q is no host name", Redact(rawURL), h)
 	}
 	if u.User != nil {
 		return nil, fmt.Errorf("the DICOMweb URL %s holds credentials: remove them from the URL and set %s and %s (or %s) instead", Redact(rawURL), EnvUser, EnvPassword, EnvToken)
@@ -117,7 +130,7 @@ func Redact(rawURL string) string {
 // STOW) elsewhere.
 func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 	if req.URL.Scheme != c.base.Scheme || req.URL.Host != c.base.Host {
-		return fmt.Errorf("the server at %s redirected to %s://%s, another server: refused (give that server's URL if it is the right one)", c.base.Host, req.URL.Scheme, req.URL.Host)
+		return fmt.Errorf("the server at %s redirected to %s://%s, another server: refused (give that server's URL if it is the right one)", c.base.Host, c.safe(req.URL.Scheme), c.safe(req.URL.Host))
 	}
 	if len(via) > 3 {
 		return fmt.Errorf("the server at %s redirected more than 3 times", c.base.Host)
@@ -169,7 +182,7 @@ func (c *Client) do(req *http.Request, what string, also ...int) (*http.Response
 		if ctxErr := req.Context().Err(); ctxErr != nil {
 			return nil, ctxErr
 		}
-		return nil, fmt.Errorf("reach the DICOMweb server %s: %w", c.base.Host, unwrapURL(err))
+		return nil, fmt.Errorf("reach the DICOMweb server %s: %w", c.base.Host, c.scrub(unwrapURL(err)))
 	}
 	if resp.StatusCode/100 == 2 {
 		return resp, nil
@@ -201,10 +214,59 @@ func (c *Client) statusError(code int, status, what string) error {
 	case http.StatusNotFound:
 		msg = fmt.Sprintf("%s not found on the DICOMweb server %s (404): check the UID with `modelhub pacs ls %s`", what, host, c.base)
 	default:
-		msg = fmt.Sprintf("the DICOMweb server %s answered %s for %s", host, sanitize(status), what)
+		msg = fmt.Sprintf("the DICOMweb server %s answered %s for %s", host, c.safe(status), what)
 	}
 	return &StatusError{Status: code, Msg: msg}
 }
+
+// secrets are the credentials as they may come back from a server that
+// echoes the request (in a status line, a header, an error page): the
+// token, the password, and the user:password pair in base64.
+func (c *Client) secrets() []string {
+	var out []string
+	for _, s := range []string{c.auth.Token, c.auth.Password} {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	if c.auth.User != "" || c.auth.Password != "" {
+		out = append(out, base64.StdEncoding.EncodeToString([]byte(c.auth.User+":"+c.auth.Password)))
+	}
+	return out
+}
+
+// safe is a string from the server made fit for a message: any
+// credential it echoes replaced by [redacted], then sanitized. Every
+// server string in an error of this package goes through it.
+func (c *Client) safe(s string) string {
+	for _, secret := range c.secrets() {
+		s = strings.ReplaceAll(s, secret, "[redacted]")
+	}
+	return sanitize(s)
+}
+
+// scrub is a transport error (whose text may quote the server's answer,
+// e.g. a malformed status line) with any credential redacted.
+func (c *Client) scrub(err error) error {
+	msg := err.Error()
+	for _, s := range c.secrets() {
+		msg = strings.ReplaceAll(msg, s, "[redacted]")
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return &scrubbed{msg: msg, err: err}
+}
+
+// scrubbed keeps errors.Is (ErrNotFound, context.Canceled) working through
+// a redacted message.
+type scrubbed struct {
+	msg string
+	err error
+}
+
+func (e *scrubbed) Error() string { return e.msg }
+func (e *scrubbed) Unwrap() error { return e.err }
 
 // unwrapURL drops the *url.Error wrapper, whose text repeats the URL.
 func unwrapURL(err error) error {
@@ -232,44 +294,116 @@ func sanitize(s string) string {
 	return b.String()
 }
 
-// getJSON GETs a DICOM JSON answer (an array of datasets), bounded.
-func (c *Client) getJSON(ctx context.Context, u, what string) ([]Dataset, error) {
+// query GETs a QIDO-RS resource page by page (limit and offset) and
+// returns its datasets, each key (the value of tag key: the UID of the
+// level asked for) once. Paging ends at an empty page, a short page
+// without a Warning: 299, a page longer than asked for (the server ignores
+// limit) or one that brings nothing new (it ignores offset); all pages
+// together are bounded by Limits.JSON. A server that refuses limit and
+// offset (400) is asked once without them.
+func (c *Client) query(ctx context.Context, path string, q url.Values, key, what string) ([]Dataset, error) {
+	var out []Dataset
+	seen := map[string]bool{}
+	budget := c.Limits.JSON
+	page := c.Limits.Page
+	for offset := 0; ; {
+		pq := url.Values{}
+		for k, v := range q {
+			pq[k] = v
+		}
+		if page > 0 {
+			pq.Set("limit", strconv.Itoa(page))
+			pq.Set("offset", strconv.Itoa(offset))
+		}
+		ds, warned, n, err := c.getJSON(ctx, c.endpoint(path, pq), what, budget)
+		if err != nil {
+			var se *StatusError
+			if page > 0 && offset == 0 && errors.As(err, &se) && se.Status == http.StatusBadRequest {
+				page = 0 // no paging then
+				continue
+			}
+			return nil, err
+		}
+		budget -= n
+		fresh := 0
+		for _, d := range ds {
+			k := d.String(key)
+			if k != "" && seen[k] {
+				continue
+			}
+			seen[k] = true
+			fresh++
+			out = append(out, d)
+		}
+		if page <= 0 || len(ds) == 0 || len(ds) > page || fresh == 0 || (len(ds) < page && !warned) {
+			if warned {
+				// the server says it left results out, and paging got no further
+				return out, &PartialError{Shown: len(out), What: what, Host: c.base.Host}
+			}
+			return out, nil
+		}
+		offset += len(ds)
+	}
+}
+
+// PartialError is a QIDO listing the server cut short (Warning: 299) past
+// what paging with limit and offset could get; the results got so far come
+// with it.
+type PartialError struct {
+	Shown      int
+	What, Host string
+}
+
+func (e *PartialError) Error() string {
+	return fmt.Sprintf("the DICOMweb server %s cut its answer about %s short (Warning: 299) after %d result(s) and does not page with offset", e.Host, e.What, e.Shown)
+}
+
+// getJSON GETs a DICOM JSON answer (an array of datasets) of at most
+// budget bytes; warned is whether the server said (Warning: 299) that it
+// left results out, n the bytes read.
+func (c *Client) getJSON(ctx context.Context, u, what string, budget int64) (ds []Dataset, warned bool, n int64, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, err
+		return nil, false, 0, err
 	}
 	req.Header.Set("Accept", "application/dicom+json, application/json")
 	resp, err := c.do(req, what)
 	if err != nil {
-		return nil, err
+		return nil, false, 0, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNoContent {
-		return nil, nil
+	for _, w := range resp.Header.Values("Warning") {
+		warned = warned || strings.HasPrefix(strings.TrimSpace(w), "299")
 	}
-	return c.readDatasets(resp.Body, cancel, what)
+	if resp.StatusCode == http.StatusNoContent {
+		return nil, warned, 0, nil
+	}
+	ds, n, err = c.readDatasets(resp.Body, cancel, what, budget)
+	return ds, warned, n, err
 }
 
-// readDatasets reads a DICOM JSON array from body, bounded in size and in
-// idle time (cancel ends the request).
-func (c *Client) readDatasets(body io.Reader, cancel context.CancelFunc, what string) ([]Dataset, error) {
-	data, err := io.ReadAll(io.LimitReader(c.idle(body, cancel), c.Limits.JSON+1))
+// readDatasets reads a DICOM JSON array from body, bounded in size (budget
+// bytes, itself at most Limits.JSON) and in idle time (cancel ends the
+// request); n is the bytes read.
+func (c *Client) readDatasets(body io.Reader, cancel context.CancelFunc, what string, budget int64) ([]Dataset, int64, error) {
+	data, err := io.ReadAll(io.LimitReader(c.idle(body, cancel), min(budget, c.Limits.JSON)+1))
 	if err != nil {
-		return nil, fmt.Errorf("read the answer of %s about %s: %w", c.base.Host, what, err)
+		return nil, 0, fmt.Errorf("read the answer of %s about %s: %w", c.base.Host, what, err)
 	}
-	if int64(len(data)) > c.Limits.JSON {
-		return nil, fmt.Errorf("the DICOMweb server %s sent more than %d MiB of JSON about %s: refused", c.base.Host, c.Limits.JSON>>20, what)
+	n := int64(len(data))
+	if n > min(budget, c.Limits.JSON) {
+		return nil, n, fmt.Errorf("the DICOMweb server %s sent more than %d MiB of JSON about %s: refused", c.base.Host, c.Limits.JSON>>20, what)
 	}
 	if len(strings.TrimSpace(string(data))) == 0 {
-		return nil, nil
+		return nil, n, nil
 	}
 	var out []Dataset
 	if err := json.Unmarshal(data, &out); err != nil {
-		return nil, fmt.Errorf("the DICOMweb server %s sent no DICOM JSON about %s: %v", c.base.Host, what, err)
+		return nil, n, fmt.Errorf("the DICOMweb server %s sent no DICOM JSON about %s: %v", c.base.Host, what, err)
 	}
-	return out, nil
+	return out, n, nil
 }
 
 // idleReader fails a read that waits longer than d for a byte, by

@@ -3,6 +3,7 @@ package dicomweb
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"sort"
@@ -119,11 +120,14 @@ type Series struct {
 }
 
 // Studies lists the server's studies (with the patient's name only when phi
-// is true: it is not even asked for otherwise).
+// is true: it is not even asked for otherwise). A list the server cut short
+// comes with a *PartialError; Series and Instances fail on one instead (a
+// study fetched from a partial list would be silently incomplete).
 func (c *Client) Studies(ctx context.Context, phi bool) ([]Study, error) {
 	q := url.Values{"includefield": {TagStudyDescription, TagModalitiesInStudy, TagStudySeries, TagStudyInstances, TagStudyDate}}
-	ds, err := c.getJSON(ctx, c.endpoint("/studies", q), "the list of studies")
-	if err != nil {
+	ds, err := c.query(ctx, "/studies", q, TagStudyInstanceUID, "the list of studies")
+	var partial *PartialError
+	if err != nil && !errors.As(err, &partial) {
 		return nil, err
 	}
 	var out []Study
@@ -141,6 +145,9 @@ func (c *Client) Studies(ctx context.Context, phi bool) ([]Study, error) {
 		}
 		return out[i].UID < out[j].UID
 	})
+	if partial != nil {
+		return out, partial
+	}
 	return out, nil
 }
 
@@ -154,7 +161,7 @@ func (c *Client) Series(ctx context.Context, study string) ([]Series, error) {
 		return nil, fmt.Errorf("%q is not a study UID (digits and dots, at most 64)", sanitize(study))
 	}
 	q := url.Values{"includefield": {TagSeriesDescription, TagSeriesInstances, TagSeriesNumber, TagModality}}
-	ds, err := c.getJSON(ctx, c.endpoint("/studies/"+study+"/series", q), StudyWhat(study))
+	ds, err := c.query(ctx, "/studies/"+study+"/series", q, TagSeriesInstanceUID, StudyWhat(study))
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +188,7 @@ func (c *Client) Instances(ctx context.Context, study, series string) ([]string,
 		return nil, fmt.Errorf("%q/%q is not a study and series UID", sanitize(study), sanitize(series))
 	}
 	what := "series " + series + " of study " + study
-	ds, err := c.getJSON(ctx, c.endpoint("/studies/"+study+"/series/"+series+"/instances", url.Values{"includefield": {TagSOPInstanceUID}}), what)
+	ds, err := c.query(ctx, "/studies/"+study+"/series/"+series+"/instances", url.Values{"includefield": {TagSOPInstanceUID}}, TagSOPInstanceUID, what)
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +197,7 @@ func (c *Client) Instances(ctx context.Context, study, series string) ([]string,
 	for _, d := range ds {
 		uid := d.String(TagSOPInstanceUID)
 		if !ValidUID(uid) {
-			return nil, fmt.Errorf("the DICOMweb server %s listed an instance UID %q in %s: not a UID, refused", c.base.Host, sanitize(uid), what)
+			return nil, fmt.Errorf("the DICOMweb server %s listed an instance UID %q in %s: not a UID, refused", c.base.Host, c.safe(uid), what)
 		}
 		if !seen[uid] {
 			seen[uid] = true

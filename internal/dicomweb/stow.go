@@ -132,7 +132,8 @@ func (c *Client) readStowAnswer(resp *http.Response, cancel context.CancelFunc, 
 	if !strings.HasPrefix(s, "[") {
 		s = "[" + s + "]"
 	}
-	return c.readDatasets(strings.NewReader(s), nil, StudyWhat(study))
+	ds, _, err := c.readDatasets(strings.NewReader(s), nil, StudyWhat(study), c.Limits.JSON)
+	return ds, err
 }
 
 // writeParts writes the multipart body of a STOW request.

@@ -94,7 +94,7 @@ func (c *Client) FetchStudy(ctx context.Context, study, dest string, opt FetchOp
 			continue
 		}
 		if !ValidUID(s.UID) {
-			return nil, fmt.Errorf("the DICOMweb server %s listed a series UID %q in study %s: not a UID, refused", c.base.Host, sanitize(s.UID), study)
+			return nil, fmt.Errorf("the DICOMweb server %s listed a series UID %q in study %s: not a UID, refused", c.base.Host, c.safe(s.UID), study)
 		}
 		if err := root.MkdirAll(s.UID, 0o755); err != nil {
 			return nil, err
@@ -112,6 +112,11 @@ func (c *Client) FetchStudy(ctx context.Context, study, dest string, opt FetchOp
 		want, err := c.Instances(ctx, study, s.UID)
 		if err != nil {
 			return nil, err
+		}
+		if s.Instances > len(want) {
+			// a server capping its QIDO answers without saying so: the
+			// instances beyond the cap would silently be missing
+			return nil, fmt.Errorf("the DICOMweb server %s lists %d instance(s) of series %s of study %s but counts %d in its list of series: refused, the study would be incomplete (its QIDO answers may be capped: ask its administrators)", c.base.Host, len(want), s.UID, study, s.Instances)
 		}
 		p.want = want
 		for _, uid := range want {
@@ -244,7 +249,7 @@ func (w *writer) retrieve(ctx context.Context, resource string, want []string, c
 		return err
 	}
 	defer resp.Body.Close()
-	boundary, err := multipartBoundary(resp.Header.Get("Content-Type"))
+	boundary, err := c.multipartBoundary(resp.Header.Get("Content-Type"))
 	if err != nil {
 		return err
 	}
@@ -351,17 +356,17 @@ func explainStream(ctx context.Context, err error) error {
 
 // multipartBoundary checks a WADO-RS answer's Content-Type: multipart/related
 // with a boundary of at most 70 characters allowed by RFC 2046.
-func multipartBoundary(ct string) (string, error) {
+func (c *Client) multipartBoundary(ct string) (string, error) {
 	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil || mt != "multipart/related" {
-		return "", fmt.Errorf("the server answered %q, not multipart/related DICOM: is the URL its DICOMweb root (e.g. …/dicom-web)?", sanitize(ct))
+		return "", fmt.Errorf("the server answered %q, not multipart/related DICOM: is the URL its DICOMweb root (e.g. …/dicom-web)?", c.safe(ct))
 	}
 	if t := params["type"]; t != "" && !strings.EqualFold(t, "application/dicom") {
-		return "", fmt.Errorf("the server sent parts of type %q, not application/dicom", sanitize(t))
+		return "", fmt.Errorf("the server sent parts of type %q, not application/dicom", c.safe(t))
 	}
 	b := params["boundary"]
 	if !validBoundary(b) {
-		return "", fmt.Errorf("the server sent a multipart answer with an invalid boundary %q (RFC 2046: 1 to 70 letters, digits or '()+_,-./:=? ): refused", sanitize(b))
+		return "", fmt.Errorf("the server sent a multipart answer with an invalid boundary %q (RFC 2046: 1 to 70 letters, digits or '()+_,-./:=? ): refused", c.safe(b))
 	}
 	return b, nil
 }
@@ -387,7 +392,7 @@ func (w *writer) part(p *multipart.Part, pending, seen map[string]bool) error {
 	if ct := p.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/dicom" && mt != "application/octet-stream") {
-			return fmt.Errorf("the server sent a part of type %q, not application/dicom", sanitize(ct))
+			return fmt.Errorf("the server sent a part of type %q, not application/dicom", w.c.safe(ct))
 		}
 	}
 	var rnd [8]byte
@@ -433,7 +438,7 @@ func (w *writer) part(p *multipart.Part, pending, seen map[string]bool) error {
 		if ValidUID(h.SOPInstanceUID) && h.SeriesInstanceUID == w.series {
 			return fmt.Errorf("the server sent instance %s twice or unasked: refused", h.SOPInstanceUID)
 		}
-		return fmt.Errorf("the server sent an instance (%q) that is not one of series %s: refused", sanitize(h.SOPInstanceUID), w.series)
+		return fmt.Errorf("the server sent an instance (%q) that is not one of series %s: refused", w.c.safe(h.SOPInstanceUID), w.series)
 	}
 	seen[h.SOPInstanceUID] = true
 	if err := w.root.Rename(tmp, path.Join(w.series, h.SOPInstanceUID+instanceExt)); err != nil {

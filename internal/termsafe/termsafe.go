@@ -15,6 +15,7 @@
 package termsafe
 
 import (
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -169,4 +170,29 @@ func (w *Writer) Flush() error {
 	w.held = nil
 	_, err := io.WriteString(w.W, s)
 	return err
+}
+
+// JSON is JSON text (as encoding/json writes it) with the characters a
+// terminal acts on that encoding/json leaves raw — DEL, the C1 controls,
+// the bidirectional controls, U+2028/U+2029 (escaped already) and the BOM —
+// written as \uXXXX escapes: the same JSON value, safe to print. Those
+// characters can only be inside strings, where the escape means the same.
+func JSON(b []byte) []byte {
+	var out []byte // a copy, made at the first change
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r >= 0x7f && unsafeRune(r) {
+			if out == nil {
+				out = append(make([]byte, 0, len(b)+16), b[:i]...)
+			}
+			out = fmt.Appendf(out, `\u%04x`, r)
+		} else if out != nil {
+			out = append(out, b[i:i+size]...)
+		}
+		i += size
+	}
+	if out == nil {
+		return b
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package termsafe
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -110,5 +111,21 @@ func TestWriter_splitRunes(t *testing.T) {
 	}
 	if want := "画像 \\x1b]52;c;aGk=\\x07 ok\n🧠\\xe7"; out.String() != want {
 		t.Errorf("got %q, want %q", out.String(), want)
+	}
+}
+
+func TestJSON(t *testing.T) {
+	v := map[string]string{"s": "a\u009b2J\x7f\u202e\u2028\ufeff\x1b[1m é\n"}
+	b, _ := json.MarshalIndent(v, "", "  ")
+	got := JSON(b)
+	if !Safe(strings.ReplaceAll(string(got), "\n", " ")) {
+		t.Fatalf("unsafe: %q", got)
+	}
+	var back map[string]string
+	if err := json.Unmarshal(got, &back); err != nil || back["s"] != v["s"] {
+		t.Fatalf("not the same value: %q %v", got, err)
+	}
+	if plain := []byte(`{"a": "é"}`); &JSON(plain)[0] != &plain[0] {
+		t.Fatal("copied a safe text")
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/modelhub-ai/modelhub/internal/dicom"
 )
@@ -32,6 +33,8 @@ type Instance struct {
 	StudyDescription   string
 	StudyDate          string
 	PatientName        string
+	PatientID          string
+	PatientBirthDate   string
 	Data               []byte
 }
 
@@ -42,6 +45,9 @@ type Server struct {
 	// Refuse, when set, refuses a stored instance with that failure reason
 	// (non-zero).
 	Refuse func(sop string) int
+	// Delay, when set, is waited before each part of a WADO-RS answer
+	// (the parts before it are flushed): a slow server.
+	Delay time.Duration
 
 	mu        sync.Mutex
 	instances []Instance
@@ -191,6 +197,13 @@ func (s *Server) studies(w http.ResponseWriter, all []Instance) {
 		if a.in.PatientName != "" {
 			d["00100010"] = el("PN", map[string]string{"Alphabetic": a.in.PatientName})
 		}
+		// sent whether asked for or not, as real servers do
+		if a.in.PatientID != "" {
+			d["00100020"] = el("LO", a.in.PatientID)
+		}
+		if a.in.PatientBirthDate != "" {
+			d["00100030"] = el("DA", a.in.PatientBirthDate)
+		}
 		out = append(out, d)
 	}
 	writeJSON(w, out)
@@ -225,6 +238,12 @@ func (s *Server) multipart(w http.ResponseWriter, ins []Instance) {
 	mw := multipart.NewWriter(w)
 	mw.SetBoundary(b)
 	for _, in := range ins {
+		if s.Delay > 0 {
+			if f, ok := w.(http.Flusher); ok {
+				f.Flush()
+			}
+			time.Sleep(s.Delay)
+		}
 		p, _ := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {"application/dicom"}})
 		p.Write(in.Data)
 	}
