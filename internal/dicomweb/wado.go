@@ -79,14 +79,44 @@ func (c *Client) FetchStudy(ctx context.Context, study, dest string, opt FetchOp
 		return nil, err
 	}
 	defer root.Close()
-	type plan struct {
-		s       Series
-		whole   bool     // nothing on disk: the series in one answer, s.Instances of them
-		want    []string // else its instances (QIDO) and those not on disk
-		missing []string
-	}
-	var plans []plan
 	out := &Fetched{}
+	plans, total, err := c.planFetch(ctx, root, study, series, opt, out)
+	if err != nil {
+		return nil, err
+	}
+	prog := Progress{Total: total}
+	report := func(s string) {
+		if opt.Progress != nil {
+			prog.Series = s
+			opt.Progress(prog)
+		}
+	}
+	for _, p := range plans {
+		if err := c.fetchSeries(ctx, root, study, p, out, &prog, report); err != nil {
+			if ctx.Err() != nil {
+				return out, ctx.Err()
+			}
+			return out, fmt.Errorf("fetch series %s of study %s from %s: %w; %d of %d instance(s) of the study are on disk, rerun to resume", p.s.UID, study, c.base.Host, err, prog.Done, total)
+		}
+	}
+	return out, nil
+}
+
+// seriesPlan is what to fetch of one series.
+type seriesPlan struct {
+	s       Series
+	whole   bool     // nothing on disk: the series in one answer, s.Instances of them
+	want    []string // else its instances (QIDO) and those not on disk
+	missing []string
+}
+
+// planFetch decides, series by series, what to fetch: the series the
+// options skip are recorded in out, a series UID that is not a UID refuses
+// the study, a series with nothing on disk is fetched whole, else its
+// instance list (which must hold as many as the series counts) says what is
+// missing. It returns the plans and the number of instances in them.
+func (c *Client) planFetch(ctx context.Context, root *os.Root, study string, series []Series, opt FetchOptions, out *Fetched) ([]seriesPlan, int, error) {
+	var plans []seriesPlan
 	total := 0
 	for _, s := range series {
 		if opt.Skip != nil && opt.Skip(s) {
@@ -94,13 +124,13 @@ func (c *Client) FetchStudy(ctx context.Context, study, dest string, opt FetchOp
 			continue
 		}
 		if !ValidUID(s.UID) {
-			return nil, fmt.Errorf("the DICOMweb server %s listed a series UID %q in study %s: not a UID, refused", c.base.Host, c.safe(s.UID), study)
+			return nil, 0, fmt.Errorf("the DICOMweb server %s listed a series UID %q in study %s: not a UID, refused", c.base.Host, c.safe(s.UID), study)
 		}
 		if err := root.MkdirAll(s.UID, 0o755); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		removeTemps(root, s.UID)
-		p := plan{s: s}
+		p := seriesPlan{s: s}
 		if s.Instances > 0 && !anyInstance(root, s.UID) {
 			// the usual first fetch: no instance list needed (listing 300
 			// instances costs Orthanc about as much as sending them)
@@ -111,12 +141,12 @@ func (c *Client) FetchStudy(ctx context.Context, study, dest string, opt FetchOp
 		}
 		want, err := c.Instances(ctx, study, s.UID)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if s.Instances > len(want) {
 			// a server capping its QIDO answers without saying so: the
 			// instances beyond the cap would silently be missing
-			return nil, fmt.Errorf("the DICOMweb server %s lists %d instance(s) of series %s of study %s but counts %d in its list of series: refused, the study would be incomplete (its QIDO answers may be capped: ask its administrators)", c.base.Host, len(want), s.UID, study, s.Instances)
+			return nil, 0, fmt.Errorf("the DICOMweb server %s lists %d instance(s) of series %s of study %s but counts %d in its list of series: refused, the study would be incomplete (its QIDO answers may be capped: ask its administrators)", c.base.Host, len(want), s.UID, study, s.Instances)
 		}
 		p.want = want
 		for _, uid := range want {
@@ -127,51 +157,46 @@ func (c *Client) FetchStudy(ctx context.Context, study, dest string, opt FetchOp
 		total += len(want)
 		plans = append(plans, p)
 	}
-	prog := Progress{Total: total}
-	report := func(s string) {
-		if opt.Progress != nil {
-			prog.Series = s
-			opt.Progress(prog)
-		}
+	return plans, total, nil
+}
+
+// fetchSeries fetches what p says is missing of one series (the whole
+// series in one answer, the missing instances in one answer when none is on
+// disk yet, else instance by instance), counting into out and prog and
+// reporting progress as each instance lands. The series is recorded in out
+// whether or not its fetch ends in an error.
+func (c *Client) fetchSeries(ctx context.Context, root *os.Root, study string, p seriesPlan, out *Fetched, prog *Progress, report func(string)) error {
+	fs := FetchedSeries{Series: p.s, Dir: p.s.UID, Present: len(p.want) - len(p.missing)}
+	prog.Done += fs.Present
+	out.Present += fs.Present
+	if fs.Present > 0 {
+		report(p.s.UID)
 	}
-	for _, p := range plans {
-		fs := FetchedSeries{Series: p.s, Dir: p.s.UID, Present: len(p.want) - len(p.missing)}
-		prog.Done += fs.Present
-		out.Present += fs.Present
-		if fs.Present > 0 {
-			report(p.s.UID)
-		}
-		w := &writer{c: c, root: root, series: p.s.UID, study: study, onInstance: func(n int64) {
-			fs.Fetched++
-			out.Fetched++
-			out.Bytes += n
-			prog.Done++
-			prog.Bytes += n
-			report(p.s.UID)
-		}}
-		var err error
-		switch {
-		case p.whole:
-			err = w.retrieve(ctx, "/studies/"+study+"/series/"+p.s.UID, nil, p.s.Instances)
-		case len(p.missing) == 0:
-		case fs.Present == 0:
-			err = w.retrieve(ctx, "/studies/"+study+"/series/"+p.s.UID, p.missing, len(p.missing))
-		default:
-			for _, uid := range p.missing {
-				if err = w.retrieve(ctx, "/studies/"+study+"/series/"+p.s.UID+"/instances/"+uid, []string{uid}, 1); err != nil {
-					break
-				}
+	w := &writer{c: c, root: root, series: p.s.UID, study: study, onInstance: func(n int64) {
+		fs.Fetched++
+		out.Fetched++
+		out.Bytes += n
+		prog.Done++
+		prog.Bytes += n
+		report(p.s.UID)
+	}}
+	resource := "/studies/" + study + "/series/" + p.s.UID
+	var err error
+	switch {
+	case p.whole:
+		err = w.retrieve(ctx, resource, nil, p.s.Instances)
+	case len(p.missing) == 0:
+	case fs.Present == 0:
+		err = w.retrieve(ctx, resource, p.missing, len(p.missing))
+	default:
+		for _, uid := range p.missing {
+			if err = w.retrieve(ctx, resource+"/instances/"+uid, []string{uid}, 1); err != nil {
+				break
 			}
 		}
-		out.Series = append(out.Series, fs)
-		if err != nil {
-			if ctx.Err() != nil {
-				return out, ctx.Err()
-			}
-			return out, fmt.Errorf("fetch series %s of study %s from %s: %w; %d of %d instance(s) of the study are on disk, rerun to resume", p.s.UID, study, c.base.Host, err, prog.Done, total)
-		}
 	}
-	return out, nil
+	out.Series = append(out.Series, fs)
+	return err
 }
 
 // anyInstance reports whether a series folder holds an instance.

@@ -153,43 +153,7 @@ func Generate(o Options) (*Result, error) {
 		return metav1.ObjectMeta{Name: name, Namespace: o.Namespace, Labels: copyMap(labels), Annotations: copyMap(annotations)}
 	}
 
-	volume := corev1.Volume{Name: VolumeName, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
-	var claim *corev1.PersistentVolumeClaim
-	// The API server's defaults, spelled out: with the type alone, every `kubectl apply`
-	// sends a patch clearing rollingUpdate (which the server then defaults again) and
-	// reports the Deployment "configured" although nothing changed.
-	surge, unavailable := intstr.FromString("25%"), intstr.FromString("25%")
-	strategy := appsv1.DeploymentStrategy{
-		Type:          appsv1.RollingUpdateDeploymentStrategyType,
-		RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: &surge, MaxUnavailable: &unavailable},
-	}
-	if o.PVCSize != "" {
-		mode := corev1.PersistentVolumeAccessMode(o.AccessMode)
-		if mode == "" {
-			mode = corev1.ReadWriteOnce
-			if replicas > 1 {
-				mode = corev1.ReadWriteMany
-			}
-		}
-		claim = &corev1.PersistentVolumeClaim{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"},
-			ObjectMeta: meta(res.Name + "-models"),
-			Spec: corev1.PersistentVolumeClaimSpec{
-				AccessModes: []corev1.PersistentVolumeAccessMode{mode},
-				Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(o.PVCSize)}},
-			},
-		}
-		if o.StorageClass != "" {
-			sc := o.StorageClass
-			claim.Spec.StorageClassName = &sc
-		}
-		volume.VolumeSource = corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim.Name}}
-		if mode == corev1.ReadWriteOnce || mode == corev1.ReadWriteOncePod {
-			// A new pod cannot mount the claim while the old one holds it
-			// on another node: replace pods instead of overlapping them.
-			strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
-		}
-	}
+	volume, claim, strategy := o.storage(meta(res.Name+"-models"), replicas)
 
 	pod := corev1.PodSpec{
 		// The model needs no access to the Kubernetes API.
@@ -236,6 +200,52 @@ func Generate(o Options) (*Result, error) {
 	}
 	res.Objects = append(res.Objects, dep, svc)
 	return res, nil
+}
+
+// storage is where the model's files live and how pods are replaced: an
+// emptyDir and rolling updates (with the API server's defaults), or with
+// PVCSize a claim (claimMeta its metadata; ReadWriteMany for several
+// replicas unless AccessMode says otherwise) and, for a claim only one node
+// can mount, Recreate.
+func (o Options) storage(claimMeta metav1.ObjectMeta, replicas int32) (corev1.Volume, *corev1.PersistentVolumeClaim, appsv1.DeploymentStrategy) {
+	volume := corev1.Volume{Name: VolumeName, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
+	var claim *corev1.PersistentVolumeClaim
+	// The API server's defaults, spelled out: with the type alone, every `kubectl apply`
+	// sends a patch clearing rollingUpdate (which the server then defaults again) and
+	// reports the Deployment "configured" although nothing changed.
+	surge, unavailable := intstr.FromString("25%"), intstr.FromString("25%")
+	strategy := appsv1.DeploymentStrategy{
+		Type:          appsv1.RollingUpdateDeploymentStrategyType,
+		RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: &surge, MaxUnavailable: &unavailable},
+	}
+	if o.PVCSize != "" {
+		mode := corev1.PersistentVolumeAccessMode(o.AccessMode)
+		if mode == "" {
+			mode = corev1.ReadWriteOnce
+			if replicas > 1 {
+				mode = corev1.ReadWriteMany
+			}
+		}
+		claim = &corev1.PersistentVolumeClaim{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"},
+			ObjectMeta: claimMeta,
+			Spec: corev1.PersistentVolumeClaimSpec{
+				AccessModes: []corev1.PersistentVolumeAccessMode{mode},
+				Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(o.PVCSize)}},
+			},
+		}
+		if o.StorageClass != "" {
+			sc := o.StorageClass
+			claim.Spec.StorageClassName = &sc
+		}
+		volume.VolumeSource = corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim.Name}}
+		if mode == corev1.ReadWriteOnce || mode == corev1.ReadWriteOncePod {
+			// A new pod cannot mount the claim while the old one holds it
+			// on another node: replace pods instead of overlapping them.
+			strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
+		}
+	}
+	return volume, claim, strategy
 }
 
 func (o Options) initContainer() corev1.Container {
