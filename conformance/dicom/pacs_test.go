@@ -109,7 +109,7 @@ func (p *pacsEnv) mh(extraEnv []string, args ...string) (string, string, error) 
 	err := cmd.Run()
 	if !strings.Contains(strings.Join(args, " "), "--show-phi") {
 		for _, v := range []string{"SECRET", "PLANTED", "90210"} {
-			if strings.Contains(stdout.String()+stderr.String(), v) {
+			if hasPlanted(stdout.String()+stderr.String(), v) {
 				p.t.Fatalf("patient data %q in the output of modelhub %s:\n%s%s", v, strings.Join(args, " "), stdout.String(), stderr.String())
 			}
 		}
