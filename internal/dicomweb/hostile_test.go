@@ -1,17 +1,23 @@
 package dicomweb
 
 import (
+	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/modelhub-ai/modelhub/internal/dicom/dicomtest"
 )
 
 // serveJSON answers every GET with body as DICOM JSON (POSTs too).
@@ -316,5 +322,70 @@ func TestResumeListShorterThanCount(t *testing.T) {
 	_, err := c.FetchStudy(context.Background(), study, dest, FetchOptions{})
 	if err == nil || !strings.Contains(err.Error(), "lists 2 instance(s) of series 1.2.3 of study "+study+" but counts 3 in its list of series: refused") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// A STOW upload cut short by the server: one that stops reading the body
+// (the request would block forever: the header timeout starts only once the
+// body is sent), one that closes the connection mid-upload, one that
+// answers 413 before reading it. Each ends the store in bounded time with
+// one line, and nothing of it reads like a Ctrl-C.
+func TestStowUploadCut(t *testing.T) {
+	dir := t.TempDir()
+	s := dicomtest.Series{StudyUID: study, SeriesUID: study + ".9", Modality: "SEG", Rows: 512, Columns: 512, Slices: 48}
+	var paths []string
+	for _, im := range s.Images() {
+		im.SOPInstanceUID = fmt.Sprintf("%s.9.%d", study, im.Instance)
+		data, err := dicomtest.Encode(im)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, im.SOPInstanceUID+".dcm")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	hold := make(chan struct{})
+	defer close(hold)
+	for _, tc := range []struct {
+		name string
+		h    func(conn net.Conn, br *bufio.Reader)
+		want string
+	}{
+		{"stops reading", func(conn net.Conn, br *bufio.Reader) {
+			io.CopyN(io.Discard, br, 64<<10)
+			<-hold
+		}, "stopped reading the upload to study " + study + " for 300ms"},
+		{"closes mid-upload", func(conn net.Conn, br *bufio.Reader) {
+			io.CopyN(io.Discard, br, 256<<10)
+		}, "closed the connection during the upload to study " + study},
+		{"answers 413 first", func(conn net.Conn, br *bufio.Reader) {
+			fmt.Fprint(conn, "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+			<-hold // reads no more: the answer, not a cut upload, is what the client reports
+		}, "answered 413 Payload Too Large for study " + study},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				conn, br, err := w.(http.Hijacker).Hijack()
+				if err != nil {
+					return
+				}
+				defer conn.Close()
+				tc.h(conn, br.Reader)
+			}))
+			defer srv.Close()
+			c := client(t, srv.URL+"/dicom-web", alice)
+			c.Limits.Idle = 300 * time.Millisecond
+			// the bound under test is Limits.Idle; this one only keeps a
+			// regression from hanging the suite
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			_, err := c.Store(ctx, study, paths)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") ||
+				errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("got %v, want one line with %q", err, tc.want)
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -12,6 +13,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/modelhub-ai/modelhub/internal/dicom"
 )
@@ -63,7 +66,11 @@ func (c *Client) Store(ctx context.Context, study string, files []string) ([]Sto
 	go func() { pw.CloseWithError(writeParts(pw, boundary, files)) }()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint("/studies/"+study, nil), pr)
+	// A server that stops reading the upload would block the request
+	// forever (the transport's header timeout starts only once the body is
+	// sent): the upload, too, ends after Limits.Idle without progress.
+	body := c.drain(pr, cancel)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint("/studies/"+study, nil), body)
 	if err != nil {
 		pr.Close()
 		return nil, err
@@ -73,7 +80,24 @@ func (c *Client) Store(ctx context.Context, study string, files []string) ([]Sto
 	// 409: every instance refused; the body says why
 	resp, err := c.do(req, StudyWhat(study), http.StatusConflict)
 	pr.Close()
+	if body.finish() {
+		if err == nil {
+			resp.Body.Close()
+		}
+		// the server may have kept some instances: a rerun sends all again
+		// (STOW of an instance the server holds replaces or keeps it)
+		return nil, fmt.Errorf("the DICOMweb server %s stopped reading the upload to study %s for %s: the SEG may not be stored; try again later (a rerun sends it again)", c.base.Host, study, c.Limits.Idle)
+	}
 	if err != nil {
+		var se *StatusError
+		cut, failed := body.cut()
+		switch {
+		case ctx.Err() != nil || errors.As(err, &se):
+		case failed != nil:
+			return nil, fmt.Errorf("send to study %s: %w", study, failed)
+		case cut:
+			return nil, fmt.Errorf("the DICOMweb server %s closed the connection during the upload to study %s: the SEG may not be stored; try again later (a rerun sends it again)", c.base.Host, study)
+		}
 		return nil, err
 	}
 	defer resp.Body.Close()
@@ -134,6 +158,80 @@ func (c *Client) readStowAnswer(resp *http.Response, cancel context.CancelFunc, 
 	}
 	ds, _, err := c.readDatasets(strings.NewReader(s), nil, StudyWhat(study), c.Limits.JSON)
 	return ds, err
+}
+
+// uploadReader is a request body that cancels the request when the
+// transport takes nothing from it for d (a server that stopped reading).
+type uploadReader struct {
+	r     io.Reader
+	d     time.Duration
+	timer *time.Timer
+	mu    sync.Mutex
+	n     int64 // bytes the transport has taken
+	fired bool  // the idle bound ended the upload
+	done  bool  // the transport read to the end (or the body failed)
+	// finished: the request is over; the bound no longer applies
+	finished bool
+	err      error // the body's own failure (a file that could not be read)
+}
+
+// drain wraps a request body so that an upload without progress for
+// Limits.Idle cancels the request (through cancel).
+func (c *Client) drain(r io.Reader, cancel context.CancelFunc) *uploadReader {
+	u := &uploadReader{r: r, d: c.Limits.Idle}
+	if u.d > 0 {
+		u.timer = time.AfterFunc(u.d, func() {
+			u.mu.Lock()
+			fire := !u.done && !u.finished
+			u.fired = fire
+			u.mu.Unlock()
+			if fire {
+				cancel()
+			}
+		})
+	}
+	return u
+}
+
+func (u *uploadReader) Read(p []byte) (int, error) {
+	n, err := u.r.Read(p)
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.n += int64(n)
+	switch {
+	case err != nil:
+		u.done = true
+		if err != io.EOF && err != io.ErrClosedPipe {
+			u.err = err
+		}
+		if u.timer != nil {
+			u.timer.Stop()
+		}
+	case n > 0 && u.timer != nil && !u.fired:
+		u.timer.Reset(u.d)
+	}
+	return n, err
+}
+
+// finish ends the idle bound (the request is over, or its answer is
+// being read under the answer's own bound) and reports whether it had
+// ended the upload.
+func (u *uploadReader) finish() (stalled bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.timer != nil {
+		u.timer.Stop()
+	}
+	u.finished = true
+	return u.fired
+}
+
+// cut reports whether the upload began but did not end; failed is the
+// body's own failure, if any.
+func (u *uploadReader) cut() (cut bool, failed error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.n > 0 && !u.done, u.err
 }
 
 // writeParts writes the multipart body of a STOW request.
