@@ -119,7 +119,7 @@ func convertRun(ctx context.Context, opts *ConvertOptions) error {
 			} else {
 				e.Skipped = d.Reason
 			}
-			opts.IO.Notef("skipped %s: %s", seriesLabel(d.Series), safeLine(d.Reason))
+			opts.IO.Notef("skipped %s: %s", d.Series.Label(), safeLine(d.Reason))
 			entries = append(entries, e)
 			continue
 		}
@@ -128,18 +128,18 @@ func convertRun(ctx context.Context, opts *ConvertOptions) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("write %s: %w", seriesLabel(d.Series), err)
+			return fmt.Errorf("write %s: %w", d.Series.Label(), err)
 		}
 		e.Result = r
 		if r.Error != "" {
 			failed++
-			opts.IO.Warnf("%s: %s", seriesLabel(d.Series), safeLine(r.Error))
+			opts.IO.Warnf("%s: %s", d.Series.Label(), safeLine(r.Error))
 		} else {
 			ok++
 			if !opts.JSON {
 				fprintf(opts.IO.Out, "%s\n", r.Output)
 			}
-			opts.IO.Notef("%s -> %s (%s)", seriesLabel(d.Series), r.Output, r.Conversion)
+			opts.IO.Notef("%s -> %s (%s)", d.Series.Label(), r.Output, r.Conversion)
 		}
 		entries = append(entries, e)
 	}
@@ -181,16 +181,6 @@ func noteScan(io *IOStreams, res *dicom.ScanResult) {
 	for _, u := range res.Unreadable {
 		io.Warnf("unreadable DICOM file %s", safeLine(u))
 	}
-}
-
-// seriesLabel names a series for people: description, short ID, modality and
-// slices (descriptions come from the files: made safe for a terminal).
-func seriesLabel(s *dicom.Series) string {
-	d := s.Description
-	if d == "" {
-		d = "(no description)"
-	}
-	return fmt.Sprintf("series %s %q (%s, %d slice(s))", s.ID(), safeLine(d), safeLine(s.Modality), s.Slices())
 }
 
 // safeLine makes text from outside (DICOM headers, file names) safe for a

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -49,6 +50,21 @@ func (s *Series) Slices() int { return len(s.Files) }
 func (s *Series) ID() string {
 	sum := sha256.Sum256([]byte(s.StudyInstanceUID + "\x00" + s.SeriesInstanceUID + "\x00" + s.orientKey))
 	return hex.EncodeToString(sum[:])[:8]
+}
+
+// Label names the series for people: its ID, description, modality and
+// slices, e.g. `series 1a2b3c4d "AX T1" (MR, 5 slice(s))`. Description and
+// modality come from the files: quoted, so no control character survives.
+func (s *Series) Label() string {
+	desc := s.Description
+	if desc == "" {
+		desc = "(no description)"
+	}
+	mod := strings.Trim(strconv.Quote(s.Modality), `"`)
+	if mod == "" {
+		mod = "no modality"
+	}
+	return fmt.Sprintf("series %s %s (%s, %d slice(s))", s.ID(), strconv.Quote(desc), mod, s.Slices())
 }
 
 // ScanResult is what a folder scan found.

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -182,7 +183,7 @@ func (c *Client) do(req *http.Request, what string, also ...int) (*http.Response
 		if ctxErr := req.Context().Err(); ctxErr != nil {
 			return nil, ctxErr
 		}
-		return nil, fmt.Errorf("reach the DICOMweb server %s: %w", c.base.Host, c.scrub(unwrapURL(err)))
+		return nil, fmt.Errorf("reach the DICOMweb server %s: %w%s", c.base.Host, c.scrub(unwrapURL(err)), dialHint(req, err))
 	}
 	if resp.StatusCode/100 == 2 {
 		return resp, nil
@@ -269,6 +270,22 @@ func (e *scrubbed) Error() string { return e.msg }
 func (e *scrubbed) Unwrap() error { return e.err }
 
 // unwrapURL drops the *url.Error wrapper, whose text repeats the URL.
+// dialHint is what to do when the server could not be reached at all (no
+// such host, nothing listening, no route): not for a proxy's or a
+// certificate's error, which netconf already explains, nor through a proxy
+// (the dial was to the proxy).
+func dialHint(req *http.Request, err error) string {
+	if p, perr := http.ProxyFromEnvironment(req); p != nil || perr != nil {
+		return ""
+	}
+	var oe *net.OpError
+	var de *net.DNSError
+	if (errors.As(err, &oe) && oe.Op == "dial") || errors.As(err, &de) {
+		return "; check that the PACS runs there and that the URL (host, port, path) is right"
+	}
+	return ""
+}
+
 func unwrapURL(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {

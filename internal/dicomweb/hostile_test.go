@@ -389,3 +389,19 @@ func TestStowUploadCut(t *testing.T) {
 		})
 	}
 }
+
+// A server that cannot be reached at all: one line saying what to check.
+func TestUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	c := client(t, "http://"+addr+"/dicom-web", alice)
+	_, err = c.Studies(context.Background(), false)
+	want := "reach the DICOMweb server " + addr + ": "
+	if err == nil || !strings.HasPrefix(err.Error(), want) || !strings.HasSuffix(err.Error(), "; check that the PACS runs there and that the URL (host, port, path) is right") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -146,16 +146,7 @@ func usableFor(to medconv.Target) func(*dicom.Series) string {
 func decision(arg string, s *dicom.Series, selected bool, reason string) SeriesDecision {
 	return SeriesDecision{Source: arg, StudyInstanceUID: s.StudyInstanceUID,
 		SeriesInstanceUID: s.SeriesInstanceUID, SeriesID: s.ID(), Modality: s.Modality, Description: s.Description,
-		Slices: s.Slices(), Selected: selected, Reason: reason, Label: seriesLabel(s)}
-}
-
-// seriesLabel names a series for people: ID, description, modality, slices.
-func seriesLabel(s *dicom.Series) string {
-	desc := s.Description
-	if desc == "" {
-		desc = "(no description)"
-	}
-	return fmt.Sprintf("series %s %q (%s, %d slice(s))", s.ID(), desc, s.Modality, s.Slices())
+		Slices: s.Slices(), Selected: selected, Reason: reason, Label: s.Label()}
 }
 
 // convertSeries writes the model's input for a series into the stage folder.
