@@ -44,6 +44,9 @@ type Plane struct {
 	W, H int
 	v    []float64
 	rgba *image.NRGBA // a colour image, drawn as it is
+	// display: v holds 8-bit grey levels meant for a screen (a PNG or JPEG
+	// of 8 bits), drawn as they are; an array or a 16-bit image is windowed
+	display bool
 }
 
 // Volume is what a file holds, ready to be cut into planes: a 2-D image
@@ -113,12 +116,13 @@ func Load(path string, lim ndarray.Limits) (*Volume, error) {
 }
 
 // FromImage is a 2-D image: grey levels when it has no colour, else drawn as
-// it is.
+// it is. An 8-bit grey image is drawn with its own levels (a dark image
+// stays dark); a 16-bit one (a medical PNG) is windowed like an array.
 func FromImage(img image.Image) *Volume {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
 	sw, sh, step := scaled(w, h)
-	p := Plane{Name: "image", W: sw, H: sh, v: make([]float64, sw*sh)}
+	p := Plane{Name: "image", W: sw, H: sh, v: make([]float64, sw*sh), display: !deep(img)}
 	grey := true
 	rgba := image.NewNRGBA(image.Rect(0, 0, sw, sh))
 	for y := 0; y < sh; y++ {
@@ -135,6 +139,15 @@ func FromImage(img image.Image) *Volume {
 		p.rgba = rgba
 	}
 	return &Volume{Planes: []Plane{p}, Shape: []int{h, w}}
+}
+
+// deep reports an image of more than 8 bits per sample.
+func deep(img image.Image) bool {
+	switch img.(type) {
+	case *image.Gray16, *image.RGBA64, *image.NRGBA64:
+		return true
+	}
+	return false
 }
 
 // FromArray cuts an array into planes.
@@ -230,10 +243,17 @@ func clamp8(v float64) uint8 {
 }
 
 // Gray draws a plane in grey levels, windowed to its 1st–99th percentile (a
-// colour image as it is).
+// colour image, or an 8-bit grey one, as it is).
 func (p *Plane) Gray() image.Image {
 	if p.rgba != nil {
 		return p.rgba
+	}
+	if p.display {
+		img := image.NewGray(image.Rect(0, 0, p.W, p.H))
+		for i, v := range p.v {
+			img.Pix[i] = clamp8(math.Round(v)) // 0.299+0.587+0.114 of a grey may be a hair under it
+		}
+		return img
 	}
 	lo, hi := percentiles(p.v, 0.01, 0.99)
 	img := image.NewGray(image.Rect(0, 0, p.W, p.H))

@@ -6,11 +6,13 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"image"
+	"image/color"
 	"image/png"
 	"math"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -212,6 +214,22 @@ func TestOutputPNGKinds(t *testing.T) {
 	}
 	if g := flat.Planes[0].Gray().(*image.Gray).Pix[0]; g != 10 {
 		t.Errorf("a flat image drawn at %d, want 10", g)
+	}
+	// an 8-bit grey image keeps its levels: a dark image is drawn dark, not
+	// stretched to look like a bright one; a 16-bit image is windowed
+	dark := image.NewGray(image.Rect(0, 0, 16, 16))
+	deep := image.NewGray16(image.Rect(0, 0, 16, 16))
+	for i := range dark.Pix {
+		dark.Pix[i] = uint8(5 + i%56)
+		deep.SetGray16(i%16, i/16, color.Gray16{Y: uint16(1000 + 10*(i%56))})
+	}
+	got := FromImage(dark).Planes[0].Gray().(*image.Gray)
+	if !bytes.Equal(got.Pix, dark.Pix) {
+		t.Errorf("an 8-bit image drawn with other levels: %v, want %v", got.Pix[:8], dark.Pix[:8])
+	}
+	g16 := FromImage(deep).Planes[0].Gray().(*image.Gray)
+	if lo, hi := slices.Min(g16.Pix), slices.Max(g16.Pix); lo != 0 || hi != 255 {
+		t.Errorf("a 16-bit image drawn in %d..%d, want it windowed to 0..255", lo, hi)
 	}
 	if KindOf("mask_image") != KindMask || KindOf("heatmap") != KindHeat || KindOf("label_list") != "" {
 		t.Error("KindOf")
