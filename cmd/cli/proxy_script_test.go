@@ -18,6 +18,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -157,16 +159,47 @@ http_access allow all
 	ts.Setenv("no_proxy", "")
 }
 
-// squid-log: print squid's access log as "RESULT METHOD URL" lines.
+// squid-log [-wait REGEX]...: print squid's access log as "RESULT METHOD URL"
+// lines. Squid logs a transaction when it ends (a CONNECT tunnel when the
+// tunnel closes, a moment after the client has gone), so each -wait REGEX
+// makes it wait (up to 30 s) until some line matches; then it prints the log
+// as it is, and the script's stdout checks say what is missing.
 func cmdSquidLog(ts *testscript.TestScript, neg bool, args []string) {
-	data, err := os.ReadFile(ts.Getenv("SQUID_LOG"))
-	ts.Check(err)
-	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		f := strings.Fields(l)
-		if len(f) >= 7 {
-			fmt.Fprintf(ts.Stdout(), "%s %s %s\n", f[3], f[5], f[6])
+	var wait []*regexp.Regexp
+	for len(args) > 1 && args[0] == "-wait" {
+		wait = append(wait, regexp.MustCompile(args[1]))
+		args = args[2:]
+	}
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: squid-log [-wait REGEX]...")
+	}
+	var lines []string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		data, err := os.ReadFile(ts.Getenv("SQUID_LOG"))
+		ts.Check(err)
+		lines = lines[:0]
+		for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			if f := strings.Fields(l); len(f) >= 7 {
+				lines = append(lines, fmt.Sprintf("%s %s %s", f[3], f[5], f[6]))
+			}
+		}
+		if allMatch(wait, lines) || time.Now().After(deadline) {
+			break
 		}
 	}
+	for _, l := range lines {
+		fmt.Fprintln(ts.Stdout(), l)
+	}
+}
+
+// allMatch reports whether each of res matches one of lines.
+func allMatch(res []*regexp.Regexp, lines []string) bool {
+	for _, re := range res {
+		if !slices.ContainsFunc(lines, re.MatchString) {
+			return false
+		}
+	}
+	return true
 }
 
 // proxy-host [-host NAME] [-as NEW] VAR...: replace the host (127.0.0.1) of

@@ -244,8 +244,13 @@ func (s *Server) multipart(w http.ResponseWriter, ins []Instance) {
 			}
 			time.Sleep(s.Delay)
 		}
-		p, _ := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {"application/dicom"}})
-		p.Write(in.Data)
+		p, err := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {"application/dicom"}})
+		if err != nil {
+			return // the client has gone (an interrupted fetch)
+		}
+		if _, err := p.Write(in.Data); err != nil {
+			return
+		}
 	}
 	mw.Close()
 }
