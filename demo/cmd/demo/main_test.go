@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelhub-ai/modelhub/internal/dockerrun"
 	"github.com/modelhub-ai/modelhub/internal/testutil"
 )
 
@@ -37,7 +40,16 @@ func TestDemoKeepsTheModel(t *testing.T) {
 		}
 	}
 	image := demoImage(root)
-	t.Cleanup(func() { testutil.RemoveImage(c, image) })
+	// the image a user's `make demo` kept stays (rebuilt, same tag): only
+	// an image this test made is removed
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	_, err = c.ImageInspect(ctx, image)
+	cancel()
+	if errors.Is(err, dockerrun.ErrImageNotFound) {
+		t.Cleanup(func() { testutil.RemoveImage(c, image) })
+	} else if err != nil {
+		t.Fatalf("inspect %s: %v", image, err)
+	}
 	home := filepath.Join(tmp, "home")
 	// the demo builds its engine with `go build`: the user's build cache, not
 	// a cold one under the temporary XDG_CACHE_HOME (which cost minutes)
