@@ -37,8 +37,8 @@ conformance:
 	MODELHUB_REALENGINE_IMAGE=$$img $(GO) test -count=1 -timeout 25m -v ./conformance/
 
 # The kubeconformance suite on a real one-node Kubernetes (v1.34.4) of its own on
-# 127.0.0.1: builds the binaries from the Go module proxy (58 minutes cold on the loaded
-# 2-core test machine, cached by version in $${MODELHUB_CACHE:-/var/cache/modelhub}/k8s), starts the
+# 127.0.0.1: builds the binaries from the Go module proxy (9 minutes cold on an idle
+# 2-core machine, 58 on a loaded one; cached by version in $${MODELHUB_CACHE:-/var/cache/modelhub}/k8s), starts the
 # cluster with its own containerd, runs ./kubeconformance and stops everything it
 # started, also on failure or Ctrl-C. Needs root, containerd, runc, the CNI plugins,
 # iptables (a loud skip without them; a failure under MODELHUB_REQUIRE_KUBE=1).

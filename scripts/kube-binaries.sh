@@ -4,9 +4,10 @@
 # proxy only (no release download, no registry), into a cache outside the clone keyed by
 # version, and prints the cache's bin folder on stdout, e.g.
 #   /var/cache/modelhub/k8s/v1.34.4/bin
-# A second run reuses the binaries (no build). A cold build took 58 minutes on the shared,
-# loaded 2-core test machine (27 minutes of CPU) and leaves about 3-4 GB in the Go build
-# cache; the binaries are 421 MB.
+# A second run reuses the binaries (no build). A cold build took 9 minutes on an idle
+# 2-core machine (beside make test, Go caches empty) and 58 minutes on a shared, loaded
+# one (27 minutes of CPU); it leaves about 3-4 GB in the Go build cache; the binaries are
+# 421 MB.
 # Everything else (progress) goes to stderr.
 #
 # Usage: scripts/kube-binaries.sh
