@@ -350,17 +350,18 @@ func TestStowUploadCut(t *testing.T) {
 	defer close(hold)
 	for _, tc := range []struct {
 		name string
+		idle time.Duration // the bound under test for a stall; long elsewhere, so a loaded machine cannot trip it
 		h    func(conn net.Conn, br *bufio.Reader)
 		want string
 	}{
-		{"stops reading", func(conn net.Conn, br *bufio.Reader) {
+		{"stops reading", 300 * time.Millisecond, func(conn net.Conn, br *bufio.Reader) {
 			io.CopyN(io.Discard, br, 64<<10)
 			<-hold
 		}, "stopped reading the upload to study " + study + " for 300ms"},
-		{"closes mid-upload", func(conn net.Conn, br *bufio.Reader) {
+		{"closes mid-upload", time.Minute, func(conn net.Conn, br *bufio.Reader) {
 			io.CopyN(io.Discard, br, 256<<10)
 		}, "closed the connection during the upload to study " + study},
-		{"answers 413 first", func(conn net.Conn, br *bufio.Reader) {
+		{"answers 413 first", time.Minute, func(conn net.Conn, br *bufio.Reader) {
 			fmt.Fprint(conn, "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
 			<-hold // reads no more: the answer, not a cut upload, is what the client reports
 		}, "answered 413 Payload Too Large for study " + study},
@@ -376,7 +377,7 @@ func TestStowUploadCut(t *testing.T) {
 			}))
 			defer srv.Close()
 			c := client(t, srv.URL+"/dicom-web", alice)
-			c.Limits.Idle = 300 * time.Millisecond
+			c.Limits.Idle = tc.idle
 			// the bound under test is Limits.Idle; this one only keeps a
 			// regression from hanging the suite
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
