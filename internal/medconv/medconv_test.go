@@ -144,3 +144,34 @@ func TestOutputName(t *testing.T) {
 		}
 	}
 }
+
+// An output folder prepared by someone else (a shared cohort folder) cannot
+// make convert write outside it: a planted OUTPUT.part link, for NIfTI and
+// PNG alike, is replaced, and its target is left as it was.
+func TestConvertPlantedPartLink(t *testing.T) {
+	ser := dicomtest.Series{StudyUID: "1.2", SeriesUID: "1.2.6", Rows: 2, Columns: 2, Slices: 1}
+	sr := scanOne(t, ser)
+	for _, to := range []Target{NIfTI, PNG} {
+		base := t.TempDir()
+		dir := filepath.Join(base, "out")
+		victim := filepath.Join(base, "victim")
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(victim, []byte("keep me"), 0o644)
+		out := filepath.Join(dir, OutputName(sr, Ext(to)))
+		if err := os.Symlink("../victim", out+".part"); err != nil {
+			t.Skip("no symbolic links here:", err)
+		}
+		r, err := Convert(context.Background(), sr, to, nil, dir)
+		if err != nil || r.Error != "" || r.Output != out {
+			t.Fatalf("%v: %+v %v", to, r, err)
+		}
+		if data, _ := os.ReadFile(victim); string(data) != "keep me" {
+			t.Fatalf("%v: written through the planted link: the file outside now holds %d bytes", to, len(data))
+		}
+		if fi, err := os.Lstat(out); err != nil || !fi.Mode().IsRegular() {
+			t.Fatalf("%v: the output is not a regular file: %v %v", to, fi, err)
+		}
+	}
+}

@@ -146,7 +146,12 @@ func sanitizeDescrip(s string) string {
 // path+".part" first and renames it when complete.
 func WriteFile(path string, im *Image) (err error) {
 	part := path + ".part"
-	f, err := os.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	// a new file, never one that is there: a left-over or planted
+	// PATH.part (a link out of the folder) is removed, not written through
+	if err := os.Remove(part); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	f, err := os.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return err
 	}
