@@ -231,6 +231,25 @@ func TestSaveRefuses(t *testing.T) {
 	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
 		t.Error("a failed save left the output")
 	}
+	// a link planted as OUTPUT.part (or .part.tar) in a shared folder is
+	// replaced, never written through
+	victim := filepath.Join(filepath.Dir(out), "victim")
+	for _, comp := range []Compression{None, Gzip} {
+		os.WriteFile(victim, []byte("keep me"), 0o644)
+		os.Symlink("victim", out+".part")
+		os.Symlink("victim", out+".part.tar")
+		if err := save(SaveOptions{Compression: comp}); err != nil {
+			t.Fatalf("%s with planted .part links: %v", comp, err)
+		}
+		if b, _ := os.ReadFile(victim); string(b) != "keep me" {
+			t.Fatalf("%s: written through a planted .part link (%d bytes)", comp, len(b))
+		}
+		if fi, err := os.Lstat(out); err != nil || !fi.Mode().IsRegular() {
+			t.Fatalf("%s: the bundle is not a regular file: %v", comp, err)
+		}
+		os.Remove(out)
+		os.Remove(out + ".part.tar")
+	}
 }
 
 // fullFile fails with ENOSPC once limit bytes were written.

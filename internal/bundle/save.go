@@ -23,6 +23,7 @@ import (
 	"github.com/modelhub-ai/modelhub/internal/config"
 	"github.com/modelhub-ai/modelhub/internal/ctxio"
 	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+	"github.com/modelhub-ai/modelhub/internal/safepath"
 	"github.com/modelhub-ai/modelhub/internal/store"
 )
 
@@ -125,9 +126,7 @@ func Save(ctx context.Context, o SaveOptions) (*Manifest, error) {
 // prepare fills o's defaults and refuses what cannot be saved.
 func (o *SaveOptions) prepare() error {
 	if o.create == nil {
-		o.create = func(p string) (outFile, error) {
-			return os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
-		}
+		o.create = func(p string) (outFile, error) { return safepath.CreateNew(p, 0o644) }
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -18,6 +18,7 @@ import (
 
 	"github.com/modelhub-ai/modelhub/internal/dicom"
 	"github.com/modelhub-ai/modelhub/internal/nifti"
+	"github.com/modelhub-ai/modelhub/internal/safepath"
 )
 
 // Target is an output format.
@@ -274,12 +275,7 @@ func Convert(ctx context.Context, s *dicom.Series, to Target, w *Window, dir str
 
 func writePNG(path string, im image.Image) (err error) {
 	part := path + ".part"
-	// a new file, never one that is there: a left-over or planted
-	// PATH.part (a link out of the folder) is removed, not written through
-	if err := os.Remove(part); err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	f, err := os.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := safepath.CreateNew(part, 0o644)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	kgzip "github.com/klauspost/compress/gzip"
+
+	"github.com/modelhub-ai/modelhub/internal/safepath"
 )
 
 // NIfTI-1 datatype codes modelhub writes or reads.
@@ -146,12 +148,7 @@ func sanitizeDescrip(s string) string {
 // path+".part" first and renames it when complete.
 func WriteFile(path string, im *Image) (err error) {
 	part := path + ".part"
-	// a new file, never one that is there: a left-over or planted
-	// PATH.part (a link out of the folder) is removed, not written through
-	if err := os.Remove(part); err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	f, err := os.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := safepath.CreateNew(part, 0o644)
 	if err != nil {
 		return err
 	}

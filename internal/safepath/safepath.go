@@ -378,3 +378,15 @@ func ResolveIn(root *os.Root, rel string) (string, error) {
 	}
 	return path.Join(cur...), nil
 }
+
+// CreateNew creates path as a new file for writing (a temporary such as
+// OUTPUT.part that is renamed into place), never opening what is there: a
+// left-over file, or a link someone planted in a shared folder to make the
+// write land elsewhere, is removed first, and O_EXCL refuses one that
+// reappears.
+func CreateNew(path string, perm fs.FileMode) (*os.File, error) {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	return os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
+}

@@ -146,3 +146,35 @@ func FuzzCheckRel(f *testing.F) {
 		}
 	})
 }
+
+// CreateNew never writes through what is at the path: a planted link is
+// replaced by a new file, and its target keeps its bytes.
+func TestCreateNew(t *testing.T) {
+	dir := t.TempDir()
+	victim, p := filepath.Join(dir, "victim"), filepath.Join(dir, "out.part")
+	os.WriteFile(victim, []byte("keep me"), 0o644)
+	if err := os.Symlink("victim", p); err != nil {
+		t.Skip("no symbolic links here:", err)
+	}
+	f, err := CreateNew(p, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("new")
+	f.Close()
+	if b, _ := os.ReadFile(victim); string(b) != "keep me" {
+		t.Fatalf("written through the link: %q", b)
+	}
+	if fi, err := os.Lstat(p); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("not a new regular file: %v %v", fi, err)
+	}
+	// a left-over file is replaced, not appended to
+	f, err = CreateNew(p, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if b, _ := os.ReadFile(p); len(b) != 0 {
+		t.Fatalf("left-over kept: %q", b)
+	}
+}
