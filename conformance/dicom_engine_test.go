@@ -4,7 +4,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/modelhub-ai/modelhub/internal/dicom/dicomtest"
@@ -46,8 +45,8 @@ func TestRealEngine_PredictDICOMSeries(t *testing.T) {
 	mustMatch(t, "stdout", `"input":"Chest_5mm_[0-9a-f]{8}",.*"dicom":\[\{"input":"image",.*"series_instance_uid":"1.2.826.9.1",.*"conversion":"DICOM to NIfTI-1 \(6x8x7 uint16.*"status":"ok"`, r.Stdout)
 	mustMatch(t, "stdout", `"shape":\[7,8,6\]`, r.Stdout)
 	mustMatch(t, "stdout", `"shape":\[4,8,6\]`, r.Stdout)
-	for _, v := range []string{"SECRET", "PLANTED", "90210", "19010203"} {
-		if strings.Contains(r.Stdout+r.Stderr, v) {
+	for _, v := range dicomtest.Planted {
+		if dicomtest.HasPlanted(r.Stdout+r.Stderr, v) {
 			t.Fatalf("patient data %q in the output", v)
 		}
 	}
@@ -71,8 +70,8 @@ print(m.shape)`, m).CombinedOutput()
 	}
 	data, _ := os.ReadFile(filepath.Join(out, "results.jsonl"))
 	prov, _ := os.ReadFile(filepath.Join(out, "provenance.json"))
-	for _, v := range []string{"SECRET", "PLANTED", "90210", "19010203"} {
-		if strings.Contains(string(data)+string(prov), v) {
+	for _, v := range dicomtest.Planted {
+		if dicomtest.HasPlanted(string(data)+string(prov), v) {
 			t.Fatalf("patient data %q in results or provenance", v)
 		}
 	}
@@ -125,8 +124,8 @@ func TestRealEngine_PredictDICOMCases(t *testing.T) {
 	}
 	mustMatch(t, "stdout", `"input":"c2",.*"dicom":\[\{"input":"flair",.*"series_description":"FLAIR",.*\},\{"input":"t1",.*"series_description":"T1 MPRAGE",.*"conversion":"DICOM to NIfTI-1 \(5x6x4 `, r.Stdout)
 	mustMatch(t, "stdout", `"label":"t1","probability":0.04`, r.Stdout)
-	for _, v := range []string{"SECRET", "PLANTED", "90210", "19010203"} {
-		if strings.Contains(r.Stdout+r.Stderr+string(prov), v) {
+	for _, v := range dicomtest.Planted {
+		if dicomtest.HasPlanted(r.Stdout+r.Stderr+string(prov), v) {
 			t.Fatalf("patient data %q in the output", v)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/modelhub-ai/modelhub/internal/dicom"
+	"github.com/modelhub-ai/modelhub/internal/dicom/dicomtest"
 	"github.com/modelhub-ai/modelhub/internal/dicomweb"
 	"github.com/modelhub-ai/modelhub/internal/testutil"
 )
@@ -34,16 +35,7 @@ func TestRealEngine_PACSStore(t *testing.T) {
 	o := testutil.StartOrthanc(t)
 	e.ExtraEnv = []string{dicomweb.EnvUser + "=" + o.User, dicomweb.EnvPassword + "=" + o.Password}
 	model := e.localModel(t, "dicommask", "-pacs")
-	src := filepath.Join(t.TempDir(), "oblique")
-	if out, err := exec.Command("/usr/bin/python3", "dicom/testdata/make_series.py", src, "oblique", "blob").CombinedOutput(); err != nil {
-		t.Fatalf("make_series: %v\n%s", err, out)
-	}
-	o.Upload(t, src)
-	files, _ := filepath.Glob(filepath.Join(src, "*"))
-	h, _, err := dicom.ReadFileHeader(files[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	src, h := uploadSeries(t, o, "oblique")
 	ls := e.must("pacs", "ls", o.DICOMweb, "--study", h.StudyInstanceUID)
 	mustMatch(t, "pacs ls", `(?m)^`+strings.ReplaceAll(h.SeriesInstanceUID, ".", `\.`)+` +1 +CT +Oblique +9$`, ls.Stdout)
 
@@ -69,10 +61,13 @@ func TestRealEngine_PACSStore(t *testing.T) {
 	if len(res.SEG) != 1 || len(res.Stored) != 1 || !res.Stored[0].Accepted || res.Stored[0].File != res.SEG[0] || len(res.Masks) != 1 {
 		t.Fatalf("want one SEG, stored and accepted: %s", r.Stdout)
 	}
-	for _, v := range []string{"SECRET", "PLANTED", "90210", o.Password} {
-		if strings.Contains(r.Stdout+r.Stderr, v) {
+	for _, v := range []string{"SECRET", "PLANTED", "90210"} {
+		if dicomtest.HasPlanted(r.Stdout+r.Stderr, v) {
 			t.Fatalf("%q in predict's output", v)
 		}
+	}
+	if strings.Contains(r.Stdout+r.Stderr, o.Password) {
+		t.Fatalf("the PACS password in predict's output")
 	}
 	prov, _ := os.ReadFile(filepath.Join(out, "provenance.json"))
 	if !strings.Contains(string(prov), `"study_uid": "`+h.StudyInstanceUID+`"`) || strings.Contains(string(prov), o.Password) || strings.Contains(string(prov), "SECRET") {
@@ -135,34 +130,15 @@ func TestRealEngine_PACSStore(t *testing.T) {
 	}
 }
 
-// refuseSEG is an Orthanc Lua filter failing on every SEG it is sent
-// (Orthanc 1.10 then answers STOW-RS with the instance in neither sequence).
-const refuseSEG = `function ReceivedInstanceFilter(dicom, origin, info)
-  if dicom.Modality == 'SEG' then
-    error('this PACS takes no SEG')
-  end
-  return true
-end
-`
-
 // predict --store to an Orthanc that refuses SEGs: the case fails in one
 // line naming the SEG and why, predict exits 1, and the study holds no SEG.
 func TestRealEngine_PACSStoreRefused(t *testing.T) {
 	needDICOMTools(t)
 	e := newEnv(t)
-	o := testutil.StartOrthancWith(t, nil, refuseSEG)
+	o := testutil.StartOrthancWith(t, nil, testutil.OrthancRefuseSEG)
 	e.ExtraEnv = []string{dicomweb.EnvUser + "=" + o.User, dicomweb.EnvPassword + "=" + o.Password}
 	model := e.localModel(t, "dicommask", "-pacsno")
-	src := filepath.Join(t.TempDir(), "aniso")
-	if out, err := exec.Command("/usr/bin/python3", "dicom/testdata/make_series.py", src, "aniso", "blob").CombinedOutput(); err != nil {
-		t.Fatalf("make_series: %v\n%s", err, out)
-	}
-	o.Upload(t, src)
-	files, _ := filepath.Glob(filepath.Join(src, "*"))
-	h, _, err := dicom.ReadFileHeader(files[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, h := uploadSeries(t, o, "aniso")
 	out := filepath.Join(t.TempDir(), "out")
 	r := e.run("predict", model, "--from", o.DICOMweb, "--study", h.StudyInstanceUID, "--store", "-o", out)
 	if r.Code != 1 {
@@ -174,4 +150,22 @@ func TestRealEngine_PACSStoreRefused(t *testing.T) {
 	if series, err := c.Series(context.Background(), h.StudyInstanceUID); err != nil || len(series) != 1 {
 		t.Fatalf("Orthanc holds %+v %v, want the source series only", series, err)
 	}
+}
+
+// uploadSeries makes a pydicom series of that kind (make_series.py, with a
+// blob for the mask model to find) and uploads it to Orthanc; it returns
+// its folder and the header of one of its files (study and series UIDs).
+func uploadSeries(t *testing.T, o *testutil.Orthanc, kind string) (string, *dicom.Header) {
+	t.Helper()
+	src := filepath.Join(t.TempDir(), kind)
+	if out, err := exec.Command("/usr/bin/python3", "dicom/testdata/make_series.py", src, kind, "blob").CombinedOutput(); err != nil {
+		t.Fatalf("make_series: %v\n%s", err, out)
+	}
+	o.Upload(t, src)
+	files, _ := filepath.Glob(filepath.Join(src, "*"))
+	h, _, err := dicom.ReadFileHeader(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src, h
 }

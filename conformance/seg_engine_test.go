@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/modelhub-ai/modelhub/internal/dicom/dicomtest"
 )
 
 // needDICOMTools skips (or, with MODELHUB_REQUIRE_DICOM=1, fails) without the
@@ -103,9 +105,9 @@ func TestRealEngine_SEGOrientations(t *testing.T) {
 		t.Fatalf("%d cases checked, want %d", checked, len(cases))
 	}
 	// patient data: in every SEG, nowhere else
-	planted := []string{"SECRET", "PLANTED", "90210", "19010203"}
+	planted := dicomtest.Planted
 	for _, v := range planted {
-		if strings.Contains(r.Stdout+r.Stderr, v) {
+		if dicomtest.HasPlanted(r.Stdout+r.Stderr, v) {
 			t.Fatalf("patient data %q in predict's output", v)
 		}
 	}
@@ -126,7 +128,7 @@ func TestRealEngine_SEGOrientations(t *testing.T) {
 			data = o
 		}
 		for _, v := range planted {
-			has := strings.Contains(string(data)+fi.Name(), v)
+			has := dicomtest.HasPlanted(string(data)+fi.Name(), v)
 			if strings.HasSuffix(p, ".seg.dcm") {
 				if !has {
 					t.Errorf("%s lacks the source's patient value %q", p, v)

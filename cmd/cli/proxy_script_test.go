@@ -26,6 +26,8 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/modelhub-ai/modelhub/internal/testutil"
 )
 
 // Behind a hospital proxy: a real squid (Debian's) on 127.0.0.1, whose
@@ -39,15 +41,7 @@ const (
 	authHost    = "auth.hospital.test"    // squid wants credentials: 407 without
 )
 
-func squidPath() string {
-	if p, err := exec.LookPath("squid"); err == nil {
-		return p
-	}
-	if _, err := os.Stat("/usr/sbin/squid"); err == nil {
-		return "/usr/sbin/squid"
-	}
-	return ""
-}
+func squidPath() string { return testutil.SystemProgram("squid") }
 
 func init() {
 	scriptConds["squid"] = func() (bool, error) {

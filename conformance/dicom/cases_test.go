@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/modelhub-ai/modelhub/internal/dicom/dicomtest"
 	"github.com/modelhub-ai/modelhub/internal/nifti"
 )
 
@@ -127,8 +128,8 @@ func TestPredictDICOMCasesByRules(t *testing.T) {
 		var stdout, stderr strings.Builder
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		err := cmd.Run()
-		for _, v := range []string{"SECRET", "PLANTED", "90210", "19010203"} {
-			if hasPlanted(stdout.String()+stderr.String(), v) {
+		for _, v := range dicomtest.Planted {
+			if dicomtest.HasPlanted(stdout.String()+stderr.String(), v) {
 				t.Fatalf("patient data %q in the output of predict", v)
 			}
 		}
@@ -198,8 +199,8 @@ func TestPredictDICOMCasesByRules(t *testing.T) {
 		t.Errorf("provenance does not say why the localizer was left out:\n%s", prov)
 	}
 	for _, b := range [][]byte{res, prov} {
-		for _, v := range []string{"SECRET", "PLANTED", "90210", "19010203"} {
-			if hasPlanted(string(b), v) {
+		for _, v := range dicomtest.Planted {
+			if dicomtest.HasPlanted(string(b), v) {
 				t.Fatalf("patient data %q in the results", v)
 			}
 		}

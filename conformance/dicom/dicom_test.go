@@ -11,23 +11,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/modelhub-ai/modelhub/internal/dicom/dicomtest"
 )
-
-// chanceDigits are numbers a planted value such as 90210 can occur in by
-// chance: the random part of a temporary folder's name (t.TempDir,
-// os.MkdirTemp: digits ending a path element) and long random numbers (UIDs
-// under 2.25). A planted value standing on its own is not masked.
-var chanceDigits = regexp.MustCompile(`[0-9]{9,}|[0-9]+/`)
-
-// hasPlanted reports whether text holds v outside the numbers it could be
-// part of by chance.
-func hasPlanted(text, v string) bool {
-	return strings.Contains(chanceDigits.ReplaceAllString(text, "#"), v)
-}
 
 const (
 	python       = "/usr/bin/python3"
@@ -129,8 +118,8 @@ func convert(t *testing.T, out string, args ...string) []entry {
 	if err := json.Unmarshal(b, &es); err != nil {
 		t.Fatalf("convert %v: %v\nstdout %s\nstderr %s", args, err, b, stderr.String())
 	}
-	for _, v := range []string{"SECRET", "PLANTED", "90210", "19010203"} {
-		if hasPlanted(string(b)+stderr.String(), v) {
+	for _, v := range dicomtest.Planted {
+		if dicomtest.HasPlanted(string(b)+stderr.String(), v) {
 			t.Fatalf("patient data %q in the output of convert", v)
 		}
 	}
@@ -350,19 +339,6 @@ func assertNoPatientData(t *testing.T, path string) {
 	for _, v := range []string{"SECRET", "PLANTED", "90210"} {
 		if strings.Contains(string(out), v) {
 			t.Fatalf("patient data in the NIfTI header: %s", out)
-		}
-	}
-}
-
-func TestHasPlanted(t *testing.T) {
-	for text, want := range map[string]bool{
-		"/tmp/TestPydicomFilesMR_small_RLE.dcm3902102345/001/out.nii.gz": false,
-		"1.2.826.0.1.3680043.8.498.3312390210457 written":                false,
-		`{"patient_id": "90210"}`:                                        true,
-		"ID 90210, born 19010203":                                        true,
-	} {
-		if got := hasPlanted(text, "90210"); got != want {
-			t.Errorf("hasPlanted(%q) = %v, want %v", text, got, want)
 		}
 	}
 }

@@ -18,17 +18,6 @@ import (
 	"github.com/modelhub-ai/modelhub/internal/testutil"
 )
 
-// refuseSEG is an Orthanc Lua filter refusing every SEG it is sent (an
-// error: Orthanc 1.10 answers STOW-RS 200 with the instance in neither
-// sequence; a filter returning false is answered as a success).
-const refuseSEG = `function ReceivedInstanceFilter(dicom, origin, info)
-  if dicom.Modality == 'SEG' then
-    error('this PACS takes no SEG')
-  end
-  return true
-end
-`
-
 // A SEG modelhub writes for a pydicom-made series, sent to Orthanc over
 // STOW-RS: accepted, listed by QIDO as a SEG series of the study, and
 // fetched back (WADO-RS) it passes dciodvfy and the pydicom check against
@@ -40,7 +29,7 @@ func TestOrthancStoreSEG(t *testing.T) {
 	for _, refuse := range []bool{false, true} {
 		lua := ""
 		if refuse {
-			lua = refuseSEG
+			lua = testutil.OrthancRefuseSEG
 		}
 		o := testutil.StartOrthancWith(t, nil, lua)
 		dir := t.TempDir()

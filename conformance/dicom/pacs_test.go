@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelhub-ai/modelhub/internal/dicom/dicomtest"
 	"github.com/modelhub-ai/modelhub/internal/nifti"
 	"github.com/modelhub-ai/modelhub/internal/testutil"
 )
@@ -109,7 +110,7 @@ func (p *pacsEnv) mh(extraEnv []string, args ...string) (string, string, error) 
 	err := cmd.Run()
 	if !strings.Contains(strings.Join(args, " "), "--show-phi") {
 		for _, v := range []string{"SECRET", "PLANTED", "90210"} {
-			if hasPlanted(stdout.String()+stderr.String(), v) {
+			if dicomtest.HasPlanted(stdout.String()+stderr.String(), v) {
 				p.t.Fatalf("patient data %q in the output of modelhub %s:\n%s%s", v, strings.Join(args, " "), stdout.String(), stderr.String())
 			}
 		}

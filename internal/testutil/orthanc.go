@@ -42,15 +42,33 @@ const EnvRequireOrthanc = "MODELHUB_REQUIRE_ORTHANC"
 // orthancPlugin is where Debian's orthanc-dicomweb puts its plugin.
 var orthancPlugins = []string{"/usr/share/orthanc/plugins/libOrthancDicomWeb.so", "/usr/lib/orthanc/libOrthancDicomWeb.so*"}
 
-func orthancBinary() string {
-	if p, err := exec.LookPath("Orthanc"); err == nil {
+func orthancBinary() string { return SystemProgram("Orthanc") }
+
+// SystemProgram is the path of a program from Debian that may live in
+// /usr/sbin, which a user's PATH often lacks (Orthanc, squid); "" when it is
+// not installed.
+func SystemProgram(name string) string {
+	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
-	if _, err := os.Stat("/usr/sbin/Orthanc"); err == nil {
-		return "/usr/sbin/Orthanc"
+	p := filepath.Join("/usr/sbin", name)
+	if _, err := os.Stat(p); err == nil {
+		return p
 	}
 	return ""
 }
+
+// OrthancRefuseSEG is a Lua filter (for StartOrthancWith) failing on every
+// SEG it is sent: an error, so Orthanc 1.10 answers STOW-RS 200 with the
+// instance in neither sequence (a filter returning false is answered as a
+// success).
+const OrthancRefuseSEG = `function ReceivedInstanceFilter(dicom, origin, info)
+  if dicom.Modality == 'SEG' then
+    error('this PACS takes no SEG')
+  end
+  return true
+end
+`
 
 func orthancPlugin() string {
 	for _, g := range orthancPlugins {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -32,6 +33,22 @@ const (
 	PatientID        = "PID-PLANTED-90210"
 	PatientBirthDate = "19010203"
 )
+
+// Planted are the pieces of the planted patient data a test looks for in
+// an output (conformance/dicom/testdata/make_series.py plants the same).
+var Planted = []string{"SECRET", "PLANTED", "90210", PatientBirthDate}
+
+// chanceDigits are numbers a planted value such as 90210 can occur in by
+// chance: the random part of a temporary folder's name (t.TempDir,
+// os.MkdirTemp: digits ending a path element) and long random numbers (UIDs
+// under 2.25). A planted value standing on its own is not masked.
+var chanceDigits = regexp.MustCompile(`[0-9]{9,}|[0-9]+/`)
+
+// HasPlanted reports whether text holds v outside the numbers it could be
+// part of by chance.
+func HasPlanted(text, v string) bool {
+	return strings.Contains(chanceDigits.ReplaceAllString(text, "#"), v)
+}
 
 // Image describes one file.
 type Image struct {
