@@ -3,10 +3,11 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
-	"github.com/modelhub-ai/modelhub/internal/dockerrun"
 	"image"
 	"image/color"
 	"image/png"
@@ -14,11 +15,14 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/modelhub-ai/modelhub/internal/dockerrun"
+
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
 func init() {
 	scriptCmds["png"] = cmdPNG
+	scriptCmds["png-levels"] = cmdPNGLevels
 	scriptCmds["wait-log"] = cmdWaitLog
 	scriptCmds["kill-replica"] = cmdKillReplica
 }
@@ -82,10 +86,16 @@ func cmdWaitLog(ts *testscript.TestScript, neg bool, args []string) {
 // png FILE GRAY [SIZE]: write a SIZExSIZE (default 4) PNG of one gray level (0-255).
 func cmdPNG(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 2 || len(args) > 3 {
-		ts.Fatalf("usage: png FILE GRAY [SIZE]")
+		ts.Fatalf("usage: png FILE GRAY|LO-HI [SIZE]")
 	}
-	gray, err := strconv.Atoi(args[1])
+	lo, hi, ramp := strings.Cut(args[1], "-")
+	gray, err := strconv.Atoi(lo)
 	ts.Check(err)
+	gray2 := gray
+	if ramp {
+		gray2, err = strconv.Atoi(hi)
+		ts.Check(err)
+	}
 	size := 4
 	if len(args) == 3 {
 		size, err = strconv.Atoi(args[2])
@@ -93,7 +103,8 @@ func cmdPNG(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	img := image.NewGray(image.Rect(0, 0, size, size))
 	for i := range img.Pix {
-		img.Pix[i] = color.Gray{Y: uint8(gray)}.Y
+		x := i % size
+		img.Pix[i] = uint8(gray + (gray2-gray)*x/max(1, size-1))
 	}
 	p := ts.MkAbs(args[0])
 	ts.Check(os.MkdirAll(filepath.Dir(p), 0o755))
@@ -101,4 +112,33 @@ func cmdPNG(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	ts.Check(png.Encode(f, img))
 	ts.Check(f.Close())
+}
+
+// png-levels PATTERN: for each PNG the glob matches, print "min N max M",
+// its darkest and brightest grey levels.
+func cmdPNGLevels(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: png-levels PATTERN")
+	}
+	files, err := filepath.Glob(ts.MkAbs(args[0]))
+	ts.Check(err)
+	if len(files) == 0 {
+		ts.Fatalf("png-levels: nothing matches %s", args[0])
+	}
+	for _, f := range files {
+		r, err := os.Open(f)
+		ts.Check(err)
+		img, err := png.Decode(r)
+		r.Close()
+		ts.Check(err)
+		lo, hi := uint8(255), uint8(0)
+		b := img.Bounds()
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				g := color.GrayModel.Convert(img.At(x, y)).(color.Gray).Y
+				lo, hi = min(lo, g), max(hi, g)
+			}
+		}
+		fmt.Fprintf(ts.Stdout(), "min %d max %d\n", lo, hi)
+	}
 }
