@@ -44,20 +44,6 @@ var orthancPlugins = []string{"/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
 
 func orthancBinary() string { return SystemProgram("Orthanc") }
 
-// SystemProgram is the path of a program from Debian that may live in
-// /usr/sbin, which a user's PATH often lacks (Orthanc, squid); "" when it is
-// not installed.
-func SystemProgram(name string) string {
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	p := filepath.Join("/usr/sbin", name)
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	return ""
-}
-
 // OrthancRefuseSEG is a Lua filter (for StartOrthancWith) failing on every
 // SEG it is sent: an error, so Orthanc 1.10 answers STOW-RS 200 with the
 // instance in neither sequence (a filter returning false is answered as a
