@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -76,9 +75,7 @@ func checkPrinter(ios *IOStreams) func(modeltest.Check) {
 // turns failures into exit status 1 with a hint on stderr.
 func finishReport(ios *IOStreams, rep *modeltest.Report, asJSON bool, hint string) error {
 	if asJSON {
-		enc := json.NewEncoder(ios.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := writeJSON(ios.Out, rep); err != nil {
 			return err
 		}
 	} else {

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -144,9 +143,7 @@ func convertRun(ctx context.Context, opts *ConvertOptions) error {
 		entries = append(entries, e)
 	}
 	if opts.JSON {
-		enc := json.NewEncoder(opts.IO.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(entries); err != nil {
+		if err := writeJSON(opts.IO.Out, entries); err != nil {
 			return err
 		}
 	}

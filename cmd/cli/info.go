@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -60,9 +59,7 @@ func infoRun(ctx context.Context, opts *InfoOptions) error {
 	}
 	in := modelinfo.Describe(m)
 	if opts.JSON {
-		enc := json.NewEncoder(opts.IO.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(in)
+		return writeJSON(opts.IO.Out, in)
 	}
 	printInfo(opts.IO, in)
 	return nil

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"strings"
 
@@ -111,9 +110,7 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 			Local: store.IsComplete(store.Dir(paths.Home, m.Name)), Notebook: notebook.IsEntry(&m)}
 	}
 	if opts.JSON {
-		enc := json.NewEncoder(opts.IO.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(entries)
+		return writeJSON(opts.IO.Out, entries)
 	}
 	if len(entries) == 0 {
 		if len(opts.Words) > 0 || opts.Backend != "" || opts.GPU {

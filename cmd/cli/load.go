@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"strings"
@@ -108,8 +107,6 @@ func loadRun(ctx context.Context, opts *LoadOptions) error {
 		return err
 	}
 	if opts.JSON {
-		enc := json.NewEncoder(opts.IO.Out)
-		enc.SetIndent("", "  ")
 		out := loadJSON{Models: res.Models, Images: man.Images, ImagesLoaded: res.ImagesLoaded}
 		if out.Models == nil {
 			out.Models = []bundle.LoadedModel{}
@@ -117,7 +114,7 @@ func loadRun(ctx context.Context, opts *LoadOptions) error {
 		if out.Images == nil {
 			out.Images = []bundle.Image{}
 		}
-		return enc.Encode(out)
+		return writeJSON(opts.IO.Out, out)
 	}
 	for _, m := range res.Models {
 		switch m.Status {
@@ -149,9 +146,7 @@ func listBundle(opts *LoadOptions, man *bundle.Manifest) error {
 		return err
 	}
 	if opts.JSON {
-		enc := json.NewEncoder(opts.IO.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(listJSON{Manifest: man, File: opts.File, Size: fi.Size(), Compression: string(bundle.Sniff(opts.File))})
+		return writeJSON(opts.IO.Out, listJSON{Manifest: man, File: opts.File, Size: fi.Size(), Compression: string(bundle.Sniff(opts.File))})
 	}
 	w := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
 	fprintf(w, "MODEL\tCOMMIT\tIMAGE\tFILES\tSIZE\n")

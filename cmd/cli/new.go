@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -75,9 +74,7 @@ func newRun(ctx context.Context, opts *NewOptions) error {
 		opts.IO.Warnf("could not clone the template (%s): used the template built into modelhub", res.CloneError)
 	}
 	if opts.JSON {
-		enc := json.NewEncoder(opts.IO.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+		return writeJSON(opts.IO.Out, res)
 	}
 	fprintf(opts.IO.Out, "%s\n", res.Path)
 	opts.IO.Notef("created %s (id %s) from the %s template", res.Path, res.ID, sourceName(res.Source))

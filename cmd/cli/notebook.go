@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -82,9 +81,7 @@ func pullNotebook(opts *PullOptions, m *store.Model, out pullJSON) error {
 	}
 	if opts.JSON {
 		out.Notebook = &notebookJSON{Path: l.Path, Local: l.Local, GitHub: l.GitHub, Colab: l.Colab}
-		enc := json.NewEncoder(opts.IO.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return writeJSON(opts.IO.Out, out)
 	}
 	printNotebook(opts.IO, m, l)
 	fprintf(opts.IO.Out, "%s\n", m.Dir)

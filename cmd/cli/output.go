@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -10,6 +12,20 @@ import (
 )
 
 // Output helpers shared by the commands: one place for tables, the URL box and sizes.
+
+// writeJSON prints v as --json output: indented, one value, then a newline.
+// Strings stay exact (the same JSON value), but the characters a terminal
+// acts on that JSON allows raw — DEL, the C1 controls, bidirectional
+// controls, the BOM — are written as \uXXXX escapes, so a script's output
+// printed to a terminal cannot drive it.
+func writeJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(termsafe.JSON(b), '\n'))
+	return err
+}
 
 // fprintf prints for people: every string, error or Stringer argument goes
 // through termsafe.Text first, so text from outside (an index, a repository,

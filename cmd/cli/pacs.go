@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"strings"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/modelhub-ai/modelhub/internal/config"
 	"github.com/modelhub-ai/modelhub/internal/dicomweb"
-	"github.com/modelhub-ai/modelhub/internal/termsafe"
 )
 
 // PacsLsOptions are the inputs of `modelhub pacs ls`.
@@ -159,11 +157,5 @@ func writeJSONArray[T any](ios *IOStreams, v []T) error {
 	if v == nil {
 		v = []T{}
 	}
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	// the server's strings exactly, with nothing a terminal acts on raw
-	_, err = ios.Out.Write(append(termsafe.JSON(b), '\n'))
-	return err
+	return writeJSON(ios.Out, v)
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"time"
 
@@ -77,9 +76,7 @@ func psRun(ctx context.Context, opts *PsOptions) error {
 			GPUs: c.GPUs, Engine: d.Endpoint().Host})
 	}
 	if opts.JSON {
-		enc := json.NewEncoder(opts.IO.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(entries)
+		return writeJSON(opts.IO.Out, entries)
 	}
 	if len(entries) == 0 {
 		opts.IO.Notef("no models are running; start one with `modelhub run MODEL`")

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -314,9 +313,7 @@ func waitRunning(ctx context.Context, ios *IOStreams, h *launch.Handle) error {
 func printReady(ios *IOStreams, h *launch.Handle, webUI string, detach, asJSON bool) {
 	u := h.URLs()
 	if asJSON {
-		enc := json.NewEncoder(ios.Out)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(runResult{Name: h.Model, Container: h.Container, Mode: h.Mode, APIURL: u.API, NotebookURL: u.Notebook, WebUIURL: webUI,
+		_ = writeJSON(ios.Out, runResult{Name: h.Model, Container: h.Container, Mode: h.Mode, APIURL: u.API, NotebookURL: u.Notebook, WebUIURL: webUI,
 			Engine: h.Engine, UploadedBytes: h.Uploaded})
 		return
 	}

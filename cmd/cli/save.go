@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -173,9 +172,7 @@ func saveRun(ctx context.Context, opts *SaveOptions) error {
 		return err
 	}
 	if opts.JSON {
-		enc := json.NewEncoder(opts.IO.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(saveJSON{Path: out, Size: fi.Size(), Compression: string(opts.Compression), Models: man.Models, Images: man.Images})
+		return writeJSON(opts.IO.Out, saveJSON{Path: out, Size: fi.Size(), Compression: string(opts.Compression), Models: man.Models, Images: man.Images})
 	}
 	opts.IO.Notef("saved %d model(s) and %d image(s) in %s (%s)", len(man.Models), len(man.Images), opts.Output, humanize.Bytes(fi.Size()))
 	fprintf(opts.IO.Out, "%s\n", out)
