@@ -239,20 +239,20 @@ func (c *Client) secrets() []string {
 // safe is a string from the server made fit for a message: any
 // credential it echoes replaced by [redacted], then sanitized. Every
 // server string in an error of this package goes through it.
-func (c *Client) safe(s string) string {
+func (c *Client) safe(s string) string { return sanitize(c.redact(s)) }
+
+// redact is s with every credential it echoes replaced by [redacted].
+func (c *Client) redact(s string) string {
 	for _, secret := range c.secrets() {
 		s = strings.ReplaceAll(s, secret, "[redacted]")
 	}
-	return sanitize(s)
+	return s
 }
 
 // scrub is a transport error (whose text may quote the server's answer,
 // e.g. a malformed status line) with any credential redacted.
 func (c *Client) scrub(err error) error {
-	msg := err.Error()
-	for _, s := range c.secrets() {
-		msg = strings.ReplaceAll(msg, s, "[redacted]")
-	}
+	msg := c.redact(err.Error())
 	if msg == err.Error() {
 		return err
 	}
@@ -269,7 +269,6 @@ type scrubbed struct {
 func (e *scrubbed) Error() string { return e.msg }
 func (e *scrubbed) Unwrap() error { return e.err }
 
-// unwrapURL drops the *url.Error wrapper, whose text repeats the URL.
 // dialHint is what to do when the server could not be reached at all (no
 // such host, nothing listening, no route): not for a proxy's or a
 // certificate's error, which netconf already explains, nor through a proxy
@@ -286,6 +285,7 @@ func dialHint(req *http.Request, err error) string {
 	return ""
 }
 
+// unwrapURL drops the *url.Error wrapper, whose text repeats the URL.
 func unwrapURL(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
